@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* libmailferry helpers a plugin may use: allocation that aborts on OOM
+ * (so there are no dead NULL paths), a growable byte buffer, and SHA-256.
+ * They carry no global state and are safe from any thread. */
+#ifndef MAILFERRY_UTIL_H
+#define MAILFERRY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mailferry/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void *mf_xmalloc(size_t size);
+void *mf_xcalloc(size_t nmemb, size_t size);
+void *mf_xrealloc(void *ptr, size_t size);
+char *mf_xstrdup(const char *s);
+char *mf_xstrndup(const char *s, size_t n);
+char *mf_xasprintf(const char *fmt, ...) MF_PRINTF(1, 2);
+
+/* Growable buffer; always NUL-terminated after its len bytes. */
+struct mf_buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+void mf_buf_reserve(struct mf_buf *b, size_t extra);
+void mf_buf_append(struct mf_buf *b, const void *data, size_t len);
+void mf_buf_append_str(struct mf_buf *b, const char *s);
+void mf_buf_printf(struct mf_buf *b, const char *fmt, ...) MF_PRINTF(2, 3);
+void mf_buf_clear(struct mf_buf *b);   /* len = 0, keeps memory */
+void mf_buf_free(struct mf_buf *b);    /* frees, leaves an empty buffer */
+
+/* Streaming SHA-256 (OpenSSL EVP underneath). */
+struct mf_sha256;
+struct mf_sha256 *mf_sha256_new(void);
+void mf_sha256_update(struct mf_sha256 *h, const void *data, size_t len);
+void mf_sha256_final(struct mf_sha256 *h, unsigned char out[32]); /* resets */
+void mf_sha256_free(struct mf_sha256 **h);
+/* 64 lowercase hex digits + NUL */
+void mf_hex(const unsigned char *in, size_t len, char *out);
+
+/* Case-insensitive ASCII compare that ignores the locale. */
+int mf_ascii_strcasecmp(const char *a, const char *b);
+int mf_ascii_strncasecmp(const char *a, const char *b, size_t n);
+
+/* Parse a decimal unsigned number filling all of [s, s+len); false on junk
+ * or overflow. */
+bool mf_parse_u64(const char *s, size_t len, uint64_t *out_r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

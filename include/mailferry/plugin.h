@@ -227,6 +227,11 @@ struct mf_message {
 	const char *const *keywords; /* NULL-terminated user keywords, or NULL */
 	mf_read_fn *read;
 	void *read_ctx;        /* for the read() implementation */
+	/* Non-NULL when the source knows this message but cannot produce it
+	 * (EWS item without MIME, IMAP message expunged mid-fetch, unreadable
+	 * file): the core records it as failed with this error, never calls
+	 * read(), and goes on.  size/read may then be 0/NULL. */
+	const struct mf_error *failure;
 };
 
 /* The core's view of what is already done in a folder, given to fetch().

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Blocking client connections for line protocols (IMAP, POP3): TCP with
+ * connect and I/O timeouts, implicit TLS or a STARTTLS upgrade over
+ * OpenSSL with certificate and host name verification, buffered line
+ * reads, exact-byte reads (literals, POP3 bodies) and write-all.
+ *
+ * Every failure fills a struct mf_error whose text begins with the
+ * connection's label, e.g. "imaps 127.0.0.1:9933: ...".  Classes:
+ *   DNS, connect, timeout, reset       MF_ERR_ACCOUNT + MF_RETRY_LATER
+ *   clean EOF from the peer            MF_ERR_ACCOUNT + MF_RETRY_NOW
+ *   certificate / TLS handshake        MF_ERR_ACCOUNT + MF_RETRY_NEVER
+ *   bad options (no host, bad CA file) MF_ERR_FATAL   + MF_RETRY_NEVER
+ * One connection is used by one thread at a time.  Writing to a peer that
+ * went away never raises SIGPIPE. */
+#ifndef MAILFERRY_NET_H
+#define MAILFERRY_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <mailferry/plugin.h>
+#include <mailferry/util.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mf_conn;
+
+struct mf_conn_opts {
+	const char *proto;   /* label for errors and TLS, e.g. "imaps" */
+	const char *host;    /* name or address literal (IPv6 without []) */
+	uint16_t port;
+	bool tls;            /* implicit TLS right after connect */
+	bool insecure;       /* no certificate/host checks: the caller must
+				warn loudly; never the default */
+	const char *ca_file; /* extra trusted CA bundle (PEM), or NULL */
+	unsigned connect_timeout_ms; /* 0 = 30 s */
+	unsigned io_timeout_ms;      /* per read/write wait; 0 = 120 s */
+};
+
+/* Resolve, connect (trying each address), and if opts->tls, handshake. */
+int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
+		 struct mf_error *err);
+/* Upgrade a plain connection to TLS (after the protocol's STARTTLS/STLS
+ * was accepted).  Any bytes the server sent before the handshake that are
+ * still buffered are a protocol error (CVE-2011-0411 style injection). */
+int mf_conn_start_tls(struct mf_conn *conn, struct mf_error *err);
+void mf_conn_close(struct mf_conn **conn); /* NULL-safe, sets *conn NULL */
+
+/* "imaps 127.0.0.1:993": prefix for the caller's own error texts. */
+const char *mf_conn_label(const struct mf_conn *conn);
+bool mf_conn_is_tls(const struct mf_conn *conn);
+void mf_conn_set_io_timeout(struct mf_conn *conn, unsigned ms);
+
+/* Read one line into line (cleared first), without its CRLF (or bare LF).
+ * A line longer than max bytes is an error (MF_ERR_ACCOUNT, RETRY_NEVER). */
+int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
+		      struct mf_error *err);
+/* Read between 1 and cap bytes (buffered data first).  EOF is an error. */
+int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap,
+		      size_t *n_r, struct mf_error *err);
+/* Read exactly len bytes. */
+int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
+		       struct mf_error *err);
+/* Bytes already received and buffered (readable without waiting). */
+size_t mf_conn_buffered(const struct mf_conn *conn);
+/* Wait up to timeout_ms for readable data; *ready_r says whether any
+ * arrived (or EOF is pending).  Used to drain responses while pipelining. */
+int mf_conn_poll_readable(struct mf_conn *conn, unsigned timeout_ms,
+			  bool *ready_r, struct mf_error *err);
+
+/* Queue len bytes for sending.  Output is buffered (up to 32 KiB) so a
+ * command and its literal leave in few TCP segments / TLS records; every
+ * read, poll and mf_conn_flush sends what is queued first, so a caller
+ * never waits for the answer to a command still sitting in the buffer. */
+int mf_conn_flush(struct mf_conn *conn, struct mf_error *err);
+int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
+		  struct mf_error *err);
+int mf_conn_write_str(struct mf_conn *conn, const char *s,
+		      struct mf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

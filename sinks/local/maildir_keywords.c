@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/* IMAP keywords for the maildir sink, in Dovecot's layout: each maildir
+ * folder has a "dovecot-keywords" file of "<index> <keyword>" lines, and
+ * a message carries keyword <index> as the letter 'a' + index in the info
+ * part of its file name (so at most 26 keywords per folder).  This file
+ * owns reading that table, assigning letters to new keywords, and
+ * replacing the file atomically (write in tmp/, fsync, rename, fsync the
+ * folder) before any message that uses a new letter is renamed into cur/.
+ * Keywords that are not IMAP atoms (RFC 3501 §9 "flag-keyword") or do not
+ * fit into the 26 letters are dropped with a warning: the message itself
+ * still arrives. */
+#include <config.h>
+#include "local_p.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void maildir_keywords_clear(struct mf_sink *snk)
+{
+	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
+		free(snk->keywords[i]);
+		snk->keywords[i] = NULL;
+	}
+}
+
+void maildir_keywords_load(struct mf_sink *snk)
+{
+	maildir_keywords_clear(snk);
+	int fd = openat(snk->folder_fd, "dovecot-keywords",
+			O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	FILE *f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return;
+	}
+	char line[1024];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		size_t digits = strspn(line, "0123456789");
+		uint64_t idx;
+		if (digits == 0 || line[digits] != ' ' ||
+		    !mf_parse_u64(line, digits, &idx) ||
+		    idx >= LOCAL_MAX_KEYWORDS || line[digits + 1] == '\0')
+			continue;
+		free(snk->keywords[idx]);
+		snk->keywords[idx] = mf_xstrdup(line + digits + 1);
+	}
+	fclose(f);
+}
+
+/* RFC 3501 §9: flag-keyword = atom; atom-specials are "(){ %*\"\\]" and
+ * CTLs.  A '\' start would also make it look like a system flag. */
+static bool keyword_valid(const char *kw)
+{
+	if (*kw == '\0' || strlen(kw) > 255)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)kw; *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || strchr("(){%*\"\\]", *p) != NULL)
+			return false;
+	}
+	return true;
+}
+
+static int write_keywords(struct mf_sink *snk, const char *folder,
+			  struct mf_error *err)
+{
+	char tmpname[128];
+	struct timespec now;
+	struct mf_buf b = { 0 };
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(tmpname, sizeof(tmpname),
+		 "tmp/%" PRId64 ".M%06ldP%ldQ%" PRIu64 ".dovecot-keywords",
+		 (int64_t)now.tv_sec, now.tv_nsec / 1000, (long)snk->pid,
+		 ++snk->counter);
+	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
+		if (snk->keywords[i] != NULL)
+			mf_buf_printf(&b, "%zu %s\n", i, snk->keywords[i]);
+	}
+	const char *op = "create";
+	int fd = openat(snk->folder_fd, tmpname,
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? -1 : 0;
+	if (rc == 0) {
+		op = "write";
+		rc = local_write_all(fd, b.data, b.len);
+	}
+	if (rc == 0) {
+		op = "fsync";
+		rc = fsync(fd);
+	}
+	int e = errno;
+	if (fd >= 0 && close(fd) < 0 && rc == 0) {
+		op = "close";
+		rc = -1;
+		e = errno;
+	}
+	if (rc == 0) {
+		op = "rename";
+		rc = renameat(snk->folder_fd, tmpname, snk->folder_fd,
+			      "dovecot-keywords");
+		e = errno;
+	}
+	if (rc == 0) {
+		op = "fsync";
+		rc = fsync(snk->folder_fd);
+		e = errno;
+		if (rc < 0 && e == EINVAL)
+			rc = 0;
+	}
+	mf_buf_free(&b);
+	if (rc == 0)
+		return MF_OK;
+	if (fd >= 0)
+		unlinkat(snk->folder_fd, tmpname, 0);
+	return local_sys_error(err, MF_ERR_FOLDER, e,
+			       "%s: folder \"%s\": %s %s/%s/dovecot-keywords",
+			       snk->label, folder, op, snk->root, snk->cur_rel);
+}
+
+int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
+			     const char *const *keywords, char *letters_r,
+			     struct mf_error *err)
+{
+	uint32_t used = 0;
+	bool dirty = false;
+
+	for (const char *const *k = keywords; *k != NULL; k++) {
+		size_t i, free_slot = LOCAL_MAX_KEYWORDS;
+		if (!keyword_valid(*k)) {
+			local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
+				  "keyword \"%.64s\" is not an IMAP atom; "
+				  "dropped", snk->label, folder, *k);
+			continue;
+		}
+		for (i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
+			if (snk->keywords[i] == NULL) {
+				if (free_slot == LOCAL_MAX_KEYWORDS)
+					free_slot = i;
+				continue;
+			}
+			/* RFC 3501 §2.3.2: keywords compare case-insensitively. */
+			if (mf_ascii_strcasecmp(snk->keywords[i], *k) == 0)
+				break;
+		}
+		if (i == LOCAL_MAX_KEYWORDS) {
+			if (free_slot == LOCAL_MAX_KEYWORDS) {
+				local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
+					  "keyword \"%s\" dropped: dovecot-"
+					  "keywords holds 26 already",
+					  snk->label, folder, *k);
+				continue;
+			}
+			i = free_slot;
+			snk->keywords[i] = mf_xstrdup(*k);
+			dirty = true;
+		}
+		used |= 1u << i;
+	}
+	if (dirty) {
+		int rc = write_keywords(snk, folder, err);
+		if (rc != MF_OK) {
+			/* Forget what did not reach the disk. */
+			maildir_keywords_load(snk);
+			return rc;
+		}
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
+		if (used & (1u << i))
+			letters_r[n++] = (char)('a' + i);
+	}
+	letters_r[n] = '\0';
+	return MF_OK;
+}

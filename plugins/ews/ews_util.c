@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure helpers of the EWS plugin: base64 (MimeContent), xs:dateTime,
+ * XML escaping, item/folder class filters, and the mapping of EWS
+ * ResponseCodes onto mailferry's error classes (protocol brief §5).  No
+ * state, no network. */
+#include <config.h>
+#include "ews_p.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out)
+{
+	uint32_t acc = 0;
+	unsigned n = 0, pad = 0;
+	unsigned char chunk[3];
+
+	mf_buf_reserve(out, len / 4 * 3 + 3);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		int v = b64_val(c);
+		if (v < 0 || pad > 0)
+			return false; /* junk, or data after padding */
+		acc = acc << 6 | (uint32_t)v;
+		if (++n == 4) {
+			chunk[0] = (unsigned char)(acc >> 16);
+			chunk[1] = (unsigned char)(acc >> 8);
+			chunk[2] = (unsigned char)acc;
+			mf_buf_append(out, chunk, 3);
+			acc = 0;
+			n = 0;
+		}
+	}
+	/* n leftover sextets: 2 -> 1 byte, 3 -> 2 bytes; padding, when
+	 * present, must complete the quantum (RFC 4648 §4). */
+	if (n == 1 || (pad > 0 && n + pad != 4) || pad > 2)
+		return false;
+	if (n == 2) {
+		chunk[0] = (unsigned char)(acc >> 4);
+		mf_buf_append(out, chunk, 1);
+	} else if (n == 3) {
+		chunk[0] = (unsigned char)(acc >> 10);
+		chunk[1] = (unsigned char)(acc >> 2);
+		mf_buf_append(out, chunk, 2);
+	}
+	return true;
+}
+
+void ews_base64_encode(const unsigned char *in, size_t len, struct mf_buf *out)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		q[0] = tab[v >> 18 & 63];
+		q[1] = tab[v >> 12 & 63];
+		q[2] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		q[3] = i + 2 < len ? tab[v & 63] : '=';
+		mf_buf_append(out, q, 4);
+	}
+}
+
+static bool digits(const char *s, int n, int *v_r)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*v_r = v;
+	return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), so no TZ environment or timegm() is involved. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool ews_parse_datetime(const char *s, int64_t *t_r)
+{
+	int y, mo, d, h, mi, se;
+	if (s == NULL || strlen(s) < 19)
+		return false;
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d) || s[10] != 'T' ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s + 17, 2, &se))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || se > 60)
+		return false;
+	const char *p = s + 19;
+	if (*p == '.') { /* fractional seconds: ignored */
+		p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	int64_t off = 0;
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) ||
+		    oh > 14 || om > 59)
+			return false;
+		off = (int64_t)(oh * 60 + om) * 60;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	}
+	if (*p != '\0')
+		return false;
+	*t_r = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	return true;
+}
+
+void ews_xml_escape(struct mf_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': mf_buf_append_str(b, "&amp;"); break;
+		case '<': mf_buf_append_str(b, "&lt;"); break;
+		case '>': mf_buf_append_str(b, "&gt;"); break;
+		case '"': mf_buf_append_str(b, "&quot;"); break;
+		case '\'': mf_buf_append_str(b, "&apos;"); break;
+		default: mf_buf_append(b, s, 1); break;
+		}
+	}
+}
+
+static bool prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* §4 "Item classes": migrate notes (incl. S/MIME), posts, meeting
+ * messages (their MIME carries text/calendar), reports, recalls, sharing;
+ * skip appointments, contacts, tasks, sticky notes, journal entries that
+ * users dragged into mail folders.  No class: assume mail. */
+bool ews_item_class_is_mail(const char *c)
+{
+	if (c == NULL || *c == '\0')
+		return true;
+	return strcmp(c, "IPM") == 0 || prefix(c, "IPM.Note") ||
+	       prefix(c, "IPM.Post") || prefix(c, "IPM.Schedule.Meeting") ||
+	       prefix(c, "REPORT.IPM.") || prefix(c, "IPM.Outlook.Recall") ||
+	       prefix(c, "IPM.Sharing") || prefix(c, "IPM.Recall");
+}
+
+/* §2.4: keep IPF.Note, IPF.Note.* and folders without a class; skip every
+ * other class (IPF.Appointment, IPF.Contact, IPF.Task, IPF.StickyNote,
+ * IPF.Journal, IPF.Configuration, IPF.Files, ...).  IPF.Note.OutlookHomepage
+ * (RSS feeds) is kept: it holds messages. */
+bool ews_folder_class_is_mail(const char *c)
+{
+	if (c == NULL || *c == '\0')
+		return true;
+	return strcmp(c, "IPF.Note") == 0 || prefix(c, "IPF.Note.");
+}
+
+bool ews_status_is(const struct ews_status *st, const char *code)
+{
+	return strcmp(st->code, code) == 0;
+}
+
+bool ews_status_is_busy(const struct ews_status *st)
+{
+	return ews_status_is(st, "ErrorServerBusy") ||
+	       (ews_status_is(st, "ErrorInternalServerError") &&
+		strcmp(st->inner, "ErrorServerBusy") == 0);
+}
+
+bool ews_status_is_version(const struct ews_status *st)
+{
+	return ews_status_is(st, "ErrorInvalidServerVersion") ||
+	       ews_status_is(st, "ErrorInvalidSchemaVersionForMailboxVersion") ||
+	       strstr(st->text, "The specified server version is invalid") != NULL;
+}
+
+bool ews_status_item_unexportable(const struct ews_status *st)
+{
+	return ews_status_is(st, "ErrorMimeContentConversionFailed") ||
+	       ews_status_is(st, "ErrorItemCorrupt") ||
+	       ews_status_is(st, "ErrorCorruptData") ||
+	       ews_status_is(st, "ErrorMessageSizeExceeded");
+}
+
+/* "Suggested backoff time 3000 ms" inside MessageText, for servers that
+ * omit BackOffMilliseconds (mustang-im/mustang#121). */
+static uint32_t backoff_from_text(const char *text)
+{
+	const char *p = strstr(text, "backoff time ");
+	if (p == NULL)
+		p = strstr(text, "Backoff Time: ");
+	if (p == NULL)
+		return 0;
+	p = strchr(p, ' ') + 1;
+	while (*p != '\0' && (*p < '0' || *p > '9'))
+		p++;
+	uint64_t v = 0;
+	while (*p >= '0' && *p <= '9' && v < UINT32_MAX)
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static const char *const transient_codes[] = {
+	"ErrorExceededConnectionCount", "ErrorTooManyObjectsOpened",
+	"ErrorTimeoutExpired", "ErrorInternalServerTransientError",
+	"ErrorMailboxMoveInProgress", "ErrorMailboxStoreUnavailable",
+	"ErrorNoRespondingCASInDestinationSite", "ErrorConnectionFailed",
+	NULL
+};
+
+static const char *const auth_codes[] = {
+	"ErrorImpersonateUserDenied", "ErrorImpersonationFailed",
+	"ErrorAccessDenied", "ErrorInvalidExchangeImpersonationHeaderData",
+	"ErrorInvalidLicense", NULL
+};
+
+static const char *const mailbox_codes[] = {
+	"ErrorNonExistentMailbox", "ErrorMailboxConfiguration",
+	"ErrorSchemaValidation", "ErrorInvalidServerVersion",
+	"ErrorInvalidSchemaVersionForMailboxVersion", "ErrorInvalidRequest",
+	NULL
+};
+
+static bool in_list(const char *const *list, const char *code)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, code) == 0)
+			return true;
+	return false;
+}
+
+int ews_status_error(const struct ews_status *st, const char *what,
+		     enum mf_status dflt, struct mf_error *err)
+{
+	enum mf_status status = dflt;
+	enum mf_retry retry = MF_RETRY_NEVER;
+	uint32_t after = 0;
+
+	if (ews_status_is_busy(st)) {
+		/* Pause the whole mailbox for BackOffMilliseconds; the core
+		 * adds jitter and owns the retry (brief §5). */
+		status = MF_ERR_ACCOUNT;
+		retry = MF_RETRY_LATER;
+		after = st->backoff_ms ? st->backoff_ms : backoff_from_text(st->text);
+	} else if (in_list(transient_codes, st->code)) {
+		status = MF_ERR_ACCOUNT;
+		retry = MF_RETRY_LATER;
+		after = st->backoff_ms;
+		/* No Retry-After for these (microsoftgraph docs #8266):
+		 * 30 s is the low end of the 30-60 s the brief advises. */
+		if (after == 0 && ews_status_is(st, "ErrorTooManyObjectsOpened"))
+			after = 30000;
+	} else if (in_list(auth_codes, st->code)) {
+		status = MF_ERR_AUTH;
+	} else if (in_list(mailbox_codes, st->code)) {
+		status = MF_ERR_ACCOUNT;
+	}
+	int rc = mf_error_set(err, status, retry, "%s: %s%s%s", what, st->code,
+			      st->text[0] ? ": " : "", st->text);
+	if (err != NULL)
+		err->retry_after_ms = after;
+	return rc;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* The command-line commands and what they share. */
+#ifndef MF_CORE_CLI_H
+#define MF_CORE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes (documented in "mailferry --help" and docs/cli.md). */
+enum {
+	EXIT_OK = 0,            /* everything copied */
+	EXIT_PARTIAL = 1,       /* done, but some messages or folders failed */
+	EXIT_USAGE = 2,         /* bad command line or configuration */
+	EXIT_MAILBOX_FAILED = 3, /* at least one mailbox could not be completed */
+	EXIT_CANCELED = 130,
+};
+
+#define DEFAULT_STATE_FILE "mailferry-state.db"
+
+int cli_migrate(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_plugins(int argc, char **argv);
+int cli_enable(int argc, char **argv, bool enable);
+void cli_usage(FILE *out);
+
+/* "10M" -> 10485760; false on junk. */
+bool cli_parse_size(const char *s, unsigned long long *out_r);
+/* First line of a file, without its newline (malloc'd), or NULL + message. */
+char *cli_read_secret_file(const char *path);
+
+#endif

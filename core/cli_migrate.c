@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* "mailferry migrate": turns the command line into a run configuration
+ * and a list of mailbox jobs, runs them, and maps the outcome to an exit
+ * status.  Credentials come from files or the environment, not argv
+ * (which every local user can read in /proc), unless explicitly allowed. */
+#include <config.h>
+
+#include <mailferry/util.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accounts.h"
+#include "cli.h"
+#include "host.h"
+#include "plugin_loader.h"
+#include "scheduler.h"
+#include "throttle.h"
+
+struct migrate_opts {
+	const char *state_path;
+	bool json, dry_run, allow_uri_password, quiet, verbose;
+	unsigned long long max_bps;
+	double max_mps;
+	unsigned conn_per_host, jobs, retries;
+	const char *source_pw_file, *sink_pw_file;
+	const char *name, *impersonate, *accounts_csv;
+	const char **plugin_dirs;
+	size_t n_plugin_dirs;
+	struct folder_map folders;
+	struct settings settings;
+};
+
+enum {
+	OPT_STATE = 256, OPT_JSON, OPT_DRY_RUN, OPT_BPS, OPT_MPS, OPT_CONN, OPT_JOBS,
+	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
+	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
+	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS,
+};
+
+static const struct option long_opts[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "max-bytes-per-second", required_argument, NULL, OPT_BPS },
+	{ "max-messages-per-second", required_argument, NULL, OPT_MPS },
+	{ "connections-per-host", required_argument, NULL, OPT_CONN },
+	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "folder-policy", required_argument, NULL, OPT_POLICY },
+	{ "include-folder", required_argument, NULL, OPT_INCLUDE },
+	{ "exclude-folder", required_argument, NULL, OPT_EXCLUDE },
+	{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
+	{ "source-password-file", required_argument, NULL, OPT_SRC_PW },
+	{ "sink-password-file", required_argument, NULL, OPT_SNK_PW },
+	{ "allow-uri-password", no_argument, NULL, OPT_ALLOW_URI_PW },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "impersonate", required_argument, NULL, OPT_IMPERSONATE },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "set", required_argument, NULL, OPT_SET },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "accounts", required_argument, NULL, OPT_ACCOUNTS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
+{
+	uint64_t v;
+	if (!mf_parse_u64(s, strlen(s), &v) || v > max) {
+		fprintf(stderr, "mailferry: %s '%s': expected a number up to %u\n", opt, s, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
+{
+	int c;
+	unsigned u;
+	struct mf_error err;
+	while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE: o->state_path = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_DRY_RUN: o->dry_run = true; break;
+		case OPT_BPS:
+			if (!cli_parse_size(optarg, &o->max_bps)) {
+				fprintf(stderr, "mailferry: --max-bytes-per-second '%s': expected a "
+						"number with an optional k/M/G suffix\n", optarg);
+				return false;
+			}
+			break;
+		case OPT_MPS:
+			if (!parse_uint("--max-messages-per-second", optarg, 1000000, &u))
+				return false;
+			o->max_mps = u;
+			break;
+		case OPT_CONN:
+			if (!parse_uint("--connections-per-host", optarg, 1000, &o->conn_per_host))
+				return false;
+			break;
+		case OPT_JOBS:
+			if (!parse_uint("--jobs", optarg, 256, &o->jobs) || o->jobs == 0)
+				return false;
+			break;
+		case OPT_RETRIES:
+			if (!parse_uint("--retries", optarg, 100, &o->retries))
+				return false;
+			break;
+		case OPT_TIMEOUT:
+			if (!parse_uint("--timeout", optarg, 86400, &u) || u == 0)
+				return false;
+			settings_set(&o->settings, "timeout", optarg);
+			break;
+		case OPT_POLICY:
+			if (folder_map_set_policy(&o->folders, optarg, &err) != MF_OK) {
+				fprintf(stderr, "mailferry: %s\n", err.text);
+				return false;
+			}
+			break;
+		case OPT_INCLUDE: folder_map_include(&o->folders, optarg); break;
+		case OPT_EXCLUDE: folder_map_exclude(&o->folders, optarg); break;
+		case OPT_PLUGIN_DIR:
+			o->plugin_dirs = mf_xrealloc(o->plugin_dirs,
+						     (o->n_plugin_dirs + 1) * sizeof(char *));
+			o->plugin_dirs[o->n_plugin_dirs++] = optarg;
+			break;
+		case OPT_SRC_PW: o->source_pw_file = optarg; break;
+		case OPT_SNK_PW: o->sink_pw_file = optarg; break;
+		case OPT_ALLOW_URI_PW: o->allow_uri_password = true; break;
+		case OPT_NAME: o->name = optarg; break;
+		case OPT_IMPERSONATE: o->impersonate = optarg; break;
+		case OPT_INSECURE: settings_set(&o->settings, "insecure", "1"); break;
+		case OPT_CA_FILE: settings_set(&o->settings, "ca-file", optarg); break;
+		case OPT_ACCOUNTS: o->accounts_csv = optarg; break;
+		case OPT_SET: {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				fprintf(stderr, "mailferry: --set '%s': expected KEY=VALUE\n", optarg);
+				return false;
+			}
+			char *key = mf_xstrndup(optarg, (size_t)(eq - optarg));
+			settings_set(&o->settings, key, eq + 1);
+			free(key);
+			break;
+		}
+		case 'v': o->verbose = true; break;
+		case 'q': o->quiet = true; break;
+		case 'h': cli_usage(stdout); exit(EXIT_OK);
+		default: return false;
+		}
+	}
+	return true;
+}
+
+/* Password precedence: file option, then environment, then the URI (only
+ * with --allow-uri-password). */
+static bool resolve_password(struct account_spec *spec, const char *file, const char *env,
+			     bool allow_uri, const char *side)
+{
+	if (spec->password != NULL && !allow_uri) {
+		fprintf(stderr, "mailferry: the %s URI contains a password; command lines are "
+				"visible to every local user. Use --%s-password-file or %s, or "
+				"pass --allow-uri-password\n", side, side, env);
+		return false;
+	}
+	if (file != NULL) {
+		char *pw = cli_read_secret_file(file);
+		if (pw == NULL)
+			return false;
+		uri_set_password(spec, pw);
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	} else if (getenv(env) != NULL && spec->password == NULL) {
+		uri_set_password(spec, getenv(env));
+	}
+	return true;
+}
+
+static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
+{
+	struct mf_host host;
+	host_init(&host, &o->settings);
+	struct plugin_registry reg = { 0 };
+	registry_load(&reg, &host, o->plugin_dirs, o->n_plugin_dirs);
+	if (settings_get(&o->settings, "insecure") != NULL)
+		log_msg(MF_LOG_WARN, "--insecure: TLS certificates are NOT verified; anyone on the "
+				     "network path can read the passwords and mail of this run");
+	struct run_config cfg = {
+		.registry = &reg,
+		.state_path = o->state_path,
+		.folders = &o->folders,
+		.throttle = throttle_new(o->max_bps, o->max_mps, o->conn_per_host),
+		.progress = progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2)),
+		.retry = RETRY_POLICY_DEFAULT,
+		.spool_mem_limit = 4u << 20,
+		.tmpdir = getenv("TMPDIR"),
+		.jobs = o->jobs,
+		.dry_run = o->dry_run,
+	};
+	if (o->retries > 0)
+		cfg.retry.max_attempts = o->retries;
+	uint64_t t0 = throttle_now_ns();
+	scheduler_run(&cfg, jobs, n_jobs);
+	struct job_counters total = { 0 };
+	size_t failed = 0;
+	bool partial = false, canceled = false, fatal = false;
+	for (size_t i = 0; i < n_jobs; i++) {
+		const struct job_counters *c = &jobs[i].counters;
+		total.copied += c->copied;
+		total.copied_bytes += c->copied_bytes;
+		total.skipped += c->skipped;
+		total.failed += c->failed;
+		total.folders += c->folders;
+		total.folders_failed += c->folders_failed;
+		if (jobs[i].result == JOB_FAILED) {
+			failed++;
+			fatal |= jobs[i].status == MF_ERR_FATAL;
+		}
+		canceled |= jobs[i].result == JOB_CANCELED;
+		partial |= c->failed > 0 || c->folders_failed > 0;
+	}
+	progress_summary(cfg.progress, n_jobs, failed, &total,
+			 (double)(throttle_now_ns() - t0) / 1e9, o->dry_run);
+	progress_free(&cfg.progress);
+	throttle_free(&cfg.throttle);
+	registry_free(&reg);
+	if (canceled)
+		return EXIT_CANCELED;
+	if (fatal && failed == n_jobs)
+		return EXIT_USAGE;
+	if (failed > 0)
+		return EXIT_MAILBOX_FAILED;
+	return partial ? EXIT_PARTIAL : EXIT_OK;
+}
+
+static bool single_job(struct migrate_opts *o, const char *src, const char *snk, struct job *job)
+{
+	struct mf_error err;
+	memset(job, 0, sizeof(*job));
+	if (uri_parse(src, &job->source, &err) != MF_OK ||
+	    uri_parse(snk, &job->sink, &err) != MF_OK) {
+		fprintf(stderr, "mailferry: %s\n", err.text);
+		return false;
+	}
+	if (!resolve_password(&job->source, o->source_pw_file, "MAILFERRY_SOURCE_PASSWORD",
+			      o->allow_uri_password, "source") ||
+	    !resolve_password(&job->sink, o->sink_pw_file, "MAILFERRY_SINK_PASSWORD",
+			      o->allow_uri_password, "sink"))
+		return false;
+	if (o->impersonate != NULL) {
+		free(job->source.impersonate);
+		job->source.impersonate = mf_xstrdup(o->impersonate);
+		job->source.acct.impersonate = job->source.impersonate;
+	}
+	job->name = mf_xstrdup(o->name ? o->name
+				       : o->impersonate ? o->impersonate : job->source.id);
+	free(job->source.id);
+	job->source.id = mf_xstrdup(job->name);
+	job->source.acct.id = job->source.id;
+	return true;
+}
+
+int cli_migrate(int argc, char **argv)
+{
+	struct migrate_opts o = { .state_path = DEFAULT_STATE_FILE, .conn_per_host = 4 };
+	int rc = EXIT_USAGE;
+	struct job *jobs = NULL;
+	size_t n_jobs = 0;
+	host_install_signal_handlers();
+	if (!parse_opts(argc, argv, &o))
+		goto out;
+	log_set_level(o.verbose ? MF_LOG_DEBUG : o.quiet ? MF_LOG_WARN : MF_LOG_INFO);
+	if (argc - optind != 2) {
+		fprintf(stderr, "mailferry migrate: expected SOURCE and SINK (see mailferry --help)\n");
+		goto out;
+	}
+	if (o.accounts_csv != NULL) {
+		struct mf_error err;
+		if (o.jobs == 0)
+			o.jobs = 4;
+		if (accounts_load(o.accounts_csv, argv[optind], argv[optind + 1],
+				  o.allow_uri_password, &jobs, &n_jobs, &err) != MF_OK) {
+			fprintf(stderr, "mailferry: %s\n", err.text);
+			goto out;
+		}
+		if (n_jobs == 0) {
+			fprintf(stderr, "mailferry: %s: no usable account rows\n", o.accounts_csv);
+			goto out;
+		}
+	} else {
+		jobs = mf_xcalloc(1, sizeof(*jobs));
+		n_jobs = 1;
+		if (!single_job(&o, argv[optind], argv[optind + 1], &jobs[0]))
+			goto out;
+	}
+	rc = run(&o, jobs, n_jobs);
+out:
+	for (size_t i = 0; i < n_jobs; i++)
+		job_free(&jobs[i]);
+	free(jobs);
+	free(o.plugin_dirs);
+	folder_map_free(&o.folders);
+	settings_free(&o.settings);
+	return rc;
+}

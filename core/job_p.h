@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to scheduler.c and job_folder.c: the live state of one mailbox
+ * job (sessions, state connection, spool). */
+#ifndef MF_CORE_JOB_P_H
+#define MF_CORE_JOB_P_H
+
+#include "plugin_loader.h"
+#include "scheduler.h"
+#include "spool.h"
+#include "state_db.h"
+
+struct job_ctx {
+	const struct run_config *cfg;
+	struct job *job;
+	const struct folder_map *fmap;
+	struct loaded_plugin *src_plugin, *snk_plugin;
+	struct mf_source *src;
+	struct mf_sink *snk;
+	bool src_conn_held, snk_conn_held;
+	struct state_db *db;
+	int64_t mailbox_id;
+	struct spool spool;
+	uint64_t rng;
+};
+
+/* Open (or reopen after a failure) one side, within the per-host cap. */
+int job_open_source(struct job_ctx *j, struct mf_error *err);
+void job_close_source(struct job_ctx *j);
+int job_open_sink(struct job_ctx *j, struct mf_error *err);
+void job_close_sink(struct job_ctx *j);
+
+/* Sleep for a retry delay, waking early on cancel; false if canceled. */
+bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt);
+
+/* Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
+ * error that ends the mailbox. */
+int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err);
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* Progress: JSON-lines events (jansson) and a redrawn terminal line.
+ * Events carry names only, never credentials.  The terminal line is
+ * redrawn at most five times a second so a fast local copy is not slowed
+ * down by its own progress output. */
+#include <config.h>
+#include "progress.h"
+
+#include <mailferry/util.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "throttle.h"
+
+struct progress {
+	FILE *out;
+	bool json, live;
+	pthread_mutex_t lock;
+	uint64_t last_draw_ns;
+	uint64_t start_ns;
+	bool line_dirty;
+};
+
+struct progress *progress_new(FILE *out, bool json, bool live)
+{
+	struct progress *p = mf_xcalloc(1, sizeof(*p));
+	p->out = out;
+	p->json = json;
+	p->live = live;
+	p->start_ns = throttle_now_ns();
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+static void clear_line(struct progress *p)
+{
+	if (p->line_dirty) {
+		fputs("\r\033[K", stderr);
+		p->line_dirty = false;
+	}
+}
+
+void progress_free(struct progress **pp)
+{
+	struct progress *p = *pp;
+	if (p == NULL)
+		return;
+	clear_line(p);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	*pp = NULL;
+}
+
+const char *progress_human_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+	return buf;
+}
+
+static void emit(struct progress *p, json_t *ev)
+{
+	json_object_set_new(ev, "time", json_integer((json_int_t)time(NULL)));
+	char *s = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (s == NULL)
+		return;
+	fprintf(p->out, "%s\n", s);
+	fflush(p->out);
+	free(s);
+}
+
+static json_t *counters_json(const struct job_counters *c)
+{
+	return json_pack("{sI sI sI sI sI sI}", "copied", (json_int_t)c->copied, "bytes",
+			 (json_int_t)c->copied_bytes, "skipped", (json_int_t)c->skipped, "failed",
+			 (json_int_t)c->failed, "folders", (json_int_t)c->folders,
+			 "folders_failed", (json_int_t)c->folders_failed);
+}
+
+void progress_mailbox_start(struct progress *p, const char *mailbox, const char *source,
+			    const char *sink)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->json)
+		emit(p, json_pack("{ss ss ss ss}", "event", "mailbox_start", "mailbox", mailbox,
+				  "source", source, "sink", sink));
+	pthread_mutex_unlock(&p->lock);
+}
+
+void progress_folder(struct progress *p, const char *mailbox, const char *folder,
+		     const char *target, uint64_t messages)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = json_pack("{ss ss ss ss}", "event", "folder_start", "mailbox", mailbox,
+				       "folder", folder, "target", target);
+		if (messages != UINT64_MAX)
+			json_object_set_new(ev, "messages", json_integer((json_int_t)messages));
+		emit(p, ev);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void draw(struct progress *p, const char *mailbox, const char *folder,
+		 const struct job_counters *c)
+{
+	uint64_t now = throttle_now_ns();
+	if (now - p->last_draw_ns < 200000000ull)
+		return;
+	p->last_draw_ns = now;
+	double secs = (double)(now - p->start_ns) / 1e9;
+	double rate = secs > 0 ? (double)c->copied_bytes / secs : 0;
+	char b1[32], b2[32], eta[32] = "";
+	uint64_t done = c->copied + c->skipped + c->failed;
+	double mps = secs > 0 ? (double)c->copied / secs : 0;
+	if (c->expected > done && mps > 0) {
+		unsigned long s = (unsigned long)((double)(c->expected - done) / mps);
+		snprintf(eta, sizeof(eta), " ETA %lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+	}
+	fprintf(stderr, "\r\033[K%s: %s: %llu copied, %llu skipped, %llu failed, %s, %s/s%s",
+		mailbox, folder, (unsigned long long)c->copied, (unsigned long long)c->skipped,
+		(unsigned long long)c->failed, progress_human_bytes(c->copied_bytes, b1, sizeof(b1)),
+		progress_human_bytes((uint64_t)rate, b2, sizeof(b2)), eta);
+	fflush(stderr);
+	p->line_dirty = true;
+}
+
+void progress_message(struct progress *p, const char *mailbox, const char *folder,
+		      const char *source_id, enum progress_outcome outcome, uint64_t bytes,
+		      const char *error, const struct job_counters *c)
+{
+	static const char *const names[] = { "copied", "skipped", "failed" };
+	pthread_mutex_lock(&p->lock);
+	if (p->json && outcome != OUTCOME_SKIPPED) {
+		json_t *ev = json_pack("{ss ss ss ss ss sI}", "event", "message", "outcome",
+				       names[outcome], "mailbox", mailbox, "folder", folder, "id",
+				       source_id, "bytes", (json_int_t)bytes);
+		if (error != NULL)
+			json_object_set_new(ev, "error", json_string(error));
+		emit(p, ev);
+	}
+	if (p->live)
+		draw(p, mailbox, folder, c);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void progress_folder_failed(struct progress *p, const char *mailbox, const char *folder,
+			    const char *error)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->json)
+		emit(p, json_pack("{ss ss ss ss}", "event", "folder_failed", "mailbox", mailbox,
+				  "folder", folder, "error", error));
+	pthread_mutex_unlock(&p->lock);
+}
+
+void progress_mailbox_done(struct progress *p, const char *mailbox, const char *status,
+			   const char *error, const struct job_counters *c, double seconds)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = json_pack("{ss ss ss so sf}", "event", "mailbox_done", "mailbox",
+				       mailbox, "status", status, "counts", counters_json(c),
+				       "seconds", seconds);
+		if (error != NULL)
+			json_object_set_new(ev, "error", json_string(error));
+		emit(p, ev);
+	} else {
+		char b[32];
+		clear_line(p);
+		fprintf(p->out, "%s: %s: %llu copied (%s), %llu already there, %llu failed, "
+				"%llu folders%s%s\n",
+			mailbox, status, (unsigned long long)c->copied,
+			progress_human_bytes(c->copied_bytes, b, sizeof(b)),
+			(unsigned long long)c->skipped, (unsigned long long)c->failed,
+			(unsigned long long)c->folders, error ? ": " : "", error ? error : "");
+		fflush(p->out);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailboxes,
+		      const struct job_counters *t, double seconds, bool dry_run)
+{
+	pthread_mutex_lock(&p->lock);
+	clear_line(p);
+	if (p->json) {
+		emit(p, json_pack("{ss sI sI so sf sb}", "event", "summary", "mailboxes",
+				  (json_int_t)mailboxes, "mailboxes_failed",
+				  (json_int_t)failed_mailboxes, "counts", counters_json(t),
+				  "seconds", seconds, "dry_run", dry_run));
+	} else {
+		char b1[32], b2[32];
+		double rate = seconds > 0 ? (double)t->copied_bytes / seconds : 0;
+		fprintf(p->out, "%s%zu mailbox(es), %zu failed: %llu messages %s (%s), %llu already "
+				"there, %llu failed, in %.1f s (%s/s)\n",
+			dry_run ? "dry run: " : "", mailboxes, failed_mailboxes,
+			(unsigned long long)t->copied, dry_run ? "would be copied" : "copied",
+			progress_human_bytes(t->copied_bytes, b1, sizeof(b1)),
+			(unsigned long long)t->skipped, (unsigned long long)t->failed, seconds,
+			progress_human_bytes((uint64_t)rate, b2, sizeof(b2)));
+	}
+	fflush(p->out);
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* Scheduler: the top of the core.  It runs a job per mailbox on a small
+ * thread pool; a job opens its source and sink sessions (counted against
+ * the per-host connection cap), lists the source's folders, and hands
+ * each wanted folder to job_copy_folder().  Sessions that fail in a
+ * retryable way are reopened with back-off; refused credentials end the
+ * mailbox at once (servers lock accounts after repeated failures) while
+ * the other mailboxes go on. */
+#include <config.h>
+#include "scheduler.h"
+
+#include <mailferry/util.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host.h"
+#include "job_p.h"
+#include "throttle.h"
+
+/* Hand a plugin a copy of the account whose password we wipe as soon as
+ * open() returns (plugin.h promises that); the job keeps its own copy for
+ * reconnecting. */
+static int open_side(struct job_ctx *j, struct account_spec *spec, bool *held,
+		     const char *what, int (*opener)(struct job_ctx *, const struct mf_account *,
+						    struct mf_error *),
+		     struct mf_error *err)
+{
+	if (!*held) {
+		if (!throttle_conn_acquire(j->cfg->throttle, spec->acct.host, &mf_cancel_requested))
+			return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
+		*held = true;
+	}
+	struct mf_account acct = spec->acct;
+	char *pw = spec->password ? mf_xstrdup(spec->password) : NULL;
+	acct.password = pw;
+	int st = opener(j, &acct, err);
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	if (st != MF_OK)
+		log_msg(MF_LOG_DEBUG, "%s: open %s failed: %s", j->job->name, what, err->text);
+	return st;
+}
+
+static int src_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
+{
+	return j->src_plugin->source.open(j->src_plugin->ctx, a, &j->src, err);
+}
+
+static int snk_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
+{
+	return j->snk_plugin->sink.open(j->snk_plugin->ctx, a, &j->snk, err);
+}
+
+void job_close_source(struct job_ctx *j)
+{
+	if (j->src_plugin != NULL)
+		j->src_plugin->source.close(&j->src);
+	if (j->src_conn_held)
+		throttle_conn_release(j->cfg->throttle, j->job->source.acct.host);
+	j->src_conn_held = false;
+}
+
+void job_close_sink(struct job_ctx *j)
+{
+	if (j->snk_plugin != NULL)
+		j->snk_plugin->sink.close(&j->snk);
+	if (j->snk_conn_held)
+		throttle_conn_release(j->cfg->throttle, j->job->sink.acct.host);
+	j->snk_conn_held = false;
+}
+
+bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt)
+{
+	uint32_t ms = retry_delay(&j->cfg->retry, err, attempt, &j->rng);
+	log_msg(MF_LOG_WARN, "%s: %s; retrying in %u ms (attempt %u of %u)", j->job->name,
+		err->text, ms, attempt + 1, j->cfg->retry.max_attempts);
+	uint64_t end = throttle_now_ns() + (uint64_t)ms * 1000000ull;
+	while (throttle_now_ns() < end) {
+		if (mf_cancel_requested)
+			return false;
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	return !mf_cancel_requested;
+}
+
+/* Open one side with retries for transient failures. */
+static int open_with_retry(struct job_ctx *j, bool source, struct mf_error *err)
+{
+	for (unsigned attempt = 1;; attempt++) {
+		int st = source ? open_side(j, &j->job->source, &j->src_conn_held, "source",
+					    src_opener, err)
+				: open_side(j, &j->job->sink, &j->snk_conn_held, "sink",
+					    snk_opener, err);
+		if (st == MF_OK)
+			return MF_OK;
+		if (source)
+			j->src_plugin->source.close(&j->src);
+		else
+			j->snk_plugin->sink.close(&j->snk);
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+			return st;
+	}
+}
+
+int job_open_source(struct job_ctx *j, struct mf_error *err)
+{
+	job_close_source(j);
+	return open_with_retry(j, true, err);
+}
+
+int job_open_sink(struct job_ctx *j, struct mf_error *err)
+{
+	job_close_sink(j);
+	if (j->cfg->dry_run)
+		return MF_OK;
+	return open_with_retry(j, false, err);
+}
+
+struct folder_list {
+	struct mf_folder *v;
+	size_t n;
+};
+
+static int collect_folder(const struct mf_folder *f, void *aux)
+{
+	struct folder_list *l = aux;
+	l->v = mf_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n] = *f;
+	l->v[l->n].path = mf_xstrdup(f->path);
+	l->n++;
+	return MF_OK;
+}
+
+static void folder_list_free(struct folder_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free((char *)l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_error *err)
+{
+	for (unsigned attempt = 1;; attempt++) {
+		folder_list_free(l);
+		int st = j->src_plugin->source.list_folders(j->src, collect_folder, l, err);
+		if (st == MF_OK)
+			return MF_OK;
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+			return st;
+		st = job_open_source(j, err);
+		if (st != MF_OK)
+			return st;
+	}
+}
+
+static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
+{
+	struct job *job = j->job;
+	int st = job_open_source(j, err);
+	if (st == MF_OK)
+		st = job_open_sink(j, err);
+	if (st != MF_OK)
+		return st;
+	struct folder_list l = { 0 };
+	st = list_with_retry(j, &l, err);
+	for (size_t i = 0; st == MF_OK && i < l.n; i++) {
+		if (l.v[i].messages != MF_COUNT_UNKNOWN && l.v[i].selectable &&
+		    folder_map_wanted(j->fmap, l.v[i].path))
+			job->counters.expected += l.v[i].messages;
+	}
+	for (size_t i = 0; st == MF_OK && i < l.n; i++) {
+		const struct mf_folder *f = &l.v[i];
+		if (!f->selectable)
+			continue;
+		if (!folder_map_wanted(j->fmap, f->path)) {
+			log_msg(MF_LOG_INFO, "%s: folder %s excluded", job->name, f->path);
+			continue;
+		}
+		if (mf_cancel_requested) {
+			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
+			break;
+		}
+		st = job_copy_folder(j, f, err);
+		if (st == MF_ERR_FOLDER) {
+			job->counters.folders_failed++;
+			log_msg(MF_LOG_ERROR, "%s", err->text);
+			progress_folder_failed(j->cfg->progress, job->name, f->path, err->text);
+			snprintf(job->error, sizeof(job->error), "%s", err->text);
+			st = MF_OK;
+		} else if (st == MF_OK) {
+			job->counters.folders++;
+		}
+	}
+	folder_list_free(&l);
+	return st;
+}
+
+static void run_job(const struct run_config *cfg, struct job *job)
+{
+	struct job_ctx j = { .cfg = cfg, .job = job, .fmap = job->folders ? job->folders : cfg->folders };
+	struct mf_error err = { 0 };
+	uint64_t t0 = throttle_now_ns();
+	j.rng = t0 ^ (uint64_t)(uintptr_t)job;
+	spool_init(&j.spool, cfg->spool_mem_limit, cfg->tmpdir);
+	job->result = JOB_FAILED;
+	job->error[0] = '\0';
+	memset(&job->counters, 0, sizeof(job->counters));
+
+	bool enabled = true;
+	int st = state_open(cfg->state_path, &j.db, &err);
+	if (st == MF_OK)
+		st = state_mailbox_begin(j.db, job->name, job->source.uri, job->sink.uri,
+					 &j.mailbox_id, &enabled, &err);
+	if (st == MF_OK && enabled && job->force_disabled) {
+		enabled = false;
+		st = state_mailbox_set_enabled(j.db, job->name, false, &err);
+	}
+	if (st == MF_OK && !enabled) {
+		job->result = JOB_DISABLED;
+		log_msg(MF_LOG_INFO, "%s: disabled, skipped", job->name);
+		goto out;
+	}
+	if (st == MF_OK) {
+		j.src_plugin = registry_get(cfg->registry, MF_PLUGIN_SOURCE, job->source.scheme, &err);
+		j.snk_plugin = registry_get(cfg->registry, MF_PLUGIN_SINK, job->sink.scheme, &err);
+		if (j.src_plugin == NULL || j.snk_plugin == NULL)
+			st = err.status ? (int)err.status : MF_ERR_FATAL;
+	}
+	if (st == MF_OK) {
+		progress_mailbox_start(cfg->progress, job->name, job->source.uri, job->sink.uri);
+		st = copy_mailbox(&j, &err);
+	}
+	job_close_source(&j);
+	job_close_sink(&j);
+	if (st == MF_OK) {
+		job->result = JOB_DONE;
+	} else {
+		job->result = st == MF_ERR_CANCELED ? JOB_CANCELED : JOB_FAILED;
+		job->status = (enum mf_status)st;
+		snprintf(job->error, sizeof(job->error), "%s", err.text);
+		if (st != MF_ERR_CANCELED)
+			log_msg(MF_LOG_ERROR, "%s: %s", job->name, err.text);
+	}
+	if (j.db != NULL) {
+		static const char *const names[] = { "done", "failed", "disabled", "pending" };
+		struct mf_error e2;
+		state_mailbox_finish(j.db, j.mailbox_id, names[job->result],
+				     job->error[0] ? job->error : NULL, &e2);
+	}
+	progress_mailbox_done(cfg->progress, job->name,
+			      job->result == JOB_DONE ? "done"
+			      : job->result == JOB_CANCELED ? "canceled" : "failed",
+			      job->error[0] ? job->error : NULL, &job->counters,
+			      (double)(throttle_now_ns() - t0) / 1e9);
+out:
+	spool_free(&j.spool);
+	state_close(&j.db);
+}
+
+void job_free(struct job *job)
+{
+	free(job->name);
+	uri_spec_free(&job->source);
+	uri_spec_free(&job->sink);
+	if (job->owns_folders) {
+		folder_map_free((struct folder_map *)job->folders);
+		free((struct folder_map *)job->folders);
+	}
+	memset(job, 0, sizeof(*job));
+}
+
+struct pool {
+	const struct run_config *cfg;
+	struct job *jobs;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->next < p->n && !mf_cancel_requested ? p->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&p->lock);
+		if (i == SIZE_MAX)
+			return NULL;
+		run_job(p->cfg, &p->jobs[i]);
+	}
+}
+
+void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
+{
+	/* Initialise every plugin we will need on this thread: plugin init()
+	 * is not required to be thread-safe. */
+	for (size_t i = 0; i < n; i++) {
+		struct mf_error err;
+		jobs[i].result = JOB_CANCELED;
+		registry_get(cfg->registry, MF_PLUGIN_SOURCE, jobs[i].source.scheme, &err);
+		registry_get(cfg->registry, MF_PLUGIN_SINK, jobs[i].sink.scheme, &err);
+	}
+	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };
+	pthread_mutex_init(&p.lock, NULL);
+	unsigned nthreads = cfg->jobs > 0 ? cfg->jobs : 1;
+	if (nthreads > n)
+		nthreads = (unsigned)n;
+	if (nthreads <= 1) {
+		worker(&p);
+	} else {
+		pthread_t *t = mf_xcalloc(nthreads, sizeof(*t));
+		for (unsigned i = 0; i < nthreads; i++)
+			pthread_create(&t[i], NULL, worker, &p);
+		for (unsigned i = 0; i < nthreads; i++)
+			pthread_join(t[i], NULL);
+		free(t);
+	}
+	pthread_mutex_destroy(&p.lock);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* The scheduler: runs one job per mailbox, N at a time. */
+#ifndef MF_CORE_SCHEDULER_H
+#define MF_CORE_SCHEDULER_H
+
+#include <stdbool.h>
+#include <mailferry/plugin.h>
+
+#include "folder_map.h"
+#include "progress.h"
+#include "retry.h"
+#include "uri.h"
+
+struct plugin_registry;
+struct throttle;
+
+struct run_config {
+	struct plugin_registry *registry;
+	const char *state_path;
+	const struct folder_map *folders;
+	struct throttle *throttle;
+	struct progress *progress;
+	struct retry_policy retry;
+	size_t spool_mem_limit;
+	const char *tmpdir;
+	unsigned jobs;     /* mailboxes at once */
+	bool dry_run;
+};
+
+enum job_result {
+	JOB_DONE,      /* every folder handled (some messages may have failed) */
+	JOB_FAILED,    /* the mailbox could not be completed */
+	JOB_DISABLED,  /* skipped: disabled in the state store */
+	JOB_CANCELED,
+};
+
+struct job {
+	char *name;                /* mailbox key in the state store */
+	struct account_spec source, sink;
+	const struct folder_map *folders; /* per-job override or NULL */
+	bool owns_folders;         /* free folders with the job */
+	bool force_disabled;       /* the accounts file says enabled=no */
+	/* results */
+	enum job_result result;
+	enum mf_status status;     /* of the error that ended it, if any */
+	char error[512];
+	struct job_counters counters;
+};
+
+void job_free(struct job *job);
+
+/* Runs every job; returns when all are finished or canceled. */
+void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n);
+
+#endif

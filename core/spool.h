@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* The message spool between source and sink. */
+#ifndef MF_CORE_SPOOL_H
+#define MF_CORE_SPOOL_H
+
+#include <mailferry/plugin.h>
+#include <mailferry/util.h>
+
+struct throttle;
+
+/* Small messages stay in memory; larger ones go to an unlinked temp file,
+ * so memory stays flat whatever the message size, and the sink can be
+ * retried (or reconnected) without asking the source again. */
+struct spool {
+	struct mf_buf mem;
+	int fd;             /* -1 while the message fits in memory */
+	uint64_t size;
+	uint64_t pos;       /* replay position */
+	unsigned char digest[32];
+	size_t mem_limit;
+	struct mf_sha256 *sha;
+	const char *tmpdir;
+};
+
+void spool_init(struct spool *s, size_t mem_limit, const char *tmpdir);
+void spool_free(struct spool *s);
+
+/* Drain src->read() into the spool (pacing through throttle, which may be
+ * NULL), computing the SHA-256.  The byte count must equal src->size. */
+int spool_fill(struct spool *s, const struct mf_message *src, struct throttle *throttle,
+	       const char *what, struct mf_error *err);
+
+/* A copy of src whose read() replays the spool from its start. */
+void spool_message(struct spool *s, const struct mf_message *src, struct mf_message *out);
+void spool_rewind(struct spool *s);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* The state store: one SQLite file (WAL) recording runs, mailboxes,
+ * folders and one row per message handled.  A message becomes "copied"
+ * only after the sink confirmed it; a "pending" row written just before
+ * the append lets a re-run after a crash ask the sink instead of copying
+ * twice. */
+#ifndef MF_CORE_STATE_DB_H
+#define MF_CORE_STATE_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <mailferry/plugin.h>
+
+struct state_db;
+
+int state_open(const char *path, struct state_db **db_r, struct mf_error *err);
+void state_close(struct state_db **db);
+
+/* Mailboxes are keyed by the operator's account name. */
+int state_mailbox_begin(struct state_db *db, const char *name, const char *source_uri,
+			const char *sink_uri, int64_t *id_r, bool *enabled_r,
+			struct mf_error *err);
+/* status: "pending", "running", "done", "failed", "disabled" */
+int state_mailbox_finish(struct state_db *db, int64_t mailbox_id, const char *status,
+			 const char *last_error, struct mf_error *err);
+int state_mailbox_set_enabled(struct state_db *db, const char *name, bool enabled,
+			      struct mf_error *err);
+
+struct state_folder {
+	int64_t id;
+	uint32_t uidvalidity;
+	uint64_t last_uid;
+	char *sync_state; /* malloc'd or NULL */
+};
+int state_folder_begin(struct state_db *db, int64_t mailbox_id, const char *path,
+		       struct state_folder *f_r, struct mf_error *err);
+void state_folder_clear(struct state_folder *f);
+int state_folder_save(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+		      uint64_t last_uid, const char *sync_state, const char *target_path,
+		      const char *status, const char *last_error, struct mf_error *err);
+
+enum state_msg_status {
+	STATE_MSG_NONE,        /* never seen, or failed in a retryable way */
+	STATE_MSG_PENDING,     /* an append was started, outcome unknown */
+	STATE_MSG_COPIED,
+	STATE_MSG_FAILED,      /* failed permanently: not retried */
+};
+enum state_msg_status state_message_status(struct state_db *db, int64_t folder_id,
+					   uint32_t uidvalidity, const char *source_id);
+/* True if the message needs no more work (copied or failed for good). */
+bool state_message_have(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			const char *source_id);
+int state_message_pending(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			  const char *source_id, uint64_t size,
+			  const unsigned char digest[32], struct mf_error *err);
+int state_message_copied(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			 const char *source_id, uint64_t size, const unsigned char digest[32],
+			 const char *target_folder, const char *target_id, struct mf_error *err);
+int state_message_failed(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			 const char *source_id, uint64_t size, bool permanent,
+			 const char *error_text, struct mf_error *err);
+int state_message_forget(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			 const char *source_id, struct mf_error *err);
+
+/* After a UIDVALIDITY change: a message copied under another uidvalidity
+ * with this digest and not yet claimed under the new one. */
+bool state_digest_match(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			const unsigned char digest[32], char target_id[128]);
+
+struct state_mailbox_status {
+	const char *name, *source_uri, *sink_uri, *status, *last_error;
+	bool enabled;
+	int64_t started, finished; /* unix seconds, 0 if never */
+	uint64_t folders, copied, copied_bytes, failed, pending;
+};
+typedef int state_status_cb(const struct state_mailbox_status *st, void *aux);
+int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb,
+			 void *aux, struct mf_error *err);
+
+struct state_failure {
+	const char *folder, *source_id, *error;
+};
+typedef int state_failure_cb(const struct state_failure *f, void *aux);
+int state_failures_foreach(struct state_db *db, const char *mailbox_name,
+			   state_failure_cb *cb, void *aux, struct mf_error *err);
+
+#endif

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* Throttle: token buckets (bytes/s, messages/s) and the per-host
+ * connection cap, shared by all jobs.  The scheduler calls it from inside
+ * the message pipeline, so plugins never pace themselves. */
+#include <config.h>
+#include "throttle.h"
+
+#include <mailferry/util.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t throttle_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void token_bucket_init(struct token_bucket *b, double rate, double burst,
+		       uint64_t now_ns)
+{
+	b->rate = rate;
+	b->burst = burst > 0 ? burst : rate;
+	b->tokens = b->burst;
+	b->last_ns = now_ns;
+}
+
+uint64_t token_bucket_take(struct token_bucket *b, double n, uint64_t now_ns)
+{
+	if (b->rate <= 0)
+		return 0;
+	if (now_ns > b->last_ns) {
+		b->tokens += b->rate * (double)(now_ns - b->last_ns) / 1e9;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+		b->last_ns = now_ns;
+	}
+	b->tokens -= n;
+	if (b->tokens >= 0)
+		return 0;
+	return (uint64_t)(-b->tokens / b->rate * 1e9);
+}
+
+struct host_slot {
+	char *host;
+	unsigned in_use;
+	struct host_slot *next;
+};
+
+struct throttle {
+	pthread_mutex_t lock;
+	pthread_cond_t conn_freed;
+	struct token_bucket bytes, messages;
+	unsigned per_host;
+	struct host_slot *hosts;
+};
+
+struct throttle *throttle_new(uint64_t bytes_per_sec, double messages_per_sec,
+			      unsigned connections_per_host)
+{
+	struct throttle *t = mf_xcalloc(1, sizeof(*t));
+	uint64_t now = throttle_now_ns();
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->conn_freed, NULL);
+	/* Burst of a quarter second keeps the pace smooth without starving
+	 * a message larger than the burst: debt handles that. */
+	token_bucket_init(&t->bytes, (double)bytes_per_sec, (double)bytes_per_sec / 4, now);
+	token_bucket_init(&t->messages, messages_per_sec,
+			  messages_per_sec < 1 ? 1 : messages_per_sec, now);
+	t->per_host = connections_per_host;
+	return t;
+}
+
+void throttle_free(struct throttle **tp)
+{
+	struct throttle *t = *tp;
+	if (t == NULL)
+		return;
+	while (t->hosts != NULL) {
+		struct host_slot *h = t->hosts;
+		t->hosts = h->next;
+		free(h->host);
+		free(h);
+	}
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->conn_freed);
+	free(t);
+	*tp = NULL;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static void take(struct throttle *t, struct token_bucket *b, double n)
+{
+	if (t == NULL || b->rate <= 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	uint64_t wait = token_bucket_take(b, n, throttle_now_ns());
+	pthread_mutex_unlock(&t->lock);
+	if (wait > 0)
+		sleep_ns(wait);
+}
+
+void throttle_bytes(struct throttle *t, uint64_t n)
+{
+	if (t != NULL)
+		take(t, &t->bytes, (double)n);
+}
+
+void throttle_message(struct throttle *t)
+{
+	if (t != NULL)
+		take(t, &t->messages, 1);
+}
+
+static struct host_slot *slot_for(struct throttle *t, const char *host)
+{
+	for (struct host_slot *h = t->hosts; h != NULL; h = h->next)
+		if (strcmp(h->host, host) == 0)
+			return h;
+	struct host_slot *h = mf_xcalloc(1, sizeof(*h));
+	h->host = mf_xstrdup(host);
+	h->next = t->hosts;
+	t->hosts = h;
+	return h;
+}
+
+bool throttle_conn_acquire(struct throttle *t, const char *host,
+			   volatile const int *canceled)
+{
+	if (t == NULL || t->per_host == 0 || host == NULL)
+		return true;
+	pthread_mutex_lock(&t->lock);
+	struct host_slot *h = slot_for(t, host);
+	while (h->in_use >= t->per_host) {
+		if (canceled != NULL && *canceled) {
+			pthread_mutex_unlock(&t->lock);
+			return false;
+		}
+		/* Timed wait so a cancel request is noticed promptly. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&t->conn_freed, &t->lock, &ts);
+	}
+	h->in_use++;
+	pthread_mutex_unlock(&t->lock);
+	return true;
+}
+
+void throttle_conn_release(struct throttle *t, const char *host)
+{
+	if (t == NULL || t->per_host == 0 || host == NULL)
+		return;
+	pthread_mutex_lock(&t->lock);
+	struct host_slot *h = slot_for(t, host);
+	if (h->in_use > 0)
+		h->in_use--;
+	pthread_cond_broadcast(&t->conn_freed);
+	pthread_mutex_unlock(&t->lock);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Run-wide throttling shared by every job and plugin: token buckets for
+ * bytes/s and messages/s, and a cap on connections per host. */
+#ifndef MF_CORE_THROTTLE_H
+#define MF_CORE_THROTTLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A token bucket with debt: taking more than is there is allowed and
+ * returns how long the caller must wait, so one large message is paced
+ * rather than refused. rate 0 = unlimited. Not thread-safe by itself. */
+struct token_bucket {
+	double rate;   /* tokens per second */
+	double burst;  /* most tokens that can accumulate */
+	double tokens; /* may go negative (debt) */
+	uint64_t last_ns;
+};
+
+void token_bucket_init(struct token_bucket *b, double rate, double burst,
+		       uint64_t now_ns);
+/* Take n tokens at now_ns; returns nanoseconds to wait before going on. */
+uint64_t token_bucket_take(struct token_bucket *b, double n, uint64_t now_ns);
+
+struct throttle;
+
+/* 0 = unlimited for either rate. */
+struct throttle *throttle_new(uint64_t bytes_per_sec, double messages_per_sec,
+			      unsigned connections_per_host);
+void throttle_free(struct throttle **t);
+
+/* Block (sleep) as long as the buckets say; thread-safe. */
+void throttle_bytes(struct throttle *t, uint64_t n);
+void throttle_message(struct throttle *t);
+
+/* Wait for a connection slot to host (blocking, polling cancel via
+ * *canceled); false if canceled.  Release exactly once per acquire. */
+bool throttle_conn_acquire(struct throttle *t, const char *host,
+			   volatile const int *canceled);
+void throttle_conn_release(struct throttle *t, const char *host);
+
+uint64_t throttle_now_ns(void);
+
+#endif

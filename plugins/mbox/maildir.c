@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* fetch() for maildir folders, and the whole-file message reader that eml.c
+ * shares.  A maildir message is one file in cur/ or new/ (tmp/ holds
+ * deliveries in progress and is never read).  Its name carries the flags
+ * after ":2," (https://cr.yp.to/proto/maildir.html; Windows-friendly
+ * tools write ';' or '!' for ':'): S seen, R answered, F flagged, T
+ * trashed (deleted), D draft, P passed (forwarded); lowercase letters are
+ * Dovecot keywords numbered by the folder's dovecot-keywords file.  The
+ * source_id is the name up to the info part, so it survives flag changes;
+ * size is the file size (what read() yields) and the internal date its
+ * mtime, which deliverers set to the delivery time. */
+#include <config.h>
+#include "mbox_p.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Whole-file messages                                                 */
+
+int offline_file_read(const struct mf_message *msg, unsigned char *buf,
+		      size_t cap, size_t *n_r, struct mf_error *err)
+{
+	struct file_msg *fm = msg->read_ctx;
+	*n_r = 0;
+	if (fm->left == 0)
+		return MF_OK;
+	if (cap > fm->left)
+		cap = (size_t)fm->left;
+	for (;;) {
+		ssize_t n = read(fm->fd, buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : 0;
+			mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+				     "%s: %s: %s", fm->scheme, fm->path,
+				     e ? strerror(e) : "file shrank while reading");
+			if (err != NULL)
+				err->sys_errno = e;
+			return MF_ERR_MESSAGE;
+		}
+		fm->left -= (uint64_t)n;
+		*n_r = (size_t)n;
+		return MF_OK;
+	}
+}
+
+bool offline_file_open(struct mf_source *src, const char *path,
+		       struct file_msg *fm, struct stat *st)
+{
+	fm->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fm->scheme = src->scheme;
+	fm->path = path;
+	if (fm->fd < 0 || fstat(fm->fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		int e = errno;
+		if (src->host != NULL && src->host->log != NULL)
+			src->host->log(src->host->host_ctx, MF_LOG_WARN,
+				       "%s: %s: skipped: %s", src->scheme, path,
+				       fm->fd < 0 ? strerror(e) : "not a file");
+		if (fm->fd >= 0)
+			close(fm->fd);
+		fm->fd = -1;
+		return false;
+	}
+	fm->left = (uint64_t)st->st_size;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+
+static const char *info_sep(const char *name)
+{
+	const char *c = strchr(name, ':');
+	if (c != NULL)
+		return c;
+	for (const char *p = name; *p != '\0'; p++)
+		if ((*p == ';' || *p == '!') && p[1] == '2' && p[2] == ',')
+			return p;
+	return NULL;
+}
+
+size_t maildir_base_len(const char *name)
+{
+	const char *sep = info_sep(name);
+	return sep != NULL ? (size_t)(sep - name) : strlen(name);
+}
+
+uint32_t maildir_name_flags(const char *name, char *letters_r, size_t cap)
+{
+	const char *sep = info_sep(name);
+	uint32_t flags = 0;
+	size_t nl = 0;
+	if (cap > 0)
+		letters_r[0] = '\0';
+	if (sep == NULL || sep[1] != '2' || sep[2] != ',')
+		return 0;
+	for (const char *p = sep + 3; *p != '\0' && *p != ','; p++) {
+		switch (*p) {
+		case 'S': flags |= MF_FLAG_SEEN; break;
+		case 'R': flags |= MF_FLAG_ANSWERED; break;
+		case 'F': flags |= MF_FLAG_FLAGGED; break;
+		case 'T': flags |= MF_FLAG_DELETED; break;
+		case 'D': flags |= MF_FLAG_DRAFT; break;
+		case 'P': flags |= MF_FLAG_FORWARDED; break;
+		default:
+			if (*p >= 'a' && *p <= 'z' && nl + 1 < cap &&
+			    memchr(letters_r, *p, nl) == NULL)
+				letters_r[nl++] = *p;
+			break;
+		}
+	}
+	if (cap > 0)
+		letters_r[nl] = '\0';
+	return flags;
+}
+
+/* dovecot-keywords: "<index> <name>" per line, index 0..25 = 'a'..'z'. */
+static void load_keywords(const char *dir, char *names[26])
+{
+	memset(names, 0, 26 * sizeof(*names));
+	char *path = mf_xasprintf("%s/dovecot-keywords", dir);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (f == NULL)
+		return;
+	char line[512];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		char *sp = strchr(line, ' ');
+		uint64_t idx;
+		if (sp == NULL || !mf_parse_u64(line, (size_t)(sp - line), &idx) ||
+		    idx >= 26 || sp[1] == '\0')
+			continue;
+		free(names[idx]);
+		names[idx] = mf_xstrdup(sp + 1);
+	}
+	fclose(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* fetch                                                               */
+
+struct entry {
+	char *name;
+	bool is_new;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name,
+		      ((const struct entry *)b)->name);
+}
+
+static void collect(const char *dir, const char *sub, bool is_new,
+		    struct entry **v, size_t *n, size_t *cap)
+{
+	char *path = mf_xasprintf("%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	free(path);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*v = mf_xrealloc(*v, *cap * sizeof(**v));
+		}
+		(*v)[(*n)++] = (struct entry){ mf_xstrdup(de->d_name), is_new };
+	}
+	closedir(d);
+}
+
+int maildir_fetch_dir(struct mf_source *src, const char *folder,
+		      const char *dir, const struct mf_cursor *since,
+		      mf_message_cb *cb, void *aux, struct mf_error *err)
+{
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0;
+	char *kwnames[26];
+	int rc = MF_OK;
+
+	collect(dir, "cur", false, &v, &n, &cap);
+	collect(dir, "new", true, &v, &n, &cap);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), entry_cmp);
+	load_keywords(dir, kwnames);
+
+	for (size_t i = 0; i < n && rc == MF_OK; i++) {
+		if (offline_canceled(src)) {
+			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
+					  "maildir: %s: canceled", dir);
+			break;
+		}
+		const char *name = v[i].name;
+		char *id = mf_xstrndup(name, maildir_base_len(name));
+		if (since != NULL && since->have != NULL &&
+		    since->have(id, since->have_aux)) {
+			free(id);
+			continue;
+		}
+		char letters[27];
+		uint32_t flags = maildir_name_flags(name, letters, sizeof(letters));
+		if (v[i].is_new)
+			flags &= ~MF_FLAG_SEEN; /* new/ = not yet seen by a MUA */
+		const char *kw[27];
+		size_t nk = 0;
+		for (const char *l = letters; *l != '\0'; l++)
+			if (kwnames[*l - 'a'] != NULL)
+				kw[nk++] = kwnames[*l - 'a'];
+		kw[nk] = NULL;
+
+		char *path = mf_xasprintf("%s/%s/%s", dir,
+					  v[i].is_new ? "new" : "cur", name);
+		struct file_msg fm;
+		struct stat st;
+		if (offline_file_open(src, path, &fm, &st)) {
+			struct mf_message msg = {
+				.source_id = id,
+				.size = (uint64_t)st.st_size,
+				.internal_date = (int64_t)st.st_mtime,
+				.tz_offset_min = 0,
+				.flags = flags,
+				.keywords = nk > 0 ? kw : NULL,
+				.read = offline_file_read,
+				.read_ctx = &fm,
+			};
+			rc = cb(&msg, aux, err);
+			close(fm.fd);
+		}
+		free(path);
+		free(id);
+	}
+	(void)folder;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	for (size_t i = 0; i < 26; i++)
+		free(kwnames[i]);
+	return rc;
+}

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Streaming buffer size: messages are never held in memory whole. */
 #define LOCAL_BUF_SIZE (64u * 1024u)
@@ -100,6 +101,9 @@ int maildir_lookup(struct mf_sink *snk, const char *folder,
 		   bool *found_r, struct mf_append_result *res_r,
 		   struct mf_error *err);
 void maildir_forget_folder(struct mf_sink *snk);
+/* Remove tmp/ files of the root and every Maildir++ folder whose ctime is
+ * more than 36 h before now (open() passes the current time). */
+void maildir_clean_tmp(struct mf_sink *snk, time_t now);
 /* ".A.B" for "A/B", "." for "INBOX"; malloc'd; folder already normalized. */
 char *maildir_folder_dir(const char *folder);
 

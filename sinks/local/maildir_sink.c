@@ -202,7 +202,10 @@ static int select_folder(struct mf_sink *snk, const char *folder, bool create,
 static void clean_tmp(struct mf_sink *snk, const char *rel, time_t now)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/tmp", rel);
+	if (strcmp(rel, ".") == 0)
+		snprintf(path, sizeof(path), "tmp");
+	else
+		snprintf(path, sizeof(path), "%s/tmp", rel);
 	int fd = openat(snk->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -236,9 +239,8 @@ static void clean_tmp(struct mf_sink *snk, const char *rel, time_t now)
 			  snk->root, path);
 }
 
-static void clean_all_tmp(struct mf_sink *snk)
+void maildir_clean_tmp(struct mf_sink *snk, time_t now)
 {
-	time_t now = time(NULL);
 	clean_tmp(snk, ".", now);
 	int fd = openat(snk->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -280,7 +282,7 @@ int maildir_open(struct mf_sink *snk, struct mf_error *err)
 			err->status = MF_ERR_ACCOUNT;
 		return MF_ERR_ACCOUNT;
 	}
-	clean_all_tmp(snk);
+	maildir_clean_tmp(snk, time(NULL));
 	return MF_OK;
 }
 

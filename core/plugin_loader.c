@@ -10,6 +10,7 @@
 #include <mailferry/util.h>
 #include <dirent.h>
 #include <ltdl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -167,6 +168,26 @@ out:
 	return ok;
 }
 
+/* Convenience and static libraries built beside a module (libtool's
+ * noinst .la files) have no shared object: dlname is empty.  They are not
+ * candidates, so skip them without a refusal. */
+static bool la_is_loadable(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	char line[1024];
+	bool loadable = false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "dlname='", 8) == 0) {
+			loadable = line[8] != '\'';
+			break;
+		}
+	}
+	fclose(f);
+	return loadable;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -209,7 +230,9 @@ static void load_dir(struct plugin_registry *reg, const char *dir)
 			}
 		}
 		char *name = module_name(path);
-		if (!have_module(reg, name))
+		if (!is_so && !la_is_loadable(path))
+			log_msg(MF_LOG_DEBUG, "%s: not a loadable module, skipped", path);
+		else if (!have_module(reg, name))
 			registry_load_file(reg, path);
 		free(name);
 		free(path);

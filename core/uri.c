@@ -171,7 +171,20 @@ int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
 				last_at = p;
 		if (last_at != NULL && last_at > rest + alen)
 			alen = (size_t)(last_at - rest) + strcspn(last_at, "/?");
-		int st = parse_authority(spec, rest, alen, text, err);
+		int st;
+		size_t ats = 0;
+		for (size_t i = 0; i < alen; i++)
+			ats += rest[i] == '@';
+		if (strcmp(spec->scheme, "alimail") == 0 && ats == 1 &&
+		    memchr(rest, ':', alen) == NULL) {
+			/* Alibaba logins are whole addresses: "alimail://a@corp.example"
+			 * is the user a@corp.example on the default host; a host is
+			 * given after a second '@'. */
+			spec->user = decode(rest, alen);
+			st = MF_OK;
+		} else {
+			st = parse_authority(spec, rest, alen, text, err);
+		}
 		if (st != MF_OK) {
 			uri_spec_free(spec);
 			return st;

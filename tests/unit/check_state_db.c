@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/* State store: resume bookkeeping, the pending -> copied protocol,
+ * UIDVALIDITY matching by digest, enable/disable, derived counters, and
+ * that a second connection (another process) sees committed rows. */
+#include <config.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "state_db.h"
+
+static char path[256];
+static struct state_db *db;
+static struct mf_error err;
+
+static void setup(void)
+{
+	snprintf(path, sizeof(path), "%s/mf-state-XXXXXX", P_tmpdir);
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(state_open(path, &db, &err), MF_OK);
+}
+
+static void teardown(void)
+{
+	state_close(&db);
+	unlink(path);
+	char wal[300];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", path);
+	unlink(wal);
+}
+
+static void digest_of(unsigned char d[32], int seed)
+{
+	for (int i = 0; i < 32; i++)
+		d[i] = (unsigned char)(seed * 31 + i);
+}
+
+START_TEST(copied_message_is_had_pending_is_not)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	unsigned char d[32];
+	digest_of(d, 1);
+	ck_assert_int_eq(state_mailbox_begin(db, "alice", "mbox:/a", "maildir:/b", &mb, &enabled, &err), MF_OK);
+	ck_assert(enabled);
+	ck_assert_int_eq(state_folder_begin(db, mb, "INBOX", &f, &err), MF_OK);
+	ck_assert(!state_message_have(db, f.id, 7, "1"));
+	ck_assert_int_eq(state_message_pending(db, f.id, 7, "1", 100, d, &err), MF_OK);
+	ck_assert_int_eq(state_message_status(db, f.id, 7, "1"), STATE_MSG_PENDING);
+	ck_assert(!state_message_have(db, f.id, 7, "1"));
+	ck_assert_int_eq(state_message_copied(db, f.id, 7, "1", 100, d, "INBOX", "t1", &err), MF_OK);
+	ck_assert(state_message_have(db, f.id, 7, "1"));
+	/* Same id under another UIDVALIDITY is a different message. */
+	ck_assert(!state_message_have(db, f.id, 8, "1"));
+	state_folder_clear(&f);
+}
+END_TEST
+
+START_TEST(transient_failure_is_retried_permanent_is_not)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	state_mailbox_begin(db, "bob", "s", "t", &mb, &enabled, &err);
+	state_folder_begin(db, mb, "INBOX", &f, &err);
+	ck_assert_int_eq(state_message_failed(db, f.id, 0, "a", 5, false, "timeout", &err), MF_OK);
+	ck_assert(!state_message_have(db, f.id, 0, "a"));
+	ck_assert_int_eq(state_message_failed(db, f.id, 0, "b", 5, true, "too big", &err), MF_OK);
+	ck_assert(state_message_have(db, f.id, 0, "b"));
+	state_folder_clear(&f);
+}
+END_TEST
+
+START_TEST(folder_cursor_round_trips)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	state_mailbox_begin(db, "carol", "s", "t", &mb, &enabled, &err);
+	state_folder_begin(db, mb, "Sent", &f, &err);
+	ck_assert_uint_eq(f.uidvalidity, 0);
+	ck_assert_ptr_null(f.sync_state);
+	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 99, "tok-1", "Sent", "done", NULL, &err), MF_OK);
+	/* NULL sync state keeps the previous one. */
+	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 120, NULL, NULL, "done", NULL, &err), MF_OK);
+	int64_t id = f.id;
+	state_folder_clear(&f);
+	state_folder_begin(db, mb, "Sent", &f, &err);
+	ck_assert_int_eq(f.id, id);
+	ck_assert_uint_eq(f.uidvalidity, 1234);
+	ck_assert_uint_eq(f.last_uid, 120);
+	ck_assert_str_eq(f.sync_state, "tok-1");
+	state_folder_clear(&f);
+}
+END_TEST
+
+START_TEST(digest_match_claims_each_old_copy_once)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	unsigned char d[32], other[32];
+	char target[128];
+	digest_of(d, 5);
+	digest_of(other, 6);
+	state_mailbox_begin(db, "dave", "s", "t", &mb, &enabled, &err);
+	state_folder_begin(db, mb, "INBOX", &f, &err);
+	/* Two identical messages copied under UIDVALIDITY 1. */
+	state_message_copied(db, f.id, 1, "10", 9, d, "INBOX", "tA", &err);
+	state_message_copied(db, f.id, 1, "11", 9, d, "INBOX", "tB", &err);
+	/* After renumbering to 2, each is matched once, a third is new. */
+	ck_assert(state_digest_match(db, f.id, 2, d, target));
+	state_message_copied(db, f.id, 2, "1", 9, d, "INBOX", target, &err);
+	char second[128];
+	ck_assert(state_digest_match(db, f.id, 2, d, second));
+	ck_assert_str_ne(second, target);
+	state_message_copied(db, f.id, 2, "2", 9, d, "INBOX", second, &err);
+	ck_assert(!state_digest_match(db, f.id, 2, d, target));
+	ck_assert(!state_digest_match(db, f.id, 2, other, target));
+	state_folder_clear(&f);
+}
+END_TEST
+
+struct seen {
+	int n;
+	uint64_t copied, failed, bytes;
+	char status[32];
+};
+
+static int count_cb(const struct state_mailbox_status *s, void *aux)
+{
+	struct seen *seen = aux;
+	seen->n++;
+	seen->copied = s->copied;
+	seen->failed = s->failed;
+	seen->bytes = s->copied_bytes;
+	snprintf(seen->status, sizeof(seen->status), "%s", s->status);
+	return MF_OK;
+}
+
+START_TEST(status_counts_and_disable_survive_reopen)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	unsigned char d[32];
+	digest_of(d, 2);
+	state_mailbox_begin(db, "erin", "s", "t", &mb, &enabled, &err);
+	state_folder_begin(db, mb, "INBOX", &f, &err);
+	state_message_copied(db, f.id, 0, "x", 1000, d, "INBOX", "1", &err);
+	state_message_copied(db, f.id, 0, "y", 24, d, "INBOX", "2", &err);
+	state_message_failed(db, f.id, 0, "z", 5, true, "refused", &err);
+	state_mailbox_finish(db, mb, "done", NULL, &err);
+	state_folder_clear(&f);
+
+	/* Another connection, as "mailferry status" in another process. */
+	struct state_db *db2;
+	ck_assert_int_eq(state_open(path, &db2, &err), MF_OK);
+	struct seen seen = { 0 };
+	ck_assert_int_eq(state_status_foreach(db2, "erin", count_cb, &seen, &err), MF_OK);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_uint_eq(seen.copied, 2);
+	ck_assert_uint_eq(seen.bytes, 1024);
+	ck_assert_uint_eq(seen.failed, 1);
+	ck_assert_str_eq(seen.status, "done");
+	ck_assert_int_eq(state_mailbox_set_enabled(db2, "erin", false, &err), MF_OK);
+	ck_assert_int_ne(state_mailbox_set_enabled(db2, "nobody", false, &err), MF_OK);
+	ck_assert_ptr_nonnull(strstr(err.text, "nobody"));
+	state_close(&db2);
+
+	ck_assert_int_eq(state_mailbox_begin(db, "erin", "s", "t", &mb, &enabled, &err), MF_OK);
+	ck_assert(!enabled);
+}
+END_TEST
+
+START_TEST(unwritable_path_is_a_clear_error)
+{
+	struct state_db *bad = NULL;
+	ck_assert_int_eq(state_open("/nonexistent-dir/x/state.db", &bad, &err), MF_ERR_FATAL);
+	ck_assert_ptr_null(bad);
+	ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent-dir/x/state.db"));
+}
+END_TEST
+
+static Suite *state_suite(void)
+{
+	Suite *s = suite_create("state_db");
+	TCase *tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, copied_message_is_had_pending_is_not);
+	tcase_add_test(tc, transient_failure_is_retried_permanent_is_not);
+	tcase_add_test(tc, folder_cursor_round_trips);
+	tcase_add_test(tc, digest_match_claims_each_old_copy_once);
+	tcase_add_test(tc, status_counts_and_disable_survive_reopen);
+	tcase_add_test(tc, unwritable_path_is_a_clear_error);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+MF_CHECK_MAIN(state_suite)

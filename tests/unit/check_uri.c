@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* URI parsing into accounts: address-shaped logins, ports, IPv6,
+ * options, local paths, password hiding. */
+#include <config.h>
+#include <check.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "uri.h"
+
+static struct account_spec s;
+static struct mf_error err;
+
+START_TEST(login_may_be_a_whole_address)
+{
+	ck_assert_int_eq(uri_parse("imaps://alice@corp.example@imap.old.example:1993/?auth=plain",
+				   &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.scheme, "imaps");
+	ck_assert_str_eq(s.acct.user, "alice@corp.example");
+	ck_assert_str_eq(s.acct.host, "imap.old.example");
+	ck_assert_uint_eq(s.acct.port, 1993);
+	ck_assert_str_eq(mf_account_option(&s.acct, "auth"), "plain");
+	ck_assert_ptr_null(mf_account_option(&s.acct, "authzid"));
+	uri_spec_free(&s);
+}
+END_TEST
+
+START_TEST(password_is_taken_out_of_the_display_uri)
+{
+	ck_assert_int_eq(uri_parse("imap://bob:s3cr%40t@127.0.0.1:143", &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.password, "s3cr@t");
+	ck_assert_ptr_null(strstr(s.acct.uri, "s3cr"));
+	ck_assert_str_eq(s.acct.uri, "imap://bob@127.0.0.1:143");
+	uri_wipe_password(&s);
+	ck_assert_ptr_null(s.acct.password);
+	uri_spec_free(&s);
+}
+END_TEST
+
+START_TEST(ipv6_literal_and_path)
+{
+	ck_assert_int_eq(uri_parse("ews://svc@[::1]:8443/EWS/Exchange.asmx?impersonate=carol%40x.example",
+				   &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.host, "::1");
+	ck_assert_uint_eq(s.acct.port, 8443);
+	ck_assert_str_eq(s.acct.path, "/EWS/Exchange.asmx");
+	ck_assert_str_eq(s.acct.impersonate, "carol@x.example");
+	uri_spec_free(&s);
+}
+END_TEST
+
+START_TEST(local_paths_keep_their_characters)
+{
+	ck_assert_int_eq(uri_parse("mbox:/data/old mail/inbox?x.mbox", &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.path, "/data/old mail/inbox?x.mbox");
+	ck_assert_ptr_null(s.acct.host);
+	uri_spec_free(&s);
+	ck_assert_int_eq(uri_parse("MBOX:/a/b.mbox?format=mboxo", &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.scheme, "mbox");
+	ck_assert_str_eq(s.acct.path, "/a/b.mbox");
+	ck_assert_str_eq(mf_account_option(&s.acct, "format"), "mboxo");
+	uri_spec_free(&s);
+}
+END_TEST
+
+START_TEST(bad_uris_are_refused_with_the_text)
+{
+	ck_assert_int_ne(uri_parse("/just/a/path", &s, &err), MF_OK);
+	ck_assert_ptr_nonnull(strstr(err.text, "/just/a/path"));
+	ck_assert_int_ne(uri_parse("imap://u@host:99999", &s, &err), MF_OK);
+	ck_assert_ptr_nonnull(strstr(err.text, "port"));
+	ck_assert_int_ne(uri_parse("imap://u@:143", &s, &err), MF_OK);
+	ck_assert_int_ne(uri_parse("imap://u@[::1", &s, &err), MF_OK);
+	ck_assert_int_ne(uri_parse("mbox:", &s, &err), MF_OK);
+}
+END_TEST
+
+START_TEST(bare_option_reads_as_empty)
+{
+	ck_assert_int_eq(uri_parse("imaps://u@h/?debug&tls=none", &s, &err), MF_OK);
+	ck_assert_str_eq(mf_account_option(&s.acct, "debug"), "");
+	ck_assert_str_eq(mf_account_option(&s.acct, "tls"), "none");
+	ck_assert_ptr_null(mf_account_option(&s.acct, "tl"));
+	uri_spec_free(&s);
+}
+END_TEST
+
+START_TEST(alimail_address_alone_means_default_host)
+{
+	ck_assert_int_eq(uri_parse("alimail://alice@corp.example", &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.user, "alice@corp.example");
+	ck_assert_ptr_null(s.acct.host);
+	uri_spec_free(&s);
+	ck_assert_int_eq(uri_parse("alimail://alice@corp.example@127.0.0.1:1993", &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.user, "alice@corp.example");
+	ck_assert_str_eq(s.acct.host, "127.0.0.1");
+	uri_spec_free(&s);
+}
+END_TEST
+
+static Suite *uri_suite(void)
+{
+	Suite *su = suite_create("uri");
+	TCase *tc = tcase_create("parse");
+	tcase_add_test(tc, login_may_be_a_whole_address);
+	tcase_add_test(tc, password_is_taken_out_of_the_display_uri);
+	tcase_add_test(tc, ipv6_literal_and_path);
+	tcase_add_test(tc, local_paths_keep_their_characters);
+	tcase_add_test(tc, bad_uris_are_refused_with_the_text);
+	tcase_add_test(tc, bare_option_reads_as_empty);
+	tcase_add_test(tc, alimail_address_alone_means_default_host);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+MF_CHECK_MAIN(uri_suite)

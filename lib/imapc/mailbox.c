@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* Mailbox-level IMAP commands on top of client.c: SELECT/EXAMINE (the
+ * counters arrive as untagged data recorded by the dispatcher), LIST with
+ * RFC 6154 special-use attributes, the hierarchy separator, STATUS and
+ * CREATE.  Names here are always the server's mUTF-7 form. */
+#include <config.h>
+#include "imapc_p.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
+		 struct imapc_mailbox *mb_r, struct mf_error *err)
+{
+	memset(&c->sel, 0, sizeof(c->sel));
+	c->selected = false;
+	free(c->sel_name);
+	c->sel_name = mf_xstrdup(mailbox_mutf7);
+	struct imapc_cmd *cmd = imapc_cmd_new(read_only ? "EXAMINE" : "SELECT");
+	imapc_cmd_astring(cmd, mailbox_mutf7);
+	struct imapc_result res;
+	int st = imapc_run(c, cmd, NULL, NULL, &res, err);
+	if (st != MF_OK)
+		return st;
+	if (res.status != IMAPC_OK) {
+		char what[300];
+		snprintf(what, sizeof(what), "%s %s",
+			 read_only ? "EXAMINE" : "SELECT", mailbox_mutf7);
+		return imapc_result_error(c, &res, MF_ERR_FOLDER,
+					  MF_RETRY_NEVER, what, err);
+	}
+	if (strcmp(res.code, "READ-ONLY") == 0)
+		c->sel.read_only = true;
+	c->selected = true;
+	if (mb_r != NULL)
+		*mb_r = c->sel;
+	return MF_OK;
+}
+
+const struct imapc_mailbox *imapc_selected(const struct imapc *c)
+{
+	return c->selected ? &c->sel : NULL;
+}
+
+const char *imapc_selected_name(const struct imapc *c)
+{
+	return c->selected ? c->sel_name : NULL;
+}
+
+struct list_ctx {
+	imapc_list_fn *fn;
+	void *ctx;
+	int st; /* first error from fn */
+	struct mf_error *err;
+};
+
+static enum mf_special_use special_of(const char *attr)
+{
+	static const struct {
+		const char *a;
+		enum mf_special_use u;
+	} map[] = {
+		{ "\\Sent", MF_SPECIAL_SENT },   { "\\Drafts", MF_SPECIAL_DRAFTS },
+		{ "\\Trash", MF_SPECIAL_TRASH }, { "\\Junk", MF_SPECIAL_JUNK },
+		{ "\\Archive", MF_SPECIAL_ARCHIVE },
+		{ "\\Spam", MF_SPECIAL_JUNK }, /* Gmail XLIST */
+		{ "\\Inbox", MF_SPECIAL_INBOX }, /* XLIST */
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (mf_ascii_strcasecmp(attr, map[i].a) == 0)
+			return map[i].u;
+	return MF_SPECIAL_NONE;
+}
+
+/* * LIST (attrs) delim name [ext] */
+static int on_list(struct imapc *c, const struct imapc_resp *r, void *vctx,
+		   struct mf_error *err)
+{
+	struct list_ctx *lc = vctx;
+	if (lc->st != MF_OK || r->kind != IMAPC_UNTAGGED ||
+	    (strcmp(r->name, "LIST") != 0 && strcmp(r->name, "XLIST") != 0))
+		return MF_OK;
+	const struct imapc_value *a = &r->args;
+	if (a->n_items < 3 || a->items[0].type != IMAPC_LIST)
+		return MF_OK; /* malformed: skip it rather than die */
+	struct imapc_list_entry e = { 0 };
+	const struct imapc_value *d = &a->items[1];
+	if (d->type == IMAPC_STRING && d->len == 1)
+		e.sep = d->str[0];
+	e.name_mutf7 = imapc_value_str(&a->items[2]);
+	if (e.name_mutf7 == NULL)
+		return MF_OK;
+	for (size_t i = 0; i < a->items[0].n_items; i++) {
+		const char *at = imapc_value_str(&a->items[0].items[i]);
+		if (at == NULL)
+			continue;
+		if (mf_ascii_strcasecmp(at, "\\Noselect") == 0)
+			e.flags |= IMAPC_LIST_NOSELECT;
+		else if (mf_ascii_strcasecmp(at, "\\NonExistent") == 0)
+			e.flags |= IMAPC_LIST_NONEXISTENT | IMAPC_LIST_NOSELECT;
+		else if (mf_ascii_strcasecmp(at, "\\NoInferiors") == 0)
+			e.flags |= IMAPC_LIST_NOINFERIORS;
+		else if (special_of(at) != MF_SPECIAL_NONE)
+			e.special_use = special_of(at);
+	}
+	/* RFC 3501 §5.1: INBOX is case-insensitive. */
+	if (mf_ascii_strcasecmp(e.name_mutf7, "INBOX") == 0)
+		e.special_use = MF_SPECIAL_INBOX;
+	(void)c;
+	int st = lc->fn(&e, lc->ctx, err);
+	if (st != MF_OK) {
+		/* Let the command finish; report afterwards. */
+		lc->st = st;
+		*lc->err = *err;
+	}
+	return MF_OK;
+}
+
+int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
+	       void *ctx, struct mf_error *err)
+{
+	struct mf_error cb_err = { 0 };
+	struct list_ctx lc = { .fn = fn, .ctx = ctx, .err = &cb_err };
+	struct imapc_cmd *cmd = imapc_cmd_new("LIST");
+	imapc_cmd_quoted(cmd, "");
+	imapc_cmd_quoted(cmd, pattern);
+	if (imapc_has_cap(c, "SPECIAL-USE"))
+		imapc_cmd_raw(cmd, "RETURN (SPECIAL-USE)");
+	struct imapc_result res;
+	int st = imapc_run(c, cmd, on_list, &lc, &res, err);
+	if (st != MF_OK)
+		return st;
+	if (lc.st != MF_OK) {
+		if (err != NULL)
+			*err = cb_err;
+		return lc.st;
+	}
+	if (res.status != IMAPC_OK)
+		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
+					  MF_RETRY_LATER, "LIST", err);
+	return MF_OK;
+}
+
+static int sep_cb(const struct imapc_list_entry *e, void *ctx,
+		  struct mf_error *err)
+{
+	(void)err;
+	*(char *)ctx = e->sep;
+	return MF_OK;
+}
+
+int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err)
+{
+	*sep_r = 0;
+	struct mf_error cb_err = { 0 };
+	struct list_ctx lc = { .fn = sep_cb, .ctx = sep_r, .err = &cb_err };
+	struct imapc_cmd *cmd = imapc_cmd_new("LIST");
+	imapc_cmd_quoted(cmd, "");
+	imapc_cmd_quoted(cmd, "");
+	struct imapc_result res;
+	int st = imapc_run(c, cmd, on_list, &lc, &res, err);
+	if (st != MF_OK)
+		return st;
+	if (res.status != IMAPC_OK)
+		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
+					  MF_RETRY_LATER, "LIST \"\" \"\"", err);
+	return MF_OK;
+}
+
+struct status_ctx {
+	uint64_t messages;
+	uint32_t uidvalidity;
+};
+
+static int on_status(struct imapc *c, const struct imapc_resp *r, void *vctx,
+		     struct mf_error *err)
+{
+	struct status_ctx *sc = vctx;
+	(void)c;
+	(void)err;
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "STATUS") != 0 ||
+	    r->args.n_items < 2 || r->args.items[1].type != IMAPC_LIST)
+		return MF_OK;
+	const struct imapc_value *l = &r->args.items[1];
+	for (size_t i = 0; i + 1 < l->n_items; i += 2) {
+		uint64_t v;
+		if (!imapc_value_u64(&l->items[i + 1], &v))
+			continue;
+		if (imapc_value_is_atom(&l->items[i], "MESSAGES"))
+			sc->messages = v;
+		else if (imapc_value_is_atom(&l->items[i], "UIDVALIDITY") &&
+			 v <= UINT32_MAX)
+			sc->uidvalidity = (uint32_t)v;
+	}
+	return MF_OK;
+}
+
+int imapc_status(struct imapc *c, const char *mailbox_mutf7,
+		 uint64_t *messages_r, uint32_t *uidvalidity_r,
+		 struct mf_error *err)
+{
+	struct status_ctx sc = { .messages = MF_COUNT_UNKNOWN };
+	struct imapc_cmd *cmd = imapc_cmd_new("STATUS");
+	imapc_cmd_astring(cmd, mailbox_mutf7);
+	imapc_cmd_raw(cmd, "(MESSAGES UIDVALIDITY)");
+	struct imapc_result res;
+	int st = imapc_run(c, cmd, on_status, &sc, &res, err);
+	if (st != MF_OK)
+		return st;
+	if (res.status != IMAPC_OK) {
+		char what[300];
+		snprintf(what, sizeof(what), "STATUS %s", mailbox_mutf7);
+		return imapc_result_error(c, &res, MF_ERR_FOLDER,
+					  MF_RETRY_NEVER, what, err);
+	}
+	*messages_r = sc.messages;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = sc.uidvalidity;
+	return MF_OK;
+}
+
+static int exists_cb(const struct imapc_list_entry *e, void *ctx,
+		     struct mf_error *err)
+{
+	(void)err;
+	if (!(e->flags & IMAPC_LIST_NONEXISTENT))
+		*(bool *)ctx = true;
+	return MF_OK;
+}
+
+int imapc_create(struct imapc *c, const char *mailbox_mutf7,
+		 struct mf_error *err)
+{
+	struct imapc_cmd *cmd = imapc_cmd_new("CREATE");
+	imapc_cmd_astring(cmd, mailbox_mutf7);
+	struct imapc_result res;
+	int st = imapc_run(c, cmd, NULL, NULL, &res, err);
+	if (st != MF_OK)
+		return st;
+	if (res.status == IMAPC_OK || strcmp(res.code, "ALREADYEXISTS") == 0)
+		return MF_OK;
+	/* Servers without RFC 5530 codes: does it exist anyway? */
+	bool exists = false;
+	struct mf_error e2;
+	struct imapc_cmd *l = imapc_cmd_new("LIST");
+	imapc_cmd_quoted(l, "");
+	imapc_cmd_quoted(l, mailbox_mutf7);
+	struct mf_error cb_err = { 0 };
+	struct list_ctx lc = { .fn = exists_cb, .ctx = &exists, .err = &cb_err };
+	struct imapc_result lres;
+	st = imapc_run(c, l, on_list, &lc, &lres, &e2);
+	if (st != MF_OK) {
+		if (err != NULL)
+			*err = e2;
+		return st;
+	}
+	if (exists)
+		return MF_OK;
+	char what[300];
+	snprintf(what, sizeof(what), "CREATE %s", mailbox_mutf7);
+	return imapc_result_error(c, &res, MF_ERR_FOLDER, MF_RETRY_NEVER, what,
+				  err);
+}

@@ -49,6 +49,7 @@ struct mf_sink {
 	 * and its dovecot-keywords table (index = letter - 'a'). */
 	char *cur_folder;  /* normalized folder path, or NULL */
 	char *cur_rel;     /* its directory relative to root: "." or ".A.B" */
+	char *cur_path;    /* the same as a full path, for error texts */
 	int folder_fd, cur_fd, tmp_fd;
 	char *keywords[LOCAL_MAX_KEYWORDS];
 };

@@ -123,8 +123,8 @@ static int write_keywords(struct mf_sink *snk, const char *folder,
 	if (fd >= 0)
 		unlinkat(snk->folder_fd, tmpname, 0);
 	return local_sys_error(err, MF_ERR_FOLDER, e,
-			       "%s: folder \"%s\": %s %s/%s/dovecot-keywords",
-			       snk->label, folder, op, snk->root, snk->cur_rel);
+			       "%s: folder \"%s\": %s %s/dovecot-keywords",
+			       snk->label, folder, op, snk->cur_path);
 }
 
 int maildir_keywords_letters(struct mf_sink *snk, const char *folder,

@@ -138,7 +138,8 @@ void maildir_forget_folder(struct mf_sink *snk)
 	snk->folder_fd = snk->cur_fd = snk->tmp_fd = -1;
 	free(snk->cur_folder);
 	free(snk->cur_rel);
-	snk->cur_folder = snk->cur_rel = NULL;
+	free(snk->cur_path);
+	snk->cur_folder = snk->cur_rel = snk->cur_path = NULL;
 	maildir_keywords_clear(snk);
 }
 
@@ -191,6 +192,8 @@ static int select_folder(struct mf_sink *snk, const char *folder, bool create,
 	}
 	snk->cur_folder = mf_xstrdup(folder);
 	snk->cur_rel = rel;
+	snk->cur_path = strcmp(rel, ".") == 0 ? mf_xstrdup(snk->root) :
+			mf_xasprintf("%s/%s", snk->root, rel);
 	maildir_keywords_load(snk);
 	return MF_OK;
 }
@@ -380,9 +383,9 @@ static int stream_message(struct append_job *job, struct mf_error *err)
 		if (local_write_all(job->fd, snk->inbuf, n) < 0) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
-					     "write %s/%s/tmp/%s", snk->label,
-					     job->folder, job->sid, snk->root,
-					     snk->cur_rel, job->tmpname);
+					     "write %s/tmp/%s", snk->label,
+					     job->folder, job->sid, snk->cur_path,
+					     job->tmpname);
 			break;
 		}
 		job->total += n;
@@ -429,8 +432,8 @@ static int finish_tmp(struct append_job *job, struct mf_error *err)
 	if (rc < 0)
 		return local_sys_error(err, MF_ERR_FOLDER, e,
 				       "%s: folder \"%s\": message %s: %s "
-				       "%s/%s/tmp/%s", snk->label, job->folder,
-				       job->sid, op, snk->root, snk->cur_rel,
+				       "%s/tmp/%s", snk->label, job->folder,
+				       job->sid, op, snk->cur_path,
 				       job->tmpname);
 	return MF_OK;
 }
@@ -479,9 +482,9 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 		if (job.fd < 0 && (errno != EEXIST || attempt >= 100)) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
-					     "create %s/%s/tmp/%s", snk->label,
-					     norm, job.sid, snk->root,
-					     snk->cur_rel, job.tmpname);
+					     "create %s/tmp/%s", snk->label,
+					     norm, job.sid, snk->cur_path,
+					     job.tmpname);
 			job.tmpname[0] = '\0';
 			goto out;
 		}
@@ -509,9 +512,9 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 		if (errno != EEXIST || attempt >= 100) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
-					     "rename %s/%s/tmp/%s into cur/",
+					     "rename %s/tmp/%s into cur/",
 					     snk->label, norm, job.sid,
-					     snk->root, snk->cur_rel,
+					     snk->cur_path,
 					     job.tmpname);
 			goto out;
 		}
@@ -523,8 +526,8 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 		 * does not leave a duplicate behind. */
 		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 				     "%s: folder \"%s\": message %s: fsync "
-				     "%s/%s/cur", snk->label, norm, job.sid,
-				     snk->root, snk->cur_rel);
+				     "%s/cur", snk->label, norm, job.sid,
+				     snk->cur_path);
 		unlinkat(snk->cur_fd, name, 0);
 		goto out;
 	}
@@ -617,9 +620,9 @@ int maildir_lookup(struct mf_sink *snk, const char *folder,
 		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 		if (d == NULL) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					     "%s: folder \"%s\": open %s/%s/%s",
-					     snk->label, norm, snk->root,
-					     snk->cur_rel, subdirs[i]);
+					     "%s: folder \"%s\": open %s/%s",
+					     snk->label, norm, snk->cur_path,
+					     subdirs[i]);
 			if (fd >= 0)
 				close(fd);
 			break;

@@ -203,9 +203,6 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 	if (name == NULL)
 		name = column(hdr, row, "impersonate");
 	job->name = name ? mf_xstrdup(name) : mf_xasprintf("%s:%u", path, line);
-	free(job->source.id);
-	job->source.id = mf_xstrdup(job->name);
-	job->source.acct.id = job->source.id;
 	ok = true;
 out:
 	free(missing);

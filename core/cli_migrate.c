@@ -262,9 +262,6 @@ static bool single_job(struct migrate_opts *o, const char *src, const char *snk,
 	}
 	job->name = mf_xstrdup(o->name ? o->name
 				       : o->impersonate ? o->impersonate : job->source.id);
-	free(job->source.id);
-	job->source.id = mf_xstrdup(job->name);
-	job->source.acct.id = job->source.id;
 	return true;
 }
 

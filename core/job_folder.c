@@ -173,7 +173,10 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
 		 msg->source_id);
 	int st = spool_fill(&j->spool, msg, j->cfg->throttle, what, &err);
-	if (st == MF_ERR_MESSAGE && err.retry == MF_RETRY_NEVER)
+	/* A message the source cannot deliver in full is recorded (retried
+	 * next run unless permanent); if the connection really died, the
+	 * source's next read fails at the account level anyway. */
+	if (st == MF_ERR_MESSAGE)
 		return record_failure(fr, msg, &err);
 	if (st != MF_OK) {
 		*cb_err = err;

@@ -75,11 +75,14 @@ static bool check_descriptor(struct plugin_registry *reg, const char *path, cons
 		       p->abi_major, MF_ABI_MAJOR);
 		return false;
 	}
-	if (p->abi_minor > MF_ABI_MINOR) {
-		refuse(reg, path, "needs plugin ABI %u.%u, this mailferry has %u.%u; upgrade mailferry",
-		       p->abi_major, p->abi_minor, MF_ABI_MAJOR, MF_ABI_MINOR);
-		return false;
-	}
+	/* A newer minor only appended things: the core reads the prefix it
+	 * knows, and the plugin must check host->abi_minor before using a
+	 * host slot newer than ours (plugin.h says so).  So it loads. */
+	if (p->abi_minor > MF_ABI_MINOR)
+		log_msg(MF_LOG_DEBUG, "plugin %s: built for ABI %u.%u, this mailferry has %u.%u; "
+				      "loading it, features past %u.%u stay unused",
+			path, p->abi_major, p->abi_minor, MF_ABI_MAJOR, MF_ABI_MINOR, MF_ABI_MAJOR,
+			MF_ABI_MINOR);
 	if (p->struct_size < PLUGIN_V1_0_SIZE) {
 		refuse(reg, path, "descriptor is %u bytes, ABI %u.0 needs at least %zu: corrupt or "
 				  "not built with MF_ABI_INIT",

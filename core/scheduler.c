@@ -33,6 +33,7 @@ static int open_side(struct job_ctx *j, struct account_spec *spec, bool *held,
 		*held = true;
 	}
 	struct mf_account acct = spec->acct;
+	acct.id = j->job->name; /* error texts name the mailbox as the operator does */
 	char *pw = spec->password ? mf_xstrdup(spec->password) : NULL;
 	acct.password = pw;
 	int st = opener(j, &acct, err);

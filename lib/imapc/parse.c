@@ -229,6 +229,8 @@ static int lex_atom(struct pstate *s, struct imapc_value *v,
 		if (c < 0)
 			break;
 		if (depth > 0) {
+			if (c < 0x20 || c == 0x7f)
+				return syntax(s, err, "control byte in section");
 			if (c == '[')
 				depth++;
 			else if (c == ']')
@@ -268,9 +270,10 @@ static int lex_quoted(struct pstate *s, struct imapc_value *v,
 	s->pos++; /* opening quote */
 	for (;;) {
 		int c = peek(s);
-		if (c < 0) {
+		if (c <= 0) {
 			mf_buf_free(&out);
-			return syntax(s, err, "unterminated quoted string");
+			return syntax(s, err, c == 0 ? "NUL in quoted string"
+						 : "unterminated quoted string");
 		}
 		s->pos++;
 		if (c == '"')
@@ -279,7 +282,7 @@ static int lex_quoted(struct pstate *s, struct imapc_value *v,
 			/* RFC 3501 allows only \" and \\; take any escaped
 			 * byte literally. */
 			c = peek(s);
-			if (c < 0) {
+			if (c <= 0) {
 				mf_buf_free(&out);
 				return syntax(s, err, "backslash at end of line");
 			}

@@ -6,7 +6,10 @@
 #include <config.h>
 
 #include <mailferry/util.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +187,30 @@ static bool resolve_password(struct account_spec *spec, const char *file, const 
 	return true;
 }
 
+/* Two runs on one state file would copy the same messages side by side:
+ * hold an exclusive lock next to it for the whole run.  "status" does not
+ * take it, so it can watch a run in progress. */
+static int lock_state(const char *state_path)
+{
+	char *path = mf_xasprintf("%s.lock", state_path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "mailferry: cannot create lock file %s: %s\n", path, strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "mailferry: another mailferry run is using state file %s (lock %s "
+				"held); wait for it, or use another --state\n", state_path, path);
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 {
+	int lock_fd = lock_state(o->state_path);
+	if (lock_fd < 0)
+		return EXIT_USAGE;
 	struct mf_host host;
 	host_init(&host, &o->settings);
 	struct plugin_registry reg = { 0 };
@@ -232,6 +257,7 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 	progress_free(&cfg.progress);
 	throttle_free(&cfg.throttle);
 	registry_free(&reg);
+	close(lock_fd);
 	if (canceled)
 		return EXIT_CANCELED;
 	if (fatal && failed == n_jobs)

@@ -37,7 +37,12 @@ struct folder_run {
 static bool have_cb(const char *source_id, void *aux)
 {
 	struct folder_run *fr = aux;
-	return state_message_have(fr->j->db, fr->sf.id, fr->uidvalidity, source_id);
+	bool have = state_message_have(fr->j->db, fr->sf.id, fr->uidvalidity, source_id);
+	/* Sources ask once per message before downloading it; a yes is a
+	 * message an earlier run already handled. */
+	if (have)
+		fr->j->job->counters.skipped++;
+	return have;
 }
 
 static int ensure_target(struct folder_run *fr, struct mf_error *err)

@@ -68,7 +68,7 @@ struct throttle *throttle_new(uint64_t bytes_per_sec, double messages_per_sec,
 	 * a message larger than the burst: debt handles that. */
 	token_bucket_init(&t->bytes, (double)bytes_per_sec, (double)bytes_per_sec / 4, now);
 	token_bucket_init(&t->messages, messages_per_sec,
-			  messages_per_sec < 1 ? 1 : messages_per_sec, now);
+			  messages_per_sec < 4 ? 1 : messages_per_sec / 4, now);
 	t->per_host = connections_per_host;
 	return t;
 }

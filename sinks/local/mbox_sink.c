@@ -68,8 +68,11 @@ int mbox_open(struct mf_sink *snk, struct mf_error *err)
 	int e = 0;
 	if (local_mkdir_p(snk->root, &e) < 0)
 		return local_sys_error(err, MF_ERR_ACCOUNT, e,
-				       "%s: create mbox directory %s",
-				       snk->label, snk->root);
+				       "%s: create mbox directory %s%s",
+				       snk->label, snk->root, e == ENOTDIR ?
+				       " (the mbox sink writes one file per "
+				       "folder into a directory: give "
+				       "mbox:DIRECTORY)" : "");
 	snk->root_fd = open(snk->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (snk->root_fd < 0)
 		return local_sys_error(err, MF_ERR_ACCOUNT, errno,

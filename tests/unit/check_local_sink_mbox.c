@@ -91,6 +91,24 @@ START_TEST(open_creates_directory)
 }
 END_TEST
 
+START_TEST(path_naming_a_file_is_refused_with_a_hint)
+{
+	struct mf_error err = { 0 };
+	struct mf_sink *s = NULL;
+	char *file = mf_xasprintf("%s/old.mbox", dir);
+	fake_write_file(file, "From x\n\n", 8);
+	ck_assert_int_eq(fake_open("mbox", file, &s, &err), MF_ERR_ACCOUNT);
+	ck_assert_msg(strstr(err.text, file) != NULL, "%s", err.text);
+	ck_assert_msg(strstr(err.text, "mbox:DIRECTORY") != NULL, "%s", err.text);
+	fake_ops()->close(&s);
+	size_t len;
+	unsigned char *d = fake_slurp(file, &len);
+	ck_assert_uint_eq(len, 8); /* untouched */
+	free(d);
+	free(file);
+}
+END_TEST
+
 START_TEST(folders_use_thunderbird_layout)
 {
 	static const struct { const char *folder, *file; } cases[] = {
@@ -488,6 +506,7 @@ static Suite *local_sink_mbox_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, open_creates_directory);
+	tcase_add_test(tc, path_naming_a_file_is_refused_with_a_hint);
 	tcase_add_test(tc, folders_use_thunderbird_layout);
 	tcase_add_test(tc, special_use_maps_to_canonical_files);
 	tcase_add_test(tc, append_writes_mboxrd_exactly);

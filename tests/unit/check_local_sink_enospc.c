@@ -178,6 +178,27 @@ static int mount_tmpfs(const char *where, const char *opts)
 	return 0;
 }
 
+/* Seed the (still writable) ro_fs with a maildir and an mbox INBOX. */
+static bool seed_ro(void)
+{
+	struct mf_sink *snk = NULL;
+	struct mf_error err = { 0 };
+	char *md = mf_xasprintf("%s/md", ro_fs), *mb = mf_xasprintf("%s/mb", ro_fs);
+	char *actual = NULL;
+	bool ok = fake_open("maildir", md, &snk, &err) == MF_OK;
+	fake_ops()->close(&snk);
+	ok = ok && fake_open("mbox", mb, &snk, &err) == MF_OK &&
+	     fake_ops()->ensure_folder(snk, "INBOX", MF_SPECIAL_NONE, &actual,
+				       &err) == MF_OK;
+	if (!ok)
+		fprintf(stderr, "seed: %s\n", err.text);
+	fake_ops()->close(&snk);
+	free(actual);
+	free(md);
+	free(mb);
+	return ok;
+}
+
 int main(void)
 {
 	if (unshare(CLONE_NEWNS) != 0) {
@@ -194,46 +215,31 @@ int main(void)
 	char *base = fake_tmpdir(NULL);
 	full_fs = mf_xasprintf("%s/full", base);
 	ro_fs = mf_xasprintf("%s/ro", base);
+	int rc = SKIP_EXIT;
 	if (mkdir(full_fs, 0700) != 0 || mkdir(ro_fs, 0700) != 0 ||
 	    mount_tmpfs(full_fs, "size=256k,mode=0700") != 0 ||
-	    mount_tmpfs(ro_fs, "size=256k,mode=0700") != 0) {
-		fake_rm_rf(base);
-		return SKIP_EXIT;
+	    mount_tmpfs(ro_fs, "size=256k,mode=0700") != 0)
+		goto out;
+	if (!seed_ro()) {
+		rc = EXIT_FAILURE;
+		goto out;
 	}
-	/* Seed the read-only file system with a maildir and an mbox. */
-	struct mf_sink *snk = NULL;
-	struct mf_error err = { 0 };
-	char *md = mf_xasprintf("%s/md", ro_fs), *mb = mf_xasprintf("%s/mb", ro_fs);
-	char *actual = NULL;
-	if (fake_open("maildir", md, &snk, &err) != MF_OK) {
-		fprintf(stderr, "seed: %s\n", err.text);
-		return EXIT_FAILURE;
-	}
-	fake_ops()->close(&snk);
-	if (fake_open("mbox", mb, &snk, &err) != MF_OK ||
-	    fake_ops()->ensure_folder(snk, "INBOX", MF_SPECIAL_NONE, &actual,
-				      &err) != MF_OK) {
-		fprintf(stderr, "seed: %s\n", err.text);
-		return EXIT_FAILURE;
-	}
-	free(actual);
-	fake_ops()->close(&snk);
-	free(md);
-	free(mb);
 	if (mount(NULL, ro_fs, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) {
 		printf("SKIP: cannot remount read-only: %s\n", strerror(errno));
-		return SKIP_EXIT;
+		goto out;
 	}
 
 	SRunner *sr = srunner_create(local_sink_enospc_suite());
 	srunner_run_all(sr, CK_ENV);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	rc = failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+out:
 	umount2(ro_fs, MNT_DETACH);
 	umount2(full_fs, MNT_DETACH);
 	fake_rm_rf(base);
 	free(base);
 	free(full_fs);
 	free(ro_fs);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

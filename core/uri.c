@@ -200,7 +200,8 @@ int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
 		if (query != NULL && strchr(query, '=') == NULL)
 			query = NULL;
 		size_t plen = query ? (size_t)(query - rest) : strlen(rest);
-		spec->path = mf_xstrndup(rest, plen);
+		/* Decoded like the rest, so CSV templates may carry any path. */
+		spec->path = decode(rest, plen);
 		if (spec->path[0] == '\0') {
 			uri_spec_free(spec);
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,

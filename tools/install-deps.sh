@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs everything mailferry needs to build, test, fuzz and run its demo
+# on Debian 12 (as root).  CI and both README commands run this: any
+# package the project needs must be listed here.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+	build-essential autoconf automake libtool libltdl-dev pkg-config \
+	libssl-dev libcurl4-openssl-dev libxml2-dev libjansson-dev libsqlite3-dev check \
+	dovecot-imapd dovecot-pop3d openssl ca-certificates python3 \
+	clang libclang-rt-14-dev isync procps sqlite3 util-linux >/dev/null
+# Dovecot's package starts a system instance; tests run their own on
+# random loopback ports, so the system one is not needed.
+$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
+echo "mailferry dependencies installed"

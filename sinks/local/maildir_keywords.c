@@ -6,6 +6,8 @@
  * owns reading that table, assigning letters to new keywords, and
  * replacing the file atomically (write in tmp/, fsync, rename, fsync the
  * folder) before any message that uses a new letter is renamed into cur/.
+ * Additions happen under flock() on the folder directory after a fresh
+ * read, so parallel sessions never give one letter two meanings.
  * Keywords that are not IMAP atoms (RFC 3501 §9 "flag-keyword") or do not
  * fit into the 26 letters are dropped with a warning: the message itself
  * still arrives. */
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,30 +130,42 @@ static int write_keywords(struct mf_sink *snk, const char *folder,
 			       snk->label, folder, op, snk->cur_path);
 }
 
-int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
-			     const char *const *keywords, char *letters_r,
-			     struct mf_error *err)
+static size_t find_keyword(const struct mf_sink *snk, const char *kw,
+			   size_t *free_slot_r)
 {
-	uint32_t used = 0;
-	bool dirty = false;
-
-	for (const char *const *k = keywords; *k != NULL; k++) {
-		size_t i, free_slot = LOCAL_MAX_KEYWORDS;
-		if (!keyword_valid(*k)) {
-			local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
-				  "keyword \"%.64s\" is not an IMAP atom; "
-				  "dropped", snk->label, folder, *k);
+	*free_slot_r = LOCAL_MAX_KEYWORDS;
+	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
+		if (snk->keywords[i] == NULL) {
+			if (*free_slot_r == LOCAL_MAX_KEYWORDS)
+				*free_slot_r = i;
 			continue;
 		}
-		for (i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
-			if (snk->keywords[i] == NULL) {
-				if (free_slot == LOCAL_MAX_KEYWORDS)
-					free_slot = i;
-				continue;
-			}
-			/* RFC 3501 §2.3.2: keywords compare case-insensitively. */
-			if (mf_ascii_strcasecmp(snk->keywords[i], *k) == 0)
-				break;
+		/* RFC 3501 §2.3.2: keywords compare case-insensitively. */
+		if (mf_ascii_strcasecmp(snk->keywords[i], kw) == 0)
+			return i;
+	}
+	return LOCAL_MAX_KEYWORDS;
+}
+
+/* Assign letters; with may_add, new keywords take free slots (dirty). */
+static uint32_t assign(struct mf_sink *snk, const char *folder,
+		       const char *const *keywords, bool may_add, bool warn,
+		       bool *missing_r, bool *dirty_r)
+{
+	uint32_t used = 0;
+	for (const char *const *k = keywords; *k != NULL; k++) {
+		size_t free_slot;
+		if (!keyword_valid(*k)) {
+			if (warn)
+				local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
+					  "keyword \"%.64s\" is not an IMAP "
+					  "atom; dropped", snk->label, folder, *k);
+			continue;
+		}
+		size_t i = find_keyword(snk, *k, &free_slot);
+		if (i == LOCAL_MAX_KEYWORDS && !may_add) {
+			*missing_r = true;
+			continue;
 		}
 		if (i == LOCAL_MAX_KEYWORDS) {
 			if (free_slot == LOCAL_MAX_KEYWORDS) {
@@ -162,17 +177,43 @@ int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
 			}
 			i = free_slot;
 			snk->keywords[i] = mf_xstrdup(*k);
-			dirty = true;
+			*dirty_r = true;
 		}
 		used |= 1u << i;
 	}
-	if (dirty) {
-		int rc = write_keywords(snk, folder, err);
-		if (rc != MF_OK) {
-			/* Forget what did not reach the disk. */
-			maildir_keywords_load(snk);
-			return rc;
+	return used;
+}
+
+int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
+			     const char *const *keywords, char *letters_r,
+			     struct mf_error *err)
+{
+	bool missing = false, dirty = false;
+	uint32_t used = assign(snk, folder, keywords, false, true, &missing,
+			       &dirty);
+
+	if (missing) {
+		/* Another session (thread or process) may have added
+		 * keywords since we read the table: under an exclusive lock
+		 * on the folder directory, re-read it, then add ours.  flock
+		 * locks belong to the open file description, so sessions of
+		 * one process exclude each other too. */
+		while (flock(snk->folder_fd, LOCK_EX) < 0) {
+			if (errno != EINTR)
+				return local_sys_error(err, MF_ERR_FOLDER, errno,
+						       "%s: folder \"%s\": lock %s",
+						       snk->label, folder,
+						       snk->cur_path);
 		}
+		maildir_keywords_load(snk);
+		used = assign(snk, folder, keywords, true, false, &missing,
+			      &dirty);
+		int rc = dirty ? write_keywords(snk, folder, err) : MF_OK;
+		if (rc != MF_OK)
+			maildir_keywords_load(snk); /* forget what failed */
+		flock(snk->folder_fd, LOCK_UN);
+		if (rc != MF_OK)
+			return rc;
 	}
 	size_t n = 0;
 	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {

@@ -14,6 +14,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +287,48 @@ START_TEST(keywords_use_dovecot_keywords_letters)
 	free(n1);
 	free(n2);
 	free(actual);
+}
+END_TEST
+
+START_TEST(parallel_sessions_never_reuse_a_keyword_letter)
+{
+	static const char *const kx[] = { "X", NULL };
+	static const char *const ky[] = { "Y", NULL };
+	struct mf_sink *other = NULL;
+	struct mf_error err = { 0 };
+	struct mf_append_result res;
+	struct fake_msg f;
+
+	ck_assert_int_eq(fake_open("maildir", root, &other, &err), MF_OK);
+	/* Both sessions have read the (empty) keyword table of INBOX. */
+	fake_msg_init(&f, "1\n", 2);
+	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err),
+			 MF_OK);
+	fake_msg_init(&f, "2\n", 2);
+	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_OK);
+	/* Each adds its own keyword: the second must see the first's. */
+	fake_msg_init(&f, "3\n", 2);
+	f.m.keywords = kx;
+	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err),
+			 MF_OK);
+	fake_msg_init(&f, "4\n", 2);
+	f.m.keywords = ky;
+	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_OK);
+	fake_ops()->close(&other);
+	char *kwpath = path_of("dovecot-keywords");
+	size_t len;
+	unsigned char *kwfile = fake_slurp(kwpath, &len);
+	ck_assert_str_eq((char *)kwfile, "0 X\n1 Y\n");
+	free(kwfile);
+	free(kwpath);
+	char *cur = path_of("cur");
+	char *pat = mf_xasprintf("%s/*:2,b", cur);
+	glob_t g;
+	ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 1);
+	globfree(&g);
+	free(pat);
+	free(cur);
 }
 END_TEST
 
@@ -738,6 +781,7 @@ static Suite *local_sink_suite(void)
 	tcase_add_test(tc, empty_message_is_stored);
 	tcase_add_test(tc, flags_map_to_info_letters_in_ascii_order);
 	tcase_add_test(tc, keywords_use_dovecot_keywords_letters);
+	tcase_add_test(tc, parallel_sessions_never_reuse_a_keyword_letter);
 	tcase_add_test(tc, keywords_beyond_26_are_dropped_not_fatal);
 	tcase_add_test(tc, mtime_and_name_carry_internal_date);
 	tcase_add_test(tc, unknown_date_uses_now);

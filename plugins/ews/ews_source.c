@@ -709,17 +709,22 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 	struct mf_source *s = mf_xcalloc(1, sizeof(*s));
 	*src_r = s;
 	s->host = pc != NULL ? pc->host : NULL;
-	s->who = mf_xasprintf("ews: %s", a->id != NULL ? a->id :
-			      a->user != NULL ? a->user : "?");
-	if (a->host == NULL || a->host[0] == '\0')
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: the URI names no server (ews://user@host/EWS/Exchange.asmx)",
-				    s->who);
 	const char *imp = a->impersonate;
 	if (imp == NULL || *imp == '\0')
 		imp = mf_account_option(a, "impersonate");
 	if (imp != NULL && *imp != '\0')
 		s->impersonate = mf_xstrdup(imp);
+	/* Error texts name the mailbox; with impersonation that is the
+	 * impersonated one, not the service account. */
+	const char *id = a->id != NULL ? a->id : a->user != NULL ? a->user : "?";
+	if (s->impersonate != NULL && strcmp(id, s->impersonate) != 0)
+		s->who = mf_xasprintf("ews: %s (via %s)", s->impersonate, id);
+	else
+		s->who = mf_xasprintf("ews: %s", id);
+	if (a->host == NULL || a->host[0] == '\0')
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "%s: the URI names no server (ews://user@host/EWS/Exchange.asmx)",
+				    s->who);
 
 	struct ews_http_cfg cfg = { .user = a->user, .password = a->password,
 				    .auth = EWS_AUTH_BASIC, .host = s->host,

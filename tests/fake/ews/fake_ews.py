@@ -39,7 +39,10 @@ NS_E = "http://schemas.microsoft.com/exchange/services/2006/errors"
 VERSIONS = ["Exchange2007_SP1", "Exchange2010", "Exchange2010_SP1",
             "Exchange2010_SP2", "Exchange2013", "Exchange2013_SP1",
             "Exchange2016"]
-SECRET = os.urandom(16)
+# Sync states are signed with a key derived from the fixture, so that a
+# restarted server (a later "phase" of the same mailbox) accepts the states
+# it handed out before, as Exchange does, and rejects forged ones.
+SECRET = b""
 
 
 def q(ns, name):
@@ -87,8 +90,11 @@ class Mailbox:
 class State:
     def __init__(self, args):
         self.args = args
-        with open(args.fixture) as fh:
-            fx = json.load(fh)
+        global SECRET
+        with open(args.fixture, "rb") as fh:
+            raw = fh.read()
+        SECRET = hashlib.sha256(b"fake-ews-sync-state:" + raw).digest()
+        fx = json.loads(raw)
         base = os.path.dirname(os.path.abspath(args.fixture))
         self.mailboxes = {k.lower(): Mailbox(k, v, base)
                           for k, v in fx["mailboxes"].items()}
@@ -303,7 +309,7 @@ def op_find_folder(st, mb, op_el):
            "".join(folder_xml(mb, f) for f in page))])
 
 
-def op_sync(st, mb, op_el):
+def op_sync(st, mb, op_el, entry):
     expect_order(op_el, ["ItemShape", "SyncFolderId", "SyncState", "Ignore",
                          "MaxChangesReturned", "SyncScope"])
     name = "SyncFolderItemsResponseMessage"
@@ -327,6 +333,7 @@ def op_sync(st, mb, op_el):
     if ss is not None and (ss.text or ""):
         pos = None if st.args.invalid_sync_state else read_state(ss.text, mb.smtp, fid)
         if pos is None:
+            entry["sync_state_rejected"] = True
             return wrap("SyncFolderItems", [error_message(
                 name, "ErrorInvalidSyncStateData", "Synchronization state data "
                 "is corrupt or otherwise invalid.", extra="<m:SyncState/>")])
@@ -515,6 +522,9 @@ class Handler(BaseHTTPRequestHandler):
         if mb is None:
             raise SoapError("ErrorNonExistentMailbox",
                             "No mailbox with such guid / SMTP address: %s" % smtp)
+        if op == "SyncFolderItems":
+            ss = op_el.find(q(NS_M, "SyncState"))
+            entry["sync_state"] = ss is not None and bool(ss.text)
         if n in st.busy_on:
             entry["injected"] = "busy-fault"
             raise SoapError("ErrorServerBusy", "The server cannot service this "
@@ -526,6 +536,8 @@ class Handler(BaseHTTPRequestHandler):
                 "The request failed because the server is busy: policy part "
                 "'ConcurrentSyncCalls', policy value '5'. Suggested backoff "
                 "time %d ms." % st.args.busy_ms, st.args.busy_ms)])
+        if op == "SyncFolderItems":
+            return op_sync(st, mb, op_el, entry)
         return OPS[op](st, mb, op_el)
 
 

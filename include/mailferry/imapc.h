@@ -216,6 +216,9 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 /* Read responses until command tag completed; *res_r gets its result. */
 int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
 	       struct mf_error *err);
+/* Read and dispatch one response (driving pipelined commands whose
+ * done callbacks send more). */
+int imapc_read_one(struct imapc *c, struct mf_error *err);
 /* Read responses until nothing is in flight. */
 int imapc_drain(struct imapc *c, struct mf_error *err);
 /* send + wait. */
@@ -285,6 +288,26 @@ int imapc_create(struct imapc *c, const char *mailbox_mutf7,
 		 struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Accounts: URI + settings to a logged-in session                     */
+
+struct imapc_account;
+/* Validate and copy what a session needs from acct (the password too,
+ * wiped by imapc_account_free).  Settings read from URI options first,
+ * then host->setting(): "insecure", "ca-file", "timeout"; URI options
+ * "tls" (none|starttls|implicit), "auth" (login|plain|xoauth2),
+ * "authzid".  hostname/port: where to connect (port 0 = 993 or 143 by
+ * TLS mode).  Warns through host->log about insecure or clear text. */
+int imapc_account_new(const struct mf_host *host,
+		      const struct mf_account *acct, const char *plugin,
+		      const char *hostname, uint16_t port, bool implicit_tls,
+		      struct imapc_account **a_r, struct mf_error *err);
+/* Connect and authenticate (again). */
+int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
+			  struct mf_error *err);
+const char *imapc_account_label(const struct imapc_account *a);
+void imapc_account_free(struct imapc_account **a);
+
+/* ------------------------------------------------------------------ */
 /* Pure helpers                                                        */
 
 /* Modified UTF-7 (RFC 3501 §5.1.3).  encode: UTF-8 in, malloc'd mUTF-7
@@ -292,6 +315,13 @@ int imapc_create(struct imapc *c, const char *mailbox_mutf7,
  * input (then *out_r is NULL). */
 char *imapc_mutf7_encode(const char *utf8);
 bool imapc_mutf7_decode(const char *mutf7, char **out_r);
+
+/* Server mailbox name (mUTF-7, separator sep, 0 = flat) to a folder path
+ * (UTF-8, '/' between levels, a '/' inside a level becomes '_'), without
+ * the personal namespace prefix ns_prefix (may be NULL); and back.  INBOX
+ * is matched case-insensitively and never prefixed.  malloc'd. */
+char *imapc_name_to_path(const char *mutf7, char sep, const char *ns_prefix);
+char *imapc_path_to_name(const char *path, char sep, const char *ns_prefix);
 
 /* MF_FLAG_* and keywords from a FLAGS list; keywords_r (may be NULL) gets
  * a malloc'd NULL-terminated array of malloc'd strings (free with

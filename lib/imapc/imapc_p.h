@@ -44,8 +44,6 @@ struct imapc {
 
 /* Record session-wide response codes (CAPABILITY, ALERT, SELECT data). */
 void imapc_note_code(struct imapc *c, const struct imapc_resp *r);
-/* Read and dispatch one response. */
-int imapc_read_one(struct imapc *c, struct mf_error *err);
 /* Mark broken and prefix err's text with the label. */
 int imapc_fail(struct imapc *c, int st, struct mf_error *err);
 void imapc_logf(struct imapc *c, enum mf_log_level lvl, const char *fmt, ...)

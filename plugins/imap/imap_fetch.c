@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/* Fetching one folder from an IMAP server, fast over a long link.
+ *
+ * EXAMINE the folder (read-only: nothing is marked \Seen), then walk it in
+ * batches of message sequence numbers.  Each batch costs two commands:
+ *   META  FETCH a:b (UID FLAGS INTERNALDATE RFC822.SIZE)
+ *   BODY  UID FETCH <uids wanted> (UID BODY.PEEK[])
+ * and they are pipelined so that the server always has work queued: when
+ * META k completes we send META k+1 and then BODY k, so while BODY k's
+ * bytes stream in, META k+1's answer is already on its way and BODY k+1
+ * follows without a round trip of idle link (RFC 3501 §5.5 allows many
+ * commands in flight; servers answer them in order).  Knowing the
+ * metadata before the body means each message reaches the core with its
+ * flags, date and size first, and its body is streamed from the socket
+ * (the core spools it), whatever order the server puts the items in.
+ *
+ * Incremental runs: when UIDVALIDITY is unchanged the walk starts at the
+ * first message whose UID exceeds since->last_uid (found with ESEARCH MIN,
+ * or a binary search on sequence numbers); otherwise everything is
+ * listed and since->have() skips what the core already has.  Messages
+ * expunged during the walk shift sequence numbers (EXPUNGE is tracked);
+ * a wanted message whose body never comes is reported as failed. */
+#include <config.h>
+#include "imap_p.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct meta {
+	uint32_t seq, uid;
+	int64_t date;
+	int32_t tz;
+	uint32_t flags;
+	char **keywords;
+	bool want, delivered;
+};
+
+struct batch {
+	struct batch *next; /* list of live batches, oldest first */
+	struct meta *m;
+	size_t n, cap;
+	size_t nwant;
+	struct fetch_run *run;
+};
+
+struct fetch_run {
+	struct mf_source *src;
+	const struct imap_folder *folder;
+	const struct mf_cursor *since;
+	mf_message_cb *cb;
+	void *aux;
+	uint32_t uidvalidity;
+	uint32_t next_seq;  /* first sequence number not yet in a META */
+	struct batch *live; /* batches whose META or BODY is in flight */
+	bool incremental;
+};
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		imapc_free_strv(b->m[i].keywords);
+	free(b->m);
+	free(b);
+}
+
+static void unlink_batch(struct fetch_run *run, struct batch *b)
+{
+	for (struct batch **pp = &run->live; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			return;
+		}
+}
+
+/* EXPUNGE n: later sequence numbers move down by one (RFC 3501 §7.4.1). */
+static void on_expunge(struct fetch_run *run, uint32_t n)
+{
+	for (struct batch *b = run->live; b; b = b->next)
+		for (size_t i = 0; i < b->n; i++)
+			if (b->m[i].seq > n)
+				b->m[i].seq--;
+	if (run->next_seq > n)
+		run->next_seq--;
+}
+
+static struct meta *find_meta(struct fetch_run *run, uint32_t seq,
+			      uint64_t uid)
+{
+	for (struct batch *b = run->live; b; b = b->next)
+		for (size_t i = 0; i < b->n; i++)
+			if (uid != 0 ? b->m[i].uid == uid : b->m[i].seq == seq)
+				return &b->m[i];
+	return NULL;
+}
+
+static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx,
+		   struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	struct batch *b = ctx;
+	if (r->kind != IMAPC_UNTAGGED || !r->has_num)
+		return MF_OK;
+	if (strcmp(r->name, "EXPUNGE") == 0) {
+		on_expunge(b->run, r->num);
+		return MF_OK;
+	}
+	if (strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
+		return MF_OK;
+	const struct imapc_value *l = &r->args.items[0];
+	uint64_t uid;
+	const char *date = imapc_value_str(imapc_fetch_item(l, "INTERNALDATE"));
+	if (!imapc_value_u64(imapc_fetch_item(l, "UID"), &uid) || uid == 0 ||
+	    uid > UINT32_MAX || imapc_fetch_item(l, "FLAGS") == NULL)
+		return MF_OK; /* an unsolicited flag update, not ours */
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->m = mf_xrealloc(b->m, b->cap * sizeof(*b->m));
+	}
+	struct meta *m = &b->m[b->n++];
+	memset(m, 0, sizeof(*m));
+	m->seq = r->num;
+	m->uid = (uint32_t)uid;
+	m->flags = imapc_parse_flags(imapc_fetch_item(l, "FLAGS"), &m->keywords);
+	if (date == NULL || !imapc_parse_date(date, &m->date, &m->tz)) {
+		m->date = MF_DATE_UNKNOWN;
+		m->tz = 0;
+	}
+	return MF_OK;
+}
+
+static void fill_message(struct mf_message *msg, const struct meta *m,
+			 char *idbuf, size_t idcap)
+{
+	snprintf(idbuf, idcap, "%u", m->uid);
+	memset(msg, 0, sizeof(*msg));
+	msg->source_id = idbuf;
+	msg->uid = m->uid;
+	msg->internal_date = m->date;
+	msg->tz_offset_min = m->tz;
+	msg->flags = m->flags;
+	msg->keywords = (const char *const *)m->keywords;
+}
+
+static int read_literal(const struct mf_message *msg, unsigned char *buf,
+			size_t cap, size_t *n_r, struct mf_error *err)
+{
+	return imapc_literal_read(msg->read_ctx, buf, cap, n_r, err);
+}
+
+/* The parser met BODY[]'s literal: hand the message to the core. */
+static int on_body_stream(void *ctx, const struct imapc_resp *partial,
+			  const char *key, struct imapc_literal *lit,
+			  struct mf_error *err)
+{
+	struct fetch_run *run = ctx;
+	if (mf_ascii_strcasecmp(key, "BODY[]") != 0)
+		return MF_OK; /* not what we asked for: skipped */
+	uint64_t uid = 0;
+	if (partial->args.n_items > 0)
+		imapc_value_u64(imapc_fetch_item(&partial->args.items[0], "UID"),
+				&uid);
+	struct meta *m = find_meta(run, partial->num, uid);
+	if (m == NULL || !m->want || m->delivered)
+		return MF_OK;
+	m->delivered = true;
+	struct mf_message msg;
+	char id[16];
+	fill_message(&msg, m, id, sizeof(id));
+	msg.size = lit->size;
+	msg.read = read_literal;
+	msg.read_ctx = lit;
+	return run->cb(&msg, run->aux, err);
+}
+
+static int report_failure(struct fetch_run *run, struct meta *m,
+			  const char *why, struct mf_error *err)
+{
+	struct mf_error failure;
+	mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_LATER,
+		     "%s: %s uid %u: %s", imapc_account_label(run->src->acct),
+		     run->folder->path, m->uid, why);
+	struct mf_message msg;
+	char id[16];
+	fill_message(&msg, m, id, sizeof(id));
+	msg.failure = &failure;
+	m->delivered = true;
+	return run->cb(&msg, run->aux, err);
+}
+
+static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx,
+		   struct mf_error *err)
+{
+	(void)c;
+	struct batch *b = ctx;
+	if (r->kind != IMAPC_UNTAGGED || !r->has_num)
+		return MF_OK;
+	if (strcmp(r->name, "EXPUNGE") == 0) {
+		on_expunge(b->run, r->num);
+		return MF_OK;
+	}
+	if (strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
+		return MF_OK;
+	/* BODY[] NIL: Dovecot's answer for mail it cannot read. */
+	const struct imapc_value *body =
+		imapc_fetch_item(&r->args.items[0], "BODY[]");
+	if (body == NULL || body->type == IMAPC_STREAMED)
+		return MF_OK;
+	uint64_t uid = 0;
+	imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"), &uid);
+	struct meta *m = find_meta(b->run, r->num, uid);
+	if (m == NULL || !m->want || m->delivered)
+		return MF_OK;
+	if (body->type == IMAPC_STRING) {
+		/* Buffered (should not happen with the stream callback set,
+		 * but serve it anyway). */
+		struct imapc_io io;
+		struct imapc_memio mem;
+		imapc_memio_init(&io, &mem, body->str, body->len);
+		struct imapc_literal lit = { .io = &io, .size = body->len,
+					     .left = body->len };
+		m->delivered = true;
+		struct mf_message msg;
+		char id[16];
+		fill_message(&msg, m, id, sizeof(id));
+		msg.size = body->len;
+		msg.read = read_literal;
+		msg.read_ctx = &lit;
+		return b->run->cb(&msg, b->run->aux, err);
+	}
+	return report_failure(b->run, m, "server returned no body (BODY[] NIL)",
+			      err);
+}
+
+static int send_meta(struct fetch_run *run, struct mf_error *err);
+
+static int body_done(struct imapc *c, const struct imapc_result *res,
+		     void *ctx, struct mf_error *err)
+{
+	(void)c;
+	struct batch *b = ctx;
+	struct fetch_run *run = b->run;
+	int st = MF_OK;
+	char why[480];
+	if (res->status == IMAPC_OK)
+		snprintf(why, sizeof(why), "message vanished during the fetch"
+			 " (expunged on the server?)");
+	else
+		snprintf(why, sizeof(why), "UID FETCH: %s %s%s%s",
+			 res->status == IMAPC_NO ? "NO" : "BAD",
+			 res->code[0] ? res->code : "",
+			 res->code[0] ? " " : "", res->text);
+	for (size_t i = 0; i < b->n && st == MF_OK; i++)
+		if (b->m[i].want && !b->m[i].delivered)
+			st = report_failure(run, &b->m[i], why, err);
+	unlink_batch(run, b);
+	batch_free(b);
+	return st;
+}
+
+static void append_range(struct mf_buf *set, uint32_t lo, uint32_t hi)
+{
+	if (set->len > 0)
+		mf_buf_append_str(set, ",");
+	if (lo == hi)
+		mf_buf_printf(set, "%u", lo);
+	else
+		mf_buf_printf(set, "%u:%u", lo, hi);
+}
+
+static int meta_done(struct imapc *c, const struct imapc_result *res,
+		     void *ctx, struct mf_error *err)
+{
+	struct batch *b = ctx;
+	struct fetch_run *run = b->run;
+	if (res->status != IMAPC_OK) {
+		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_LATER,
+			     "%s: %s: FETCH: %s %s", imapc_account_label(
+				     run->src->acct), run->folder->path,
+			     res->status == IMAPC_NO ? "NO" : "BAD", res->text);
+		return MF_ERR_FOLDER;
+	}
+	/* Decide what to download: not already copied per the cursor. */
+	struct mf_buf set = { 0 };
+	uint32_t lo = 0, hi = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct meta *m = &b->m[i];
+		char id[16];
+		snprintf(id, sizeof(id), "%u", m->uid);
+		m->want = !(run->incremental && m->uid <= run->since->last_uid) &&
+			  !(run->since && run->since->have &&
+			    run->since->have(id, run->since->have_aux));
+		if (!m->want)
+			continue;
+		b->nwant++;
+		if (lo != 0 && m->uid == hi + 1) {
+			hi = m->uid;
+			continue;
+		}
+		if (lo != 0)
+			append_range(&set, lo, hi);
+		lo = hi = m->uid;
+	}
+	if (lo != 0)
+		append_range(&set, lo, hi);
+	/* Next META first, so it is answered while this BODY streams. */
+	int st = send_meta(run, err);
+	if (st == MF_OK && b->nwant > 0) {
+		struct imapc_cmd *cmd = imapc_cmd_new("UID FETCH");
+		imapc_cmd_raw(cmd, (char *)set.data);
+		imapc_cmd_raw(cmd, "(UID BODY.PEEK[])");
+		st = imapc_send(c, cmd, on_body, body_done, b, NULL, err);
+	} else if (st == MF_OK) {
+		unlink_batch(run, b);
+		batch_free(b);
+	}
+	mf_buf_free(&set);
+	return st;
+}
+
+static int send_meta(struct fetch_run *run, struct mf_error *err)
+{
+	const struct imapc_mailbox *mb = imapc_selected(run->src->c);
+	uint32_t exists = mb ? mb->exists : 0;
+	if (run->next_seq == 0 || run->next_seq > exists)
+		return MF_OK;
+	uint32_t lo = run->next_seq;
+	uint32_t hi = exists - lo + 1 > run->src->batch
+			      ? lo + run->src->batch - 1 : exists;
+	run->next_seq = hi + 1;
+	struct batch *b = mf_xcalloc(1, sizeof(*b));
+	b->run = run;
+	struct batch **pp = &run->live;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = b;
+	struct imapc_cmd *cmd = imapc_cmd_new("FETCH");
+	imapc_cmd_rawf(cmd, "%u:%u (UID FLAGS INTERNALDATE RFC822.SIZE)", lo, hi);
+	return imapc_send(run->src->c, cmd, on_meta, meta_done, b, NULL, err);
+}
+
+/* ---- where to start ----------------------------------------------- */
+
+struct uid_probe {
+	uint32_t seq;
+	uint64_t uid;
+	uint64_t min; /* ESEARCH MIN */
+};
+
+static int on_probe(struct imapc *c, const struct imapc_resp *r, void *ctx,
+		    struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	struct uid_probe *p = ctx;
+	if (r->kind != IMAPC_UNTAGGED)
+		return MF_OK;
+	if (strcmp(r->name, "FETCH") == 0 && r->has_num && r->num == p->seq &&
+	    r->args.n_items > 0)
+		imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"),
+				&p->uid);
+	if (strcmp(r->name, "ESEARCH") == 0)
+		for (size_t i = 0; i + 1 < r->args.n_items; i++)
+			if (imapc_value_is_atom(&r->args.items[i], "MIN"))
+				imapc_value_u64(&r->args.items[i + 1], &p->min);
+	return MF_OK;
+}
+
+static int uid_at(struct mf_source *src, uint32_t seq, uint64_t *uid_r,
+		  struct mf_error *err)
+{
+	struct uid_probe p = { .seq = seq };
+	struct imapc_cmd *cmd = imapc_cmd_new("FETCH");
+	imapc_cmd_rawf(cmd, "%u (UID)", seq);
+	struct imapc_result res;
+	int st = imapc_run(src->c, cmd, on_probe, &p, &res, err);
+	*uid_r = p.uid;
+	return st;
+}
+
+/* First sequence number whose UID > last, or exists+1 if none. */
+static int find_start(struct mf_source *src, uint32_t exists, uint64_t last,
+		      uint32_t *seq_r, struct mf_error *err)
+{
+	uint64_t uid;
+	int st = uid_at(src, exists, &uid, err);
+	if (st != MF_OK)
+		return st;
+	if (uid != 0 && uid <= last) {
+		*seq_r = exists + 1; /* nothing new: one round trip */
+		return MF_OK;
+	}
+	if (imapc_has_cap(src->c, "ESEARCH")) {
+		/* RFC 4731: the lowest matching sequence number at once. */
+		struct uid_probe p = { 0 };
+		struct imapc_cmd *cmd = imapc_cmd_new("SEARCH");
+		imapc_cmd_rawf(cmd, "RETURN (MIN) UID %llu:*",
+			       (unsigned long long)last + 1);
+		struct imapc_result res;
+		st = imapc_run(src->c, cmd, on_probe, &p, &res, err);
+		if (st != MF_OK)
+			return st;
+		if (res.status == IMAPC_OK && p.min > 0 && p.min <= exists) {
+			*seq_r = (uint32_t)p.min;
+			return MF_OK;
+		}
+	}
+	uint32_t lo = 1, hi = exists; /* UID(hi) > last */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		st = uid_at(src, mid, &uid, err);
+		if (st != MF_OK)
+			return st;
+		if (uid > last)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*seq_r = lo;
+	return MF_OK;
+}
+
+int imap_fetch(struct mf_source *src, const char *folder,
+	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
+	       char **sync_state_r, struct mf_error *err)
+{
+	if (sync_state_r != NULL)
+		*sync_state_r = NULL;
+	int st = imap_load_folders(src, false, err);
+	if (st != MF_OK)
+		return st;
+	const struct imap_folder *f = imap_find_folder(src, folder);
+	if (f == NULL)
+		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
+				    "%s: folder %s not found on the server",
+				    imapc_account_label(src->acct), folder);
+	struct imapc_mailbox mb;
+	if ((st = imapc_select(src->c, f->name, true, &mb, err)) != MF_OK)
+		return st;
+	struct fetch_run run = {
+		.src = src, .folder = f, .since = since, .cb = cb, .aux = aux,
+		.uidvalidity = mb.uidvalidity, .next_seq = 1,
+	};
+	run.incremental = since != NULL && since->uidvalidity != 0 &&
+			  since->uidvalidity == mb.uidvalidity;
+	if (mb.exists == 0)
+		return MF_OK;
+	if (run.incremental && since->last_uid > 0) {
+		st = find_start(src, mb.exists, since->last_uid, &run.next_seq,
+				err);
+		if (st != MF_OK)
+			return st;
+	}
+	imapc_set_stream(src->c, on_body_stream, &run);
+	st = send_meta(&run, err);
+	while (st == MF_OK && run.live != NULL)
+		st = imapc_read_one(src->c, err);
+	imapc_set_stream(src->c, NULL, NULL);
+	while (run.live != NULL) {
+		struct batch *b = run.live;
+		run.live = b->next;
+		batch_free(b);
+	}
+	if (st != MF_OK) {
+		/* Mid-response: this session cannot go on; the next call
+		 * reconnects. */
+		imapc_close(&src->c);
+	}
+	return st;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Private declarations of the IMAP source plugin (imap://, imaps://):
+ * the session object shared by imap_source.c (open, folder listing,
+ * reconnects) and imap_fetch.c (the pipelined message fetch). */
+#ifndef MAILFERRY_IMAP_P_H
+#define MAILFERRY_IMAP_P_H
+
+#include <mailferry/imapc.h>
+#include <mailferry/plugin.h>
+
+struct imap_plugin {
+	const struct mf_host *host;
+};
+
+struct imap_folder {
+	char *name;  /* server name, mUTF-7 */
+	char *path;  /* mailferry path */
+	enum mf_special_use special_use;
+	bool selectable;
+	uint64_t messages;
+	uint32_t uidvalidity;
+};
+
+struct mf_source {
+	struct imap_plugin *plugin;
+	struct imapc_account *acct;
+	struct imapc *c;
+	char sep;
+	char *ns_prefix;
+	struct imap_folder *folders;
+	size_t nfolders;
+	bool listed;
+	/* messages per UID FETCH batch; tests may lower it */
+	unsigned batch;
+};
+
+extern const struct mf_source_ops imap_source_ops;
+
+/* (Re)connect if there is no live session. */
+int imap_ensure_conn(struct mf_source *src, struct mf_error *err);
+/* LIST the folders into src->folders (once per session). */
+int imap_load_folders(struct mf_source *src, bool counts, struct mf_error *err);
+const struct imap_folder *imap_find_folder(const struct mf_source *src,
+					   const char *path);
+
+int imap_fetch(struct mf_source *src, const char *folder,
+	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
+	       char **sync_state_r, struct mf_error *err);
+
+int imap_plugin_init(const struct mf_host *host, void **ctx_r,
+		     struct mf_error *err);
+void imap_plugin_deinit(void *ctx);
+
+#endif

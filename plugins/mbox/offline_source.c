@@ -40,6 +40,7 @@ bool offline_canceled(const struct mf_source *src)
 	       src->host->canceled(src->host->host_ctx);
 }
 
+static void offline_warn(void *aux, const char *fmt, ...) MF_PRINTF(2, 3);
 static void offline_warn(void *aux, const char *fmt, ...)
 {
 	struct mf_source *src = aux;

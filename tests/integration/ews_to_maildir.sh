@@ -1,0 +1,159 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The EWS source through the real CLI, against the fake EWS server
+# (tests/fake/ews, HTTPS with a throw-away certificate): a service account
+# impersonates alice and her mailbox goes to maildir:.  Checked: message
+# bytes (SHA-256 against the fixture .eml files), flags, folder paths and
+# special-use targets, calendar/contacts/tasks/notes skipped, the item
+# Exchange cannot convert recorded as failed, a second run copies nothing
+# (SyncState), a restarted server with one new message gives exactly that
+# one, injected ErrorServerBusy and HTTP 503 are survived within one run,
+# --impersonate picks another mailbox, a wrong password fails cleanly.
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
+command -v openssl >/dev/null 2>&1 || { echo "SKIP: openssl missing"; exit 77; }
+FAKE="$top_srcdir/tests/fake/ews/fake_ews.py"
+FIX="$top_srcdir/tests/fake/ews/fixture"
+MAIL="$FIX/mail"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || fail "openssl req"
+
+fake_pid=""
+stop_fake() {
+	if [ -n "$fake_pid" ]; then
+		kill "$fake_pid" 2>/dev/null || true
+		wait "$fake_pid" 2>/dev/null || true
+		fake_pid=""
+	fi
+}
+mf_on_exit stop_fake
+# start_fake [fake_ews.py options...]: fresh server, fresh request log.
+start_fake() {
+	stop_fake
+	rm -f "$T/port" "$T/requests.jsonl"
+	python3 "$FAKE" --fixture "$FIX/mailbox.json" --port-file "$T/port" \
+		--cert "$T/cert.pem" --key "$T/key.pem" --log "$T/requests.jsonl" \
+		--user 'svc@example.com:S3cret!' --user 'alice@example.com:alice-pw' \
+		--impersonator svc@example.com --time-limit 120 "$@" 2>>"$T/fake.err" &
+	fake_pid=$!
+	i=0
+	while [ ! -s "$T/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "fake EWS server did not start: $(cat "$T/fake.err")"
+		sleep 0.1
+	done
+	URI="ews://svc%40example.com@127.0.0.1:$(cat "$T/port")/EWS/Exchange.asmx"
+}
+
+# run NAME TARGET [mailferry options...]: one migration, --json to NAME.json,
+# log to NAME.err; the exit status is kept in $rc.
+run() {
+	name=$1 target=$2
+	shift 2
+	rc=0
+	MAILFERRY_SOURCE_PASSWORD=${PW-'S3cret!'} mf migrate "$URI" "$target" \
+		--ca-file "$T/cert.pem" --json "$@" > "$T/$name.json" 2> "$T/$name.err" || rc=$?
+}
+counts() { # "copied failed" of a --json run
+	grep '"event":"summary"' "$1" | sed 's/.*"copied":\([0-9]*\).*"failed":\([0-9]*\).*/\1 \2/'
+}
+requests() { grep -c "$1" "$T/requests.jsonl" || true; }
+digests() { for f in "$@"; do sha256sum "$MAIL/$f.eml" | cut -d' ' -f1; done | sort; }
+# Maildir flag letters of the message whose content is fixture file $2.
+flags_of() {
+	h=$(sha256sum "$MAIL/$2.eml" | cut -d' ' -f1)
+	find "$1" -path '*/cur/*' -type f -exec sha256sum {} + | grep "^$h " | sed 's/.*:2,//'
+}
+
+tree_sum() { (cd "$1" && find . -type f | sort | xargs -d '\n' sha256sum); }
+
+ALICE="a1-welcome a2-unread a3-replied a12-forwarded a6-project a7-q1 a8-sent a9-draft a10-junk"
+
+# --- first pass --------------------------------------------------------
+start_fake
+OUT="$T/out"
+run run1 "maildir:$OUT" --state "$T/st.db" --impersonate alice@example.com
+# Exit 1: done, but a message failed (the unconvertible item).
+assert_eq "$rc" 1 "first run exit status ($(cat "$T/run1.err"))"
+assert_eq "$(counts "$T/run1.json")" "9 1" "first run copied/failed"
+assert_eq "$(maildir_digests "$OUT")" "$(digests $ALICE)" "message contents"
+# The broken item is recorded with the server's response code.
+grep '"outcome":"failed"' "$T/run1.json" | grep 'AAMkI4=' | grep -q ErrorMimeContentConversionFailed \
+	|| fail "failed item not reported: $(grep failed "$T/run1.json")"
+# Flags: IsRead -> S, flag status 2 -> F, last verb 102 -> R, 104 -> P, IsDraft -> D.
+assert_eq "$(flags_of "$OUT" a1-welcome)" "FS" "flags of a1"
+assert_eq "$(flags_of "$OUT" a2-unread)" "" "flags of a2"
+assert_eq "$(flags_of "$OUT" a3-replied)" "RS" "flags of a3"
+assert_eq "$(flags_of "$OUT" a12-forwarded)" "PS" "flags of a12"
+assert_eq "$(flags_of "$OUT" a7-q1)" "F" "flags of a7"
+assert_eq "$(flags_of "$OUT" a9-draft)" "DS" "flags of a9"
+# Folders: the localized inbox is INBOX (the maildir root), well-known
+# folders land on the sink's special-use folders, "2024/Q1" is one level.
+assert_eq "$(maildir_count "$OUT")" 4 "INBOX"
+assert_eq "$(maildir_count "$OUT/.INBOX.Projects")" 1 "INBOX/Projects"
+assert_eq "$(maildir_count "$OUT/.INBOX.Projects.2024_Q1")" 1 "INBOX/Projects/2024_Q1"
+assert_eq "$(flags_of "$OUT/.Sent" a8-sent)" "S" "sent items in .Sent"
+assert_eq "$(flags_of "$OUT/.Drafts" a9-draft)" "DS" "drafts in .Drafts"
+assert_eq "$(maildir_count "$OUT/.Junk")" 1 "junk in .Junk"
+[ -d "$OUT/.Trash" ] || fail "deleted items not mapped to .Trash"
+[ -d "$OUT/.Kalender.Mail under calendar" ] || fail "mail folder under the calendar missing"
+[ -d "$OUT/.Archive & Old <2019>" ] || fail "folder with XML specials in its name missing"
+# Calendar, contacts, tasks, notes, search folder and outbox: skipped.
+for d in Kontakte Aufgaben Notizen Postausgang "Unread Mail"; do
+	[ -z "$(find "$OUT" -name "*$d*")" ] || fail "non-mail folder $d was created"
+done
+[ -z "$(grep -rl VCALENDAR "$OUT")" ] || fail "a calendar item was copied"
+grep -q 'skipped 5 non-mail folders' "$T/run1.err" || fail "skip count not logged"
+# Every request impersonated alice and was anchored on her mailbox.
+total=$(requests '"n":')
+assert_eq "$(requests '"impersonate": "alice@example.com"')" "$total" "impersonation header"
+assert_eq "$(requests '"anchor": "alice@example.com"')" "$total" "X-AnchorMailbox"
+assert_eq "$(requests '"ua": "mailferry/')" "$total" "User-Agent"
+
+# --- second pass: the stored SyncStates make it a no-op ------------------
+before=$(tree_sum "$OUT")
+: > "$T/requests.jsonl"
+run run2 "maildir:$OUT" --state "$T/st.db" --impersonate alice@example.com
+[ "$rc" -eq 0 ] || fail "second run: exit $rc: $(cat "$T/run2.err")"
+assert_eq "$(counts "$T/run2.json")" "0 0" "second run"
+syncs=$(requests '"op": "SyncFolderItems"')
+[ "$syncs" -ge 9 ] || fail "second run made only $syncs SyncFolderItems calls"
+assert_eq "$(requests '"sync_state": true')" "$syncs" "SyncState sent on every folder"
+assert_eq "$(requests '"op": "GetItem"')" 0 "GetItem calls in the second run"
+assert_eq "$(tree_sum "$OUT")" "$before" "target unchanged by the second run"
+
+# --- a new message arrives: the delta pass copies exactly that one -------
+start_fake --phase 2
+run run3 "maildir:$OUT" --state "$T/st.db" --impersonate alice@example.com
+[ "$rc" -eq 0 ] || fail "delta run: exit $rc: $(cat "$T/run3.err")"
+assert_eq "$(counts "$T/run3.json")" "1 0" "delta run"
+assert_eq "$(requests sync_state_rejected)" 0 "states rejected after a restart"
+assert_eq "$(maildir_count "$OUT")" 5 "INBOX after the delta run"
+assert_eq "$(maildir_digests "$OUT")" "$(digests $ALICE a11-late)" "contents after the delta run"
+
+# --- throttling: ErrorServerBusy (fault and 200 reply) and HTTP 503 -------
+# Requests 4 and 9 are answered busy, 13 with 503 + Retry-After: 1; the
+# core waits as told and reopens; one run still gets everything.
+start_fake --busy-on 4 --busy-ms 400 --busy-msg-on 9 --unavailable-on 13 --retry-after 1
+OUT2="$T/out-busy"
+run run4 "maildir:$OUT2" --state "$T/st-busy.db" --impersonate alice@example.com
+assert_eq "$(requests '"injected": "busy-fault"')" 1 "busy fault injected"
+assert_eq "$(requests '"injected": "busy-message"')" 1 "busy message injected"
+assert_eq "$(requests '"injected": "503"')" 1 "503 injected"
+assert_eq "$rc" 1 "throttled run exit status ($(cat "$T/run4.err"))"
+assert_eq "$(counts "$T/run4.json")" "9 1" "throttled run copied/failed"
+assert_eq "$(maildir_digests "$OUT2")" "$(digests $ALICE)" "contents after throttling"
+grep -q 'ErrorServerBusy' "$T/run4.err" || fail "busy back-off not logged"
+
+# --- another mailbox through --impersonate; a wrong password ------------
+run run5 "maildir:$T/bob" --state "$T/st-bob.db" --impersonate bob@example.com
+[ "$rc" -eq 0 ] || fail "bob: exit $rc: $(cat "$T/run5.err")"
+assert_eq "$(maildir_digests "$T/bob")" "$(digests b1-bob b2-bob)" "bob's mailbox"
+PW=Wr0ngPassw0rd run run6 "maildir:$T/nope" --state "$T/st-nope.db" --impersonate bob@example.com
+[ "$rc" -ne 0 ] || fail "a wrong password succeeded"
+grep -q '401' "$T/run6.err" "$T/run6.json" || fail "401 not reported: $(cat "$T/run6.err")"
+grep -q 'Wr0ngPassw0rd' "$T/run6.err" "$T/run6.json" && fail "the password leaked into the output"
+echo "ok: ews_to_maildir"

@@ -133,6 +133,18 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 /* "A.sbd/B" for "A/B"; malloc'd; folder already normalized. */
 char *mbox_folder_file(const char *folder);
 
+/* mbox_journal.c ------------------------------------------------------ */
+/* All three are called with the mbox's write lock held; file is relative
+ * to the root.  recover: undo an append whose writer died (journal left
+ * behind); begin: durably note the size to return to; end: durably drop
+ * the note once the message is fsync'd. */
+int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file,
+			 const char *folder, struct mf_error *err);
+int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size,
+		       const char *folder, struct mf_error *err);
+int mbox_journal_end(struct mf_sink *snk, const char *file,
+		     const char *folder, struct mf_error *err);
+
 /* local_plugin.c ------------------------------------------------------ */
 extern const struct mf_sink_ops local_sink_ops;
 MF_VISIBLE extern const struct mf_plugin local_LTX_mailferry_plugin;

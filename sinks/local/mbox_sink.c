@@ -3,6 +3,7 @@
  * like Thunderbird's local folders.  It owns the folder to file mapping,
  * folder creation, append (locked, escaped, fsync'd, rolled back with
  * ftruncate on any failure) and the lookup used for crash recovery.
+ * Undoing appends cut short by a crash is in mbox_journal.c.
  *
  * Layout: PATH is a directory; folder "INBOX" is the file PATH/INBOX and
  * folder "A/B" is PATH/A.sbd/B (with an empty PATH/A mbox for the parent,
@@ -344,13 +345,25 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		free(norm);
 		return rc;
 	}
-	if (lock_file(fd, F_WRLCK) < 0 || fstat(fd, &st) < 0) {
+	if (lock_file(fd, F_WRLCK) < 0) {
 		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 				     "%s: folder \"%s\": lock %s/%s",
 				     snk->label, norm, snk->root, file);
 		goto out;
 	}
+	rc = mbox_journal_recover(snk, fd, file, norm, err);
+	if (rc != MF_OK)
+		goto out;
+	if (fstat(fd, &st) < 0) {
+		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
+				     "%s: folder \"%s\": stat %s/%s",
+				     snk->label, norm, snk->root, file);
+		goto out;
+	}
 	const off_t start = st.st_size;
+	rc = mbox_journal_begin(snk, file, start, norm, err);
+	if (rc != MF_OK)
+		goto out;
 	struct mbox_out o = { .snk = snk, .fd = fd, .off = start };
 	unsigned char last = '\n';
 	/* A previous writer may have left no final newline: the From line
@@ -413,14 +426,19 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 					     snk->label, norm, sid, snk->root,
 					     file, (long long)from_off);
 	}
+	if (rc == MF_OK)
+		rc = mbox_journal_end(snk, file, norm, err);
 	if (rc != MF_OK) {
 		/* Leave no partial message behind (ftruncate never needs
-		 * new blocks, so it works on a full disk too). */
+		 * new blocks, so it works on a full disk too).  Should that
+		 * fail, the journal is still there for the next writer. */
 		if (ftruncate(fd, start) < 0 || fsync(fd) < 0)
 			local_log(snk, MF_LOG_ERROR, "%s: %s/%s: cannot cut "
 				  "back to %lld bytes after a failed append: "
 				  "%s", snk->label, snk->root, file,
 				  (long long)start, strerror(errno));
+		else
+			mbox_journal_end(snk, file, norm, NULL);
 	} else {
 		snprintf(res_r->target_id, sizeof(res_r->target_id), "%lld",
 			 (long long)from_off);
@@ -555,15 +573,26 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 	if (norm == NULL)
 		return MF_ERR_FOLDER;
 	int fd = -1;
-	rc = open_folder(snk, norm, false, O_RDONLY, &fd, &file, err);
+	rc = open_folder(snk, norm, false, O_RDWR, &fd, &file, err);
 	if (rc != MF_OK || fd < 0) {
 		free(file);
 		free(norm);
 		return rc; /* MF_OK with fd < 0: no such file, not found */
 	}
-	if (lock_file(fd, F_RDLCK) < 0 || fstat(fd, &st) < 0) {
+	/* A write lock: an interrupted append is undone first (see
+	 * mbox_journal.c), so its torn message is never taken for ours. */
+	if (lock_file(fd, F_WRLCK) < 0) {
 		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 				     "%s: folder \"%s\": lock %s/%s",
+				     snk->label, norm, snk->root, file);
+		goto out;
+	}
+	rc = mbox_journal_recover(snk, fd, file, norm, err);
+	if (rc != MF_OK)
+		goto out;
+	if (fstat(fd, &st) < 0) {
+		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
+				     "%s: folder \"%s\": stat %s/%s",
 				     snk->label, norm, snk->root, file);
 		goto out;
 	}

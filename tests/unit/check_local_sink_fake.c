@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,8 @@ static int fake_read(const struct mf_message *msg, unsigned char *buf,
 		     size_t cap, size_t *n_r, struct mf_error *err)
 {
 	struct fake_msg *f = msg->read_ctx;
+	if (f->pos >= f->kill_at)
+		raise(SIGKILL);
 	if (f->pos >= f->fail_at)
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 				    "fake: spool read failed at byte %zu",
@@ -65,6 +68,8 @@ static int fake_read(const struct mf_message *msg, unsigned char *buf,
 		n = cap;
 	if (f->fail_at != SIZE_MAX && n > f->fail_at - f->pos)
 		n = f->fail_at - f->pos;
+	if (f->kill_at != SIZE_MAX && n > f->kill_at - f->pos)
+		n = f->kill_at - f->pos;
 	memcpy(buf, f->data + f->pos, n);
 	f->pos += n;
 	*n_r = n;
@@ -78,6 +83,7 @@ void fake_msg_init(struct fake_msg *f, const void *data, size_t len)
 	f->len = len;
 	f->chunk = 7;
 	f->fail_at = SIZE_MAX;
+	f->kill_at = SIZE_MAX;
 	f->m.source_id = "42";
 	f->m.size = len;
 	f->m.internal_date = MF_DATE_UNKNOWN;

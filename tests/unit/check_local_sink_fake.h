@@ -17,6 +17,7 @@ struct fake_msg {
 	size_t pos;
 	size_t chunk;   /* bytes per read() at most */
 	size_t fail_at; /* read() fails once pos reaches this; SIZE_MAX never */
+	size_t kill_at; /* the process SIGKILLs itself there (a crash) */
 };
 
 /* m.size = len, chunk 7, no failure, date unknown, source_id "42". */

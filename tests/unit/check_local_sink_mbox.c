@@ -4,8 +4,9 @@
  * asctime/UTC, mboxrd escaping of ^>*From  lines across read() chunk
  * boundaries, CRLF untouched, added final newline and separator), a round
  * trip through an independent un-escaper, size mismatches and read
- * failures cutting the file back to its previous bytes, and lookup of the
- * last message.  Calls the ops table directly with the fakes from
+ * failures cutting the file back to its previous bytes, lookup of the
+ * last message, and real crashes (a child SIGKILLed mid-append) undone
+ * through the journal by the next lookup or append.  Calls the ops table directly with the fakes from
  * check_local_sink_fake.c. */
 #include <config.h>
 #include "check_local_sink_fake.h"
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *dir;
@@ -499,6 +502,136 @@ START_TEST(lookup_handles_message_larger_than_buffer)
 }
 END_TEST
 
+/* Append data in a child that SIGKILLs itself after kill_at bytes. */
+static void crash_while_appending(const char *folder, const void *data,
+				  size_t len, size_t kill_at)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct fake_msg f;
+		struct mf_append_result res;
+		struct mf_error err = { 0 };
+		fake_msg_init(&f, data, len);
+		f.chunk = 8192;
+		f.kill_at = kill_at;
+		fake_ops()->append(snk, folder, &f.m, &res, &err);
+		_exit(0); /* not reached */
+	}
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static unsigned char *lines_of(size_t len)
+{
+	unsigned char *d = mf_xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		d[i] = i % 61 == 60 ? '\n' : (unsigned char)('a' + i % 26);
+	return d;
+}
+
+START_TEST(crash_mid_append_is_undone_by_lookup)
+{
+	struct mf_append_result res, found;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
+			 MF_OK);
+	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 0);
+	size_t len0;
+	unsigned char *before = slurp_rel("INBOX", &len0);
+	size_t big = 300000;
+	unsigned char *data = lines_of(big);
+	crash_while_appending("INBOX", data, big, 200000);
+	/* The torn message is there, and so is the journal. */
+	size_t len1;
+	unsigned char *torn = slurp_rel("INBOX", &len1);
+	ck_assert_uint_gt(len1, len0 + 100000);
+	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 'f');
+	/* Crash recovery: the core asks; the torn tail must not match and
+	 * must be gone afterwards. */
+	unsigned char d[32];
+	digest_of(data, big, d);
+	struct fake_msg f;
+	fake_msg_init(&f, data, big);
+	bool hit = true;
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
+					    &err), MF_OK);
+	ck_assert(!hit);
+	size_t len2;
+	unsigned char *after = slurp_rel("INBOX", &len2);
+	ck_assert_uint_eq(len2, len0);
+	ck_assert(memcmp(after, before, len0) == 0);
+	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 0);
+	/* Appending again gives exactly two whole messages. */
+	ck_assert_int_eq(append_chunked("INBOX", data, big, 8192, 0, &res, &err),
+			 MF_OK);
+	hit = false;
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
+					    &err), MF_OK);
+	ck_assert(hit);
+	ck_assert_str_eq(found.target_id, res.target_id);
+	free(after);
+	free(torn);
+	free(before);
+	free(data);
+}
+END_TEST
+
+START_TEST(crash_mid_append_is_undone_by_next_append)
+{
+	struct mf_append_result res;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(append_chunked("A/B", "first\n", 6, 7, 0, &res, &err),
+			 MF_OK);
+	size_t len0;
+	unsigned char *before = slurp_rel("A.sbd/B", &len0);
+	size_t big = 200000;
+	unsigned char *data = lines_of(big);
+	crash_while_appending("A/B", data, big, 150000);
+	ck_assert_int_eq(kind_of("A.sbd/.B.mailferry-journal"), 'f');
+	ck_assert_int_eq(append_chunked("A/B", "second\n", 7, 7, 0, &res, &err),
+			 MF_OK);
+	char want_id[32];
+	snprintf(want_id, sizeof(want_id), "%zu", len0);
+	ck_assert_str_eq(res.target_id, want_id);
+	size_t len;
+	unsigned char *after = slurp_rel("A.sbd/B", &len);
+	static const char second[] =
+		"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\nsecond\n\n";
+	ck_assert_uint_eq(len, len0 + sizeof(second) - 1);
+	ck_assert(memcmp(after, before, len0) == 0);
+	ck_assert(memcmp(after + len0, second, sizeof(second) - 1) == 0);
+	ck_assert_int_eq(kind_of("A.sbd/.B.mailferry-journal"), 0);
+	free(after);
+	free(before);
+	free(data);
+}
+END_TEST
+
+START_TEST(torn_journal_is_dropped_without_touching_the_mbox)
+{
+	struct mf_append_result res;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
+			 MF_OK);
+	size_t len0;
+	unsigned char *before = slurp_rel("INBOX", &len0);
+	char *j = path_of(".INBOX.mailferry-journal");
+	fake_write_file(j, "mailferry mb", 12); /* died while writing it */
+	ck_assert_int_eq(append_chunked("INBOX", "second\n", 7, 7, 0, &res, &err),
+			 MF_OK);
+	size_t len;
+	unsigned char *after = slurp_rel("INBOX", &len);
+	ck_assert_uint_gt(len, len0);
+	ck_assert(memcmp(after, before, len0) == 0);
+	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 0);
+	free(after);
+	free(before);
+	free(j);
+}
+END_TEST
+
 static Suite *local_sink_mbox_suite(void)
 {
 	Suite *s = suite_create("local_sink_mbox");
@@ -518,6 +651,9 @@ static Suite *local_sink_mbox_suite(void)
 	tcase_add_test(tc, lookup_finds_last_message_only);
 	tcase_add_test(tc, lookup_misses_wrong_digest_size_or_folder);
 	tcase_add_test(tc, lookup_handles_message_larger_than_buffer);
+	tcase_add_test(tc, crash_mid_append_is_undone_by_lookup);
+	tcase_add_test(tc, crash_mid_append_is_undone_by_next_append);
+	tcase_add_test(tc, torn_journal_is_dropped_without_touching_the_mbox);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,6 +18,7 @@ enum {
 #define DEFAULT_STATE_FILE "mailferry-state.db"
 
 int cli_migrate(int argc, char **argv);
+int cli_verify(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_plugins(int argc, char **argv);
 int cli_enable(int argc, char **argv, bool enable);

@@ -21,6 +21,7 @@
 #include "plugin_loader.h"
 #include "scheduler.h"
 #include "throttle.h"
+#include "verify.h"
 
 struct migrate_opts {
 	const char *state_path;
@@ -30,6 +31,7 @@ struct migrate_opts {
 	unsigned conn_per_host, jobs, retries;
 	const char *source_pw_file, *sink_pw_file;
 	const char *name, *impersonate, *accounts_csv;
+	const char *report_dir; /* verify */
 	const char **plugin_dirs;
 	size_t n_plugin_dirs;
 	struct folder_map folders;
@@ -40,7 +42,7 @@ enum {
 	OPT_STATE = 256, OPT_JSON, OPT_DRY_RUN, OPT_BPS, OPT_MPS, OPT_CONN, OPT_JOBS,
 	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
 	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
-	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS,
+	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +68,7 @@ static const struct option long_opts[] = {
 	{ "set", required_argument, NULL, OPT_SET },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "accounts", required_argument, NULL, OPT_ACCOUNTS },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -143,6 +146,7 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_INSECURE: settings_set(&o->settings, "insecure", "1"); break;
 		case OPT_CA_FILE: settings_set(&o->settings, "ca-file", optarg); break;
 		case OPT_ACCOUNTS: o->accounts_csv = optarg; break;
+		case OPT_REPORT: o->report_dir = optarg; break;
 		case OPT_SET: {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
@@ -267,6 +271,60 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 	return partial ? EXIT_PARTIAL : EXIT_OK;
 }
 
+/* "mailferry verify": read both sides of every mailbox, compare, report. */
+static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
+{
+	struct mf_host host;
+	host_init(&host, &o->settings);
+	struct plugin_registry reg = { 0 };
+	registry_load(&reg, &host, o->plugin_dirs, o->n_plugin_dirs);
+	struct run_config cfg = { .registry = &reg, .state_path = o->state_path,
+				  .folders = &o->folders };
+	struct verify_account *res = mf_xcalloc(n_jobs, sizeof(*res));
+	size_t complete = 0, errors = 0;
+	for (size_t i = 0; i < n_jobs && !mf_cancel_requested; i++) {
+		verify_account(&cfg, &jobs[i], &res[i]);
+		uint64_t src = 0, dst = 0, missing = 0;
+		for (size_t k = 0; k < res[i].n_folders; k++) {
+			src += res[i].folders[k].src_count;
+			dst += res[i].folders[k].dst_count;
+			missing += res[i].folders[k].missing;
+		}
+		if (res[i].error != NULL) {
+			errors++;
+			printf("%s: could not verify: %s\n", res[i].name, res[i].error);
+		} else {
+			complete += res[i].ok;
+			printf("%s: %s: %llu source messages, %llu in the target, %llu missing\n",
+			       res[i].name, res[i].ok ? "complete" : "INCOMPLETE",
+			       (unsigned long long)src, (unsigned long long)dst,
+			       (unsigned long long)missing);
+		}
+	}
+	char *json_path, *html_path;
+	const char *dir = o->report_dir ? o->report_dir : ".";
+	int rc = EXIT_OK;
+	if (verify_write_report(dir, res, n_jobs, &json_path, &html_path) != 0) {
+		fprintf(stderr, "mailferry: cannot write the report into %s: %s\n", dir,
+			strerror(errno));
+		rc = EXIT_USAGE;
+	} else {
+		printf("%zu of %zu mailboxes complete; report: %s and %s\n", complete, n_jobs,
+		       html_path, json_path);
+	}
+	free(json_path);
+	free(html_path);
+	for (size_t i = 0; i < n_jobs; i++)
+		verify_account_free(&res[i]);
+	free(res);
+	registry_free(&reg);
+	if (rc != EXIT_OK)
+		return rc;
+	if (errors > 0)
+		return EXIT_MAILBOX_FAILED;
+	return complete == n_jobs ? EXIT_OK : EXIT_PARTIAL;
+}
+
 static bool single_job(struct migrate_opts *o, const char *src, const char *snk, struct job *job)
 {
 	struct mf_error err;
@@ -291,7 +349,7 @@ static bool single_job(struct migrate_opts *o, const char *src, const char *snk,
 	return true;
 }
 
-int cli_migrate(int argc, char **argv)
+static int migrate_or_verify(int argc, char **argv, bool verifying)
 {
 	struct migrate_opts o = { .state_path = DEFAULT_STATE_FILE, .conn_per_host = 4 };
 	int rc = EXIT_USAGE;
@@ -302,7 +360,8 @@ int cli_migrate(int argc, char **argv)
 		goto out;
 	log_set_level(o.verbose ? MF_LOG_DEBUG : o.quiet ? MF_LOG_WARN : MF_LOG_INFO);
 	if (argc - optind != 2) {
-		fprintf(stderr, "mailferry migrate: expected SOURCE and SINK (see mailferry --help)\n");
+		fprintf(stderr, "mailferry %s: expected SOURCE and SINK (see mailferry --help)\n",
+			verifying ? "verify" : "migrate");
 		goto out;
 	}
 	if (o.accounts_csv != NULL) {
@@ -324,7 +383,7 @@ int cli_migrate(int argc, char **argv)
 		if (!single_job(&o, argv[optind], argv[optind + 1], &jobs[0]))
 			goto out;
 	}
-	rc = run(&o, jobs, n_jobs);
+	rc = verifying ? verify(&o, jobs, n_jobs) : run(&o, jobs, n_jobs);
 out:
 	for (size_t i = 0; i < n_jobs; i++)
 		job_free(&jobs[i]);
@@ -333,4 +392,14 @@ out:
 	folder_map_free(&o.folders);
 	settings_free(&o.settings);
 	return rc;
+}
+
+int cli_migrate(int argc, char **argv)
+{
+	return migrate_or_verify(argc, argv, false);
+}
+
+int cli_verify(int argc, char **argv)
+{
+	return migrate_or_verify(argc, argv, true);
 }

@@ -16,6 +16,9 @@ void cli_usage(FILE *out)
 	      "  migrate SOURCE SINK     copy mailboxes from SOURCE to SINK (URIs, see below)\n"
 	      "  migrate --accounts FILE SOURCE-TEMPLATE SINK-TEMPLATE\n"
 	      "                          one mailbox per CSV row ({column} placeholders)\n"
+	      "  verify SOURCE SINK | verify --accounts FILE SOURCE-T SINK-T [--report DIR]\n"
+	      "                          compare both sides per folder (count, size, SHA-256)\n"
+	      "                          and write verify-report.json and .html\n"
 	      "  status [ACCOUNT]        per-mailbox progress from the state file\n"
 	      "  enable|disable ACCOUNT  include or skip a mailbox in later runs\n"
 	      "  plugins                 list plugins found, and why any was refused\n"
@@ -67,6 +70,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "migrate") == 0)
 		return cli_migrate(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cli_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)

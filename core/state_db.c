@@ -432,3 +432,30 @@ int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 	sqlite3_finalize(q);
 	return rc;
 }
+
+int state_folder_targets(struct state_db *db, const char *mailbox_name,
+			 state_folder_target_cb *cb, void *aux, struct mf_error *err)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db->db,
+			       "SELECT f.path, f.target_path,"
+			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+			       "  AND m.status='copied'),"
+			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+			       "  AND m.status='failed')"
+			       " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id"
+			       " WHERE b.name=?1 ORDER BY f.path",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, err, "prepare");
+	sqlite3_bind_text(q, 1, mailbox_name, -1, SQLITE_TRANSIENT);
+	int rc = MF_OK;
+	while (rc == MF_OK && sqlite3_step(q) == SQLITE_ROW) {
+		struct state_folder_target t = {
+			col_text(q, 0), col_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+			(uint64_t)sqlite3_column_int64(q, 3)
+		};
+		rc = cb(&t, aux);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}

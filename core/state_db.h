@@ -84,4 +84,14 @@ typedef int state_failure_cb(const struct state_failure *f, void *aux);
 int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 			   state_failure_cb *cb, void *aux, struct mf_error *err);
 
+/* Every folder of a mailbox with where it went and how many of its
+ * messages are recorded as failed. */
+struct state_folder_target {
+	const char *path, *target_path; /* target_path NULL if never copied */
+	uint64_t copied, failed;
+};
+typedef int state_folder_target_cb(const struct state_folder_target *t, void *aux);
+int state_folder_targets(struct state_db *db, const char *mailbox_name,
+			 state_folder_target_cb *cb, void *aux, struct mf_error *err);
+
 #endif

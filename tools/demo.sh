@@ -60,4 +60,7 @@ for u in alice bob carol; do
 	[ "$missing" = 0 ] || { echo "   $u: $missing messages MISSING or altered" >&2; exit 1; }
 	echo "   $u: all $(wc -l < "$D/$u.want") messages present, byte for byte"
 done
+echo "== 8. verification report for the customer"
+"$MF" verify --accounts "$D/accounts.csv" --state "$D/state.db" --report "$D" \
+	'{source_protocol}:{source_path}' "maildir:$D/new/{target_user}"
 echo "demo done: targets in $D/new, state in $D/state.db ('mailferry status --state $D/state.db')"

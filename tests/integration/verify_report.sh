@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# "mailferry verify": after a bulk run from an accounts CSV, the report
+# says complete; after a message is deleted in one target and a stray one
+# added in another, it names exactly those folders, counts them, and
+# exits 1; the HTML page is self-contained.
+. "$(dirname "$0")/lib.sh"
+GEN="$top_srcdir/tests/tools/gen_mailbox.py"
+python3 "$GEN" --format maildir --out "$T/old/u1" --messages 80 --seed 11
+python3 "$GEN" --format mbox --out "$T/old/u2" --messages 60 --seed 12
+python3 "$GEN" --format maildir --out "$T/old/u3" --messages 40 --seed 13
+cat > "$T/acc.csv" <<CSV
+source_user,source_protocol,folder_policy
+u1,maildir,
+u2,mbox,inbox
+u3,maildir,folder:Old Mail
+CSV
+SRC="{source_protocol}:$T/old/{source_user}"
+DST="maildir:$T/new/{source_user}"
+mf migrate --accounts "$T/acc.csv" --state "$T/s.db" -q "$SRC" "$DST"
+
+echo "== clean run verifies complete"
+mkdir "$T/r1"
+mf verify --accounts "$T/acc.csv" --state "$T/s.db" --report "$T/r1" "$SRC" "$DST" > "$T/v1.out"
+cat "$T/v1.out"
+grep -q "3 of 3 mailboxes complete" "$T/v1.out" || fail "clean run not complete"
+grep -q '"accounts_complete": 3' "$T/r1/verify-report.json" || fail "json report"
+grep -q '<svg class="chart"' "$T/r1/verify-report.html" || fail "html chart"
+! grep -qE '(src|href)="(https?:)?//' "$T/r1/verify-report.html" || fail "html is not self-contained"
+
+echo "== a lost message and a stray one are found"
+victim=$(find "$T/new/u1/.Sent/cur" -type f | head -1)
+rm "$victim"
+mkdir -p "$T/new/u2/cur"
+printf 'Subject: already there\n\nreceived in the target\n' > "$T/new/u2/cur/1.stray:2,S"
+mkdir "$T/r2"
+rc=0
+mf verify --accounts "$T/acc.csv" --state "$T/s.db" --report "$T/r2" "$SRC" "$DST" > "$T/v2.out" || rc=$?
+cat "$T/v2.out"
+assert_eq "$rc" 1 "verify exit status with a missing message"
+grep -q "^u1: INCOMPLETE: .* 1 missing" "$T/v2.out" || fail "u1 not reported incomplete"
+grep -q "^u2: complete" "$T/v2.out" || fail "an extra message must not make u2 incomplete"
+python3 - "$T/r2/verify-report.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+acc = {a["account"]: a for a in d["accounts"]}
+sent = [f for f in acc["u1"]["folders"] if f["target"] == "Sent"][0]
+assert sent["missing"] == 1 and sent["status"] == "missing", sent
+inbox = [f for f in acc["u2"]["folders"] if f["target"] == "INBOX"][0]
+assert inbox["extra"] == 1 and inbox["missing"] == 0, inbox
+assert inbox["source_messages"] == 60, inbox
+assert [f["target"] for f in acc["u3"]["folders"]] == ["Old Mail"], acc["u3"]
+PY
+echo ok

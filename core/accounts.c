@@ -250,6 +250,7 @@ int accounts_load(const char *path, const char *source_template, const char *sin
 		pos = 3;
 	if (!csv_next_record(text, len, &pos, &line, &hdr) || hdr.n == 0 ||
 	    (hdr.n == 1 && hdr.fields[0][0] == '\0')) {
+		csv_record_free(&hdr);
 		explicit_bzero(text, len);
 		free(text);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,

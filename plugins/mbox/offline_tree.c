@@ -27,6 +27,37 @@ struct walk {
 	void *warn_aux;
 };
 
+/* The directories from the root down to the one being walked: symlinks
+ * are followed (people link folders in), so one pointing back to any of
+ * them would loop, and two would multiply the walk at every level. */
+struct visit {
+	dev_t dev;
+	ino_t ino;
+	unsigned depth;
+	const struct visit *up;
+};
+
+static bool enter(struct walk *w, const char *path, const struct stat *st,
+		  const struct visit *up, struct visit *v)
+{
+	unsigned depth = up != NULL ? up->depth + 1 : 0;
+	if (depth > MAX_DEPTH) {
+		if (w->warn != NULL)
+			w->warn(w->warn_aux, "%s: nested too deep: skipped", path);
+		return false;
+	}
+	for (const struct visit *p = up; p != NULL; p = p->up) {
+		if (p->dev == st->st_dev && p->ino == st->st_ino) {
+			if (w->warn != NULL)
+				w->warn(w->warn_aux, "%s: symlink loop: skipped",
+					path);
+			return false;
+		}
+	}
+	*v = (struct visit){ st->st_dev, st->st_ino, depth, up };
+	return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Names                                                               */
 
@@ -434,7 +465,7 @@ static bool mbox_skip_file(const char *name)
 	static const char *const ext[] = { ".msf", ".dat", ".html", ".htm",
 		".json", ".sqlite", ".db", ".idx", ".index", ".toc", ".lock",
 		".cmeta", ".ev-summary", ".ev-summary-meta", ".data", ".plist",
-		".log", ".bak", "~" };
+		".log", ".bak", ".eml", "~" };
 	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
 		if (ends_with(name, ext[i]))
 			return true;
@@ -443,7 +474,7 @@ static bool mbox_skip_file(const char *name)
 }
 
 static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
-		      unsigned depth, bool apple)
+		      const struct visit *here, bool apple)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -462,8 +493,9 @@ static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
 			free(full);
 			continue; /* dangling symlink, raced away */
 		}
-		if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH &&
-		    !ends_with(nm, ".mozmsgs")) {
+		struct visit sub_v;
+		if (S_ISDIR(st.st_mode) && !ends_with(nm, ".mozmsgs") &&
+		    enter(w, full, &st, here, &sub_v)) {
 			size_t ln = strlen(nm);
 			char *leaf, *mbox_file = NULL;
 			bool is_apple = false;
@@ -486,7 +518,7 @@ static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
 				leaf = offline_name_from_bytes(nm, ln);
 			}
 			char *sub = name_join(prefix, leaf);
-			walk_mbox(w, full, sub, depth + 1, is_apple);
+			walk_mbox(w, full, sub, &sub_v, is_apple);
 			free(sub);
 			free(leaf);
 		} else if (S_ISREG(st.st_mode) && !mbox_skip_file(nm) &&
@@ -552,7 +584,7 @@ static void add_maildir(struct walk *w, const char *prefix, const char *leaf,
 
 /* Nested maildirs: any directory holding cur/ or new/ is a folder. */
 static void walk_maildir_nested(struct walk *w, const char *dir,
-				const char *name, unsigned depth)
+				const char *name, const struct visit *here)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -564,7 +596,10 @@ static void walk_maildir_nested(struct walk *w, const char *dir,
 		    strcmp(nm, "new") == 0 || strcmp(nm, "tmp") == 0)
 			continue;
 		char *full = path_join(dir, nm);
-		if (is_dir(full) && depth < MAX_DEPTH) {
+		struct stat st;
+		struct visit sub_v;
+		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    enter(w, full, &st, here, &sub_v)) {
 			char *leaf = offline_name_from_bytes(nm, strlen(nm));
 			char *sub = name_join(name, leaf);
 			char *mdir = path_join(full, "cur");
@@ -573,7 +608,7 @@ static void walk_maildir_nested(struct walk *w, const char *dir,
 				add_maildir(w, name, leaf, full);
 			free(mdir);
 			free(ndir);
-			walk_maildir_nested(w, full, sub, depth + 1);
+			walk_maildir_nested(w, full, sub, &sub_v);
 			free(sub);
 			free(leaf);
 		}
@@ -619,7 +654,8 @@ static void add_maildirpp(struct walk *w, const char *root, const char *nm)
 	}
 }
 
-static void walk_maildir(struct walk *w, const char *root)
+static void walk_maildir(struct walk *w, const char *root,
+			 const struct visit *here)
 {
 	add_maildir(w, NULL, "INBOX", root);
 	int e = 0;
@@ -632,14 +668,14 @@ static void walk_maildir(struct walk *w, const char *root)
 	for (size_t i = 0; names[i] != NULL; i++)
 		free(names[i]);
 	free(names);
-	walk_maildir_nested(w, root, NULL, 0);
+	walk_maildir_nested(w, root, NULL, here);
 }
 
 /* ------------------------------------------------------------------ */
 /* .eml trees                                                          */
 
 static void walk_eml(struct walk *w, const char *dir, const char *prefix,
-		     unsigned depth)
+		     const struct visit *here)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -652,6 +688,7 @@ static void walk_eml(struct walk *w, const char *dir, const char *prefix,
 	for (size_t i = 0; names[i] != NULL; i++) {
 		const char *nm = names[i];
 		struct stat st;
+		struct visit sub_v;
 		if (nm[0] == '.')
 			continue;
 		char *full = path_join(dir, nm);
@@ -659,10 +696,11 @@ static void walk_eml(struct walk *w, const char *dir, const char *prefix,
 			if (S_ISREG(st.st_mode) && ends_with(nm, ".eml")) {
 				msgs++;
 				bytes += (uint64_t)st.st_size;
-			} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			} else if (S_ISDIR(st.st_mode) &&
+				   enter(w, full, &st, here, &sub_v)) {
 				char *leaf = offline_name_from_bytes(nm, strlen(nm));
 				char *sub = name_join(prefix, leaf);
-				walk_eml(w, full, sub, depth + 1);
+				walk_eml(w, full, sub, &sub_v);
 				free(sub);
 				free(leaf);
 			}
@@ -692,7 +730,10 @@ int offline_tree_build(enum offline_kind kind, const char *root,
 		       void *warn_aux, struct mf_error *err)
 {
 	struct walk w = { kind, fl, warn, warn_aux };
-	if (!is_dir(root))
+	struct stat st;
+	struct visit top;
+	if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    !enter(&w, root, &st, NULL, &top))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: %s: not a readable directory",
 				    kind == OFFLINE_MBOX ? "mbox"
@@ -700,13 +741,13 @@ int offline_tree_build(enum offline_kind kind, const char *root,
 				    root);
 	switch (kind) {
 	case OFFLINE_MBOX:
-		walk_mbox(&w, root, NULL, 0, false);
+		walk_mbox(&w, root, NULL, &top, false);
 		break;
 	case OFFLINE_MAILDIR:
-		walk_maildir(&w, root);
+		walk_maildir(&w, root, &top);
 		break;
 	case OFFLINE_EML:
-		walk_eml(&w, root, NULL, 0);
+		walk_eml(&w, root, NULL, &top);
 		break;
 	}
 	finalize(&w);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *dir;
 
@@ -325,6 +326,22 @@ START_TEST(name_helpers_decode_and_sort)
 }
 END_TEST
 
+START_TEST(symlink_loops_are_not_followed)
+{
+	free(T_WRITE_STR(dir, "A", "From a Thu Nov 26 12:00:00 2026\n\na\n"));
+	free(T_WRITE_STR(dir, "sub/B", "From a Thu Nov 26 12:00:00 2026\n\nb\n"));
+	free(T_WRITE_STR(dir, "sub/c.eml", "Subject: c\n\nc\n"));
+	char *l1 = mf_xasprintf("%s/loop", dir), *l2 = mf_xasprintf("%s/sub/up", dir);
+	ck_assert_int_eq(symlink(".", l1), 0);
+	ck_assert_int_eq(symlink("..", l2), 0);
+	ck_list("mbox", dir, NULL, "A[-];sub[c];sub/B[-]");
+	ck_list("eml", dir, NULL, "sub[-,n=1]");
+	ck_list("maildir", dir, NULL, "");
+	free(l1);
+	free(l2);
+}
+END_TEST
+
 static Suite *trees_suite(void)
 {
 	Suite *s = suite_create("mbox_trees");
@@ -338,6 +355,7 @@ static Suite *trees_suite(void)
 	tcase_add_test(tc, eml_tree_folders_ids_and_dates);
 	tcase_add_test(tc, eml_root_files_and_inbox_dir_do_not_merge);
 	tcase_add_test(tc, name_helpers_decode_and_sort);
+	tcase_add_test(tc, symlink_loops_are_not_followed);
 	suite_add_tcase(s, tc);
 	return s;
 }

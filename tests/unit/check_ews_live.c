@@ -256,6 +256,15 @@ static int on_msg(const struct mf_message *m, void *aux, struct mf_error *err)
 	return 0;
 }
 
+static void reset_got(void)
+{
+	for (size_t i = 0; i < g_ngot; i++) {
+		free(g_got[i].id);
+		mf_buf_free(&g_got[i].data);
+	}
+	g_ngot = 0;
+}
+
 static const struct got *got_id(const char *id)
 {
 	for (size_t i = 0; i < g_ngot; i++)
@@ -390,6 +399,8 @@ START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 	ck_assert_uint_eq(count_lines_with(log, "\"impersonate\": \"alice@example.com\""), total);
 	ck_assert_uint_eq(count_lines_with(log, "\"ua\": \"mailferry/"), total);
 	ck_assert_uint_eq(count_lines_with(log, "\"status\": 200"), total);
+	/* Accept-Encoding: gzip, and the fake then compresses every reply. */
+	ck_assert_uint_eq(count_lines_with(log, "\"gzip\": true"), total);
 	ck_assert_uint_ge(count_lines_with(log, "\"op\": \"SyncFolderItems\""), 3);
 	free(log);
 	free(state);
@@ -445,7 +456,7 @@ START_TEST(own_mailbox_without_impersonation_and_option_fallback)
 	/* impersonate= as a URI option when the core left the field NULL. */
 	static const char *const opts[] = { "impersonate=bob@example.com", NULL };
 	a = account("svc@example.com", "S3cret!", NULL, opts);
-	g_ngot = 0;
+	reset_got();
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 2);

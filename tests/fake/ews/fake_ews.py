@@ -447,7 +447,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         entry = {"n": n, "ua": self.headers.get("User-Agent"),
                  "anchor": self.headers.get("X-AnchorMailbox"),
-                 "ctype": self.headers.get("Content-Type")}
+                 "ctype": self.headers.get("Content-Type"),
+                 "gzip": "gzip" in self.headers.get("Accept-Encoding", "")}
         user = self.authenticate()
         entry["user"] = user
         if user is None:

@@ -531,6 +531,34 @@ START_TEST(http_503_honours_retry_after)
 }
 END_TEST
 
+START_TEST(vanished_item_and_stopped_batch)
+{
+	/* 1 GetFolder, 2 FindFolder, 3 SyncFolderItems, 4 GetItem of five
+	 * ids: answered ErrorBatchProcessingStopped after the first one. */
+	static const char *const extra[] = { "--vanish", "AAMkI2=", "--stop-batch-on", "4", NULL };
+	start_fake(true, extra);
+	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_uint_eq(delivered(), 3);
+	assert_fixture("AAMkI1/ab+c=", "a1-welcome.eml");
+	assert_fixture("AAMkI3=", "a3-replied.eml");
+	assert_fixture("AAMkI12=", "a12-forwarded.eml");
+	ck_assert_ptr_null(got_id("AAMkI2=")); /* gone: neither copied nor failed */
+	ck_assert(got_id("AAMkI4=")->failed);
+	ck_assert_ptr_nonnull(strstr((const char *)g_logbuf.data, "3 messages fetched, 1 failed, "
+				     "0 already copied, 1 gone since listed"));
+	char *log = request_log();
+	ck_assert_uint_eq(count_lines_with(log, "batch-stopped"), 1);
+	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"GetItem\""), 3);
+	free(log);
+	ews_source_ops.close(&src);
+	stop_fake();
+}
+END_TEST
+
 START_TEST(older_server_version_steps_down)
 {
 	static const char *const extra[] = { "--max-version", "Exchange2010_SP2", NULL };
@@ -683,6 +711,7 @@ static Suite *ews_live_suite(void)
 	tcase_add_test(tc, server_busy_fault_returns_backoff_and_fetch_resumes);
 	tcase_add_test(tc, server_busy_inside_200_reply);
 	tcase_add_test(tc, http_503_honours_retry_after);
+	tcase_add_test(tc, vanished_item_and_stopped_batch);
 	tcase_add_test(tc, older_server_version_steps_down);
 	tcase_add_test(tc, rejected_sync_state_lists_again);
 	tcase_add_test(tc, finditem_fallback_with_partial_pages);

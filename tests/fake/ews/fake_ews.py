@@ -107,6 +107,7 @@ class State:
         self.busy_on = set(int(x) for x in args.busy_on.split(",") if x)
         self.busy_msg_on = set(int(x) for x in args.busy_msg_on.split(",") if x)
         self.unavail_on = set(int(x) for x in args.unavailable_on.split(",") if x)
+        self.stop_batch_on = set(int(x) for x in args.stop_batch_on.split(",") if x)
 
     def next_request(self):
         with self.lock:
@@ -270,7 +271,7 @@ def resolve_folder(mb, el):
     return fid if fid in mb.by_id or fid == mb.root else None
 
 
-def op_get_folder(st, mb, op_el):
+def op_get_folder(st, mb, op_el, entry):
     expect_order(op_el, ["FolderShape", "FolderIds"])
     msgs = []
     for fel in op_el.find(q(NS_M, "FolderIds")):
@@ -287,7 +288,7 @@ def op_get_folder(st, mb, op_el):
     return wrap("GetFolder", msgs)
 
 
-def op_find_folder(st, mb, op_el):
+def op_find_folder(st, mb, op_el, entry):
     expect_order(op_el, ["FolderShape", "IndexedPageFolderView", "Restriction",
                          "ParentFolderIds"])
     if op_el.get("Traversal") != "Deep":
@@ -349,7 +350,7 @@ def op_sync(st, mb, op_el, entry):
         % (name, make_state(mb.smtp, fid, newpos), str(last).lower(), changes, name)])
 
 
-def op_find_item(st, mb, op_el):
+def op_find_item(st, mb, op_el, entry):
     expect_order(op_el, ["ItemShape", "IndexedPageItemView", "Restriction",
                          "SortOrder", "ParentFolderIds"])
     fid = resolve_folder(mb, op_el.find(q(NS_M, "ParentFolderIds"))[0])
@@ -371,15 +372,25 @@ def op_find_item(st, mb, op_el):
            "".join(item_xml(it) for it in page))])
 
 
-def op_get_item(st, mb, op_el):
+def op_get_item(st, mb, op_el, entry):
     expect_order(op_el, ["ItemShape", "ItemIds"])
     shape = op_el.find(q(NS_M, "ItemShape"))
     inc = shape.find(q(NS_T, "IncludeMimeContent"))
     mime = inc is not None and inc.text == "true"
     msgs = []
+    stop = entry["n"] in st.stop_batch_on
     for iel in op_el.find(q(NS_M, "ItemIds")):
         it = mb.item_by_id.get(iel.get("Id"))
-        if it is None or it.get("phase", 1) > st.args.phase:
+        if stop and msgs:
+            # The budget ran out after the first item (brief §4): the
+            # client must send the remaining ids again.
+            entry["injected"] = "batch-stopped"
+            msgs.append('<m:GetItemResponseMessage ResponseClass="Warning">'
+                        '<m:MessageText>The batch was stopped.</m:MessageText>'
+                        '<m:ResponseCode>ErrorBatchProcessingStopped</m:ResponseCode>'
+                        '<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/>'
+                        '</m:GetItemResponseMessage>')
+        elif it is None or it.get("phase", 1) > st.args.phase or it["id"] in st.args.vanish:
             msgs.append(error_message("GetItemResponseMessage", "ErrorItemNotFound",
                                       "The specified object was not found in the store.",
                                       extra="<m:Items/>"))
@@ -537,9 +548,7 @@ class Handler(BaseHTTPRequestHandler):
                 "The request failed because the server is busy: policy part "
                 "'ConcurrentSyncCalls', policy value '5'. Suggested backoff "
                 "time %d ms." % st.args.busy_ms, st.args.busy_ms)])
-        if op == "SyncFolderItems":
-            return op_sync(st, mb, op_el, entry)
-        return OPS[op](st, mb, op_el)
+        return OPS[op](st, mb, op_el, entry)
 
 
 def main():
@@ -560,6 +569,10 @@ def main():
     ap.add_argument("--unavailable-on", default="")
     ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--invalid-sync-state", action="store_true")
+    ap.add_argument("--vanish", action="append", default=[],
+                    help="item id listed, but deleted before GetItem")
+    ap.add_argument("--stop-batch-on", default="",
+                    help="GetItem request numbers answered ErrorBatchProcessingStopped after one item")
     ap.add_argument("--no-sync", action="store_true")
     ap.add_argument("--max-version", default="Exchange2016", choices=VERSIONS)
     ap.add_argument("--item-page-cap", type=int, default=1000)

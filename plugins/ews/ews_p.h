@@ -232,11 +232,48 @@ void ews_http_close(struct ews_http **h);
 uint32_t ews_retry_after_ms(const char *value, int64_t now);
 
 /* ------------------------------------------------------------------ */
-/* Source operations (ews_source.c)                                     */
+/* Sessions (ews_session.c) and source operations (ews_source.c)        */
 
 struct ews_plugin_ctx {
 	const struct mf_host *host;
 };
+
+/* One session: one mailbox, one curl handle (so one connection). */
+struct mf_source {
+	const struct mf_host *host;
+	struct ews_http *http;
+	char *who;            /* "ews: alice@corp.example" for error texts */
+	char *impersonate;    /* or NULL */
+	int version;          /* index into ews_versions */
+	bool version_pinned;
+	unsigned folder_page, item_page, sync_batch, get_batch;
+	uint64_t batch_bytes;
+	bool keep_system, finditem_only;
+	char *role_ids[EWS_ROLE_COUNT]; /* from GetFolder at open */
+	bool have_tree;
+	struct ews_tree tree;
+	struct mf_buf body, req; /* operation element, whole envelope */
+};
+
+void ews_log(const struct mf_source *s, enum mf_log_level lvl,
+	     const char *fmt, ...) MF_PRINTF(3, 4);
+
+typedef int parse_fn(const char *xml, size_t len, void *out, struct ews_status *st);
+typedef void reset_fn(void *out);
+/* POST s->body in an envelope and parse the reply into out (reset first).
+ * MF_OK: *st holds the reply's status, success or not; the caller
+ * classifies it.  Steps RequestServerVersion down when the server refuses
+ * it (brief §1). */
+int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
+	     void *out, reset_fn *reset, struct ews_status *st,
+	     struct mf_error *err);
+int ews_load_roles(struct mf_source *s, struct mf_error *err);
+int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
+		     struct mf_error *err);
+int ews_fetch(struct mf_source *s, const char *folder,
+	      const struct mf_cursor *since, mf_message_cb *cb, void *aux,
+	      char **sync_state_r, struct mf_error *err);
+
 extern const struct mf_source_ops ews_source_ops;
 int ews_plugin_init(const struct mf_host *host, void **ctx_r,
 		    struct mf_error *err);

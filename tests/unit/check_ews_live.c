@@ -643,6 +643,37 @@ START_TEST(bearer_token_from_file)
 }
 END_TEST
 
+START_TEST(ntlm_authenticates_one_connection_per_session)
+{
+	static const char *const extra[] = { "--ntlm", "--user", "CORP\\svc:S3cret!",
+					     "--impersonator", "CORP\\svc", NULL };
+	start_fake(true, extra);
+	static const char *const opts[] = { "auth=ntlm", "sync-batch=2", NULL };
+	struct mf_account a = account("CORP\\svc", "S3cret!", "alice@example.com", opts);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct folders fs = { 0 };
+	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_OK);
+	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_uint_eq(delivered(), 4);
+	ews_source_ops.close(&src);
+	/* One handshake, then every request on that same connection: NTLM
+	 * authenticates the connection, so the session must keep it. */
+	char *log = request_log();
+	size_t lines = count_lines_with(log, "\"conn\":");
+	ck_assert_uint_gt(lines, 8);
+	ck_assert_uint_eq(count_lines_with(log, "\"ntlm\": \"negotiate\""), 1);
+	ck_assert_uint_eq(count_lines_with(log, "\"conn\": 1,"), lines);
+	ck_assert_uint_eq(count_lines_with(log, "\"user\": \"CORP\\\\svc\""), lines - 1);
+	free(log);
+	a = account("CORP\\svc", "nope", "alice@example.com", opts);
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
+	ews_source_ops.close(&src);
+	stop_fake();
+}
+END_TEST
+
 START_TEST(tls_verified_by_default)
 {
 	start_fake(true, NULL);
@@ -716,6 +747,7 @@ static Suite *ews_live_suite(void)
 	tcase_add_test(tc, rejected_sync_state_lists_again);
 	tcase_add_test(tc, finditem_fallback_with_partial_pages);
 	tcase_add_test(tc, bearer_token_from_file);
+	tcase_add_test(tc, ntlm_authenticates_one_connection_per_session);
 	tcase_add_test(tc, tls_verified_by_default);
 	tcase_add_test(tc, plain_http_with_tls_none);
 	tcase_add_test(tc, bad_options_are_fatal);

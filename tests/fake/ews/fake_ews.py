@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -103,6 +104,7 @@ class State:
         self.impersonators = set(args.impersonator)
         self.lock = threading.Lock()
         self.count = 0
+        self.conns = 0
         self.log = open(args.log, "a") if args.log else None
         self.busy_on = set(int(x) for x in args.busy_on.split(",") if x)
         self.busy_msg_on = set(int(x) for x in args.busy_msg_on.split(",") if x)
@@ -113,6 +115,11 @@ class State:
         with self.lock:
             self.count += 1
             return self.count
+
+    def next_conn(self):
+        with self.lock:
+            self.conns += 1
+            return self.conns
 
     def record(self, entry):
         if self.log:
@@ -410,6 +417,66 @@ OPS = {"GetFolder": op_get_folder, "FindFolder": op_find_folder,
        "GetItem": op_get_item}
 
 
+# ---------------------------------------------------------------- NTLM
+
+def md4(data):
+    """RFC 1320; hashlib's md4 is gone with OpenSSL 3's default provider."""
+    def rol(v, n):
+        v &= 0xffffffff
+        return ((v << n) | (v >> (32 - n))) & 0xffffffff
+    msg = data + b"\x80" + b"\0" * ((55 - len(data)) % 64) + struct.pack("<Q", len(data) * 8)
+    h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]
+    f = lambda x, y, z: (x & y) | (~x & z)
+    g = lambda x, y, z: (x & y) | (x & z) | (y & z)
+    k = lambda x, y, z: x ^ y ^ z
+    rounds = [(f, 0, list(range(16)), (3, 7, 11, 19)),
+              (g, 0x5a827999, [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15], (3, 5, 9, 13)),
+              (k, 0x6ed9eba1, [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15], (3, 9, 11, 15))]
+    for off in range(0, len(msg), 64):
+        x = struct.unpack("<16I", msg[off:off + 64])
+        a, b, c, d = h
+        for fn, const, order, shifts in rounds:
+            for i, xi in enumerate(order):
+                a = rol(a + fn(b, c, d) + x[xi] + const, shifts[i % 4])
+                a, b, c, d = d, a, b, c
+        h = [(v + w) & 0xffffffff for v, w in zip(h, (a, b, c, d))]
+    return struct.pack("<4I", *h)
+
+
+def ntlm_challenge_message(challenge):
+    """NTLM CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2) with target info, so that
+    the client answers with NTLMv2."""
+    target = "FAKE".encode("utf-16-le")
+    info = struct.pack("<HH", 2, len(target)) + target + struct.pack("<HH", 0, 0)
+    flags = (0x00000001 | 0x00000004 | 0x00000200 | 0x00008000 | 0x00010000 |
+             0x00080000 | 0x00800000 | 0x20000000 | 0x80000000)
+    return (b"NTLMSSP\0" + struct.pack("<I", 2) +
+            struct.pack("<HHI", len(target), len(target), 48) +
+            struct.pack("<I", flags) + challenge + b"\0" * 8 +
+            struct.pack("<HHI", len(info), len(info), 48 + len(target)) +
+            target + info)
+
+
+def ntlm_check(users, challenge, msg):
+    """Verify an NTLMv2 AUTHENTICATE_MESSAGE; the login it proves, or None."""
+    def field(off):
+        ln, _, at = struct.unpack_from("<HHI", msg, off)
+        return msg[at:at + ln]
+    if len(msg) < 64 or msg[:8] != b"NTLMSSP\0" or struct.unpack_from("<I", msg, 8)[0] != 3:
+        return None
+    nt = field(20)
+    domain = field(28).decode("utf-16-le", "replace")
+    user = field(36).decode("utf-16-le", "replace")
+    login = domain + "\\" + user if domain else user
+    pw = users.get(login)
+    if pw is None or len(nt) <= 24:
+        return None  # unknown user, or NTLMv1: refused
+    ntowf = hmac.new(md4(pw.encode("utf-16-le")),
+                     (user.upper() + domain).encode("utf-16-le"), "md5").digest()
+    proof = hmac.new(ntowf, challenge + nt[16:], "md5").digest()
+    return login if hmac.compare_digest(proof, nt[:16]) else None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-ews/1"
@@ -434,9 +501,35 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def authenticate(self):
+    def setup(self):
+        super().setup()
+        self.conn_id = self.server.state.next_conn()
+        self.ntlm_user = None
+        self.ntlm_challenge = None
+
+    def authenticate(self, entry):
+        """The login of this request; None for 401.  NTLM authenticates the
+        connection (MS-NLMP), so a finished handshake covers every later
+        request on it."""
         st = self.server.state
         auth = self.headers.get("Authorization", "")
+        if auth.startswith("NTLM ") and st.args.ntlm:
+            try:
+                msg = base64.b64decode(auth[5:])
+            except ValueError:
+                return None
+            if msg[8:12] == struct.pack("<I", 1):
+                entry["ntlm"] = "negotiate"
+                self.ntlm_user = None
+                self.ntlm_challenge = os.urandom(8)
+                return None
+            if msg[8:12] == struct.pack("<I", 3) and self.ntlm_challenge:
+                entry["ntlm"] = "authenticate"
+                self.ntlm_user = ntlm_check(st.users, self.ntlm_challenge, msg)
+                self.ntlm_challenge = None
+            return self.ntlm_user
+        if not auth and self.ntlm_user is not None:
+            return self.ntlm_user
         if auth.startswith("Basic "):
             try:
                 user, pw = base64.b64decode(auth[6:]).decode().split(":", 1)
@@ -453,20 +546,29 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         st = self.server.state
-        n = st.next_request()
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
-        entry = {"n": n, "ua": self.headers.get("User-Agent"),
+        entry = {"conn": self.conn_id, "ua": self.headers.get("User-Agent"),
                  "anchor": self.headers.get("X-AnchorMailbox"),
                  "ctype": self.headers.get("Content-Type"),
                  "gzip": "gzip" in self.headers.get("Accept-Encoding", "")}
-        user = self.authenticate()
+        user = self.authenticate(entry)
         entry["user"] = user
         if user is None:
             entry["status"] = 401
             st.record(entry)
-            self.send(401, "Unauthorized\n", {"WWW-Authenticate": 'Basic realm="fake-ews"'})
+            if self.ntlm_challenge is not None:
+                chal = base64.b64encode(ntlm_challenge_message(self.ntlm_challenge)).decode()
+                self.send(401, "Unauthorized\n", {"WWW-Authenticate": "NTLM " + chal})
+            elif st.args.ntlm:
+                self.send(401, "Unauthorized\n", {"WWW-Authenticate": "NTLM"})
+            else:
+                self.send(401, "Unauthorized\n",
+                          {"WWW-Authenticate": 'Basic realm="fake-ews"'})
             return
+        # Request numbers count authenticated requests only, so that
+        # injected faults land on the same operation whatever the auth.
+        n = entry["n"] = st.next_request()
         status, body, extra = self.handle_soap(st, n, user, raw, entry)
         entry["status"] = status
         st.record(entry)
@@ -559,6 +661,7 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--user", action="append", default=[], help="LOGIN:PASSWORD")
     ap.add_argument("--token", action="append", default=[], help="TOKEN:LOGIN")
+    ap.add_argument("--ntlm", action="store_true", help="accept NTLMv2 (per connection)")
     ap.add_argument("--impersonator", action="append", default=[])
     ap.add_argument("--log")
     ap.add_argument("--time-limit", type=float, default=120)

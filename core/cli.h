@@ -22,11 +22,23 @@ int cli_verify(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_plugins(int argc, char **argv);
 int cli_enable(int argc, char **argv, bool enable);
+int cli_bundle(int argc, char **argv);
 void cli_usage(FILE *out);
 
 /* "10M" -> 10485760; false on junk. */
 bool cli_parse_size(const char *s, unsigned long long *out_r);
 /* First line of a file, without its newline (malloc'd), or NULL + message. */
 char *cli_read_secret_file(const char *path);
+
+/* --bundle FILE / --config FILE (cli_bundle.c): open and verify the bundle
+ * (*have_bundle; close it with bundle_close after the run) and return in
+ * *argv_r the options of the bundle's configuration, then of the --config
+ * file, then argv[1..], for one getopt pass with opts; free it with
+ * cli_free_argv.  EXIT_OK or EXIT_USAGE (message printed). */
+struct bundle;
+struct option;
+int cli_expand_config(int argc, char **argv, const struct option *opts, struct bundle *bundle,
+		      bool *have_bundle, int *argc_r, char ***argv_r);
+void cli_free_argv(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "bundle.h"
 #include "cli.h"
 #include "host.h"
 #include "plugin_loader.h"
@@ -42,7 +43,7 @@ enum {
 	OPT_STATE = 256, OPT_JSON, OPT_DRY_RUN, OPT_BPS, OPT_MPS, OPT_CONN, OPT_JOBS,
 	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
 	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
-	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT,
+	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT, OPT_BUNDLE, OPT_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +70,8 @@ static const struct option long_opts[] = {
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "accounts", required_argument, NULL, OPT_ACCOUNTS },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -147,6 +150,7 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_CA_FILE: settings_set(&o->settings, "ca-file", optarg); break;
 		case OPT_ACCOUNTS: o->accounts_csv = optarg; break;
 		case OPT_REPORT: o->report_dir = optarg; break;
+		case OPT_BUNDLE: case OPT_CONFIG: break; /* cli_expand_config did them */
 		case OPT_SET: {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
@@ -349,15 +353,29 @@ static bool single_job(struct migrate_opts *o, const char *src, const char *snk,
 	return true;
 }
 
-static int migrate_or_verify(int argc, char **argv, bool verifying)
+static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 {
 	struct migrate_opts o = { .state_path = DEFAULT_STATE_FILE, .conn_per_host = 4 };
 	int rc = EXIT_USAGE;
 	struct job *jobs = NULL;
 	size_t n_jobs = 0;
+	struct bundle bundle = { 0 };
+	bool have_bundle = false;
+	int argc = 0;
+	char **argv = NULL;
 	host_install_signal_handlers();
+	/* Options of --bundle's and --config's files come first in argv. */
+	if (cli_expand_config(cmd_argc, cmd_argv, long_opts, &bundle, &have_bundle, &argc,
+			      &argv) != EXIT_OK)
+		goto out;
 	if (!parse_opts(argc, argv, &o))
 		goto out;
+	if (have_bundle) {
+		o.plugin_dirs = mf_xrealloc(o.plugin_dirs, (o.n_plugin_dirs + 1) * sizeof(char *));
+		memmove(o.plugin_dirs + 1, o.plugin_dirs, o.n_plugin_dirs * sizeof(char *));
+		o.plugin_dirs[0] = bundle.plugin_dir;
+		o.n_plugin_dirs++;
+	}
 	log_set_level(o.verbose ? MF_LOG_DEBUG : o.quiet ? MF_LOG_WARN : MF_LOG_INFO);
 	if (argc - optind != 2) {
 		fprintf(stderr, "mailferry %s: expected SOURCE and SINK (see mailferry --help)\n",
@@ -391,6 +409,9 @@ out:
 	free(o.plugin_dirs);
 	folder_map_free(&o.folders);
 	settings_free(&o.settings);
+	cli_free_argv(argc, argv);
+	if (have_bundle)
+		bundle_close(&bundle);
 	return rc;
 }
 

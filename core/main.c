@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crash.h"
 
 void cli_usage(FILE *out)
 {
@@ -22,6 +23,9 @@ void cli_usage(FILE *out)
 	      "  status [ACCOUNT]        per-mailbox progress from the state file\n"
 	      "  enable|disable ACCOUNT  include or skip a mailbox in later runs\n"
 	      "  plugins                 list plugins found, and why any was refused\n"
+	      "  bundle create OUT.tar.gz --plugin FILE ... [--config FILE] [--name NAME]\n"
+	      "                          pack plugins and a default configuration\n"
+	      "  bundle inspect FILE     show and verify a bundle's manifest\n"
 	      "\n"
 	      "URIs:  mbox:PATH  maildir:PATH  eml:DIR  imap://USER@HOST[:PORT]  imaps://...\n"
 	      "       pop3://...  pop3s://...  ews://USER@HOST/EWS/Exchange.asmx\n"
@@ -52,6 +56,10 @@ void cli_usage(FILE *out)
 	      "  --timeout SECONDS            network connect/read timeout (default 60)\n"
 	      "  --set KEY=VALUE              a setting for plugins\n"
 	      "  --plugin-dir DIR             look for plugins here first (repeatable)\n"
+	      "  --bundle FILE                verify FILE (mailferry bundle create) and run with\n"
+	      "                               its plugins first and its default configuration\n"
+	      "  --config FILE                \"option = value\" lines (long option names);\n"
+	      "                               the command line overrides them\n"
 	      "  -v, --verbose / -q, --quiet  more / less logging\n"
 	      "\n"
 	      "Exit status: 0 all copied; 1 some messages or folders failed; 2 usage or\n"
@@ -68,6 +76,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
+	crash_install();
 	if (strcmp(cmd, "migrate") == 0)
 		return cli_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
@@ -76,6 +85,8 @@ int main(int argc, char **argv)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)
 		return cli_plugins(argc - 1, argv + 1);
+	if (strcmp(cmd, "bundle") == 0)
+		return cli_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
 		return cli_enable(argc - 1, argv + 1, cmd[0] == 'e');
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* Storing messages on the target: APPEND (RFC 3501 §6.3.11) with the
+ * system flags the folder's PERMANENTFLAGS allow (keywords only with
+ * "\*": Alibaba has none, alibaba-mail.md §2.1), the internal date, the
+ * body streamed from the core's spool as one literal (LITERAL+ when
+ * offered, else after the server's "+"), and the APPENDUID (RFC 4315)
+ * answer as target id "uidvalidity:uid".  Errors: a NO/BAD for one
+ * message is MF_ERR_MESSAGE with the server's words (the run goes on),
+ * [OVERQUOTA] stops the mailbox, [TRYCREATE] creates the folder and tries
+ * once more, a lost connection is MF_ERR_ACCOUNT for the core to reopen.
+ *
+ * lookup (after a crash between APPEND and the core's bookkeeping):
+ * UID SEARCH HEADER Message-ID <id> LARGER size-1 SMALLER size+1, then
+ * each candidate's body is fetched (streamed) and its SHA-256 compared, so
+ * distinct messages sharing a Message-ID are never confused. */
+#include <config.h>
+#include "alimail_p.h"
+
+#include <mailferry/date.h>
+#include <mailferry/mime.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK (64 * 1024)
+
+static int stream_body(struct mf_sink *snk, const struct mf_message *msg,
+		       struct mf_error *err)
+{
+	unsigned char *buf = mf_xmalloc(CHUNK);
+	uint64_t total = 0;
+	int st = MF_OK;
+	for (;;) {
+		size_t n = 0;
+		st = msg->read(msg, buf, CHUNK, &n, err);
+		if (st != MF_OK || n == 0)
+			break;
+		if (total + n > msg->size) {
+			st = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+					  "message %s is longer than its"
+					  " announced %llu bytes", msg->source_id,
+					  (unsigned long long)msg->size);
+			break;
+		}
+		total += n;
+		st = imapc_write(snk->c, buf, n, err);
+		if (st != MF_OK)
+			break;
+	}
+	free(buf);
+	if (st == MF_OK && total != msg->size)
+		st = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+				  "message %s ended after %llu of %llu bytes",
+				  msg->source_id, (unsigned long long)total,
+				  (unsigned long long)msg->size);
+	return st;
+}
+
+/* "uidvalidity uid" of APPENDUID into "uidvalidity:uid". */
+static void appenduid(const struct imapc_result *res,
+		      struct mf_append_result *out)
+{
+	unsigned long long v, u;
+	char tail;
+	if (strcmp(res->code, "APPENDUID") == 0 &&
+	    sscanf(res->code_args, "%llu %llu%c", &v, &u, &tail) == 2)
+		snprintf(out->target_id, sizeof(out->target_id), "%llu:%llu", v,
+			 u);
+}
+
+static int append_once(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg, struct imapc_result *res,
+		       struct mf_error *err)
+{
+	int st = alimail_select(snk, folder, err);
+	if (st != MF_OK)
+		return st;
+	const struct alimail_folder *f = alimail_find(snk, folder);
+	char *name = f ? mf_xstrdup(f->name)
+		       : imapc_path_to_name(folder, snk->sep, snk->ns_prefix);
+	/* Without a PERMANENTFLAGS code RFC 3501 §7.1 says all flags may be
+	 * changed permanently. */
+	uint32_t mask = snk->sel.have_perm ? snk->sel.perm_flags : 0xffffffffu;
+	bool kw = !snk->sel.have_perm || snk->sel.perm_keywords;
+	struct mf_buf flags = { 0 };
+	imapc_format_flags(msg->flags, mask, kw, msg->keywords, &flags);
+	char date[40] = "";
+	if (msg->internal_date != MF_DATE_UNKNOWN)
+		mf_format_imap_date(msg->internal_date, msg->tz_offset_min, date,
+				    sizeof(date));
+	bool go;
+	unsigned tag;
+	st = imapc_append_begin(snk->c, name, (char *)flags.data, date,
+				msg->size, &go, &tag, res, err);
+	mf_buf_free(&flags);
+	free(name);
+	if (st != MF_OK || !go)
+		return st;
+	st = stream_body(snk, msg, err);
+	if (st != MF_OK) {
+		/* Mid-literal: the session is unusable. */
+		imapc_close(&snk->c);
+		return st;
+	}
+	st = imapc_append_end(snk->c, err);
+	if (st == MF_OK)
+		st = imapc_wait(snk->c, tag, res, err);
+	return st;
+}
+
+int alimail_append(struct mf_sink *snk, const char *folder,
+		   const struct mf_message *msg, struct mf_append_result *res_r,
+		   struct mf_error *err)
+{
+	memset(res_r, 0, sizeof(*res_r));
+	int st = alimail_ensure_conn(snk, err);
+	if (st != MF_OK)
+		return st;
+	for (int attempt = 0;; attempt++) {
+		struct imapc_result res = { 0 };
+		st = append_once(snk, folder, msg, &res, err);
+		if (st != MF_OK)
+			return st;
+		if (res.status == IMAPC_OK) {
+			appenduid(&res, res_r);
+			return MF_OK;
+		}
+		char what[400];
+		snprintf(what, sizeof(what), "%s: message %s (%llu bytes):"
+			 " APPEND", folder, msg->source_id,
+			 (unsigned long long)msg->size);
+		if (strcmp(res.code, "TRYCREATE") == 0 && attempt == 0) {
+			/* Deleted behind our back: create it again, once. */
+			char *actual = NULL;
+			snk->listed = false;
+			st = alimail_ensure_folder(snk, folder, MF_SPECIAL_NONE,
+						   &actual, err);
+			free(actual);
+			if (st != MF_OK)
+				return st;
+			continue;
+		}
+		if (strcmp(res.code, "OVERQUOTA") == 0)
+			return imapc_result_error(snk->c, &res, MF_ERR_ACCOUNT,
+						  MF_RETRY_NEVER, what, err);
+		if (strcmp(res.code, "UNAVAILABLE") == 0 ||
+		    strcmp(res.code, "INUSE") == 0)
+			return imapc_result_error(snk->c, &res, MF_ERR_ACCOUNT,
+						  MF_RETRY_LATER, what, err);
+		return imapc_result_error(snk->c, &res, MF_ERR_MESSAGE,
+					  MF_RETRY_NEVER, what, err);
+	}
+}
+
+/* ---- lookup ------------------------------------------------------- */
+
+struct search_ctx {
+	uint32_t uids[64];
+	size_t n;
+};
+
+static int on_search(struct imapc *c, const struct imapc_resp *r, void *ctx,
+		     struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	struct search_ctx *s = ctx;
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "SEARCH") != 0)
+		return MF_OK;
+	for (size_t i = 0; i < r->args.n_items && s->n < 64; i++) {
+		uint64_t v;
+		if (imapc_value_u64(&r->args.items[i], &v) && v <= UINT32_MAX)
+			s->uids[s->n++] = (uint32_t)v;
+	}
+	return MF_OK;
+}
+
+static int search(struct mf_sink *snk, const char *msgid, uint64_t size,
+		  bool with_size, struct search_ctx *s, struct mf_error *err)
+{
+	struct imapc_cmd *cmd = imapc_cmd_new("UID SEARCH");
+	if (msgid != NULL) {
+		imapc_cmd_raw(cmd, "HEADER Message-ID");
+		imapc_cmd_quoted(cmd, msgid);
+	}
+	if (with_size || msgid == NULL)
+		imapc_cmd_rawf(cmd, "LARGER %llu SMALLER %llu",
+			       (unsigned long long)(size ? size - 1 : 0),
+			       (unsigned long long)size + 1);
+	struct imapc_result res;
+	s->n = 0;
+	int st = imapc_run(snk->c, cmd, on_search, s, &res, err);
+	if (st == MF_OK && res.status != IMAPC_OK)
+		return imapc_result_error(snk->c, &res, MF_ERR_FOLDER,
+					  MF_RETRY_LATER, "UID SEARCH", err);
+	return st;
+}
+
+/* The message's Message-ID (from its first 256 KiB), or NULL. */
+static char *message_id(const struct mf_message *msg, struct mf_error *err,
+			int *st_r)
+{
+	struct mf_buf head = { 0 };
+	unsigned char buf[8192];
+	*st_r = MF_OK;
+	while (head.len < 256 * 1024) {
+		size_t n = 0;
+		*st_r = msg->read(msg, buf, sizeof(buf), &n, err);
+		if (*st_r != MF_OK || n == 0)
+			break;
+		mf_buf_append(&head, buf, n);
+		if (mf_header_block_len(head.data, head.len) < head.len)
+			break;
+	}
+	struct mf_buf v = { 0 };
+	char *id = NULL;
+	if (*st_r == MF_OK && head.len > 0 &&
+	    mf_header_find(head.data, head.len, "Message-ID", false, &v) &&
+	    v.len > 0 && v.len < 900 && memchr(v.data, '\0', v.len) == NULL)
+		id = mf_xstrdup((char *)v.data);
+	mf_buf_free(&v);
+	mf_buf_free(&head);
+	return id;
+}
+
+struct digest_ctx {
+	struct mf_sha256 *h;
+	bool got;
+	unsigned char out[32];
+};
+
+static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
+			    const char *key, struct imapc_literal *lit,
+			    struct mf_error *err)
+{
+	(void)partial;
+	struct digest_ctx *d = ctx;
+	if (mf_ascii_strcasecmp(key, "BODY[]") != 0)
+		return MF_OK;
+	unsigned char buf[16384];
+	for (;;) {
+		size_t n;
+		int st = imapc_literal_read(lit, buf, sizeof(buf), &n, err);
+		if (st != MF_OK)
+			return st;
+		if (n == 0)
+			break;
+		mf_sha256_update(d->h, buf, n);
+	}
+	mf_sha256_final(d->h, d->out);
+	d->got = true;
+	return MF_OK;
+}
+
+int alimail_lookup(struct mf_sink *snk, const char *folder,
+		   const struct mf_message *msg, const unsigned char digest[32],
+		   bool *found_r, struct mf_append_result *res_r,
+		   struct mf_error *err)
+{
+	*found_r = false;
+	memset(res_r, 0, sizeof(*res_r));
+	int st = alimail_ensure_conn(snk, err);
+	if (st == MF_OK)
+		st = alimail_select(snk, folder, err);
+	if (st != MF_OK)
+		return st;
+	char *msgid = message_id(msg, err, &st);
+	if (st != MF_OK)
+		return st;
+	struct search_ctx s;
+	st = search(snk, msgid, msg->size, true, &s, err);
+	if (st == MF_OK && s.n == 0 && msgid != NULL)
+		/* The target may count size differently (LF vs CRLF). */
+		st = search(snk, msgid, msg->size, false, &s, err);
+	free(msgid);
+	struct digest_ctx d = { .h = mf_sha256_new() };
+	imapc_set_stream(snk->c, on_digest_stream, &d);
+	for (size_t i = 0; st == MF_OK && i < s.n && !*found_r; i++) {
+		struct imapc_cmd *cmd = imapc_cmd_new("UID FETCH");
+		imapc_cmd_rawf(cmd, "%u (UID BODY.PEEK[])", s.uids[i]);
+		struct imapc_result res;
+		d.got = false;
+		st = imapc_run(snk->c, cmd, NULL, NULL, &res, err);
+		if (st == MF_OK && d.got && memcmp(d.out, digest, 32) == 0) {
+			*found_r = true;
+			snprintf(res_r->target_id, sizeof(res_r->target_id),
+				 "%u:%u", snk->sel.uidvalidity, s.uids[i]);
+		}
+	}
+	if (snk->c != NULL)
+		imapc_set_stream(snk->c, NULL, NULL);
+	mf_sha256_free(&d.h);
+	return st;
+}

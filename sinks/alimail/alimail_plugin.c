@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* The "alimail" sink plugin's descriptor: Alibaba Mail over IMAP
+ * (alimail://), also usable as a generic IMAP target (imap://, imaps://).
+ * The code is in the convenience library sinks/alimail/libalimail.la. */
+#include <config.h>
+#include "alimail_p.h"
+
+static const char *const alimail_schemes[] = { "alimail", "imap", "imaps",
+					       NULL };
+
+MF_PLUGIN_EXPORT(alimail) = {
+	MF_ABI_INIT,
+	.kind = MF_PLUGIN_SINK,
+	.name = "alimail",
+	.version = PACKAGE_VERSION,
+	.description = "Alibaba Mail (alimail://user@corp) and other IMAP"
+		       " servers as target, by APPEND",
+	.schemes = alimail_schemes,
+	.caps = MF_CAP_RETURNS_ID,
+	.init = alimail_plugin_init,
+	.deinit = alimail_plugin_deinit,
+	.sink = &alimail_sink_ops,
+};

@@ -11,6 +11,7 @@
 #include <mailferry/plugin.h>
 #include <mailferry/util.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -234,18 +235,29 @@ uint32_t ews_retry_after_ms(const char *value, int64_t now);
 /* ------------------------------------------------------------------ */
 /* Sessions (ews_session.c) and source operations (ews_source.c)        */
 
+/* Per loaded plugin, shared by all sessions (so by several threads). */
 struct ews_plugin_ctx {
 	const struct mf_host *host;
+	/* RequestServerVersion that worked, per endpoint URL (brief §1:
+	 * remember it, so that only the first session steps down). */
+	pthread_mutex_t lock;
+	struct ews_known_version {
+		char *url;
+		int version;
+	} *known;
+	size_t nknown;
 };
 
 /* One session: one mailbox, one curl handle (so one connection). */
 struct mf_source {
 	const struct mf_host *host;
+	struct ews_plugin_ctx *pc; /* may be NULL (tests) */
+	char *url;
 	struct ews_http *http;
 	char *who;            /* "ews: alice@corp.example" for error texts */
 	char *impersonate;    /* or NULL */
 	int version;          /* index into ews_versions */
-	bool version_pinned;
+	bool version_pinned, version_saved;
 	unsigned folder_page, item_page, sync_batch, get_batch;
 	uint64_t batch_bytes;
 	bool keep_system, finditem_only;

@@ -42,8 +42,41 @@ static bool canceled(const struct mf_source *s)
 	       s->host->canceled(s->host->host_ctx);
 }
 
+/* The version an earlier session found working on this endpoint, or -1. */
+static int known_version(struct ews_plugin_ctx *pc, const char *url)
+{
+	int v = -1;
+	if (pc == NULL)
+		return v;
+	pthread_mutex_lock(&pc->lock);
+	for (size_t i = 0; i < pc->nknown; i++)
+		if (strcmp(pc->known[i].url, url) == 0)
+			v = pc->known[i].version;
+	pthread_mutex_unlock(&pc->lock);
+	return v;
+}
+
+static void save_version(struct mf_source *s)
+{
+	struct ews_plugin_ctx *pc = s->pc;
+	s->version_saved = true;
+	if (pc == NULL || s->version_pinned)
+		return;
+	pthread_mutex_lock(&pc->lock);
+	size_t i = 0;
+	while (i < pc->nknown && strcmp(pc->known[i].url, s->url) != 0)
+		i++;
+	if (i == pc->nknown) {
+		pc->known = mf_xrealloc(pc->known, (pc->nknown + 1) * sizeof(*pc->known));
+		pc->known[pc->nknown++].url = mf_xstrdup(s->url);
+	}
+	pc->known[i].version = s->version;
+	pthread_mutex_unlock(&pc->lock);
+}
+
 /* ErrorInvalidServerVersion steps the RequestServerVersion down and sends
- * again: at most twice per session, the length of ews_versions. */
+ * again: at most twice per session, the length of ews_versions.  The first
+ * version the server accepts is remembered for later sessions. */
 int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 	     void *out, reset_fn *reset, struct ews_status *st,
 	     struct mf_error *err)
@@ -83,6 +116,8 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 				err->proto_code = code;
 			return rc;
 		}
+		if (!s->version_saved && !st->fault)
+			save_version(s);
 		return MF_OK;
 	}
 }
@@ -196,6 +231,7 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 	struct mf_source *s = mf_xcalloc(1, sizeof(*s));
 	*src_r = s;
 	s->host = pc != NULL ? pc->host : NULL;
+	s->pc = pc;
 	const char *imp = a->impersonate;
 	if (imp == NULL || *imp == '\0')
 		imp = mf_account_option(a, "impersonate");
@@ -265,6 +301,7 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 	if (to != NULL && mf_parse_u64(to, strlen(to), &t) && t > 0 && t < 86400)
 		cfg.timeout_s = (long)t;
 
+	s->url = mf_xstrdup(url);
 	int rc = ews_http_open(&cfg, &s->http, err);
 	if (token != NULL) {
 		explicit_bzero(token, strlen(token));
@@ -294,6 +331,10 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 					    "%s: version=%s: expected Exchange2013_SP1, "
 					    "Exchange2010_SP2 or Exchange2007_SP1", s->who, ver);
 		s->version_pinned = true;
+	} else {
+		int v = known_version(pc, s->url);
+		if (v > 0)
+			s->version = v;
 	}
 	return ews_load_roles(s, err);
 }
@@ -310,6 +351,7 @@ static void ews_close(struct mf_source **sp)
 	mf_buf_free(&s->body);
 	mf_buf_free(&s->req);
 	free(s->impersonate);
+	free(s->url);
 	free(s->who);
 	free(s);
 	*sp = NULL;
@@ -333,12 +375,20 @@ int ews_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *e
 				    "ews: curl_global_init failed");
 	struct ews_plugin_ctx *pc = mf_xcalloc(1, sizeof(*pc));
 	pc->host = host;
+	pthread_mutex_init(&pc->lock, NULL);
 	*ctx_r = pc;
 	return MF_OK;
 }
 
 void ews_plugin_deinit(void *ctx)
 {
-	free(ctx);
+	struct ews_plugin_ctx *pc = ctx;
+	if (pc != NULL) {
+		for (size_t i = 0; i < pc->nknown; i++)
+			free(pc->known[i].url);
+		free(pc->known);
+		pthread_mutex_destroy(&pc->lock);
+		free(pc);
+	}
 	curl_global_cleanup();
 }

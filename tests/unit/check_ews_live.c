@@ -575,6 +575,15 @@ START_TEST(older_server_version_steps_down)
 	ck_assert_uint_ge(count_lines_with(log, "Exchange2010_SP2"), 3);
 	free(log);
 	ews_source_ops.close(&src);
+	/* A second session to the same endpoint starts at the version that
+	 * worked: no second refusal. */
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	ews_source_ops.close(&src);
+	log = request_log();
+	ck_assert_uint_eq(count_lines_with(log, "ErrorInvalidServerVersion"), 1);
+	free(log);
+	ews_plugin_deinit(g_plugin);
+	g_plugin = NULL;
 	stop_fake();
 }
 END_TEST

@@ -165,9 +165,11 @@ static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...)
 	mf_buf_append_str(&g_logbuf, "\n");
 }
 
+static bool g_cancel;
+
 static bool hcanceled(void *ctx)
 {
-	return false;
+	return g_cancel;
 }
 
 static const char *hsetting(void *ctx, const char *key)
@@ -683,6 +685,31 @@ START_TEST(ntlm_authenticates_one_connection_per_session)
 }
 END_TEST
 
+static int stop_at_second_folder(const struct mf_folder *f, void *aux)
+{
+	int *n = aux;
+	return ++*n == 2 ? MF_ERR_FATAL : 0;
+}
+
+START_TEST(cancel_and_callback_stop)
+{
+	start_fake(true, NULL);
+	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	int n = 0;
+	ck_assert_int_eq(ews_source_ops.list_folders(src, stop_at_second_folder, &n, &err),
+			 MF_ERR_FATAL);
+	ck_assert_int_eq(n, 2);
+	g_cancel = true;
+	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_ERR_CANCELED);
+	ck_assert_uint_eq(g_ngot, 0);
+	ews_source_ops.close(&src);
+	stop_fake();
+}
+END_TEST
+
 START_TEST(tls_verified_by_default)
 {
 	start_fake(true, NULL);
@@ -757,6 +784,7 @@ static Suite *ews_live_suite(void)
 	tcase_add_test(tc, finditem_fallback_with_partial_pages);
 	tcase_add_test(tc, bearer_token_from_file);
 	tcase_add_test(tc, ntlm_authenticates_one_connection_per_session);
+	tcase_add_test(tc, cancel_and_callback_stop);
 	tcase_add_test(tc, tls_verified_by_default);
 	tcase_add_test(tc, plain_http_with_tls_none);
 	tcase_add_test(tc, bad_options_are_fatal);

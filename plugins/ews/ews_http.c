@@ -269,6 +269,11 @@ int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 	return st;
 }
 
+void ews_http_drop_body(struct ews_http *h)
+{
+	mf_buf_free(&h->resp);
+}
+
 void ews_http_close(struct ews_http **hp)
 {
 	struct ews_http *h = hp != NULL ? *hp : NULL;

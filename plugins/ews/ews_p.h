@@ -227,6 +227,8 @@ int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
 int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 		  long *status_r, const struct mf_buf **resp_r,
 		  struct mf_error *err);
+/* Free the last response body (after parsing: big GetItem replies). */
+void ews_http_drop_body(struct ews_http *h);
 void ews_http_close(struct ews_http **h);
 /* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, in ms
  * from now; 0 when absent or unparsable. */

@@ -99,6 +99,10 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 		bool bad_version = ok ? ews_status_is_version(st) :
 			(code == 500 && x != NULL &&
 			 strstr(x, "The specified server version is invalid") != NULL);
+		size_t resp_len = resp->len;
+		/* Parsed: the raw reply (base64 MIME of a whole batch) need
+		 * not stay in memory while the messages are delivered. */
+		ews_http_drop_body(s->http);
 		if (bad_version && !s->version_pinned &&
 		    ews_versions[s->version + 1] != NULL) {
 			s->version++;
@@ -111,7 +115,7 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 			 * cut-off bodies are transient ([xl] protocol.py). */
 			rc = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 					  "%s: %s: HTTP %ld: unparsable reply (%zu bytes)",
-					  s->who, what, code, resp->len);
+					  s->who, what, code, resp_len);
 			if (err != NULL)
 				err->proto_code = code;
 			return rc;

@@ -452,15 +452,23 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 			parse_ext_prop(c, it);
 		} else if (strcmp(n, "MimeContent") == 0) {
 			it->has_mime = true;
-			xmlChar *b64 = xmlNodeGetContent(c);
 			mf_buf_clear(&it->mime);
+			/* The usual single text node is decoded in place: a
+			 * copy of tens of MB of base64 is not needed. */
+			xmlChar *copy = NULL;
+			const xmlChar *b64;
+			if (c->children != NULL && c->children->next == NULL &&
+			    c->children->type == XML_TEXT_NODE)
+				b64 = c->children->content;
+			else
+				b64 = copy = xmlNodeGetContent(c);
 			if (b64 == NULL ||
 			    !ews_base64_decode((const char *)b64,
 					       strlen((const char *)b64), &it->mime)) {
 				it->mime_bad = true;
 				mf_buf_free(&it->mime);
 			}
-			xmlFree(b64);
+			xmlFree(copy);
 		}
 	}
 }

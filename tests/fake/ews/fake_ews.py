@@ -99,6 +99,8 @@ class State:
         base = os.path.dirname(os.path.abspath(args.fixture))
         self.mailboxes = {k.lower(): Mailbox(k, v, base)
                           for k, v in fx["mailboxes"].items()}
+        for spec in args.big:
+            self.add_big(spec)
         self.users = dict(u.split(":", 1) for u in args.user)
         self.tokens = dict(t.split(":", 1) for t in args.token)
         self.impersonators = set(args.impersonator)
@@ -110,6 +112,30 @@ class State:
         self.busy_msg_on = set(int(x) for x in args.busy_msg_on.split(",") if x)
         self.unavail_on = set(int(x) for x in args.unavailable_on.split(",") if x)
         self.stop_batch_on = set(int(x) for x in args.stop_batch_on.split(",") if x)
+
+    def add_big(self, spec):
+        """--big FOLDERID:ITEMID:BYTES:PATH: a generated message of BYTES
+        bytes (its base64 exceeds libxml2's 10 MB text-node limit when
+        BYTES > 7.5 MB), also written to PATH for comparison."""
+        folder, item, size, path = spec.split(":", 3)
+        size = int(size)
+        head = ("From: big@example.com\r\nTo: alice@example.com\r\n"
+                "Subject: big attachment\r\nMessage-ID: <%s@fixture.example>\r\n"
+                "\r\n" % item).encode()
+        lines, n = [], 0
+        while len(head) + n < size:
+            line = ("%08d " % n).encode() + b"0123456789abcdef" * 4 + b"\r\n"
+            lines.append(line)
+            n += len(line)
+        mime = (head + b"".join(lines))[:size]
+        with open(path, "wb") as fh:
+            fh.write(mime)
+        for mb in self.mailboxes.values():
+            if folder in mb.by_id:
+                it = {"id": item, "folder": folder, "mime": mime, "read": True,
+                      "received": "2024-04-20T12:00:00Z"}
+                mb.items.append(it)
+                mb.item_by_id[item] = it
 
     def next_request(self):
         with self.lock:
@@ -672,6 +698,8 @@ def main():
     ap.add_argument("--unavailable-on", default="")
     ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--invalid-sync-state", action="store_true")
+    ap.add_argument("--big", action="append", default=[],
+                    help="FOLDERID:ITEMID:BYTES:PATH generated message")
     ap.add_argument("--vanish", action="append", default=[],
                     help="item id listed, but deleted before GetItem")
     ap.add_argument("--stop-batch-on", default="",

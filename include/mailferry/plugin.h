@@ -83,6 +83,9 @@ struct mf_error {
  * "return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "...", ...);". */
 static inline int mf_error_vset(struct mf_error *err, enum mf_status status,
 				enum mf_retry retry, const char *fmt, va_list ap)
+	MF_PRINTF(4, 0);
+static inline int mf_error_vset(struct mf_error *err, enum mf_status status,
+				enum mf_retry retry, const char *fmt, va_list ap)
 {
 	if (err != NULL) {
 		err->status = status;

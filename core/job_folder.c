@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "host.h"
 #include "job_p.h"
 #include "throttle.h"
@@ -55,8 +56,11 @@ static int ensure_target(struct folder_run *fr, struct mf_error *err)
 		return MF_OK;
 	}
 	for (unsigned attempt = 1;; attempt++) {
+		crash_enter(j->snk_plugin->desc.name, "creating a folder for", j->job->name,
+			    fr->target);
 		int st = j->snk_plugin->sink.ensure_folder(j->snk, fr->target, fr->special,
 							   &fr->actual, err);
+		crash_leave();
 		if (st == MF_OK) {
 			if (fr->actual == NULL)
 				fr->actual = mf_xstrdup(fr->target);
@@ -127,8 +131,11 @@ static int lookup(struct folder_run *fr, const struct mf_message *m, bool *found
 	if (j->snk_plugin->sink.lookup == NULL)
 		return MF_OK;
 	spool_rewind(&j->spool);
-	return j->snk_plugin->sink.lookup(j->snk, fr->actual, m, j->spool.digest, found_r, res,
-					  err);
+	crash_enter(j->snk_plugin->desc.name, "looking up a message of", j->job->name, fr->actual);
+	int st = j->snk_plugin->sink.lookup(j->snk, fr->actual, m, j->spool.digest, found_r, res,
+					    err);
+	crash_leave();
+	return st;
 }
 
 static int append_with_retry(struct folder_run *fr, const struct mf_message *m,
@@ -138,7 +145,9 @@ static int append_with_retry(struct folder_run *fr, const struct mf_message *m,
 	for (unsigned attempt = 1;; attempt++) {
 		memset(res, 0, sizeof(*res));
 		spool_rewind(&j->spool);
+		crash_enter(j->snk_plugin->desc.name, "appending to", j->job->name, fr->actual);
 		int st = j->snk_plugin->sink.append(j->snk, fr->actual, m, res, err);
+		crash_leave();
 		if (st == MF_OK || st == MF_ERR_MESSAGE)
 			return st;
 		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
@@ -177,7 +186,10 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	throttle_message(j->cfg->throttle);
 	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
 		 msg->source_id);
+	crash_enter(j->src_plugin->desc.name, "reading a message of", j->job->name,
+		    fr->folder->path);
 	int st = spool_fill(&j->spool, msg, j->cfg->throttle, what, &err);
+	crash_leave();
 	/* A message the source cannot deliver in full is recorded (retried
 	 * next run unless permanent); if the connection really died, the
 	 * source's next read fails at the account level anyway. */
@@ -240,6 +252,17 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	return MF_OK;
 }
 
+/* Back in the core while the source's fetch() is still on the stack: a
+ * crash here is ours, not the plugin's (crash.c). */
+static int on_message_core(const struct mf_message *msg, void *aux, struct mf_error *cb_err)
+{
+	struct folder_run *fr = aux;
+	crash_enter(NULL, "handling a message of", fr->j->job->name, fr->folder->path);
+	int st = on_message(msg, aux, cb_err);
+	crash_leave();
+	return st;
+}
+
 static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_error *err)
 {
 	struct job_ctx *j = fr->j;
@@ -252,8 +275,11 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	};
 	fr->gap = false;
 	fr->last_uid = since.last_uid;
-	return j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message, fr,
-					   sync_state_r, err);
+	crash_enter(j->src_plugin->desc.name, "fetching", j->job->name, fr->folder->path);
+	int st = j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message_core, fr,
+					     sync_state_r, err);
+	crash_leave();
+	return st;
 }
 
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crash.h"
 #include "host.h"
 #include "job_p.h"
 #include "throttle.h"
@@ -48,12 +49,18 @@ static int open_side(struct job_ctx *j, struct account_spec *spec, bool *held,
 
 static int src_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
 {
-	return j->src_plugin->source.open(j->src_plugin->ctx, a, &j->src, err);
+	crash_enter(j->src_plugin->desc.name, "opening", j->job->name, NULL);
+	int st = j->src_plugin->source.open(j->src_plugin->ctx, a, &j->src, err);
+	crash_leave();
+	return st;
 }
 
 static int snk_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
 {
-	return j->snk_plugin->sink.open(j->snk_plugin->ctx, a, &j->snk, err);
+	crash_enter(j->snk_plugin->desc.name, "opening", j->job->name, NULL);
+	int st = j->snk_plugin->sink.open(j->snk_plugin->ctx, a, &j->snk, err);
+	crash_leave();
+	return st;
 }
 
 void job_close_source(struct job_ctx *j)
@@ -149,7 +156,9 @@ static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_e
 {
 	for (unsigned attempt = 1;; attempt++) {
 		folder_list_free(l);
+		crash_enter(j->src_plugin->desc.name, "listing the folders of", j->job->name, NULL);
 		int st = j->src_plugin->source.list_folders(j->src, collect_folder, l, err);
+		crash_leave();
 		if (st == MF_OK)
 			return MF_OK;
 		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))

@@ -7,8 +7,8 @@
 # special-use targets, calendar/contacts/tasks/notes skipped, the item
 # Exchange cannot convert recorded as failed, a second run copies nothing
 # (SyncState), a restarted server with one new message gives exactly that
-# one, injected ErrorServerBusy and HTTP 503 are survived within one run,
-# --impersonate picks another mailbox, a wrong password fails cleanly.
+# one, --impersonate picks another mailbox, a wrong password fails cleanly.
+# Throttling (ErrorServerBusy, 503) within one run: ews_throttle.sh.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
@@ -133,20 +133,6 @@ assert_eq "$(counts "$T/run3.json")" "1 0" "delta run"
 assert_eq "$(requests sync_state_rejected)" 0 "states rejected after a restart"
 assert_eq "$(maildir_count "$OUT")" 5 "INBOX after the delta run"
 assert_eq "$(maildir_digests "$OUT")" "$(digests $ALICE a11-late)" "contents after the delta run"
-
-# --- throttling: ErrorServerBusy (fault and 200 reply) and HTTP 503 -------
-# Requests 4 and 9 are answered busy, 13 with 503 + Retry-After: 1; the
-# core waits as told and reopens; one run still gets everything.
-start_fake --busy-on 4 --busy-ms 400 --busy-msg-on 9 --unavailable-on 13 --retry-after 1
-OUT2="$T/out-busy"
-run run4 "maildir:$OUT2" --state "$T/st-busy.db" --impersonate alice@example.com
-assert_eq "$(requests '"injected": "busy-fault"')" 1 "busy fault injected"
-assert_eq "$(requests '"injected": "busy-message"')" 1 "busy message injected"
-assert_eq "$(requests '"injected": "503"')" 1 "503 injected"
-assert_eq "$rc" 1 "throttled run exit status ($(cat "$T/run4.err"))"
-assert_eq "$(counts "$T/run4.json")" "9 1" "throttled run copied/failed"
-assert_eq "$(maildir_digests "$OUT2")" "$(digests $ALICE)" "contents after throttling"
-grep -q 'ErrorServerBusy' "$T/run4.err" || fail "busy back-off not logged"
 
 # --- another mailbox through --impersonate; a wrong password ------------
 run run5 "maildir:$T/bob" --state "$T/st-bob.db" --impersonate bob@example.com

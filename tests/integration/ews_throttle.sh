@@ -65,11 +65,11 @@ ALICE="a1-welcome a2-unread a3-replied a12-forwarded a6-project a7-q1 a8-sent a9
 start_fake --busy-on 4 --busy-ms 400 --busy-msg-on 9 --unavailable-on 13 --retry-after 1
 OUT2="$T/out-busy"
 run run4 "maildir:$OUT2" --state "$T/st-busy.db" --impersonate alice@example.com
+assert_eq "$rc" 1 "throttled run exit status ($(cat "$T/run4.err"))"
+assert_eq "$(counts "$T/run4.json")" "9 1" "throttled run copied/failed"
 assert_eq "$(requests '"injected": "busy-fault"')" 1 "busy fault injected"
 assert_eq "$(requests '"injected": "busy-message"')" 1 "busy message injected"
 assert_eq "$(requests '"injected": "503"')" 1 "503 injected"
-assert_eq "$rc" 1 "throttled run exit status ($(cat "$T/run4.err"))"
-assert_eq "$(counts "$T/run4.json")" "9 1" "throttled run copied/failed"
 assert_eq "$(maildir_digests "$OUT2")" "$(digests $ALICE)" "contents after throttling"
 grep -q 'ErrorServerBusy.*retrying in 400 ms' "$T/run4.err" \
 	|| fail "BackOffMilliseconds not honoured: $(grep retrying "$T/run4.err")"

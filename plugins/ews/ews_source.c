@@ -49,7 +49,9 @@ static int parse_gi(const char *x, size_t l, void *o, struct ews_status *st)
  * folders name it as parent) and id -> role, since DisplayNames are
  * localized (brief §2.1).  Also the first request of a session, so bad
  * credentials and refused impersonation surface in open(). */
-static int load_tree(struct mf_source *s, struct mf_error *err)
+/* report: log what was skipped (list_folders; not the lazy load of a
+ * fetch on a reopened session, which would repeat it). */
+static int load_tree(struct mf_source *s, bool report, struct mf_error *err)
 {
 	struct ews_folder_page all = { 0 }, page = { 0 };
 	struct ews_status st;
@@ -98,11 +100,11 @@ static int load_tree(struct mf_source *s, struct mf_error *err)
 		roles[r] = s->role_ids[r];
 	ews_tree_build(&all, roles, s->keep_system, &s->tree);
 	s->have_tree = true;
-	if (s->tree.skipped_class > 0)
+	if (report && s->tree.skipped_class > 0)
 		ews_log(s, MF_LOG_INFO, "%s: skipped %zu non-mail folders (calendar, "
 			"contacts, tasks, notes, search folders)", s->who,
 			s->tree.skipped_class);
-	if (s->tree.skipped_system > 0)
+	if (report && s->tree.skipped_system > 0)
 		ews_log(s, MF_LOG_INFO, "%s: skipped %zu Outbox / Sync Issues folders "
 			"(URI option system-folders=1 keeps them)", s->who,
 			s->tree.skipped_system);
@@ -116,7 +118,7 @@ out:
 int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
 			    struct mf_error *err)
 {
-	int rc = load_tree(s, err); /* fresh on every call: delta passes */
+	int rc = load_tree(s, true, err); /* fresh on every call: delta passes */
 	if (rc != MF_OK)
 		return rc;
 	for (size_t i = 0; i < s->tree.n; i++) {
@@ -476,7 +478,7 @@ int ews_fetch(struct mf_source *s, const char *folder,
 {
 	if (sync_state_r != NULL)
 		*sync_state_r = NULL;
-	int rc = s->have_tree ? MF_OK : load_tree(s, err);
+	int rc = s->have_tree ? MF_OK : load_tree(s, false, err);
 	if (rc != MF_OK)
 		return rc;
 	const struct ews_tree_folder *tf = ews_tree_find_path(&s->tree, folder);
@@ -495,7 +497,9 @@ int ews_fetch(struct mf_source *s, const char *folder,
 		*sync_state_r = state;
 		state = NULL;
 	}
-	ews_log(s, MF_LOG_INFO, "%s: %zu messages fetched, %zu failed, %zu already "
+	/* After an error the core logs the error; the counts are detail. */
+	ews_log(s, rc == MF_OK ? MF_LOG_INFO : MF_LOG_DEBUG,
+		"%s: %zu messages fetched, %zu failed, %zu already "
 		"copied, %zu gone since listed, %zu non-mail items skipped",
 		fx.what, fx.delivered, fx.failed, fx.already, fx.gone, fx.skipped_class);
 	free(state);

@@ -401,12 +401,14 @@ static void parse_ext_prop(xmlNode *ep, struct ews_item *it)
 	char *tag = attr_dup(child(ep, EWS_NS_T, "ExtendedFieldURI"), "PropertyTag");
 	uint64_t v;
 	if (tag != NULL && node_u64(child(ep, EWS_NS_T, "Value"), &v)) {
-		unsigned long t = strtoul(tag, NULL, 0);
-		if (t == 0x1090 && v == 2)
+		/* The server echoes the tag as requested (ews_soap.c). */
+		bool flag_status = mf_ascii_strcasecmp(tag, "0x1090") == 0;
+		bool last_verb = mf_ascii_strcasecmp(tag, "0x1081") == 0;
+		if (flag_status && v == 2)
 			it->flags |= MF_FLAG_FLAGGED;
-		else if (t == 0x1081 && (v == 102 || v == 103))
+		else if (last_verb && (v == 102 || v == 103))
 			it->flags |= MF_FLAG_ANSWERED;
-		else if (t == 0x1081 && v == 104)
+		else if (last_verb && v == 104)
 			it->flags |= MF_FLAG_FORWARDED;
 	}
 	free(tag);

@@ -18,6 +18,9 @@
  *
  * It uses only the installed mailferry headers and libmailferry, and reaches the core only
  * through struct mf_host, as every plugin must (docs/plugin-abi.md). */
+/* POSIX (opendir, fstat, fileno) also under a strict -std=c11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <mailferry/folder.h>
 #include <mailferry/plugin.h>
 #include <mailferry/util.h>
@@ -74,12 +77,11 @@ static int skel_open(void *plugin_ctx, const struct mf_account *acct, struct mf_
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "skeleton: %s: no archive directory in the URI "
 				    "(skeleton:/path/to/archive)", acct->id);
-	if (stat(acct->path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		int e = errno;
+	int e = stat(acct->path, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+	if (e != 0) {
 		/* The whole mailbox is unusable and retrying will not help. */
-		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-			     "skeleton: %s: %s: %s", acct->id, acct->path,
-			     S_ISDIR(sb.st_mode) || e != 0 ? strerror(e) : "not a directory");
+		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER, "skeleton: %s: %s: %s", acct->id,
+			     acct->path, strerror(e));
 		err->sys_errno = e;
 		return MF_ERR_ACCOUNT;
 	}

@@ -54,7 +54,9 @@ int offline_file_read(const struct mf_message *msg, unsigned char *buf,
 bool offline_file_open(struct mf_source *src, const char *path,
 		       struct file_msg *fm, struct stat *st)
 {
-	fm->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO dropped into cur/ must not hang the run; it
+	 * is refused below as not a regular file. */
+	fm->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	fm->scheme = src->scheme;
 	fm->path = path;
 	if (fm->fd < 0 || fstat(fm->fd, st) != 0 || !S_ISREG(st->st_mode)) {

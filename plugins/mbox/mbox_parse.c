@@ -350,7 +350,7 @@ int mbox_reader_open(struct mbox_reader *r, const char *path, uint64_t start,
 		     bool mboxo, struct mf_error *err)
 {
 	memset(r, 0, sizeof(*r));
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* FIFO: no hang */
 	r->path = mf_xstrdup(path);
 	if (r->fd < 0) {
 		int e = errno;

@@ -339,6 +339,21 @@ static void finalize(struct walk *w)
 		f->alt_name = NULL;
 		renamed = true;
 	}
+	/* A top-level "Inbox" that became INBOX takes its children along
+	 * ("Inbox/Sub" from Thunderbird's Inbox.sbd → "INBOX/Sub"). */
+	const char *alias = NULL;
+	for (size_t i = 0; i < fl->n && alias == NULL; i++)
+		if (strcmp(fl->v[i].name, "INBOX") == 0 && fl->v[i].alt_name != NULL)
+			alias = fl->v[i].alt_name;
+	size_t al = alias != NULL ? strlen(alias) : 0;
+	for (size_t i = 0; alias != NULL && i < fl->n; i++) {
+		char *n = fl->v[i].name;
+		if (strncmp(n, alias, al) == 0 && n[al] == '/') {
+			fl->v[i].name = mf_xasprintf("INBOX%s", n + al);
+			free(n);
+			renamed = true;
+		}
+	}
 	if (renamed)
 		sort_list(fl);
 	/* Parents: every prefix ending before a '/'. */

@@ -342,6 +342,45 @@ START_TEST(symlink_loops_are_not_followed)
 }
 END_TEST
 
+START_TEST(inbox_children_follow_the_inbox)
+{
+	free(T_WRITE_STR(dir, "mb/Inbox", "From a Thu Nov 26 12:00:00 2026\n\na\n"));
+	free(T_WRITE_STR(dir, "mb/Inbox.sbd/Sub", "From a Thu Nov 26 12:00:00 2026\n\nb\n"));
+	free(T_WRITE_STR(dir, "mb/Inbox.sbd/Sent", "From a Thu Nov 26 12:00:00 2026\n\nc\n"));
+	char *p = mf_xasprintf("%s/mb", dir);
+	ck_list("mbox", p, NULL, "INBOX[i];INBOX/Sent[s];INBOX/Sub[-]");
+	struct got g = fetch("mbox", p, NULL, "INBOX/Sub", MF_OK);
+	ck_assert_uint_eq(g.n, 1);
+	ck_assert(T_BODY(&g.v[0], "\nb\n"));
+	got_free(&g);
+	free(p);
+	free(T_WRITE_STR(dir, "em/inbox/b.eml", "Subject: b\n\nb\n"));
+	free(T_WRITE_STR(dir, "em/inbox/Sub/c.eml", "Subject: c\n\nc\n"));
+	p = mf_xasprintf("%s/em", dir);
+	ck_list("eml", p, NULL, "INBOX[i,n=1];INBOX/Sub[-,n=1]");
+	g = fetch("eml", p, NULL, "INBOX/Sub", MF_OK);
+	ck_assert_uint_eq(g.n, 1);
+	ck_assert_str_eq(g.v[0].id, "inbox/Sub/c.eml");
+	got_free(&g);
+	free(p);
+}
+END_TEST
+
+START_TEST(fifo_in_maildir_is_skipped)
+{
+	free(T_WRITE_STR(dir, "cur/1.a:2,S", "a\n"));
+	free(T_WRITE_STR(dir, "cur/3.c:2,", "c\n"));
+	char *f = mf_xasprintf("%s/cur/2.b:2,S", dir);
+	ck_assert_int_eq(mkfifo(f, 0600), 0);
+	struct got g = fetch("maildir", dir, NULL, "INBOX", MF_OK);
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_str_eq(g.v[0].id, "1.a");
+	ck_assert_str_eq(g.v[1].id, "3.c");
+	got_free(&g);
+	free(f);
+}
+END_TEST
+
 static Suite *trees_suite(void)
 {
 	Suite *s = suite_create("mbox_trees");
@@ -356,6 +395,8 @@ static Suite *trees_suite(void)
 	tcase_add_test(tc, eml_root_files_and_inbox_dir_do_not_merge);
 	tcase_add_test(tc, name_helpers_decode_and_sort);
 	tcase_add_test(tc, symlink_loops_are_not_followed);
+	tcase_add_test(tc, inbox_children_follow_the_inbox);
+	tcase_add_test(tc, fifo_in_maildir_is_skipped);
 	suite_add_tcase(s, tc);
 	return s;
 }

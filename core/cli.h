@@ -40,5 +40,8 @@ struct option;
 int cli_expand_config(int argc, char **argv, const struct option *opts, struct bundle *bundle,
 		      bool *have_bundle, int *argc_r, char ***argv_r);
 void cli_free_argv(int argc, char **argv);
+/* "plugins [--bundle FILE] ...": cli_plugins with the verified bundle's
+ * plugin directory first. */
+int cli_plugins_bundle(int argc, char **argv);
 
 #endif

@@ -235,6 +235,47 @@ int cli_expand_config(int argc, char **argv, const struct option *opts, struct b
 	return rc;
 }
 
+int cli_plugins_bundle(int argc, char **argv)
+{
+	/* "plugins --bundle FILE": verify the bundle, then list with its
+	 * plugin directory first (as a run would see them). */
+	const char *path = NULL;
+	char **out = mf_xcalloc((size_t)argc + 2, sizeof(char *));
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (i > 0 && strncmp(argv[i], "--bundle=", 9) == 0)
+			path = argv[i] + 9;
+		else
+			out[n++] = argv[i];
+	}
+	if (path == NULL) {
+		free(out);
+		return cli_plugins(argc, argv);
+	}
+	struct bundle b;
+	struct mf_error err = { 0 };
+	int rc = EXIT_USAGE;
+	if (bundle_open(path, &b, &err) != MF_OK || bundle_check_plugins(&b, &err) != MF_OK) {
+		fprintf(stderr, "mailferry: %s\n", err.text);
+	} else {
+		char *dir_opt = mf_xasprintf("--plugin-dir=%s", b.plugin_dir);
+		memmove(out + 2, out + 1, (size_t)(n - 1) * sizeof(char *));
+		out[1] = dir_opt;
+		n++;
+		printf("bundle %s ('%s'): %zu plugin(s), verified\n", path, b.manifest.name,
+		       b.manifest.n_plugins);
+		fflush(stdout);
+		optind = 0;
+		rc = cli_plugins(n, out);
+		free(dir_opt);
+	}
+	bundle_close(&b);
+	free(out);
+	return rc;
+}
+
 void cli_free_argv(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)

@@ -22,7 +22,7 @@ void cli_usage(FILE *out)
 	      "                          and write verify-report.json and .html\n"
 	      "  status [ACCOUNT]        per-mailbox progress from the state file\n"
 	      "  enable|disable ACCOUNT  include or skip a mailbox in later runs\n"
-	      "  plugins                 list plugins found, and why any was refused\n"
+	      "  plugins [--bundle F]    list plugins found, and why any was refused\n"
 	      "  bundle create OUT.tar.gz --plugin FILE ... [--config FILE] [--name NAME]\n"
 	      "                          pack plugins and a default configuration\n"
 	      "  bundle inspect FILE     show and verify a bundle's manifest\n"
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)
-		return cli_plugins(argc - 1, argv + 1);
+		return cli_plugins_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "bundle") == 0)
 		return cli_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)

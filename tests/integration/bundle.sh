@@ -51,6 +51,10 @@ assert m["format"] == 1 and m["name"] == "acme", m
 assert (p["name"], p["kind"], p["abi_major"], p["abi_minor"]) == ("skeleton", "source", 1, 0), p
 assert p["schemes"] == ["skeleton"] and p["sha256"] == sys.argv[1], p
 ' "$sha" || fail "inspect --json manifest is wrong"
+mf plugins --bundle "$T/acme.tar.gz" > "$T/plugins.out" || fail "plugins --bundle failed"
+grep -q "skeleton source ABI 1.0" "$T/plugins.out" || fail "plugins --bundle: $(cat "$T/plugins.out")"
+grep -q "$TMPDIR/mailferry-bundle\.[^/]*/plugins/skeleton.so" "$T/plugins.out" ||
+	fail "plugins --bundle does not load the bundle's copy: $(cat "$T/plugins.out")"
 no_leftovers
 
 echo "== without the bundle there is no skeleton plugin"
@@ -120,6 +124,10 @@ refused() { # bundle, expected text
 echo "== a changed byte in the plugin is refused, naming the file"
 tamper "$T/acme.tar.gz" "$T/flip.tar.gz" flip
 refused "$T/flip.tar.gz" "plugins/skeleton.so does not match the manifest"
+rc=0
+mf plugins --bundle "$T/flip.tar.gz" > /dev/null 2> "$T/pl.err" || rc=$?
+assert_eq "$rc" 2 "plugins --bundle with a tampered bundle"
+grep -q "plugins/skeleton.so does not match" "$T/pl.err" || fail "$(cat "$T/pl.err")"
 echo "== a damaged archive is refused"
 cp "$T/acme.tar.gz" "$T/dmg.tar.gz"
 size=$(stat -c %s "$T/dmg.tar.gz")

@@ -168,6 +168,22 @@ mf migrate "eml:$D/eml?seen=1" "maildir:$T/o6" --state "$T/s6.db" -q
 sed 's/\t$/\tS/' "$T/o5.want" > "$T/o6.want"
 check eml-seen "$T/o6.want" "$T/o6"
 
+echo "== round trip through the local sink's mbox writer (mboxrd)"
+# Bytes and internal dates must survive maildir → mbox → maildir; flags do
+# not (the mbox sink keeps message bytes exact, so it writes no Status:).
+mf migrate "maildir:$D/maildir" "mbox:$T/rt-mbox" --state "$T/s8.db" -q
+mf migrate "mbox:$T/rt-mbox" "maildir:$T/o8" --state "$T/s9.db" -q
+cut -f1,2 "$T/o3.want" | sed 's/$/	/' > "$T/o8.want"
+check mbox-round-trip "$T/o8.want" "$T/o8"
+# Again with the quoting-heavy single.mbox messages (already in $T/o1);
+# their flags live in Status:/X-Status: inside the bytes, so they return.
+mf migrate "maildir:$T/o1" "mbox:$T/rt-mbox2" --state "$T/s10.db" -q
+mf migrate "mbox:$T/rt-mbox2" "maildir:$T/o9" --state "$T/s11.db" -q
+check mbox-round-trip-quoting "$T/o1.want" "$T/o9"
+a=$(stat -c %Y "$T"/o3/cur/* | sort | tr '\n' ' ')
+b=$(stat -c %Y "$T"/o8/cur/* | sort | tr '\n' ' ')
+assert_eq "$b" "$a" "internal dates after the round trip"
+
 echo "== maildir ids survive flag changes and moves to cur/"
 cp -r "$D/maildir" "$T/md"
 mf migrate "maildir:$T/md" "maildir:$T/o7" --state "$T/s7.db" --json -q > "$T/r1.json"

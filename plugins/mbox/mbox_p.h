@@ -2,8 +2,9 @@
 /* Private interfaces of the offline source plugin "mbox" (schemes mbox:,
  * maildir:, eml:).  The plugin is split by responsibility: mbox_parse.c
  * finds messages in an mbox file and streams them unescaped; offline_tree.c
- * turns directory trees into folder lists; mbox_source.c, maildir.c and
- * eml.c implement fetch for each format; offline_source.c holds the ops
+ * turns directory trees into folder lists (name helpers in
+ * offline_names.c); mbox_fetch.c, maildir.c and eml.c implement fetch for
+ * each format; offline_source.c holds the ops
  * table and session handling; mbox_plugin.c only exports the descriptor.
  * Everything but the descriptor lives in the noinst library libmboxsrc.la
  * that the Check tests and fuzz targets link. */
@@ -109,7 +110,7 @@ char **mbox_header_keywords(const unsigned char *hdr, size_t len);
 void mbox_free_strv(char **v);
 
 /* ------------------------------------------------------------------ */
-/* Folder trees (offline_tree.c)                                       */
+/* Folder trees (offline_tree.c, offline_names.c)                                    */
 
 enum offline_kind { OFFLINE_MBOX, OFFLINE_MAILDIR, OFFLINE_EML };
 

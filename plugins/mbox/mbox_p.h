@@ -110,7 +110,7 @@ char **mbox_header_keywords(const unsigned char *hdr, size_t len);
 void mbox_free_strv(char **v);
 
 /* ------------------------------------------------------------------ */
-/* Folder trees (offline_tree.c, offline_names.c)                                    */
+/* Folder trees (offline_tree.c, offline_names.c)                    */
 
 enum offline_kind { OFFLINE_MBOX, OFFLINE_MAILDIR, OFFLINE_EML };
 

@@ -305,15 +305,17 @@ static int deliver(struct fetch_ctx *fx, struct mf_error *err)
 			bool usable = it->st.cls != EWS_ERROR && it->has_mime &&
 				      !it->mime_bad && it->mime.len > 0;
 			if (!usable && !p->alone && n > 1) {
+				/* Asked for once more on its own (brief §4).
+				 * The id string lives outside q, so q moving
+				 * inside q_push is harmless. */
 				q_push(fx, p->id, p->size, p->received, true);
-				p = &fx->q[pos + done]; /* q may have moved */
 				continue;
 			}
 			if (!usable) {
 				rc = report_failed(fx, p->id,
 						   it->st.cls == EWS_ERROR ? &it->st : NULL,
-						   !it->has_mime || it->mime.len == 0 ?
-						   "no MimeContent" : "MimeContent is not valid base64",
+						   it->mime_bad ? "MimeContent is not valid base64" :
+						   "no MimeContent",
 						   err);
 				if (rc != 0)
 					goto out;

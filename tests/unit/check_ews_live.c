@@ -561,6 +561,29 @@ START_TEST(vanished_item_and_stopped_batch)
 }
 END_TEST
 
+START_TEST(corrupt_base64_is_a_failed_message)
+{
+	static const char *const extra[] = { "--corrupt", "AAMkI2=", NULL };
+	start_fake(true, extra);
+	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_uint_eq(delivered(), 3);
+	const struct got *g = got_id("AAMkI2=");
+	ck_assert_ptr_nonnull(g);
+	ck_assert(g->failed);
+	ck_assert_ptr_nonnull(strstr(g->ftext, "MimeContent is not valid base64"));
+	/* Both bad items were asked for once more, each on its own. */
+	char *log = request_log();
+	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"GetItem\""), 3);
+	free(log);
+	ews_source_ops.close(&src);
+	stop_fake();
+}
+END_TEST
+
 START_TEST(older_server_version_steps_down)
 {
 	static const char *const extra[] = { "--max-version", "Exchange2010_SP2", NULL };
@@ -816,6 +839,7 @@ static Suite *ews_live_suite(void)
 	tcase_add_test(tc, server_busy_inside_200_reply);
 	tcase_add_test(tc, http_503_honours_retry_after);
 	tcase_add_test(tc, vanished_item_and_stopped_batch);
+	tcase_add_test(tc, corrupt_base64_is_a_failed_message);
 	tcase_add_test(tc, older_server_version_steps_down);
 	tcase_add_test(tc, rejected_sync_state_lists_again);
 	tcase_add_test(tc, finditem_fallback_with_partial_pages);

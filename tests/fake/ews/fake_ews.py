@@ -44,6 +44,7 @@ VERSIONS = ["Exchange2007_SP1", "Exchange2010", "Exchange2010_SP1",
 # restarted server (a later "phase" of the same mailbox) accepts the states
 # it handed out before, as Exchange does, and rejects forged ones.
 SECRET = b""
+CORRUPT = set()  # --corrupt: item ids whose MimeContent is broken base64
 
 
 def q(ns, name):
@@ -99,6 +100,7 @@ class State:
         base = os.path.dirname(os.path.abspath(args.fixture))
         self.mailboxes = {k.lower(): Mailbox(k, v, base)
                           for k, v in fx["mailboxes"].items()}
+        CORRUPT.update(args.corrupt)
         for spec in args.big:
             self.add_big(spec)
         self.users = dict(u.split(":", 1) for u in args.user)
@@ -248,7 +250,8 @@ def item_xml(it, mime=False):
     parts = []
     if mime:
         parts.append('<t:MimeContent CharacterSet="UTF-8">%s</t:MimeContent>'
-                     % (it.get("bad_base64") or base64.b64encode(it["mime"]).decode()))
+                     % ("QUJD!!not-base64!!" if it["id"] in CORRUPT
+                        else base64.b64encode(it["mime"]).decode()))
     parts.append('<t:ItemId Id=%s ChangeKey="CQAAAB"/>' % quoteattr(it["id"]))
     parts.append("<t:ItemClass>%s</t:ItemClass>" % escape(cls))
     # Schema order of t:ItemType: ..., DateTimeReceived, Size, ...,
@@ -700,6 +703,8 @@ def main():
     ap.add_argument("--invalid-sync-state", action="store_true")
     ap.add_argument("--big", action="append", default=[],
                     help="FOLDERID:ITEMID:BYTES:PATH generated message")
+    ap.add_argument("--corrupt", action="append", default=[],
+                    help="item id whose MimeContent is not valid base64")
     ap.add_argument("--vanish", action="append", default=[],
                     help="item id listed, but deleted before GetItem")
     ap.add_argument("--stop-batch-on", default="",

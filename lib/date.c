@@ -429,15 +429,19 @@ bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
 		i = 5;
 	/* The envelope sender may be empty, "-" (Thunderbird),
 	 * MAILER-DAEMON, or (rarely) contain spaces: try every word start,
-	 * leftmost first. */
-	for (; i < len; i++) {
+	 * leftmost first.  Bounded so that a hostile line costs linear time, not quadratic: senders are far
+	 * shorter than 1 KiB and dates (with "remote from host") than 256.
+	 * ("From Mon ( Mon ( ...": each "Mon" opens an unterminated comment
+	 * that the RFC 5322 attempt would otherwise scan to the line end.) */
+	for (; i < len && i < 1024; i++) {
 		if (i > 0 && line[i - 1] != ' ' && line[i - 1] != '\t')
 			continue;
 		if (!is_alpha((unsigned char)line[i]))
 			continue;
-		if (mf_parse_asctime_date(line + i, len - i, epoch_r, tz_min_r))
+		size_t n = len - i < 256 ? len - i : 256;
+		if (mf_parse_asctime_date(line + i, n, epoch_r, tz_min_r))
 			return true;
-		if (mf_parse_rfc5322_date(line + i, len - i, epoch_r, tz_min_r))
+		if (mf_parse_rfc5322_date(line + i, n, epoch_r, tz_min_r))
 			return true;
 	}
 	return false;

@@ -165,6 +165,24 @@ START_TEST(from_line_dates_parse_per_table)
 }
 END_TEST
 
+/* Without the bounds in mf_parse_from_line_date this takes minutes (each
+ * "Mon" start scanned the whole unterminated comment); the case timeout
+ * catches a regression. */
+START_TEST(hostile_from_line_costs_linear_time)
+{
+	size_t len = 64 * 1024;
+	char *line = malloc(len);
+	memcpy(line, "From ", 5);
+	for (size_t i = 5; i < len; i++)
+		line[i] = "Mon ( "[(i - 5) % 6];
+	int64_t e;
+	int32_t tz;
+	for (int k = 0; k < 50; k++)
+		ck_assert(!mf_parse_from_line_date(line, len, &e, &tz));
+	free(line);
+}
+END_TEST
+
 START_TEST(dates_format_in_imap_and_rfc5322_form)
 {
 	char b[64];
@@ -358,6 +376,8 @@ static Suite *date_suite(void)
 			    sizeof(asctime_cases) / sizeof(asctime_cases[0]));
 	tcase_add_loop_test(tc, from_line_dates_parse_per_table, 0,
 			    sizeof(from_cases) / sizeof(from_cases[0]));
+	tcase_add_test(tc, hostile_from_line_costs_linear_time);
+	tcase_set_timeout(tc, 10);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("format");
 	tcase_add_test(tc, dates_format_in_imap_and_rfc5322_form);

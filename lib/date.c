@@ -429,10 +429,11 @@ bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
 		i = 5;
 	/* The envelope sender may be empty, "-" (Thunderbird),
 	 * MAILER-DAEMON, or (rarely) contain spaces: try every word start,
-	 * leftmost first.  Bounded so that a hostile line costs linear time, not quadratic: senders are far
-	 * shorter than 1 KiB and dates (with "remote from host") than 256.
-	 * ("From Mon ( Mon ( ...": each "Mon" opens an unterminated comment
-	 * that the RFC 5322 attempt would otherwise scan to the line end.) */
+	 * leftmost first.  Bounded so that a hostile line costs linear
+	 * time, not quadratic ("From Mon ( Mon ( ...": each "Mon" opens an
+	 * unterminated comment the RFC 5322 attempt would scan to the line
+	 * end): senders are far shorter than 1 KiB, dates (with "remote
+	 * from host") than 256 bytes. */
 	for (; i < len && i < 1024; i++) {
 		if (i > 0 && line[i - 1] != ' ' && line[i - 1] != '\t')
 			continue;

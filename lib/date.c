@@ -343,22 +343,22 @@ static bool parse_asctime(struct cur *c, bool strict_tail, int64_t *epoch_r,
 bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r,
 			   int32_t *tz_min_r)
 {
-	struct cur c = { s, s + len };
 	if (s == NULL)
 		return false;
+	struct cur c = { s, s + len };
 	return parse_asctime(&c, false, epoch_r, tz_min_r);
 }
 
 bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r,
 			   int32_t *tz_min_r)
 {
-	struct cur c = { s, s + len };
 	char w[16];
 	unsigned n, day, year, ndig, h, mi, sec;
 	int tz = 0;
 
 	if (s == NULL)
 		return false;
+	struct cur c = { s, s + len };
 	skip_cfws(&c);
 	if (c.p < c.end && is_alpha((unsigned char)*c.p)) {
 		const char *start = c.p;

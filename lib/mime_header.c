@@ -26,9 +26,9 @@ static bool line_is_empty(const unsigned char *p, const unsigned char *e)
 
 size_t mf_header_block_len(const unsigned char *msg, size_t len)
 {
-	const unsigned char *p = msg, *end = msg + len;
-	if (msg == NULL)
+	if (msg == NULL) /* an empty mf_buf: also no NULL + 0 below */
 		return 0;
+	const unsigned char *p = msg, *end = msg + len;
 	while (p < end) {
 		const unsigned char *e = line_end(p, end);
 		if (e < end && line_is_empty(p, e))

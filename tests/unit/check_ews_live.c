@@ -7,326 +7,13 @@
  * step-down, FindItem fallback, bearer tokens, TLS verification.  Each
  * case starts its own server (fork mode), which stops by itself. */
 #include <config.h>
-#include "plugins/ews/ews_p.h"
+#include "check_ews_live.h"
 
 #include <check.h>
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-#define FIXTURE EWS_FAKE_DIR "/fixture"
-
-/* ------------------------------------------------------------------ */
-/* The fake server                                                      */
-
-static char g_dir[64];
-static pid_t g_pid;
-static uint16_t g_port;
-static char g_ca[128];
-static const char *g_insecure;
-static struct mf_buf g_logbuf;
-
-static void run(const char *cmd)
-{
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
-
-static void start_fake(bool tls, const char *const *extra)
-{
-	snprintf(g_dir, sizeof(g_dir), "/tmp/ewslive.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
-	char cmd[512];
-	if (tls) {
-		snprintf(cmd, sizeof(cmd),
-			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-			 "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-			 "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", g_dir, g_dir);
-		run(cmd);
-		snprintf(g_ca, sizeof(g_ca), "%s/cert.pem", g_dir);
-	}
-	const char *argv[64];
-	size_t n = 0;
-	char portf[128], logf[128], keyf[128];
-	snprintf(portf, sizeof(portf), "%s/port", g_dir);
-	snprintf(logf, sizeof(logf), "%s/requests.jsonl", g_dir);
-	snprintf(keyf, sizeof(keyf), "%s/key.pem", g_dir);
-	argv[n++] = "python3";
-	argv[n++] = EWS_FAKE_DIR "/fake_ews.py";
-	argv[n++] = "--fixture";
-	argv[n++] = FIXTURE "/mailbox.json";
-	argv[n++] = "--port-file";
-	argv[n++] = portf;
-	argv[n++] = "--log";
-	argv[n++] = logf;
-	argv[n++] = "--time-limit";
-	argv[n++] = "60";
-	argv[n++] = "--user";
-	argv[n++] = "svc@example.com:S3cret!";
-	argv[n++] = "--user";
-	argv[n++] = "alice@example.com:alice-pw";
-	argv[n++] = "--impersonator";
-	argv[n++] = "svc@example.com";
-	if (tls) {
-		argv[n++] = "--cert";
-		argv[n++] = g_ca;
-		argv[n++] = "--key";
-		argv[n++] = keyf;
-	}
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	g_pid = fork();
-	ck_assert_int_ge(g_pid, 0);
-	if (g_pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(portf, "r");
-		unsigned p = 0;
-		if (f != NULL) {
-			int ok = fscanf(f, "%u", &p);
-			fclose(f);
-			if (ok == 1 && p > 0) {
-				g_port = (uint16_t)p;
-				return;
-			}
-		}
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	ck_abort_msg("fake EWS server did not start");
-}
-
-static void stop_fake(void)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGTERM);
-		waitpid(g_pid, NULL, 0);
-		g_pid = 0;
-	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	run(cmd);
-}
-
-/* The fake's request log: one JSON object per line. */
-static char *request_log(void)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/requests.jsonl", g_dir);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	struct mf_buf b = { 0 };
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		mf_buf_append(&b, chunk, n);
-	fclose(f);
-	mf_buf_append(&b, "", 0);
-	return (char *)b.data;
-}
-
-static size_t count_lines_with(const char *log, const char *needle)
-{
-	size_t n = 0;
-	for (const char *l = log; l != NULL && *l != '\0';) {
-		const char *e = strchr(l, '\n');
-		size_t len = e != NULL ? (size_t)(e - l) : strlen(l);
-		char *line = mf_xstrndup(l, len);
-		if (strstr(line, needle) != NULL)
-			n++;
-		free(line);
-		l = e != NULL ? e + 1 : NULL;
-	}
-	return n;
-}
-
-/* ------------------------------------------------------------------ */
-/* Host and account                                                     */
-
-static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...)
-	MF_PRINTF(3, 4);
-static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char line[1024];
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "[%d] %s\n", (int)lvl, line);
-	mf_buf_append_str(&g_logbuf, line);
-	mf_buf_append_str(&g_logbuf, "\n");
-}
-
-static bool g_cancel;
-
-static bool hcanceled(void *ctx)
-{
-	return g_cancel;
-}
-
-static const char *hsetting(void *ctx, const char *key)
-{
-	if (strcmp(key, "ca-file") == 0)
-		return g_ca[0] ? g_ca : NULL;
-	if (strcmp(key, "insecure") == 0)
-		return g_insecure;
-	if (strcmp(key, "timeout") == 0)
-		return "10";
-	return NULL;
-}
-
-static const struct mf_host host = {
-	.abi_major = MF_ABI_MAJOR, .abi_minor = MF_ABI_MINOR,
-	.struct_size = sizeof(struct mf_host),
-	.log = hlog, .canceled = hcanceled, .setting = hsetting,
-};
-
-static struct mf_account account(const char *user, const char *pw,
-				 const char *imp, const char *const *opts)
-{
-	return (struct mf_account){
-		.id = imp != NULL ? imp : user, .scheme = "ews", .user = user,
-		.host = "127.0.0.1", .port = g_port, .path = "/EWS/Exchange.asmx",
-		.password = pw, .impersonate = imp, .options = opts,
-	};
-}
-
-static void *g_plugin;
-
-static int open_src(const struct mf_account *a, struct mf_source **src,
-		    struct mf_error *err)
-{
-	struct mf_error e0;
-	if (g_plugin == NULL)
-		ck_assert_int_eq(ews_plugin_init(&host, &g_plugin, &e0), MF_OK);
-	memset(err, 0, sizeof(*err));
-	return ews_source_ops.open(g_plugin, a, src, err);
-}
-
-/* ------------------------------------------------------------------ */
-/* Collecting what fetch delivers                                       */
-
-struct got {
-	char *id;
-	struct mf_buf data;
-	uint32_t flags;
-	int64_t date;
-	bool failed;
-	char ftext[512];
-};
-
-static struct got g_got[64];
-static size_t g_ngot;
-
-static bool have_got(const char *id, void *aux)
-{
-	for (size_t i = 0; i < g_ngot; i++)
-		if (!g_got[i].failed && strcmp(g_got[i].id, id) == 0)
-			return true;
-	return false;
-}
-
-static int on_msg(const struct mf_message *m, void *aux, struct mf_error *err)
-{
-	ck_assert_uint_lt(g_ngot, 64);
-	struct got *g = &g_got[g_ngot++];
-	memset(g, 0, sizeof(*g));
-	g->id = mf_xstrdup(m->source_id);
-	g->flags = m->flags;
-	g->date = m->internal_date;
-	if (m->failure != NULL) {
-		ck_assert_int_eq(m->failure->status, MF_ERR_MESSAGE);
-		g->failed = true;
-		snprintf(g->ftext, sizeof(g->ftext), "%s", m->failure->text);
-		return 0;
-	}
-	unsigned char buf[7]; /* small on purpose: many read() calls */
-	size_t n;
-	do {
-		ck_assert_int_eq(m->read(m, buf, sizeof(buf), &n, err), MF_OK);
-		mf_buf_append(&g->data, buf, n);
-	} while (n > 0);
-	ck_assert_uint_eq(g->data.len, m->size);
-	return 0;
-}
-
-static void reset_got(void)
-{
-	for (size_t i = 0; i < g_ngot; i++) {
-		free(g_got[i].id);
-		mf_buf_free(&g_got[i].data);
-	}
-	g_ngot = 0;
-}
-
-static const struct got *got_id(const char *id)
-{
-	for (size_t i = 0; i < g_ngot; i++)
-		if (strcmp(g_got[i].id, id) == 0)
-			return &g_got[i];
-	return NULL;
-}
-
-static size_t delivered(void)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < g_ngot; i++)
-		n += !g_got[i].failed;
-	return n;
-}
-
-static void assert_fixture(const char *id, const char *file)
-{
-	const struct got *g = got_id(id);
-	ck_assert_msg(g != NULL, "item %s not delivered", id);
-	char path[256];
-	snprintf(path, sizeof(path), FIXTURE "/mail/%s", file);
-	FILE *f = fopen(path, "rb");
-	ck_assert_ptr_nonnull(f);
-	unsigned char want[8192];
-	size_t n = fread(want, 1, sizeof(want), f);
-	fclose(f);
-	ck_assert_uint_eq(g->data.len, n);
-	ck_assert_msg(memcmp(g->data.data, want, n) == 0, "%s differs from %s", id, file);
-}
-
-static int fetch(struct mf_source *src, const char *folder, const char *state,
-		 char **state_r, struct mf_error *err)
-{
-	struct mf_cursor c = { .sync_state = state, .have = have_got };
-	return ews_source_ops.fetch(src, folder, &c, on_msg, NULL, state_r, err);
-}
-
-struct folders {
-	char path[16][96];
-	enum mf_special_use su[16];
-	size_t n;
-};
-
-static int on_folder(const struct mf_folder *f, void *aux)
-{
-	struct folders *fs = aux;
-	ck_assert_uint_lt(fs->n, 16);
-	snprintf(fs->path[fs->n], sizeof(fs->path[0]), "%s", f->path);
-	fs->su[fs->n++] = f->special_use;
-	return 0;
-}
-
-static int folder_index(const struct folders *fs, const char *path)
-{
-	for (size_t i = 0; i < fs->n; i++)
-		if (strcmp(fs->path[i], path) == 0)
-			return (int)i;
-	return -1;
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -335,7 +22,7 @@ static const char *const small_pages[] = { "sync-batch=2", "batch=3", NULL };
 START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 {
 	start_fake(true, NULL);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
@@ -360,7 +47,7 @@ START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 	ck_assert_ptr_nonnull(strstr((const char *)g_logbuf.data, "skipped 5 non-mail folders"));
 
 	char *state = NULL;
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, &state, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_OK);
 	ck_assert_ptr_nonnull(state);
 	ck_assert_uint_eq(delivered(), 4);
 	assert_fixture("AAMkI1/ab+c=", "a1-welcome.eml");
@@ -382,16 +69,16 @@ START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 	/* Delta pass with the saved state: nothing new. */
 	size_t before = g_ngot;
 	char *state2 = NULL;
-	ck_assert_int_eq(fetch(src, "INBOX", state, &state2, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", state, &state2, &err), MF_OK);
 	ck_assert_uint_eq(g_ngot, before);
 	ck_assert_ptr_nonnull(state2);
 
-	ck_assert_int_eq(fetch(src, "INBOX/Projects/2024_Q1", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX/Projects/2024_Q1", NULL, NULL, &err), MF_OK);
 	assert_fixture("AAMkI7=", "a7-q1.eml");
 	ck_assert_uint_eq(got_id("AAMkI7=")->flags, MF_FLAG_FLAGGED);
-	ck_assert_int_eq(fetch(src, "Entw\xc3\xbcrfe", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "Entw\xc3\xbcrfe", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(got_id("AAMkI9=")->flags, MF_FLAG_SEEN | MF_FLAG_DRAFT);
-	ck_assert_int_eq(fetch(src, "Kalender", NULL, NULL, &err), MF_ERR_FOLDER);
+	ck_assert_int_eq(fetch_folder(src, "Kalender", NULL, NULL, &err), MF_ERR_FOLDER);
 
 	/* Every request impersonated alice, anchored on her mailbox. */
 	char *log = request_log();
@@ -416,7 +103,7 @@ END_TEST
 START_TEST(wrong_password_is_auth_error)
 {
 	start_fake(true, NULL);
-	struct mf_account a = account("svc@example.com", "wrong", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "wrong", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
@@ -430,7 +117,7 @@ END_TEST
 START_TEST(impersonation_without_the_right_is_denied)
 {
 	start_fake(true, NULL);
-	struct mf_account a = account("alice@example.com", "alice-pw", "bob@example.com", NULL);
+	struct mf_account a = make_account("alice@example.com", "alice-pw", "bob@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
@@ -444,11 +131,11 @@ START_TEST(own_mailbox_without_impersonation_and_option_fallback)
 {
 	start_fake(true, NULL);
 	/* No impersonation: alice's own mailbox, no X-AnchorMailbox. */
-	struct mf_account a = account("alice@example.com", "alice-pw", NULL, NULL);
+	struct mf_account a = make_account("alice@example.com", "alice-pw", NULL, NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	ews_source_ops.close(&src);
 	char *log = request_log();
@@ -457,10 +144,10 @@ START_TEST(own_mailbox_without_impersonation_and_option_fallback)
 
 	/* impersonate= as a URI option when the core left the field NULL. */
 	static const char *const opts[] = { "impersonate=bob@example.com", NULL };
-	a = account("svc@example.com", "S3cret!", NULL, opts);
+	a = make_account("svc@example.com", "S3cret!", NULL, opts);
 	reset_got();
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 2);
 	assert_fixture("BBMkI1=", "b1-bob.eml");
 	ews_source_ops.close(&src);
@@ -474,12 +161,12 @@ START_TEST(server_busy_fault_returns_backoff_and_fetch_resumes)
 	 * 4 GetItem (2 ids), 5 SyncFolderItems, 6 GetItem: busy. */
 	static const char *const extra[] = { "--busy-on", "6", "--busy-ms", "1500", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	char *state = NULL;
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, &state, &err), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_uint_eq(err.retry_after_ms, 1500);
 	ck_assert_ptr_nonnull(strstr(err.text, "ErrorServerBusy"));
@@ -487,7 +174,7 @@ START_TEST(server_busy_fault_returns_backoff_and_fetch_resumes)
 	size_t first = delivered();
 	ck_assert_uint_eq(first, 2);
 	/* The core retries later: have() skips what it already holds. */
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, &state, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	ck_assert_ptr_nonnull(state);
 	free(state);
@@ -500,12 +187,12 @@ START_TEST(server_busy_inside_200_reply)
 {
 	static const char *const extra[] = { "--busy-msg-on", "3", "--busy-ms", "2500", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	/* fetch without list_folders: 2 FindFolder, 3 SyncFolderItems. */
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_uint_eq(err.retry_after_ms, 2500);
 	ews_source_ops.close(&src);
@@ -517,7 +204,7 @@ START_TEST(http_503_honours_retry_after)
 {
 	static const char *const extra[] = { "--unavailable-on", "2", "--retry-after", "2", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
@@ -539,11 +226,11 @@ START_TEST(vanished_item_and_stopped_batch)
 	 * ids: answered ErrorBatchProcessingStopped after the first one. */
 	static const char *const extra[] = { "--vanish", "AAMkI2=", "--stop-batch-on", "4", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 3);
 	assert_fixture("AAMkI1/ab+c=", "a1-welcome.eml");
 	assert_fixture("AAMkI3=", "a3-replied.eml");
@@ -565,11 +252,11 @@ START_TEST(corrupt_base64_is_a_failed_message)
 {
 	static const char *const extra[] = { "--corrupt", "AAMkI2=", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 3);
 	const struct got *g = got_id("AAMkI2=");
 	ck_assert_ptr_nonnull(g);
@@ -588,11 +275,11 @@ START_TEST(older_server_version_steps_down)
 {
 	static const char *const extra[] = { "--max-version", "Exchange2010_SP2", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	char *log = request_log();
 	ck_assert_uint_eq(count_lines_with(log, "Exchange2013_SP1"), 1);
@@ -616,12 +303,12 @@ END_TEST
 START_TEST(rejected_sync_state_lists_again)
 {
 	start_fake(true, NULL);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	char *state = NULL;
-	ck_assert_int_eq(fetch(src, "INBOX", "H4sIforged.0123456789abcdef", &state, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", "H4sIforged.0123456789abcdef", &state, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	ck_assert_ptr_nonnull(state);
 	ck_assert_str_ne(state, "H4sIforged.0123456789abcdef");
@@ -636,12 +323,12 @@ START_TEST(finditem_fallback_with_partial_pages)
 {
 	static const char *const extra[] = { "--no-sync", "--item-page-cap", "2", NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	char *state = (char *)"unset";
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, &state, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_OK);
 	ck_assert_ptr_null(state);
 	ck_assert_uint_eq(delivered(), 4);
 	ck_assert(got_id("AAMkI4=")->failed);
@@ -664,13 +351,13 @@ START_TEST(bearer_token_from_file)
 	fclose(f);
 	snprintf(opt, sizeof(opt), "token-file=%s", tf);
 	const char *opts[] = { "auth=bearer", opt, NULL };
-	struct mf_account a = account("svc@example.com", NULL, "alice@example.com", opts);
+	struct mf_account a = make_account("svc@example.com", NULL, "alice@example.com", opts);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	ews_source_ops.close(&src);
 	const char *opts2[] = { "auth=bearer", NULL };
-	a = account("svc@example.com", "tok-999", "alice@example.com", opts2);
+	a = make_account("svc@example.com", "tok-999", "alice@example.com", opts2);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ews_source_ops.close(&src);
 	stop_fake();
@@ -683,13 +370,13 @@ START_TEST(ntlm_authenticates_one_connection_per_session)
 					     "--impersonator", "CORP\\svc", NULL };
 	start_fake(true, extra);
 	static const char *const opts[] = { "auth=ntlm", "sync-batch=2", NULL };
-	struct mf_account a = account("CORP\\svc", "S3cret!", "alice@example.com", opts);
+	struct mf_account a = make_account("CORP\\svc", "S3cret!", "alice@example.com", opts);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
 	struct folders fs = { 0 };
 	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	ews_source_ops.close(&src);
 	/* One handshake, then every request on that same connection: NTLM
@@ -701,7 +388,7 @@ START_TEST(ntlm_authenticates_one_connection_per_session)
 	ck_assert_uint_eq(count_lines_with(log, "\"conn\": 1,"), lines);
 	ck_assert_uint_eq(count_lines_with(log, "\"user\": \"CORP\\\\svc\""), lines - 1);
 	free(log);
-	a = account("CORP\\svc", "nope", "alice@example.com", opts);
+	a = make_account("CORP\\svc", "nope", "alice@example.com", opts);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ews_source_ops.close(&src);
 	stop_fake();
@@ -717,7 +404,7 @@ static int stop_at_second_folder(const struct mf_folder *f, void *aux)
 START_TEST(cancel_and_callback_stop)
 {
 	start_fake(true, NULL);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
@@ -726,7 +413,7 @@ START_TEST(cancel_and_callback_stop)
 			 MF_ERR_FATAL);
 	ck_assert_int_eq(n, 2);
 	g_cancel = true;
-	ck_assert_int_eq(fetch(src, "INBOX", NULL, NULL, &err), MF_ERR_CANCELED);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_CANCELED);
 	ck_assert_uint_eq(g_ngot, 0);
 	ews_source_ops.close(&src);
 	stop_fake();
@@ -744,11 +431,11 @@ START_TEST(large_item_over_libxml2_text_limit)
 	snprintf(spec, sizeof(spec), "AAMkProj+=:AAMkBig=:12582912:%s", big);
 	const char *extra[] = { "--big", spec, NULL };
 	start_fake(true, extra);
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX/Projects", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX/Projects", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 2);
 	const struct got *g = got_id("AAMkBig=");
 	ck_assert_ptr_nonnull(g);
@@ -774,7 +461,7 @@ START_TEST(tls_verified_by_default)
 {
 	start_fake(true, NULL);
 	g_ca[0] = '\0'; /* trust nothing extra: the self-signed cert fails */
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_ACCOUNT);
@@ -791,15 +478,15 @@ START_TEST(plain_http_with_tls_none)
 {
 	start_fake(false, NULL);
 	static const char *const opts[] = { "tls=none", NULL };
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", opts);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", opts);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ck_assert_int_eq(fetch(src, "INBOX/Projects", NULL, NULL, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX/Projects", NULL, NULL, &err), MF_OK);
 	assert_fixture("AAMkI6=", "a6-project.eml");
 	ews_source_ops.close(&src);
 	/* Without tls=none the same server is spoken to over TLS: fails. */
-	a = account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	ck_assert_int_ne(open_src(&a, &src, &err), MF_OK);
 	ews_source_ops.close(&src);
 	stop_fake();
@@ -810,16 +497,16 @@ START_TEST(bad_options_are_fatal)
 {
 	start_fake(true, NULL);
 	static const char *const o1[] = { "auth=kerberos", NULL };
-	struct mf_account a = account("svc@example.com", "S3cret!", "alice@example.com", o1);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", o1);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_FATAL);
 	ews_source_ops.close(&src);
 	static const char *const o2[] = { "version=Exchange2099", NULL };
-	a = account("svc@example.com", "S3cret!", "alice@example.com", o2);
+	a = make_account("svc@example.com", "S3cret!", "alice@example.com", o2);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_FATAL);
 	ews_source_ops.close(&src);
-	a = account("svc@example.com", NULL, "alice@example.com", NULL);
+	a = make_account("svc@example.com", NULL, "alice@example.com", NULL);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ews_source_ops.close(&src);
 	stop_fake();

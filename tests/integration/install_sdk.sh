@@ -144,17 +144,22 @@ cp -R "$SKEL_SRC" "$T/skel-at"
 chmod -R u+w "$T/skel-at"
 rm -f "$T/skel-at/skeleton.so"
 start=$(date +%s)
+# Out of tree, as the README says: configure must not overwrite the
+# plain Makefile that sits beside configure.ac.
 (
 	cd "$T/skel-at"
 	autoreconf -fi > "$T/at.log" 2>&1 &&
-	./configure CC="${CC:-cc}" >> "$T/at.log" 2>&1 &&
+	mkdir build && cd build &&
+	../configure CC="${CC:-cc}" >> "$T/at.log" 2>&1 &&
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s >> "$T/at.log" 2>&1
 ) || { tail -30 "$T/at.log"; fail "the autotools variant does not build from the installed SDK"; }
 echo "   built in $(( $(date +%s) - start )) s"
-if grep -e "-I$top_srcdir" -e "-I$top_builddir" "$T/skel-at/Makefile" > /dev/null; then
+cmp -s "$SKEL_SRC/Makefile" "$T/skel-at/Makefile" || fail "configure overwrote the plain Makefile"
+if grep -e "-I$top_srcdir" -e "-I$top_builddir" "$T/skel-at/build/Makefile" > /dev/null; then
 	fail "the autotools variant uses the source tree"
 fi
-run_installed migrate --plugin-dir "$T/skel-at" "skeleton:$T/archive" "maildir:$T/out-at" \
+[ -f "$T/skel-at/build/skeleton.la" ] || fail "the autotools build made no skeleton.la"
+run_installed migrate --plugin-dir "$T/skel-at/build" "skeleton:$T/archive" "maildir:$T/out-at" \
 	--state "$T/s2.db" -q > /dev/null 2> "$T/run3.err" ||
 	fail "migration with the autotools-built skeleton failed: $(cat "$T/run3.err")"
 maildir_manifest "$T/out-at" | cmp - "$T/want.txt" || fail "autotools build: bytes or flags differ"

@@ -22,6 +22,7 @@
 #define DEF_ITEM_PAGE 250u
 #define DEF_SYNC_BATCH 200u
 #define DEF_GET_BATCH 10u
+#define DEF_BATCH_MB 8u
 
 void ews_log(const struct mf_source *s, enum mf_log_level lvl,
 	     const char *fmt, ...)
@@ -127,7 +128,7 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 }
 
 /* ------------------------------------------------------------------ */
-/* Parser adapters                                                      */
+/* The well-known folders                                               */
 
 struct gf_out {
 	char *ids[EWS_ROLE_COUNT];
@@ -148,8 +149,6 @@ static int parse_gf(const char *x, size_t l, void *o, struct ews_status *st)
 	struct gf_out *g = o;
 	return ews_parse_get_folder(x, l, g->ids, g->sts, EWS_ROLE_COUNT, &g->got, st);
 }
-
-/* Folders                                                              */
 
 /* GetFolder on the distinguished ids: the root's real id (top-level
  * folders name it as parent) and id -> role, since DisplayNames are
@@ -186,14 +185,23 @@ out:
 /* ------------------------------------------------------------------ */
 /* open / close                                                         */
 
-static unsigned opt_uint(const struct mf_account *a, const char *key,
-			 unsigned dflt, unsigned lo, unsigned hi)
+/* A numeric URI option in [lo, hi]; dflt when absent.  A bad value is a
+ * configuration error, not something to guess around. */
+static int opt_uint(const struct mf_source *s, const struct mf_account *a,
+		    const char *key, unsigned dflt, unsigned lo, unsigned hi,
+		    unsigned *out_r, struct mf_error *err)
 {
 	const char *v = mf_account_option(a, key);
 	uint64_t n;
-	if (v == NULL || !mf_parse_u64(v, strlen(v), &n) || n < lo || n > hi)
-		return dflt;
-	return (unsigned)n;
+	*out_r = dflt;
+	if (v == NULL)
+		return MF_OK;
+	if (!mf_parse_u64(v, strlen(v), &n) || n < lo || n > hi)
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "%s: %s=%s: expected a number from %u to %u",
+				    s->who, key, v, lo, hi);
+	*out_r = (unsigned)n;
+	return MF_OK;
 }
 
 /* A bearer token from a file: first line, surrounding blanks removed. */
@@ -315,11 +323,14 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 	if (rc != MF_OK)
 		return rc;
 
-	s->folder_page = opt_uint(a, "folder-page", DEF_FOLDER_PAGE, 1, 1000);
-	s->item_page = opt_uint(a, "page", DEF_ITEM_PAGE, 1, 1000);
-	s->sync_batch = opt_uint(a, "sync-batch", DEF_SYNC_BATCH, 1, 512);
-	s->get_batch = opt_uint(a, "batch", DEF_GET_BATCH, 1, 100);
-	s->batch_bytes = (uint64_t)opt_uint(a, "batch-mb", 8, 1, 1024) << 20; /* 8 MB (brief §5) */
+	unsigned mb;
+	if ((rc = opt_uint(s, a, "folder-page", DEF_FOLDER_PAGE, 1, 1000, &s->folder_page, err)) ||
+	    (rc = opt_uint(s, a, "page", DEF_ITEM_PAGE, 1, 1000, &s->item_page, err)) ||
+	    (rc = opt_uint(s, a, "sync-batch", DEF_SYNC_BATCH, 1, 512, &s->sync_batch, err)) ||
+	    (rc = opt_uint(s, a, "batch", DEF_GET_BATCH, 1, 100, &s->get_batch, err)) ||
+	    (rc = opt_uint(s, a, "batch-mb", DEF_BATCH_MB, 1, 1024, &mb, err)))
+		return rc;
+	s->batch_bytes = (uint64_t)mb << 20;
 	const char *sys = mf_account_option(a, "system-folders");
 	s->keep_system = sys != NULL && strcmp(sys, "1") == 0;
 	const char *list = mf_account_option(a, "list");

@@ -506,6 +506,11 @@ START_TEST(bad_options_are_fatal)
 	a = make_account("svc@example.com", "S3cret!", "alice@example.com", o2);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_FATAL);
 	ews_source_ops.close(&src);
+	static const char *const o3[] = { "sync-batch=9999", NULL };
+	a = make_account("svc@example.com", "S3cret!", "alice@example.com", o3);
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_FATAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "sync-batch=9999"));
+	ews_source_ops.close(&src);
 	a = make_account("svc@example.com", NULL, "alice@example.com", NULL);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ews_source_ops.close(&src);

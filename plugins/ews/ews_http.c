@@ -26,6 +26,7 @@ struct ews_http {
 	struct mf_buf resp;
 	char retry_after[64];
 	bool too_big;
+	bool authed;      /* the server accepted a request on this session */
 	char *secret;     /* password or bearer token, wiped at close */
 	char *url, *who;
 	const struct mf_host *host;
@@ -230,10 +231,19 @@ int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 	switch (code) {
 	case 200:
 	case 500: /* a SOAP fault, or a server error page: the caller looks */
+		h->authed = true;
 		return MF_OK;
 	case 401:
-		st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
-				  "%s: %s: HTTP 401: credentials refused", h->who, h->url);
+		/* Refused on the first request: bad credentials.  Refused
+		 * after the same credentials worked: NTLM under load, or an
+		 * expired token (brief §5, [xl]); a new session may pass. */
+		if (h->authed)
+			st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+					  "%s: %s: HTTP 401 after the credentials were "
+					  "accepted (server load or expired token)", h->who, h->url);
+		else
+			st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+					  "%s: %s: HTTP 401: credentials refused", h->who, h->url);
 		break;
 	case 403:
 		/* EXO: EWS blocked for this app or user by policy. */

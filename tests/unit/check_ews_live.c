@@ -100,6 +100,25 @@ START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 }
 END_TEST
 
+START_TEST(late_401_is_transient)
+{
+	/* 1 GetFolder (open), 2 FindFolder, 3 SyncFolderItems: 401. */
+	static const char *const extra[] = { "--unauthorized-on", "3", NULL };
+	start_fake(true, extra);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
+	ck_assert_int_eq(err.proto_code, 401);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
+	ck_assert_uint_eq(delivered(), 4);
+	ews_source_ops.close(&src);
+	stop_fake();
+}
+END_TEST
+
 START_TEST(wrong_password_is_auth_error)
 {
 	start_fake(true, NULL);
@@ -525,6 +544,7 @@ static Suite *ews_live_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, impersonated_mailbox_folders_messages_and_sync_state);
 	tcase_add_test(tc, wrong_password_is_auth_error);
+	tcase_add_test(tc, late_401_is_transient);
 	tcase_add_test(tc, impersonation_without_the_right_is_denied);
 	tcase_add_test(tc, own_mailbox_without_impersonation_and_option_fallback);
 	tcase_add_test(tc, server_busy_fault_returns_backoff_and_fetch_resumes);

@@ -114,6 +114,7 @@ class State:
         self.busy_msg_on = set(int(x) for x in args.busy_msg_on.split(",") if x)
         self.unavail_on = set(int(x) for x in args.unavailable_on.split(",") if x)
         self.stop_batch_on = set(int(x) for x in args.stop_batch_on.split(",") if x)
+        self.unauth_on = set(int(x) for x in args.unauthorized_on.split(",") if x)
 
     def add_big(self, spec):
         """--big FOLDERID:ITEMID:BYTES:PATH: a generated message of BYTES
@@ -598,6 +599,13 @@ class Handler(BaseHTTPRequestHandler):
         # Request numbers count authenticated requests only, so that
         # injected faults land on the same operation whatever the auth.
         n = entry["n"] = st.next_request()
+        if n in st.unauth_on:
+            # What NTLM under load or an expired token looks like.
+            entry["injected"] = "401"
+            entry["status"] = 401
+            st.record(entry)
+            self.send(401, "Unauthorized\n", {"WWW-Authenticate": 'Basic realm="fake-ews"'})
+            return
         status, body, extra = self.handle_soap(st, n, user, raw, entry)
         entry["status"] = status
         st.record(entry)
@@ -700,6 +708,8 @@ def main():
     ap.add_argument("--busy-ms", type=int, default=1000)
     ap.add_argument("--unavailable-on", default="")
     ap.add_argument("--retry-after", type=int, default=1)
+    ap.add_argument("--unauthorized-on", default="",
+                    help="request numbers answered 401 although the credentials are good")
     ap.add_argument("--invalid-sync-state", action="store_true")
     ap.add_argument("--big", action="append", default=[],
                     help="FOLDERID:ITEMID:BYTES:PATH generated message")

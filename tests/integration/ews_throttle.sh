@@ -7,6 +7,7 @@
 # core waits and reopens, and one run still copies the whole mailbox.
 . "$(dirname "$0")/lib.sh"
 
+[ -f "$top_builddir/plugins/ews/ews.la" ] || { echo "SKIP: ews plugin not built"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
 command -v openssl >/dev/null 2>&1 || { echo "SKIP: openssl missing"; exit 77; }
 FAKE="$top_srcdir/tests/fake/ews/fake_ews.py"

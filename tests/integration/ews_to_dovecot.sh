@@ -12,6 +12,8 @@
 . "$(dirname "$0")/dovecot.sh"
 
 dovecot_available || { echo "SKIP: dovecot not installed"; exit 77; }
+[ -f "$top_builddir/plugins/ews/ews.la" ] || { echo "SKIP: ews plugin not built"; exit 77; }
+[ -f "$top_builddir/sinks/alimail.la" ] || { echo "SKIP: IMAP (alimail) sink not built"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
 FAKE="$top_srcdir/tests/fake/ews/fake_ews.py"
 FIX="$top_srcdir/tests/fake/ews/fixture"

@@ -16,7 +16,7 @@ struct job_ctx {
 	struct loaded_plugin *src_plugin, *snk_plugin;
 	struct mf_source *src;
 	struct mf_sink *snk;
-	bool src_conn_held, snk_conn_held;
+	bool slots_held;  /* connection slots of both hosts */
 	struct state_db *db;
 	int64_t mailbox_id;
 	struct spool spool;

@@ -23,16 +23,10 @@
 /* Hand a plugin a copy of the account whose password we wipe as soon as
  * open() returns (plugin.h promises that); the job keeps its own copy for
  * reconnecting. */
-static int open_side(struct job_ctx *j, struct account_spec *spec, bool *held,
-		     const char *what, int (*opener)(struct job_ctx *, const struct mf_account *,
-						    struct mf_error *),
+static int open_side(struct job_ctx *j, struct account_spec *spec, const char *what,
+		     int (*opener)(struct job_ctx *, const struct mf_account *, struct mf_error *),
 		     struct mf_error *err)
 {
-	if (!*held) {
-		if (!throttle_conn_acquire(j->cfg->throttle, spec->acct.host, &mf_cancel_requested))
-			return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
-		*held = true;
-	}
 	struct mf_account acct = spec->acct;
 	acct.id = j->job->name; /* error texts name the mailbox as the operator does */
 	char *pw = spec->password ? mf_xstrdup(spec->password) : NULL;
@@ -67,18 +61,33 @@ void job_close_source(struct job_ctx *j)
 {
 	if (j->src_plugin != NULL)
 		j->src_plugin->source.close(&j->src);
-	if (j->src_conn_held)
-		throttle_conn_release(j->cfg->throttle, j->job->source.acct.host);
-	j->src_conn_held = false;
 }
 
 void job_close_sink(struct job_ctx *j)
 {
 	if (j->snk_plugin != NULL)
 		j->snk_plugin->sink.close(&j->snk);
-	if (j->snk_conn_held)
-		throttle_conn_release(j->cfg->throttle, j->job->sink.acct.host);
-	j->snk_conn_held = false;
+}
+
+/* A job's connection slots (source and sink host) are taken together
+ * before its first connection and kept across reconnects until it ends:
+ * jobs holding one slot each and waiting for a second could otherwise
+ * block each other for good. */
+static bool acquire_slots(struct job_ctx *j)
+{
+	const char *sink_host = j->cfg->dry_run ? NULL : j->job->sink.acct.host;
+	j->slots_held = throttle_conn_acquire_pair(j->cfg->throttle, j->job->source.acct.host,
+						   sink_host, &mf_cancel_requested);
+	return j->slots_held;
+}
+
+static void release_slots(struct job_ctx *j)
+{
+	if (!j->slots_held)
+		return;
+	throttle_conn_release_pair(j->cfg->throttle, j->job->source.acct.host,
+				   j->cfg->dry_run ? NULL : j->job->sink.acct.host);
+	j->slots_held = false;
 }
 
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt)
@@ -100,10 +109,8 @@ bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt
 static int open_with_retry(struct job_ctx *j, bool source, struct mf_error *err)
 {
 	for (unsigned attempt = 1;; attempt++) {
-		int st = source ? open_side(j, &j->job->source, &j->src_conn_held, "source",
-					    src_opener, err)
-				: open_side(j, &j->job->sink, &j->snk_conn_held, "sink",
-					    snk_opener, err);
+		int st = source ? open_side(j, &j->job->source, "source", src_opener, err)
+				: open_side(j, &j->job->sink, "sink", snk_opener, err);
 		if (st == MF_OK)
 			return MF_OK;
 		if (source)
@@ -244,10 +251,14 @@ static void run_job(const struct run_config *cfg, struct job *job)
 	}
 	if (st == MF_OK) {
 		progress_mailbox_start(cfg->progress, job->name, job->source.uri, job->sink.uri);
-		st = copy_mailbox(&j, &err);
+		if (!acquire_slots(&j))
+			st = mf_error_set(&err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
+		else
+			st = copy_mailbox(&j, &err);
 	}
 	job_close_source(&j);
 	job_close_sink(&j);
+	release_slots(&j);
 	if (st == MF_OK) {
 		job->result = JOB_DONE;
 	} else {

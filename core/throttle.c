@@ -133,14 +133,33 @@ static struct host_slot *slot_for(struct throttle *t, const char *host)
 	return h;
 }
 
-bool throttle_conn_acquire(struct throttle *t, const char *host,
-			   volatile const int *canceled)
+static bool pair_free(struct throttle *t, struct host_slot *a, struct host_slot *b)
 {
-	if (t == NULL || t->per_host == 0 || host == NULL)
+	if (a != NULL && b != NULL && a == b)
+		return a->in_use + 2 <= t->per_host;
+	return (a == NULL || a->in_use < t->per_host) && (b == NULL || b->in_use < t->per_host);
+}
+
+/* The slots a pair needs; with a cap of 1 a job whose both sides are one
+ * host takes one slot, or it could never run. */
+static void pair_slots(struct throttle *t, const char *host_a, const char *host_b,
+		       struct host_slot **a_r, struct host_slot **b_r)
+{
+	*a_r = host_a ? slot_for(t, host_a) : NULL;
+	*b_r = host_b ? slot_for(t, host_b) : NULL;
+	if (*a_r != NULL && *a_r == *b_r && t->per_host < 2)
+		*b_r = NULL;
+}
+
+bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
+				volatile const int *canceled)
+{
+	if (t == NULL || t->per_host == 0)
 		return true;
 	pthread_mutex_lock(&t->lock);
-	struct host_slot *h = slot_for(t, host);
-	while (h->in_use >= t->per_host) {
+	struct host_slot *a, *b;
+	pair_slots(t, host_a, host_b, &a, &b);
+	while (!pair_free(t, a, b)) {
 		if (canceled != NULL && *canceled) {
 			pthread_mutex_unlock(&t->lock);
 			return false;
@@ -155,19 +174,36 @@ bool throttle_conn_acquire(struct throttle *t, const char *host,
 		}
 		pthread_cond_timedwait(&t->conn_freed, &t->lock, &ts);
 	}
-	h->in_use++;
+	if (a != NULL)
+		a->in_use++;
+	if (b != NULL)
+		b->in_use++;
 	pthread_mutex_unlock(&t->lock);
 	return true;
 }
 
-void throttle_conn_release(struct throttle *t, const char *host)
+bool throttle_conn_acquire(struct throttle *t, const char *host,
+			   volatile const int *canceled)
 {
-	if (t == NULL || t->per_host == 0 || host == NULL)
+	return throttle_conn_acquire_pair(t, host, NULL, canceled);
+}
+
+void throttle_conn_release_pair(struct throttle *t, const char *host_a, const char *host_b)
+{
+	if (t == NULL || t->per_host == 0)
 		return;
 	pthread_mutex_lock(&t->lock);
-	struct host_slot *h = slot_for(t, host);
-	if (h->in_use > 0)
-		h->in_use--;
+	struct host_slot *a, *b;
+	pair_slots(t, host_a, host_b, &a, &b);
+	if (a != NULL && a->in_use > 0)
+		a->in_use--;
+	if (b != NULL && b->in_use > 0)
+		b->in_use--;
 	pthread_cond_broadcast(&t->conn_freed);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void throttle_conn_release(struct throttle *t, const char *host)
+{
+	throttle_conn_release_pair(t, host, NULL);
 }

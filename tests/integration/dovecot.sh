@@ -14,6 +14,7 @@
 #                                    LOGIN "user*master"
 #   dovecot_adm NAME ARGS...         doveadm against the instance
 #   dovecot_var NAME imap|imaps|pop3|pop3s|cert|dir|log   print a value
+#   DOVECOT_EXTRA_CONF               appended to the config by dovecot_start
 #
 # Every instance stops with the test (EXIT hook) and, whatever happens,
 # after DOVECOT_TIME_LIMIT seconds (default: MF_TEST_TIMEOUT + 10).
@@ -193,6 +194,10 @@ service stats {
   }
 }
 EOF
+	# Extra settings for one instance (quota, plugins), set by the test.
+	if [ -n "${DOVECOT_EXTRA_CONF:-}" ]; then
+		printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$d/dovecot.conf"
+	fi
 	eval "dovecot_${name}_conf=\$d/dovecot.conf"
 	"$DOVECOT_BIN" -F -c "$d/dovecot.conf" >>"$d/dovecot.log" 2>&1 &
 	pid=$!

@@ -77,17 +77,19 @@ def make_message(rng, i, folder, big_fraction, max_big):
     return raw
 
 
-def maildir_dir(root, folder):
+def maildir_dir(root, folder, layout):
     if folder == "INBOX":
         return root
+    if layout == "fs":  # Dovecot LAYOUT=fs: one directory level per folder level
+        return os.path.join(root, *folder.split("/"))
     return os.path.join(root, "." + folder.replace("/", "."))
 
 
-def write_maildir(root, folder, i, raw, rng):
-    d = maildir_dir(root, folder)
+def write_maildir(root, folder, i, raw, rng, layout):
+    d = maildir_dir(root, folder, layout)
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
-    if folder != "INBOX":
+    if folder != "INBOX" and layout != "fs":
         open(os.path.join(d, "maildirfolder"), "a").close()
     flags = "".join(f for f, p in (("F", 0.1), ("R", 0.2), ("S", 0.7)) if rng.random() < p)
     base = "%d.M%dP%d.gen" % (1600000000 + i, i, os.getpid())
@@ -141,12 +143,15 @@ def main():
     ap.add_argument("--max-big", type=int, default=2 * 1024 * 1024)
     ap.add_argument("--folders", default=",".join(FOLDERS))
     ap.add_argument("--manifest")
+    ap.add_argument("--layout", choices=["maildir++", "fs"], default="maildir++",
+                    help="maildir folder layout (fs = Dovecot LAYOUT=fs)")
+    ap.add_argument("--first", type=int, default=1, help="number of the first message")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     folders = a.folders.split(",")
     manifest = []
     os.makedirs(a.out, exist_ok=True)
-    for i in range(1, a.messages + 1):
+    for i in range(a.first, a.first + a.messages):
         folder = folders[0] if rng.random() < 0.4 else rng.choice(folders)
         raw = make_message(rng, i, folder, a.big_fraction, a.max_big)
         if a.format == "mbox":
@@ -156,7 +161,7 @@ def main():
         elif a.format == "eml":
             write_eml(a.out, folder, raw, i)
         else:
-            write_maildir(a.out, folder, i, raw, rng)
+            write_maildir(a.out, folder, i, raw, rng, a.layout)
         manifest.append("%s\t%s\t%d" % (folder, hashlib.sha256(raw).hexdigest(), len(raw)))
     if a.manifest:
         with open(a.manifest, "w") as f:

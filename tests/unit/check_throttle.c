@@ -108,6 +108,50 @@ START_TEST(cancel_releases_a_waiter)
 }
 END_TEST
 
+struct pair_arg {
+	struct throttle *t;
+	int *done;
+	pthread_mutex_t *lock;
+};
+
+static void *hold_pair(void *p)
+{
+	struct pair_arg *a = p;
+	/* Source and sink on one host, as when migrating within a server. */
+	ck_assert(throttle_conn_acquire_pair(a->t, "mail.example", "mail.example", NULL));
+	struct timespec ts = { 0, 5000000 };
+	nanosleep(&ts, NULL);
+	throttle_conn_release_pair(a->t, "mail.example", "mail.example");
+	pthread_mutex_lock(a->lock);
+	++*a->done;
+	pthread_mutex_unlock(a->lock);
+	return NULL;
+}
+
+START_TEST(jobs_taking_two_slots_on_one_host_never_deadlock)
+{
+	/* Cap 3, pairs of 2: taking slots one by one, three jobs could each
+	 * hold one and wait for ever; pairs are taken whole. */
+	struct throttle *t = throttle_new(0, 0, 3);
+	int done = 0;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct pair_arg a = { t, &done, &lock };
+	pthread_t th[12];
+	for (int i = 0; i < 12; i++)
+		pthread_create(&th[i], NULL, hold_pair, &a);
+	for (int i = 0; i < 12; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(done, 12);
+	/* With a cap of 1 a same-host pair still runs, on one slot. */
+	struct throttle *one = throttle_new(0, 0, 1);
+	ck_assert(throttle_conn_acquire_pair(one, "h", "h", NULL));
+	throttle_conn_release_pair(one, "h", "h");
+	ck_assert(throttle_conn_acquire(one, "h", NULL));
+	throttle_free(&one);
+	throttle_free(&t);
+}
+END_TEST
+
 static Suite *throttle_suite(void)
 {
 	Suite *s = suite_create("throttle");
@@ -120,6 +164,7 @@ static Suite *throttle_suite(void)
 	TCase *tc2 = tcase_create("connections");
 	tcase_add_test(tc2, connections_per_host_are_capped);
 	tcase_add_test(tc2, cancel_releases_a_waiter);
+	tcase_add_test(tc2, jobs_taking_two_slots_on_one_host_never_deadlock);
 	tcase_set_timeout(tc2, 10);
 	suite_add_tcase(s, tc2);
 	return s;

@@ -3,8 +3,9 @@
  * everything that turns bytes into structs (SOAP response parsing, base64,
  * xs:dateTime, error classification, folder-tree building, request
  * building) is pure and network-free: the Check tests and the fuzz target
- * link those parts directly.  ews_http.c owns libcurl, ews_source.c the
- * source operations, ews_plugin.c only the exported descriptor. */
+ * link those parts directly.  ews_http.c owns libcurl, ews_session.c
+ * open/close and the request round trip, ews_source.c listing and
+ * fetching, ews_plugin.c only the exported descriptor. */
 #ifndef EWS_P_H
 #define EWS_P_H
 

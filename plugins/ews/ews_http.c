@@ -27,6 +27,9 @@ struct ews_http {
 	char retry_after[64];
 	bool too_big;
 	bool authed;      /* the server accepted a request on this session */
+	ews_sink_fn *sink;  /* where a 200 body goes, or NULL: into resp */
+	void *sink_aux;
+	uint64_t streamed;  /* bytes given to sink */
 	char *secret;     /* password or bearer token, wiped at close */
 	char *url, *who;
 	const struct mf_host *host;
@@ -37,6 +40,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *aux)
 {
 	struct ews_http *h = aux;
 	size_t n = size * nmemb;
+	if (h->sink != NULL) {
+		/* Bodies of 200 replies (GetItem with MIME) go to the
+		 * streaming parser; faults (500) and error pages, which are
+		 * small, are kept whole for the DOM parser. */
+		long code = 0;
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200) {
+			h->sink(h->sink_aux, data, n);
+			h->streamed += n;
+			return n;
+		}
+	}
 	if (h->resp.len + n > EWS_MAX_BODY) {
 		h->too_big = true;
 		return 0; /* aborts the transfer */
@@ -210,6 +225,16 @@ int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 		  long *status_r, const struct mf_buf **resp_r,
 		  struct mf_error *err)
 {
+	return ews_http_post_stream(h, body, NULL, NULL, status_r, resp_r, err);
+}
+
+int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
+			 ews_sink_fn *sink, void *sink_aux, long *status_r,
+			 const struct mf_buf **resp_r, struct mf_error *err)
+{
+	h->sink = sink;
+	h->sink_aux = sink_aux;
+	h->streamed = 0;
 	mf_buf_clear(&h->resp);
 	h->retry_after[0] = '\0';
 	h->errbuf[0] = '\0';
@@ -221,6 +246,7 @@ int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, (const char *)body->data);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	CURLcode rc = curl_easy_perform(h->curl);
+	h->sink = NULL;
 	if (rc != CURLE_OK)
 		return transport_error(h, rc, err);
 	long code = 0;

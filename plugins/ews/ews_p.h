@@ -110,6 +110,16 @@ int ews_parse_find_item(const char *xml, size_t len,
 			struct ews_item_page *page, struct ews_status *st);
 int ews_parse_get_item(const char *xml, size_t len,
 		       struct ews_item_page *page, struct ews_status *st);
+/* GetItem, streaming (ews_xml_stream.c): feed the body as it arrives;
+ * MimeContent is decoded on the fly.  finish() returns what
+ * ews_parse_get_item() would (that one is this parser over a buffer). */
+struct ews_getitem_stream;
+struct ews_getitem_stream *ews_getitem_stream_new(struct ews_item_page *page,
+						  struct ews_status *st);
+void ews_getitem_stream_feed(struct ews_getitem_stream *g, const char *data,
+			     size_t len);
+int ews_getitem_stream_finish(struct ews_getitem_stream *g);
+void ews_getitem_stream_free(struct ews_getitem_stream **g);
 /* Only the status of a reply (fault or first response message). */
 int ews_parse_status(const char *xml, size_t len, struct ews_status *st);
 
@@ -119,6 +129,14 @@ int ews_parse_status(const char *xml, size_t len, struct ews_status *st);
 /* Lenient about whitespace (RFC 2045 §6.8 line breaks), strict about
  * everything else.  Appends to out; false on invalid input. */
 bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out);
+/* The same, fed in pieces (MimeContent arriving from a stream). */
+struct ews_b64 {
+	uint32_t acc;
+	unsigned n, pad;
+	bool bad;
+};
+void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out);
+bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out);
 void ews_base64_encode(const unsigned char *in, size_t len, struct mf_buf *out);
 /* xs:dateTime ("2024-05-01T10:20:30Z", fractions, +hh:mm offsets, no zone
  * = UTC) to seconds since the epoch. */
@@ -228,6 +246,12 @@ int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
 int ews_http_post(struct ews_http *h, const struct mf_buf *body,
 		  long *status_r, const struct mf_buf **resp_r,
 		  struct mf_error *err);
+/* The same, but the body of a 200 reply is handed to sink as it arrives
+ * instead of being kept (*resp_r then holds only non-200 bodies). */
+typedef void ews_sink_fn(void *aux, const char *data, size_t len);
+int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
+			 ews_sink_fn *sink, void *sink_aux, long *status_r,
+			 const struct mf_buf **resp_r, struct mf_error *err);
 /* Free the last response body (after parsing: big GetItem replies). */
 void ews_http_drop_body(struct ews_http *h);
 void ews_http_close(struct ews_http **h);
@@ -282,6 +306,10 @@ typedef void reset_fn(void *out);
 int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 	     void *out, reset_fn *reset, struct ews_status *st,
 	     struct mf_error *err);
+/* GetItem: the same round trip, with the reply parsed as it streams in. */
+int ews_call_get_item(struct mf_source *s, const char *what,
+		      struct ews_item_page *page, struct ews_status *st,
+		      struct mf_error *err);
 int ews_load_roles(struct mf_source *s, struct mf_error *err);
 int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
 		     struct mf_error *err);

@@ -78,9 +78,17 @@ static void save_version(struct mf_source *s)
 /* ErrorInvalidServerVersion steps the RequestServerVersion down and sends
  * again: at most twice per session, the length of ews_versions.  The first
  * version the server accepts is remembered for later sessions. */
-int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
-	     void *out, reset_fn *reset, struct ews_status *st,
-	     struct mf_error *err)
+static void feed_stream(void *aux, const char *data, size_t len)
+{
+	ews_getitem_stream_feed(aux, data, len);
+}
+
+/* The round trip behind ews_call() and ews_call_get_item().  With gi set,
+ * a 200 reply streams into the GetItem parser (page = out); anything else
+ * is parsed from the buffered body with parse. */
+static int round_trip(struct mf_source *s, const char *what, parse_fn *parse,
+		      void *out, reset_fn *reset, bool gi, struct ews_status *st,
+		      struct mf_error *err)
 {
 	for (;;) {
 		if (canceled(s))
@@ -91,18 +99,30 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 				 (const char *)s->body.data);
 		long code;
 		const struct mf_buf *resp;
-		int rc = ews_http_post(s->http, &s->req, &code, &resp, err);
-		if (rc != MF_OK)
-			return rc;
 		reset(out);
+		struct ews_getitem_stream *gs = gi ? ews_getitem_stream_new(out, st) : NULL;
+		int rc = ews_http_post_stream(s->http, &s->req, gi ? feed_stream : NULL, gs,
+					      &code, &resp, err);
+		if (rc != MF_OK) {
+			ews_getitem_stream_free(&gs);
+			return rc;
+		}
 		const char *x = (const char *)resp->data;
-		bool ok = parse(x, resp->len, out, st) == 0;
+		size_t resp_len = resp->len;
+		bool ok;
+		if (gs != NULL && code == 200) {
+			ok = ews_getitem_stream_finish(gs) == 0;
+			resp_len = 0; /* streamed, not kept */
+		} else {
+			reset(out);
+			ok = parse(x, resp->len, out, st) == 0;
+		}
+		ews_getitem_stream_free(&gs);
 		bool bad_version = ok ? ews_status_is_version(st) :
 			(code == 500 && x != NULL &&
 			 strstr(x, "The specified server version is invalid") != NULL);
-		size_t resp_len = resp->len;
-		/* Parsed: the raw reply (base64 MIME of a whole batch) need
-		 * not stay in memory while the messages are delivered. */
+		/* Parsed: the raw reply need not stay in memory while the
+		 * messages are delivered. */
 		ews_http_drop_body(s->http);
 		if (bad_version && !s->version_pinned &&
 		    ews_versions[s->version + 1] != NULL) {
@@ -115,8 +135,9 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 			/* 500 "Server Error in '/EWS' Application" pages and
 			 * cut-off bodies are transient ([xl] protocol.py). */
 			rc = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-					  "%s: %s: HTTP %ld: unparsable reply (%zu bytes)",
-					  s->who, what, code, resp_len);
+					  "%s: %s: HTTP %ld: unparsable reply%s",
+					  s->who, what, code,
+					  resp_len > 0 || code != 200 ? "" : " (streamed)");
 			if (err != NULL)
 				err->proto_code = code;
 			return rc;
@@ -125,6 +146,30 @@ int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
 			save_version(s);
 		return MF_OK;
 	}
+}
+
+int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
+	     void *out, reset_fn *reset, struct ews_status *st,
+	     struct mf_error *err)
+{
+	return round_trip(s, what, parse, out, reset, false, st, err);
+}
+
+static void reset_items(void *o)
+{
+	ews_item_page_free(o);
+}
+
+static int parse_items(const char *x, size_t l, void *o, struct ews_status *st)
+{
+	return ews_parse_get_item(x, l, o, st);
+}
+
+int ews_call_get_item(struct mf_source *s, const char *what,
+		      struct ews_item_page *page, struct ews_status *st,
+		      struct mf_error *err)
+{
+	return round_trip(s, what, parse_items, page, reset_items, true, st, err);
 }
 
 /* ------------------------------------------------------------------ */

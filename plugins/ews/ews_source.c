@@ -37,10 +37,6 @@ static int parse_fi(const char *x, size_t l, void *o, struct ews_status *st)
 	return ews_parse_find_item(x, l, o, st);
 }
 
-static int parse_gi(const char *x, size_t l, void *o, struct ews_status *st)
-{
-	return ews_parse_get_item(x, l, o, st);
-}
 
 /* ------------------------------------------------------------------ */
 /* Folders                                                              */
@@ -276,7 +272,7 @@ static int deliver(struct fetch_ctx *fx, struct mf_error *err)
 			ids[i] = fx->q[pos + i].id;
 		mf_buf_clear(&s->body);
 		ews_req_get_item(&s->body, ids, n);
-		rc = ews_call(s, fx->what, parse_gi, &page, reset_ipage, &st, err);
+		rc = ews_call_get_item(s, fx->what, &page, &st, err);
 		if (rc != MF_OK)
 			goto out;
 		if (st.fault) {

@@ -25,47 +25,59 @@ static int b64_val(unsigned char c)
 	return -1;
 }
 
-bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out)
+void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out)
 {
-	uint32_t acc = 0;
-	unsigned n = 0, pad = 0;
 	unsigned char chunk[3];
 
 	mf_buf_reserve(out, len / 4 * 3 + 3);
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len && !d->bad; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 			continue;
 		if (c == '=') {
-			pad++;
+			d->pad++;
 			continue;
 		}
 		int v = b64_val(c);
-		if (v < 0 || pad > 0)
-			return false; /* junk, or data after padding */
-		acc = acc << 6 | (uint32_t)v;
-		if (++n == 4) {
-			chunk[0] = (unsigned char)(acc >> 16);
-			chunk[1] = (unsigned char)(acc >> 8);
-			chunk[2] = (unsigned char)acc;
+		if (v < 0 || d->pad > 0) {
+			d->bad = true; /* junk, or data after padding */
+			break;
+		}
+		d->acc = d->acc << 6 | (uint32_t)v;
+		if (++d->n == 4) {
+			chunk[0] = (unsigned char)(d->acc >> 16);
+			chunk[1] = (unsigned char)(d->acc >> 8);
+			chunk[2] = (unsigned char)d->acc;
 			mf_buf_append(out, chunk, 3);
-			acc = 0;
-			n = 0;
+			d->acc = 0;
+			d->n = 0;
 		}
 	}
+}
+
+bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out)
+{
+	unsigned char chunk[2];
 	/* n leftover sextets: 2 -> 1 byte, 3 -> 2 bytes; padding, when
 	 * present, must complete the quantum (RFC 4648 §4). */
-	if (n == 1 || (pad > 0 && n + pad != 4) || pad > 2)
+	if (d->bad || d->n == 1 || (d->pad > 0 && d->n + d->pad != 4) || d->pad > 2)
 		return false;
-	if (n == 2) {
-		chunk[0] = (unsigned char)(acc >> 4);
+	if (d->n == 2) {
+		chunk[0] = (unsigned char)(d->acc >> 4);
 		mf_buf_append(out, chunk, 1);
-	} else if (n == 3) {
-		chunk[0] = (unsigned char)(acc >> 10);
-		chunk[1] = (unsigned char)(acc >> 2);
+	} else if (d->n == 3) {
+		chunk[0] = (unsigned char)(d->acc >> 10);
+		chunk[1] = (unsigned char)(d->acc >> 2);
 		mf_buf_append(out, chunk, 2);
 	}
 	return true;
+}
+
+bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out)
+{
+	struct ews_b64 d = { 0 };
+	ews_b64_feed(&d, in, len, out);
+	return ews_b64_finish(&d, out);
 }
 
 void ews_base64_encode(const unsigned char *in, size_t len, struct mf_buf *out)

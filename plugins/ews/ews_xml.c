@@ -572,43 +572,6 @@ out:
 	return rc;
 }
 
-int ews_parse_get_item(const char *xml, size_t len,
-		       struct ews_item_page *page, struct ews_status *st)
-{
-	xmlDoc *doc = parse_doc(xml, len, true);
-	if (doc == NULL)
-		return -1;
-	xmlNode *resp;
-	int rc = open_envelope(doc, "GetItemResponse", &resp, st);
-	if (rc != 0 || resp == NULL)
-		goto out;
-	xmlNode *msgs = messages_of(resp);
-	if (msgs == NULL) {
-		rc = -1;
-		goto out;
-	}
-	/* One message per requested id, in request order (§4); the caller
-	 * pairs them by position because error messages carry no ItemId. */
-	bool first = true;
-	for (xmlNode *rm = msgs->children; rm != NULL; rm = rm->next) {
-		if (!is_el(rm, EWS_NS_M, "GetItemResponseMessage"))
-			continue;
-		struct ews_item *it = item_add(page);
-		parse_response_status(rm, &it->st);
-		if (first)
-			*st = it->st;
-		first = false;
-		xmlNode *el = first_el(child(rm, EWS_NS_M, "Items"));
-		if (el != NULL && is_el(el, EWS_NS_T, NULL))
-			parse_item(el, it);
-	}
-	if (first)
-		rc = -1;
-out:
-	xmlFreeDoc(doc);
-	return rc;
-}
-
 int ews_parse_status(const char *xml, size_t len, struct ews_status *st)
 {
 	xmlDoc *doc = parse_doc(xml, len, true);

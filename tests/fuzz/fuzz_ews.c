@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the EWS plugin's response handling: every input is
  * fed to every SOAP response parser (FindFolder, GetFolder,
- * SyncFolderItems, FindItem, GetItem, bare status), the statuses to the
- * error classifier, FindFolder results to the folder-tree builder, and the
+ * SyncFolderItems, FindItem, GetItem, bare status; the streaming GetItem
+ * parser is also fed the bytes in small pieces and must agree with the
+ * whole-buffer run), the statuses to the error classifier, FindFolder results to the folder-tree builder, and the
  * raw bytes to the base64 and xs:dateTime decoders.  Corpus:
  * tests/fuzz/corpus/ews/. */
 #include <config.h>
@@ -64,12 +65,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ews_parse_find_item(x, size, &ip, &st) == 0)
 		classify(&st);
 	ews_item_page_free(&ip);
-	if (ews_parse_get_item(x, size, &ip, &st) == 0) {
+	int whole = ews_parse_get_item(x, size, &ip, &st);
+	if (whole == 0) {
 		for (size_t i = 0; i < ip.n; i++) {
 			classify(&ip.v[i].st);
 			(void)ews_item_class_is_mail(ip.v[i].item_class);
 		}
 	}
+	/* Differential: the same bytes fed in small pieces, as the network
+	 * delivers them, must give the same result. */
+	struct ews_item_page ip2 = { 0 };
+	struct ews_status st2;
+	struct ews_getitem_stream *g = ews_getitem_stream_new(&ip2, &st2);
+	size_t step = size > 0 ? 1 + data[0] % 61 : 1;
+	for (size_t off = 0; off < size; off += step)
+		ews_getitem_stream_feed(g, x + off, size - off < step ? size - off : step);
+	int pieces = size > 0 ? ews_getitem_stream_finish(g) : -1;
+	ews_getitem_stream_free(&g);
+	if (pieces != whole)
+		__builtin_trap();
+	if (whole == 0) {
+		if (ip.n != ip2.n || strcmp(st.code, st2.code) != 0 ||
+		    st.backoff_ms != st2.backoff_ms || st.fault != st2.fault)
+			__builtin_trap();
+		for (size_t i = 0; i < ip.n; i++) {
+			const struct ews_item *a = &ip.v[i], *b = &ip2.v[i];
+			if ((a->id == NULL) != (b->id == NULL) ||
+			    (a->id != NULL && strcmp(a->id, b->id) != 0) ||
+			    a->flags != b->flags || a->has_mime != b->has_mime ||
+			    a->mime_bad != b->mime_bad || a->mime.len != b->mime.len ||
+			    (a->mime.len > 0 && memcmp(a->mime.data, b->mime.data, a->mime.len) != 0) ||
+			    a->received != b->received || a->size != b->size ||
+			    strcmp(a->st.code, b->st.code) != 0)
+				__builtin_trap();
+		}
+	}
+	ews_item_page_free(&ip2);
 	ews_item_page_free(&ip);
 	if (ews_parse_status(x, size, &st) == 0)
 		classify(&st);

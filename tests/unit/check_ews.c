@@ -255,6 +255,41 @@ START_TEST(get_item_mime_flags_and_item_errors)
 }
 END_TEST
 
+START_TEST(get_item_stream_fed_byte_by_byte)
+{
+	/* The network hands over arbitrary pieces: one byte at a time must
+	 * give what the whole buffer gives. */
+	struct ews_item_page whole = { 0 }, piece = { 0 };
+	struct ews_status st1, st2;
+	size_t len = strlen(get_item_xml);
+	ck_assert_int_eq(ews_parse_get_item(get_item_xml, len, &whole, &st1), 0);
+	struct ews_getitem_stream *g = ews_getitem_stream_new(&piece, &st2);
+	for (size_t i = 0; i < len; i++)
+		ews_getitem_stream_feed(g, get_item_xml + i, 1);
+	ck_assert_int_eq(ews_getitem_stream_finish(g), 0);
+	ews_getitem_stream_free(&g);
+	ck_assert_ptr_null(g);
+	ck_assert_uint_eq(piece.n, whole.n);
+	for (size_t i = 0; i < whole.n; i++) {
+		ck_assert_uint_eq(piece.v[i].mime.len, whole.v[i].mime.len);
+		ck_assert(whole.v[i].mime.len == 0 ||
+			  memcmp(piece.v[i].mime.data, whole.v[i].mime.data, whole.v[i].mime.len) == 0);
+		ck_assert_uint_eq(piece.v[i].flags, whole.v[i].flags);
+		ck_assert_str_eq(piece.v[i].st.code, whole.v[i].st.code);
+		ck_assert_int_eq(piece.v[i].mime_bad, whole.v[i].mime_bad);
+	}
+	ck_assert_uint_eq(piece.v[0].mime.len, 72);
+	ews_item_page_free(&whole);
+	ews_item_page_free(&piece);
+	/* Cut off mid-MimeContent: not a reply. */
+	g = ews_getitem_stream_new(&piece, &st2);
+	ews_getitem_stream_feed(g, get_item_xml, len / 2);
+	ck_assert_int_eq(ews_getitem_stream_finish(g), -1);
+	ews_getitem_stream_free(&g);
+	ews_item_page_free(&piece);
+}
+END_TEST
+
 static const char busy_fault_xml[] =
 	"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
 	"<faultcode xmlns:a=\"http://schemas.microsoft.com/exchange/services/2006/types\">a:ErrorServerBusy</faultcode>"
@@ -590,6 +625,7 @@ static Suite *ews_suite(void)
 	tcase_add_test(tc, sync_success_without_state_is_rejected);
 	tcase_add_test(tc, find_item_page_offsets);
 	tcase_add_test(tc, get_item_mime_flags_and_item_errors);
+	tcase_add_test(tc, get_item_stream_fed_byte_by_byte);
 	tcase_add_test(tc, server_busy_fault_gives_backoff);
 	tcase_add_test(tc, server_busy_in_200_reply_backoff_from_text);
 	tcase_add_test(tc, internal_error_with_inner_busy_is_throttling);

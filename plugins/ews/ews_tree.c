@@ -21,6 +21,10 @@ const char *const ews_role_names[EWS_ROLE_COUNT] = {
 	[EWS_ROLE_SYNCISSUES] = "syncissues",
 };
 
+/* Deeper hierarchies exist in no real mailbox; IMAP servers refuse them
+ * long before this. */
+#define EWS_MAX_DEPTH 128
+
 struct idx {
 	const char *id;
 	size_t pos;
@@ -87,7 +91,7 @@ static int sib_cmp(const void *a, const void *b)
  * user folder "INBOX" sits next to the inbox: suffix the later ones with
  * "~2", "~3", ... so that no two folders (nor their subtrees) merge. */
 static void dedupe_siblings(const struct ews_folder_page *all, char **lname,
-			    const bool *dup,
+			    const bool *dup, const struct idx *ix,
 			    const char *const role_ids[EWS_ROLE_COUNT])
 {
 	size_t n = 0;
@@ -95,8 +99,13 @@ static void dedupe_siblings(const struct ews_folder_page *all, char **lname,
 	for (size_t i = 0; i < all->n; i++) {
 		if (dup[i])
 			continue;
+		/* Orphans land at top level: they are siblings of the root's
+		 * children there. */
 		const char *parent = all->v[i].parent_id;
-		s[n++] = (struct sib){ .parent = parent != NULL ? parent : "",
+		if (parent == NULL || is_role(role_ids, EWS_ROLE_ROOT, parent) ||
+		    lookup(ix, all->n, all, parent) == NULL)
+			parent = "";
+		s[n++] = (struct sib){ .parent = parent,
 				     .name = lname[i], .pos = i,
 				     .prio = is_role(role_ids, EWS_ROLE_INBOX, all->v[i].id) ? 0 : 1 };
 	}
@@ -123,6 +132,84 @@ static int tf_cmp(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+/* A set of strings (open addressing, FNV-1a), to test names quickly. */
+struct pset {
+	const char **v;
+	size_t cap;
+};
+
+static size_t pset_slot(const struct pset *ps, const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	size_t i = (size_t)(h % ps->cap);
+	while (ps->v[i] != NULL && strcmp(ps->v[i], s) != 0)
+		i = (i + 1) % ps->cap;
+	return i;
+}
+
+static int tfp_cmp(const void *a, const void *b)
+{
+	const struct ews_tree_folder *x = *(const struct ews_tree_folder *const *)a;
+	const struct ews_tree_folder *y = *(const struct ews_tree_folder *const *)b;
+	int c = strcmp(x->path, y->path);
+	return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/* Sibling names are unique by now, but a folder put at top level (cycle,
+ * absurd depth) can still meet another path.  Two folders must never
+ * share a path: fetch() finds folders by path, so the second one would
+ * never be read.  Later ones get "~k" (k counting on per name). */
+static void unique_paths(struct ews_tree *t)
+{
+	if (t->n < 2)
+		return;
+	struct ews_tree_folder **ord = mf_xcalloc(t->n, sizeof(*ord));
+	for (size_t i = 0; i < t->n; i++)
+		ord[i] = &t->v[i];
+	qsort(ord, t->n, sizeof(*ord), tfp_cmp);
+	struct pset ps = { .cap = 2 * t->n + 1 };
+	ps.v = mf_xcalloc(ps.cap, sizeof(*ps.v));
+	for (size_t i = 0; i < t->n; i++)
+		ps.v[pset_slot(&ps, ord[i]->path)] = ord[i]->path;
+	char **renamed = mf_xcalloc(t->n, sizeof(*renamed));
+	size_t nren = 0, k = 2;
+	const char *base = ord[0]->path;
+	for (size_t i = 1; i < t->n; i++) {
+		if (strcmp(ord[i]->path, base) != 0) {
+			base = ord[i]->path;
+			k = 2;
+			continue;
+		}
+		char *np;
+		for (;;) {
+			np = mf_xasprintf("%s~%zu", base, k++);
+			if (ps.v[pset_slot(&ps, np)] == NULL)
+				break;
+			free(np);
+		}
+		ps.v[pset_slot(&ps, np)] = np;
+		renamed[nren++] = ord[i]->path; /* freed at the end: base may be it */
+		ord[i]->path = np;
+		/* Keep the set at most half full. */
+		if (2 * (t->n + nren) >= ps.cap) {
+			struct pset bigger = { .cap = 2 * ps.cap + 1 };
+			bigger.v = mf_xcalloc(bigger.cap, sizeof(*bigger.v));
+			for (size_t j = 0; j < ps.cap; j++)
+				if (ps.v[j] != NULL)
+					bigger.v[pset_slot(&bigger, ps.v[j])] = ps.v[j];
+			free(ps.v);
+			ps = bigger;
+		}
+	}
+	for (size_t i = 0; i < nren; i++)
+		free(renamed[i]);
+	free(renamed);
+	free(ps.v);
+	free(ord);
+}
+
 void ews_tree_build(const struct ews_folder_page *all,
 		    const char *const role_ids[EWS_ROLE_COUNT], bool keep_system,
 		    struct ews_tree *tree_r)
@@ -142,7 +229,7 @@ void ews_tree_build(const struct ews_folder_page *all,
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(ix[i].id, ix[i - 1].id) == 0)
 			dup[ix[i].pos] = true;
-	dedupe_siblings(all, lname, dup, role_ids);
+	dedupe_siblings(all, lname, dup, ix, role_ids);
 	const struct ews_folder_info **chain = mf_xcalloc(n + 1, sizeof(*chain));
 	tree_r->v = mf_xcalloc(n ? n : 1, sizeof(*tree_r->v));
 	struct mf_buf path = { 0 };
@@ -153,11 +240,14 @@ void ews_tree_build(const struct ews_folder_page *all,
 			continue; /* the root itself is no folder to migrate */
 		/* Walk up to the root; a missing parent makes the topmost
 		 * folder found an orphan at top level; a chain longer than n
-		 * is a cycle: the folder alone goes to top level. */
+		 * is a cycle, and one deeper than EWS_MAX_DEPTH is absurd
+		 * (and would cost n * depth): either way the folder alone
+		 * goes to top level. */
 		size_t depth = 0;
 		bool system = false;
 		for (const struct ews_folder_info *p = f; p != NULL;) {
-			if (depth == n) {
+			if (depth == n || depth == EWS_MAX_DEPTH) {
+				chain[0] = f;
 				depth = 1;
 				break;
 			}
@@ -200,6 +290,7 @@ void ews_tree_build(const struct ews_folder_page *all,
 		else if (is_role(role_ids, EWS_ROLE_JUNK, f->id))
 			tf->special_use = MF_SPECIAL_JUNK;
 	}
+	unique_paths(tree_r);
 	/* Parents before children, as list_folders promises. */
 	qsort(tree_r->v, tree_r->n, sizeof(*tree_r->v), tf_cmp);
 	mf_buf_free(&path);

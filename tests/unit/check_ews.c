@@ -482,6 +482,23 @@ static void add_folder(struct ews_folder_page *p, const char *id, const char *pa
 	};
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* No two folders may share a path: fetch() finds folders by path. */
+static void assert_unique_paths(const struct ews_tree *t)
+{
+	const char **v = mf_xcalloc(t->n + 1, sizeof(*v));
+	for (size_t i = 0; i < t->n; i++)
+		v[i] = t->v[i].path;
+	qsort(v, t->n, sizeof(*v), str_cmp);
+	for (size_t i = 1; i < t->n; i++)
+		ck_assert_msg(strcmp(v[i - 1], v[i]) != 0, "path %s twice", v[i]);
+	free(v);
+}
+
 START_TEST(tree_orphans_cycles_collisions_system)
 {
 	struct ews_folder_page p = { 0 };
@@ -499,6 +516,9 @@ START_TEST(tree_orphans_cycles_collisions_system)
 	add_folder(&p, "CAL", "R", "Kalender", "IPF.Appointment.Birthday", false);
 	add_folder(&p, "CALM", "CAL", "mail in cal", "IPF.Note", false);
 	add_folder(&p, "UI", "R", "INBOX", "IPF.Note", false);   /* user folder "INBOX" */
+	add_folder(&p, "O2", "GONE2", "Orphan", "IPF.Note", false); /* same top-level name */
+	add_folder(&p, "C3", "C4", "Orphan", "IPF.Note", false);  /* cycle member, same name */
+	add_folder(&p, "C4", "C3", "x", "IPF.Note", false);
 	add_folder(&p, "IN", "R", "Posteingang", "IPF.Note", false); /* listed twice */
 	const char *roles[EWS_ROLE_COUNT] = {
 		[EWS_ROLE_ROOT] = "R", [EWS_ROLE_INBOX] = "IN", [EWS_ROLE_SENT] = "SE",
@@ -527,14 +547,46 @@ START_TEST(tree_orphans_cycles_collisions_system)
 	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "Kalender/mail in cal"));
 	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "cyc1"));
 	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "cyc2"));
-	ck_assert_uint_eq(t.n, 10);
+	ck_assert_uint_eq(t.n, 13);
+	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "Orphan~2"));
+	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "Orphan~3"));
 	for (size_t i = 1; i < t.n; i++)
 		ck_assert_uint_le(t.v[i - 1].depth, t.v[i].depth);
+	assert_unique_paths(&t);
 	ews_tree_free(&t);
 
 	ews_tree_build(&p, roles, true, &t);
 	ck_assert_uint_eq(t.skipped_system, 0);
 	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "Postausgang/under outbox"));
+	ews_tree_free(&t);
+	ews_folder_page_free(&p);
+}
+END_TEST
+
+START_TEST(tree_deep_and_wide_stays_cheap)
+{
+	/* 3000 nested folders and 20000 same-named siblings: bounded work
+	 * (depth cap 128, sorted sibling dedupe), unique paths. */
+	struct ews_folder_page p = { 0 };
+	char id[32], parent[32];
+	for (int i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "D%d", i);
+		snprintf(parent, sizeof(parent), i == 0 ? "R" : "D%d", i - 1);
+		add_folder(&p, id, parent, "d", "IPF.Note", false);
+	}
+	for (int i = 0; i < 20000; i++) {
+		snprintf(id, sizeof(id), "W%d", i);
+		add_folder(&p, id, "R", "same", "IPF.Note", false);
+	}
+	const char *roles[EWS_ROLE_COUNT] = { [EWS_ROLE_ROOT] = "R" };
+	struct ews_tree t;
+	ews_tree_build(&p, roles, false, &t);
+	ck_assert_uint_eq(t.n, 23000);
+	for (size_t i = 0; i < t.n; i++)
+		ck_assert_uint_le(t.v[i].depth, 128);
+	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "same"));
+	ck_assert_ptr_nonnull(ews_tree_find_path(&t, "same~20000"));
+	assert_unique_paths(&t);
 	ews_tree_free(&t);
 	ews_folder_page_free(&p);
 }
@@ -636,6 +688,7 @@ static Suite *ews_suite(void)
 	tcase_add_test(tc, base64_lenient_whitespace_strict_alphabet);
 	tcase_add_test(tc, datetime_forms);
 	tcase_add_test(tc, tree_orphans_cycles_collisions_system);
+	tcase_add_test(tc, tree_deep_and_wide_stays_cheap);
 	tcase_add_test(tc, requests_escape_and_keep_schema_order);
 	tcase_add_test(tc, retry_after_forms);
 	tcase_add_test(tc, folder_classes);

@@ -88,8 +88,9 @@ int cli_plugins(int argc, char **argv)
 		for (size_t i = 0; i < reg.n_refused; i++)
 			printf("refused %s: %s\n", reg.refused[i].file, reg.refused[i].reason);
 	}
+	size_t refused = reg.n_refused;
 	registry_free(&reg);
 	settings_free(&settings);
 	free(dirs);
-	return reg.n_refused > 0 ? EXIT_PARTIAL : EXIT_OK;
+	return refused > 0 ? EXIT_PARTIAL : EXIT_OK;
 }

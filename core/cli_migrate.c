@@ -348,8 +348,11 @@ static bool single_job(struct migrate_opts *o, const char *src, const char *snk,
 		job->source.impersonate = mf_xstrdup(o->impersonate);
 		job->source.acct.impersonate = job->source.impersonate;
 	}
+	/* With impersonation the mailbox is the impersonated user's, not the
+	 * service account's. */
 	job->name = mf_xstrdup(o->name ? o->name
-				       : o->impersonate ? o->impersonate : job->source.id);
+				       : job->source.impersonate ? job->source.impersonate
+								 : job->source.id);
 	return true;
 }
 

@@ -310,11 +310,7 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 		 * was copied is skipped through the state store. */
 		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
 			break;
-		int st2 = job_open_source(j, err);
-		if (st2 != MF_OK) {
-			st = st2;
-			break;
-		}
+		st = job_open_source(j, err);
 	}
 	if (st == MF_ERR_MESSAGE)
 		st = MF_ERR_FOLDER;

@@ -326,6 +326,14 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 		registry_get(cfg->registry, MF_PLUGIN_SOURCE, jobs[i].source.scheme, &err);
 		registry_get(cfg->registry, MF_PLUGIN_SINK, jobs[i].sink.scheme, &err);
 	}
+	/* Create the state file and switch it to WAL here, once: that needs
+	 * an exclusive lock, which parallel jobs opening a new file at the
+	 * same moment would fight over ("database is locked"). */
+	struct state_db *db = NULL;
+	struct mf_error err;
+	if (state_open(cfg->state_path, &db, &err) != MF_OK)
+		log_msg(MF_LOG_ERROR, "%s", err.text); /* each job reports it too */
+	state_close(&db);
 	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };
 	pthread_mutex_init(&p.lock, NULL);
 	unsigned nthreads = cfg->jobs > 0 ? cfg->jobs : 1;

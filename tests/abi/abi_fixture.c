@@ -116,6 +116,14 @@ __attribute__((unused)) static int fx_fetch(struct mf_source *src, const char *f
 		int st = cb(&m, aux, err);
 		if (st != MF_OK)
 			return st;
+#ifdef FIXTURE_FLAKY
+		/* The connection "drops" after the first message of the first
+		 * fetch: the core must reopen and fetch again. */
+		static int drops;
+		if (drops++ == 0)
+			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
+					    "fixture: connection reset");
+#endif
 	}
 	return MF_OK;
 }

@@ -196,6 +196,17 @@ START_TEST(disabled_mailbox_is_skipped)
 }
 END_TEST
 
+START_TEST(dropped_source_connection_is_reopened_and_resumed)
+{
+	struct job j = run("fixture-flaky:x", NULL, false);
+	ck_assert_int_eq(j.result, JOB_DONE);
+	ck_assert_uint_eq(j.counters.copied, 3);
+	ck_assert_int_eq(count_files(""), 2);
+	ck_assert_int_eq(count_files(".Work.Reports"), 1);
+	job_free(&j);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
 	Suite *s = suite_create("scheduler");
@@ -208,6 +219,7 @@ static Suite *scheduler_suite(void)
 	tcase_add_test(tc, dry_run_writes_nothing);
 	tcase_add_test(tc, interrupted_append_is_found_not_duplicated);
 	tcase_add_test(tc, disabled_mailbox_is_skipped);
+	tcase_add_test(tc, dropped_source_connection_is_reopened_and_resumed);
 	suite_add_tcase(s, tc);
 	return s;
 }

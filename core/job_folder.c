@@ -29,8 +29,14 @@ struct folder_run {
 	char *target;           /* sink path from the folder policy */
 	enum mf_special_use special;
 	char *actual;           /* path the sink wants for append() */
-	uint64_t last_uid;      /* highest uid copied with no gap below */
-	bool gap;               /* a message below was not finished */
+	uint64_t since_uid;     /* the cursor this fetch started from */
+	uint64_t max_seen_uid;  /* highest uid finished in this fetch */
+	uint64_t min_open_uid;  /* lowest uid left unfinished, 0 if none */
+	bool pipelined;         /* the sink has append_start/append_flush */
+	unsigned in_flight;     /* appends started, not yet done */
+	int async_status;       /* first session failure reported by done() */
+	struct mf_error async_err;
+	bool sink_failed;       /* the last error came from the sink */
 	struct mf_error *fatal; /* where to put an error that ends the fetch */
 	int fatal_status;
 };
@@ -94,12 +100,26 @@ static void note(struct folder_run *fr, const char *source_id, enum progress_out
 			 error, &job->counters);
 }
 
+/* The UID cursor saved at the end: everything at or below it is finished.
+ * Outcomes may arrive out of order (pipelined appends complete after
+ * later messages were skipped), so keep the lowest unfinished uid and the
+ * highest finished one, and derive the cursor from both at the end. */
 static void advance_uid(struct folder_run *fr, const struct mf_message *msg, bool finished)
 {
-	if (!finished)
-		fr->gap = true;
-	else if (!fr->gap && msg->uid > fr->last_uid)
-		fr->last_uid = msg->uid;
+	if (msg->uid == 0)
+		return;
+	if (!finished) {
+		if (fr->min_open_uid == 0 || msg->uid < fr->min_open_uid)
+			fr->min_open_uid = msg->uid;
+	} else if (msg->uid > fr->max_seen_uid) {
+		fr->max_seen_uid = msg->uid;
+	}
+}
+
+static uint64_t cursor_after(const struct folder_run *fr)
+{
+	uint64_t c = fr->min_open_uid ? fr->min_open_uid - 1 : fr->max_seen_uid;
+	return c > fr->since_uid ? c : fr->since_uid;
 }
 
 static int record_failure(struct folder_run *fr, const struct mf_message *msg,
@@ -165,6 +185,101 @@ static int append_with_retry(struct folder_run *fr, const struct mf_message *m,
 	}
 }
 
+/* One pipelined append in flight: what must be recorded when it ends. */
+struct inflight {
+	struct folder_run *fr;
+	char *source_id;
+	uint64_t uid, size;
+	unsigned char digest[32];
+};
+
+static void on_append_done(void *aux, int status, const struct mf_append_result *res,
+			   const struct mf_error *err)
+{
+	struct inflight *in = aux;
+	struct folder_run *fr = in->fr;
+	struct mf_message m = { .source_id = in->source_id, .uid = in->uid, .size = in->size };
+	struct mf_error e;
+	fr->in_flight--;
+	if (status == MF_OK) {
+		int st = state_message_copied(fr->j->db, fr->sf.id, fr->uidvalidity, in->source_id,
+					      in->size, in->digest, fr->actual, res->target_id, &e);
+		advance_uid(fr, &m, st == MF_OK);
+		if (st == MF_OK)
+			note(fr, in->source_id, OUTCOME_COPIED, in->size, NULL);
+		else if (fr->async_status == MF_OK) {
+			fr->async_status = st;
+			fr->async_err = e;
+		}
+	} else if (status == MF_ERR_MESSAGE) {
+		int st = record_failure(fr, &m, err);
+		if (st != MF_OK && fr->async_status == MF_OK) {
+			fr->async_status = st;
+			fr->async_err = *fr->fatal;
+		}
+	} else {
+		/* Fate unknown: the pending row stays, lookup() decides later. */
+		advance_uid(fr, &m, false);
+		if (fr->async_status == MF_OK) {
+			fr->async_status = status;
+			fr->async_err = *err;
+		}
+	}
+	free(in->source_id);
+	free(in);
+}
+
+/* Takes the first session failure reported through done(), if any. */
+static int async_failure(struct folder_run *fr, struct mf_error *err)
+{
+	int st = fr->async_status;
+	if (st != MF_OK) {
+		*err = fr->async_err;
+		fr->async_status = MF_OK;
+		fr->sink_failed = true;
+	}
+	return st;
+}
+
+static int flush_appends(struct folder_run *fr, struct mf_error *err)
+{
+	struct job_ctx *j = fr->j;
+	if (!fr->pipelined || j->snk == NULL)
+		return MF_OK;
+	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
+	int st = j->snk_plugin->sink.append_flush(j->snk, err);
+	crash_leave();
+	if (st != MF_OK) {
+		fr->sink_failed = true;
+		fr->async_status = MF_OK;
+		return st;
+	}
+	return async_failure(fr, err);
+}
+
+static int start_append(struct folder_run *fr, const struct mf_message *msg,
+			const struct mf_message *m, struct mf_error *err)
+{
+	struct job_ctx *j = fr->j;
+	struct inflight *in = mf_xcalloc(1, sizeof(*in));
+	in->fr = fr;
+	in->source_id = mf_xstrdup(msg->source_id);
+	in->uid = msg->uid;
+	in->size = m->size;
+	memcpy(in->digest, j->spool.digest, 32);
+	fr->in_flight++;
+	spool_rewind(&j->spool);
+	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
+	int st = j->snk_plugin->sink.append_start(j->snk, fr->actual, m, on_append_done, in, err);
+	crash_leave();
+	if (st != MF_OK) {
+		fr->sink_failed = true;
+		fr->async_status = MF_OK;
+		return st;
+	}
+	return async_failure(fr, err);
+}
+
 static int on_message(const struct mf_message *msg, void *aux, struct mf_error *cb_err)
 {
 	struct folder_run *fr = aux;
@@ -219,7 +334,11 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	}
 	bool found = false;
 	if (prior == STATE_MSG_PENDING) {
-		st = lookup(fr, &m, &found, &res, &err);
+		/* Settle what is in flight first: lookup answers for the
+		 * store as it is, and outcomes stay in order. */
+		st = flush_appends(fr, &err);
+		if (st == MF_OK)
+			st = lookup(fr, &m, &found, &res, &err);
 		if (st != MF_OK) {
 			*cb_err = err;
 			return st;
@@ -233,6 +352,14 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 					   j->spool.digest, cb_err);
 		if (st != MF_OK)
 			return st;
+		if (fr->pipelined) {
+			/* Recorded by on_append_done(); a failed session ends this
+			 * fetch and the folder loop reconnects and fetches again. */
+			st = start_append(fr, msg, &m, &err);
+			if (st != MF_OK)
+				*cb_err = err;
+			return st;
+		}
 		st = append_with_retry(fr, &m, &res, &err);
 		if (st == MF_ERR_MESSAGE)
 			return record_failure(fr, msg, &err);
@@ -273,12 +400,20 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 		.have = have_cb,
 		.have_aux = fr,
 	};
-	fr->gap = false;
-	fr->last_uid = since.last_uid;
+	fr->since_uid = since.last_uid;
+	fr->max_seen_uid = fr->min_open_uid = 0;
+	fr->sink_failed = false;
 	crash_enter(j->src_plugin->desc.name, "fetching", j->job->name, fr->folder->path);
 	int st = j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message_core, fr,
 					     sync_state_r, err);
 	crash_leave();
+	/* Whatever ended the fetch, learn the fate of every append. */
+	struct mf_error ferr = { 0 };
+	int fst = flush_appends(fr, &ferr);
+	if (st == MF_OK && fst != MF_OK) {
+		*err = ferr;
+		st = fst;
+	}
 	return st;
 }
 
@@ -295,6 +430,9 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 				     "messages by content so nothing is copied twice",
 			j->job->name, folder->path, fr.sf.uidvalidity, folder->uidvalidity);
 	fr.target = folder_map_target(j->fmap, folder, &fr.special);
+	fr.since_uid = fr.validity_changed ? 0 : fr.sf.last_uid;
+	fr.pipelined = !j->cfg->dry_run && j->snk_plugin->sink.append_start != NULL &&
+		       j->snk_plugin->sink.append_flush != NULL;
 	st = ensure_target(&fr, err);
 	if (st == MF_OK)
 		progress_folder(j->cfg->progress, j->job->name, folder->path, fr.actual,
@@ -306,10 +444,20 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 		st = fetch_once(&fr, &sync_state, err);
 		if (st == MF_OK || st == MF_ERR_FOLDER || st == MF_ERR_CANCELED)
 			break;
-		/* A broken source connection: reopen and fetch again; what
-		 * was copied is skipped through the state store. */
+		/* A broken connection: reopen and fetch again; what was
+		 * copied is skipped through the state store, and appends
+		 * whose fate is unknown are settled by lookup().  A fetch
+		 * aborted by a failed sink leaves the source mid-response, so
+		 * the source is reopened in either case. */
 		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
 			break;
+		if (fr.sink_failed) {
+			st = job_open_sink(j, err);
+			if (st == MF_OK)
+				st = ensure_target(&fr, err);
+			if (st != MF_OK)
+				break;
+		}
 		st = job_open_source(j, err);
 	}
 	if (st == MF_ERR_MESSAGE)
@@ -319,7 +467,7 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	 * then the old rows are still needed to match by content. */
 	uint32_t saved_validity = st == MF_OK || fr.sf.uidvalidity == 0 ? fr.uidvalidity
 									 : fr.sf.uidvalidity;
-	uint64_t saved_uid = saved_validity == fr.uidvalidity ? fr.last_uid : fr.sf.last_uid;
+	uint64_t saved_uid = saved_validity == fr.uidvalidity ? cursor_after(&fr) : fr.sf.last_uid;
 	int st2 = state_folder_save(j->db, fr.sf.id, saved_validity, saved_uid,
 				    st == MF_OK ? sync_state : NULL, fr.actual,
 				    st == MF_OK ? "done" : "failed", st == MF_OK ? NULL : err->text,

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 0
+#define MF_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -297,6 +297,14 @@ struct mf_append_result {
 	char target_id[128]; /* "uidvalidity:uid", file name, ...; "" if none */
 };
 
+/* Since ABI 1.1: the outcome of one append_start(), delivered exactly once.
+ * status MF_OK: res is filled; otherwise err says why (MF_ERR_MESSAGE: this
+ * message only; anything else: the session failed and the message's fate
+ * is unknown; the core will ask lookup() after reconnecting).  Both
+ * pointers are borrowed for the call. */
+typedef void mf_append_done_cb(void *done_aux, int status, const struct mf_append_result *res,
+			       const struct mf_error *err);
+
 struct mf_sink_ops {
 	uint32_t struct_size;
 	int (*open)(void *plugin_ctx, const struct mf_account *acct,
@@ -323,7 +331,23 @@ struct mf_sink_ops {
 		      const struct mf_message *msg, const unsigned char digest[32],
 		      bool *found_r, struct mf_append_result *res_r,
 		      struct mf_error *err);
-	/* ABI 1.1 and later: new optional slots go here, may be NULL. */
+	/* Since ABI 1.1, optional (both or neither): pipelined appends, so a
+	 * store across a slow link is not one round trip per message.
+	 * append_start() reads msg to its end before returning (the core
+	 * reuses its buffer), sends it, and returns without waiting for the
+	 * server; done(done_aux, ...) is called exactly once per started
+	 * append_start() call, whatever it returns, in call order, from
+	 * inside that or a later append_start() or append_flush() (never
+	 * from another thread).  The sink bounds what is in flight itself
+	 * (waiting inside append_start()).  An error returned by either slot
+	 * means the session failed: done() has then been called for every
+	 * append outstanding.  append_flush() returns once every started
+	 * append is done. */
+	int (*append_start)(struct mf_sink *snk, const char *folder,
+			    const struct mf_message *msg, mf_append_done_cb *done,
+			    void *done_aux, struct mf_error *err);
+	int (*append_flush)(struct mf_sink *snk, struct mf_error *err);
+	/* ABI 1.2 and later: new optional slots go here, may be NULL. */
 };
 
 enum mf_plugin_kind { MF_PLUGIN_SOURCE = 1, MF_PLUGIN_SINK = 2 };

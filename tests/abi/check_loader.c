@@ -135,7 +135,8 @@ START_TEST(directory_scan_loads_good_ones_and_lists_refusals)
 	setenv("MAILFERRY_NO_DEFAULT_PLUGINS", "1", 1);
 	unsetenv("MAILFERRY_PLUGIN_PATH");
 	registry_load(&reg, &host, &dir, 1);
-	ck_assert_uint_eq(reg.n_plugins, 5); /* good, ops_v1_0, newer_minor, garbage, flaky */
+	/* good, ops_v1_0, newer_minor, garbage, flaky, pipesink */
+	ck_assert_uint_eq(reg.n_plugins, 6);
 	ck_assert_uint_eq(reg.n_refused, 5);
 }
 END_TEST

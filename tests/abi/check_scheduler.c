@@ -50,12 +50,21 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+static struct job run_to(const char *source_uri, const char *password, bool dry_run,
+		       const char *sink);
+
 static struct job run(const char *source_uri, const char *password, bool dry_run)
+{
+	char sink[400];
+	snprintf(sink, sizeof(sink), "maildir:%s/out", tmp);
+	return run_to(source_uri, password, dry_run, sink);
+}
+
+static struct job run_to(const char *source_uri, const char *password, bool dry_run,
+		       const char *sink)
 {
 	struct job job = { 0 };
 	struct mf_error err;
-	char sink[400];
-	snprintf(sink, sizeof(sink), "maildir:%s/out", tmp);
 	ck_assert_int_eq(uri_parse(source_uri, &job.source, &err), MF_OK);
 	ck_assert_int_eq(uri_parse(sink, &job.sink, &err), MF_OK);
 	if (password)
@@ -207,6 +216,50 @@ START_TEST(dropped_source_connection_is_reopened_and_resumed)
 }
 END_TEST
 
+static int count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+START_TEST(pipelined_sink_records_every_late_outcome)
+{
+	char sink[400], dir[300];
+	snprintf(dir, sizeof(dir), "%s/pipe", tmp);
+	snprintf(sink, sizeof(sink), "pipesink:%s", dir);
+	struct job j = run_to("fixture-good:x", NULL, false, sink);
+	ck_assert_int_eq(j.result, JOB_DONE);
+	ck_assert_uint_eq(j.counters.copied, 3);
+	ck_assert_int_eq(count_dir(dir), 3);
+	job_free(&j);
+	j = run_to("fixture-good:x", NULL, false, sink);
+	ck_assert_uint_eq(j.counters.copied, 0);
+	job_free(&j);
+}
+END_TEST
+
+START_TEST(pipelined_session_loss_is_settled_by_lookup)
+{
+	/* The session dies on the 2nd append with both answers outstanding:
+	 * the core reconnects, fetches again and asks lookup(); the sink
+	 * aborts on any duplicate store. */
+	char sink[400], dir[300];
+	snprintf(dir, sizeof(dir), "%s/pipe", tmp);
+	snprintf(sink, sizeof(sink), "pipesink:%s?fail_at=2", dir);
+	struct job j = run_to("fixture-good:x", NULL, false, sink);
+	ck_assert_int_eq(j.result, JOB_DONE);
+	ck_assert_int_eq(count_dir(dir), 3);
+	ck_assert_uint_eq(j.counters.copied + j.counters.skipped, 3);
+	job_free(&j);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
 	Suite *s = suite_create("scheduler");
@@ -220,6 +273,8 @@ static Suite *scheduler_suite(void)
 	tcase_add_test(tc, interrupted_append_is_found_not_duplicated);
 	tcase_add_test(tc, disabled_mailbox_is_skipped);
 	tcase_add_test(tc, dropped_source_connection_is_reopened_and_resumed);
+	tcase_add_test(tc, pipelined_sink_records_every_late_outcome);
+	tcase_add_test(tc, pipelined_session_loss_is_settled_by_lookup);
 	suite_add_tcase(s, tc);
 	return s;
 }

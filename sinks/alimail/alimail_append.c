@@ -69,10 +69,11 @@ static void appenduid(const struct imapc_result *res,
 			 u);
 }
 
-static int append_once(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg, struct imapc_result *res,
-		       struct mf_error *err)
+int alimail_append_send(struct mf_sink *snk, const char *folder,
+			const struct mf_message *msg, bool *go_r, unsigned *tag_r,
+			struct imapc_result *res, struct mf_error *err)
 {
+	*go_r = false;
 	int st = alimail_select(snk, folder, err);
 	if (st != MF_OK)
 		return st;
@@ -89,13 +90,11 @@ static int append_once(struct mf_sink *snk, const char *folder,
 	if (msg->internal_date != MF_DATE_UNKNOWN)
 		mf_format_imap_date(msg->internal_date, msg->tz_offset_min, date,
 				    sizeof(date));
-	bool go;
-	unsigned tag;
 	st = imapc_append_begin(snk->c, name, (char *)flags.data, date,
-				msg->size, &go, &tag, res, err);
+				msg->size, go_r, tag_r, res, err);
 	mf_buf_free(&flags);
 	free(name);
-	if (st != MF_OK || !go)
+	if (st != MF_OK || !*go_r)
 		return st;
 	st = stream_body(snk, msg, err);
 	if (st != MF_OK) {
@@ -103,10 +102,39 @@ static int append_once(struct mf_sink *snk, const char *folder,
 		imapc_close(&snk->c);
 		return st;
 	}
-	st = imapc_append_end(snk->c, err);
-	if (st == MF_OK)
+	return imapc_append_end(snk->c, err);
+}
+
+static int append_once(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg, struct imapc_result *res,
+		       struct mf_error *err)
+{
+	bool go;
+	unsigned tag;
+	int st = alimail_append_send(snk, folder, msg, &go, &tag, res, err);
+	if (st == MF_OK && go)
 		st = imapc_wait(snk->c, tag, res, err);
 	return st;
+}
+
+int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
+			   const char *what, struct mf_append_result *res_r,
+			   bool *trycreate_r, struct mf_error *err)
+{
+	*trycreate_r = false;
+	if (res->status == IMAPC_OK) {
+		appenduid(res, res_r);
+		return MF_OK;
+	}
+	if (strcmp(res->code, "TRYCREATE") == 0) {
+		*trycreate_r = true;
+		return imapc_result_error(snk->c, res, MF_ERR_FOLDER, MF_RETRY_NOW, what, err);
+	}
+	if (strcmp(res->code, "OVERQUOTA") == 0)
+		return imapc_result_error(snk->c, res, MF_ERR_ACCOUNT, MF_RETRY_NEVER, what, err);
+	if (strcmp(res->code, "UNAVAILABLE") == 0 || strcmp(res->code, "INUSE") == 0)
+		return imapc_result_error(snk->c, res, MF_ERR_ACCOUNT, MF_RETRY_LATER, what, err);
+	return imapc_result_error(snk->c, res, MF_ERR_MESSAGE, MF_RETRY_NEVER, what, err);
 }
 
 int alimail_append(struct mf_sink *snk, const char *folder,
@@ -114,7 +142,9 @@ int alimail_append(struct mf_sink *snk, const char *folder,
 		   struct mf_error *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
-	int st = alimail_ensure_conn(snk, err);
+	int st = alimail_append_flush(snk, err);
+	if (st == MF_OK)
+		st = alimail_ensure_conn(snk, err);
 	if (st != MF_OK)
 		return st;
 	for (int attempt = 0;; attempt++) {
@@ -122,15 +152,13 @@ int alimail_append(struct mf_sink *snk, const char *folder,
 		st = append_once(snk, folder, msg, &res, err);
 		if (st != MF_OK)
 			return st;
-		if (res.status == IMAPC_OK) {
-			appenduid(&res, res_r);
-			return MF_OK;
-		}
 		char what[400];
 		snprintf(what, sizeof(what), "%s: message %s (%llu bytes):"
 			 " APPEND", folder, msg->source_id,
 			 (unsigned long long)msg->size);
-		if (strcmp(res.code, "TRYCREATE") == 0 && attempt == 0) {
+		bool trycreate;
+		st = alimail_append_outcome(snk, &res, what, res_r, &trycreate, err);
+		if (trycreate && attempt == 0) {
 			/* Deleted behind our back: create it again, once. */
 			char *actual = NULL;
 			snk->listed = false;
@@ -141,15 +169,9 @@ int alimail_append(struct mf_sink *snk, const char *folder,
 				return st;
 			continue;
 		}
-		if (strcmp(res.code, "OVERQUOTA") == 0)
-			return imapc_result_error(snk->c, &res, MF_ERR_ACCOUNT,
-						  MF_RETRY_NEVER, what, err);
-		if (strcmp(res.code, "UNAVAILABLE") == 0 ||
-		    strcmp(res.code, "INUSE") == 0)
-			return imapc_result_error(snk->c, &res, MF_ERR_ACCOUNT,
-						  MF_RETRY_LATER, what, err);
-		return imapc_result_error(snk->c, &res, MF_ERR_MESSAGE,
-					  MF_RETRY_NEVER, what, err);
+		if (trycreate)
+			st = err->status = MF_ERR_MESSAGE;
+		return st;
 	}
 }
 
@@ -260,7 +282,9 @@ int alimail_lookup(struct mf_sink *snk, const char *folder,
 {
 	*found_r = false;
 	memset(res_r, 0, sizeof(*res_r));
-	int st = alimail_ensure_conn(snk, err);
+	int st = alimail_append_flush(snk, err);
+	if (st == MF_OK)
+		st = alimail_ensure_conn(snk, err);
 	if (st == MF_OK)
 		st = alimail_select(snk, folder, err);
 	if (st != MF_OK)

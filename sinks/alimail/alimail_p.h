@@ -34,6 +34,18 @@ struct mf_sink {
 	/* the selected target folder and what SELECT told about it */
 	char *sel_path;
 	struct imapc_mailbox sel;
+	/* pipelined APPENDs sent, answers not yet read (oldest first) */
+	struct alimail_inflight *pipe;
+	size_t npipe;
+	uint64_t pipe_bytes;
+};
+
+struct alimail_inflight {
+	unsigned tag;
+	mf_append_done_cb *done;
+	void *aux;
+	char *what; /* "folder: message id (size bytes): APPEND" for errors */
+	uint64_t size;
 };
 
 extern const struct mf_sink_ops alimail_sink_ops;
@@ -54,6 +66,23 @@ int alimail_select(struct mf_sink *snk, const char *path,
 int alimail_append(struct mf_sink *snk, const char *folder,
 		   const struct mf_message *msg, struct mf_append_result *res_r,
 		   struct mf_error *err);
+/* The APPEND command up to and including the literal, no answer read. */
+int alimail_append_send(struct mf_sink *snk, const char *folder,
+			const struct mf_message *msg, bool *go_r, unsigned *tag_r,
+			struct imapc_result *res_r, struct mf_error *err);
+/* The outcome of an answered APPEND: MF_OK (res_r filled), MF_ERR_MESSAGE,
+ * or a session-level error; err filled unless MF_OK.  *trycreate_r says
+ * the folder vanished. */
+int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
+			   const char *what, struct mf_append_result *res_r,
+			   bool *trycreate_r, struct mf_error *err);
+/* Pipelined APPEND (ABI 1.1), alimail_pipeline.c. */
+int alimail_append_start(struct mf_sink *snk, const char *folder,
+			 const struct mf_message *msg, mf_append_done_cb *done,
+			 void *done_aux, struct mf_error *err);
+int alimail_append_flush(struct mf_sink *snk, struct mf_error *err);
+void alimail_pipeline_abandon(struct mf_sink *snk);
+
 int alimail_lookup(struct mf_sink *snk, const char *folder,
 		   const struct mf_message *msg, const unsigned char digest[32],
 		   bool *found_r, struct mf_append_result *res_r,

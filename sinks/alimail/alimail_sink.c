@@ -53,6 +53,7 @@ static void alimail_close(struct mf_sink **snkp)
 	struct mf_sink *snk = *snkp;
 	if (snk == NULL)
 		return;
+	alimail_pipeline_abandon(snk);
 	imapc_close(&snk->c);
 	imapc_account_free(&snk->acct);
 	free_folders(snk);
@@ -338,4 +339,6 @@ const struct mf_sink_ops alimail_sink_ops = {
 	.append = alimail_append,
 	.close = alimail_close,
 	.lookup = alimail_lookup,
+	.append_start = alimail_append_start,
+	.append_flush = alimail_append_flush,
 };

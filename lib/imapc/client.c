@@ -35,6 +35,15 @@ int imapc_fail(struct imapc *c, int st, struct mf_error *err)
 {
 	if (st == MF_ERR_ACCOUNT || st == MF_ERR_FATAL)
 		c->broken = true;
+	/* "imaps host:port: x" from lib/net: the label names the
+	 * connection already. */
+	const char *cl = c->conn ? mf_conn_label(c->conn) : NULL;
+	if (err != NULL && cl != NULL &&
+	    strncmp(err->text, cl, strlen(cl)) == 0 &&
+	    err->text[strlen(cl)] == ':') {
+		size_t skip = strlen(cl) + 1;
+		memmove(err->text, err->text + skip, strlen(err->text + skip) + 1);
+	}
 	if (err != NULL && c->label != NULL &&
 	    strncmp(err->text, c->label, strlen(c->label)) != 0) {
 		char tmp[sizeof(err->text)];
@@ -42,10 +51,11 @@ int imapc_fail(struct imapc *c, int st, struct mf_error *err)
 		if (n > sizeof(tmp) - 3)
 			n = sizeof(tmp) - 3;
 		memcpy(tmp, c->label, n);
+		const char *t = err->text[0] == ' ' ? err->text + 1 : err->text;
 		memcpy(tmp + n, ": ", 2);
 		size_t rest = sizeof(tmp) - n - 3;
-		size_t tl = strnlen(err->text, rest);
-		memcpy(tmp + n + 2, err->text, tl);
+		size_t tl = strnlen(t, rest);
+		memcpy(tmp + n + 2, t, tl);
 		tmp[n + 2 + tl] = '\0';
 		memcpy(err->text, tmp, sizeof(tmp));
 	}

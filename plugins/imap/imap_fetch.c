@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct meta {
 	uint32_t seq, uid;
@@ -421,12 +422,10 @@ static int find_start(struct mf_source *src, uint32_t exists, uint64_t last,
 	return MF_OK;
 }
 
-int imap_fetch(struct mf_source *src, const char *folder,
-	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-	       char **sync_state_r, struct mf_error *err)
+static int fetch_folder(struct mf_source *src, const char *folder,
+			const struct mf_cursor *since, mf_message_cb *cb,
+			void *aux, struct mf_error *err)
 {
-	if (sync_state_r != NULL)
-		*sync_state_r = NULL;
 	int st = imap_load_folders(src, false, err);
 	if (st != MF_OK)
 		return st;
@@ -468,4 +467,32 @@ int imap_fetch(struct mf_source *src, const char *folder,
 		imapc_close(&src->c);
 	}
 	return st;
+}
+
+/* A connection lost mid-folder is reopened here and the folder walked
+ * again (a few times, with a short pause): what the core already stored
+ * is skipped through since->have(), so nothing is lost or doubled. */
+int imap_fetch(struct mf_source *src, const char *folder,
+	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
+	       char **sync_state_r, struct mf_error *err)
+{
+	if (sync_state_r != NULL)
+		*sync_state_r = NULL;
+	const struct mf_host *host = src->plugin->host;
+	for (unsigned attempt = 1;; attempt++) {
+		int st = fetch_folder(src, folder, since, cb, aux, err);
+		bool lost = src->c == NULL || imapc_is_broken(src->c);
+		if (st != MF_ERR_ACCOUNT || err->retry == MF_RETRY_NEVER ||
+		    attempt >= 3 || !lost)
+			return st;
+		if (host != NULL && host->canceled != NULL &&
+		    host->canceled(host->host_ctx))
+			return st;
+		if (host != NULL && host->log != NULL)
+			host->log(host->host_ctx, MF_LOG_WARN,
+				  "%s; reconnecting to resume %s", err->text,
+				  folder);
+		struct timespec ts = { 0, 300000000L * attempt };
+		nanosleep(&ts, NULL);
+	}
 }

@@ -62,6 +62,8 @@ static int mem_read(const struct mf_message *msg, unsigned char *buf,
 	return MF_OK;
 }
 
+static void *plugin_ctx;
+
 static struct mf_sink *open_sink(void)
 {
 	static char port_s[16];
@@ -73,11 +75,10 @@ static struct mf_sink *open_sink(void)
 		.user = getenv("MF_TEST_IMAP_USER"),
 		.password = getenv("MF_TEST_IMAP_PASS"), .options = opts,
 	};
-	void *pc;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(alimail_plugin_init(&host, &pc, &err), MF_OK);
+	ck_assert_int_eq(alimail_plugin_init(&host, &plugin_ctx, &err), MF_OK);
 	struct mf_sink *snk;
-	ck_assert_msg(alimail_sink_ops.open(pc, &acct, &snk, &err) == MF_OK,
+	ck_assert_msg(alimail_sink_ops.open(plugin_ctx, &acct, &snk, &err) == MF_OK,
 		      "%s", err.text);
 	return snk;
 }
@@ -109,6 +110,7 @@ START_TEST(ensure_folder_creates_and_maps)
 	free(actual);
 	alimail_sink_ops.close(&snk);
 	ck_assert_ptr_null(snk);
+	alimail_plugin_deinit(plugin_ctx);
 }
 END_TEST
 
@@ -150,6 +152,7 @@ START_TEST(append_then_lookup_by_digest)
 	ck_assert(!found);
 	free(folder);
 	alimail_sink_ops.close(&snk);
+	alimail_plugin_deinit(plugin_ctx);
 }
 END_TEST
 

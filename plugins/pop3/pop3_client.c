@@ -216,13 +216,29 @@ static int login_user(struct pop3_client *c, const struct pop3_login *login,
 	return st;
 }
 
-static int login_apop(struct pop3_client *c, const struct pop3_login *login,
-		      struct mf_error *err)
+bool pop3_apop_digest(const char *timestamp, const char *password,
+		      char hex_r[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	struct mf_buf in = { 0 }, cmd = { 0 };
+	struct mf_buf in = { 0 };
+	/* RFC 1939 §7: MD5 of timestamp + shared secret, in hex. */
+	mf_buf_append_str(&in, timestamp);
+	mf_buf_append_str(&in, password);
+	int r = EVP_Digest(in.data, in.len, md, &mdlen, EVP_md5(), NULL);
+	buf_wipe_free(&in);
+	if (r != 1 || mdlen != 16)
+		return false;
+	mf_hex(md, mdlen, hex_r);
+	explicit_bzero(md, sizeof(md));
+	return true;
+}
+
+static int login_apop(struct pop3_client *c, const struct pop3_login *login,
+		      struct mf_error *err)
+{
+	char hex[33];
+	struct mf_buf cmd = { 0 };
 	bool ok;
 	const char *text;
 
@@ -230,18 +246,11 @@ static int login_apop(struct pop3_client *c, const struct pop3_login *login,
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: auth=apop asked, but the greeting "
 				    "has no APOP timestamp", c->label);
-	/* RFC 1939 §7: MD5 of timestamp + shared secret, in hex. */
-	mf_buf_append_str(&in, c->apop_ts);
-	mf_buf_append_str(&in, login->password);
-	int r = EVP_Digest(in.data, in.len, md, &mdlen, EVP_md5(), NULL);
-	buf_wipe_free(&in);
-	if (r != 1)
+	if (!pop3_apop_digest(c->apop_ts, login->password, hex))
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "%s: APOP needs MD5, which this OpenSSL "
 				    "does not provide", c->label);
-	mf_hex(md, mdlen, hex);
 	mf_buf_printf(&cmd, "APOP %s %s", login->user, hex);
-	explicit_bzero(md, sizeof(md));
 	explicit_bzero(hex, sizeof(hex));
 	int st = secret_cmd(c, &cmd, &ok, &text, err);
 	if (st == MF_OK && !ok)

@@ -191,6 +191,10 @@ struct mf_conn_opts;
 int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
 		     const struct mf_conn_opts *opts, bool starttls,
 		     const char *label, struct mf_error *err);
+/* APOP response (RFC 1939 §7): hex MD5 of timestamp + password; false
+ * if this OpenSSL has no MD5 (FIPS mode). */
+bool pop3_apop_digest(const char *timestamp, const char *password,
+		      char hex_r[33]);
 int pop3_client_login(struct pop3_client *c, const struct pop3_login *login,
 		      struct mf_error *err);
 /* Queue a command (CRLF appended); sent at the next read. */

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # A scripted POP3 server for replies Dovecot will not send (used by
 # tests/integration/pop3_fake.sh): no UIDL, repeated UIDL ids, no TOP
-# either, a RETR refused, no STLS, and bytes injected after the STLS reply.
+# either, a RETR refused, no STLS, bytes injected after the STLS reply, and
+# a banner that never comes.
 # Plain TCP on 127.0.0.1 only, python3 stdlib only.  It serves the files of
 # a directory (sorted by name) as the maildrop, logs every command it gets
 # (PASS/AUTH secrets masked) to a file, writes its port to a file, and
@@ -12,6 +13,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 
 def main():
@@ -19,7 +21,7 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "nouidl", "dupuidl", "notop",
-                             "retrerr", "nostls", "inject"])
+                             "retrerr", "nostls", "inject", "hang"])
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--password", default="secret")
@@ -69,6 +71,11 @@ def stuff(data):
 def session(conn, a, msgs, log):
     rf = conn.makefile("rb")
     send = conn.sendall
+    if a.mode == "hang":
+        # A server that accepts and never greets: the client's timeout
+        # must end it; the session lasts 15 s at most.
+        time.sleep(15)
+        return
     send(b"+OK fake POP3 ready <1234.5678@fake>\r\n")
     authed = False
     user = None

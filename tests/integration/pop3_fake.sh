@@ -4,9 +4,9 @@
 # what Dovecot never does: no UIDL (ids from TOP header digests, WARN in
 # the log, a re-run downloads nothing), repeated UIDL ids, neither UIDL nor
 # TOP (content ids), a refused RETR (that message fails, the rest is
-# copied), a server without STLS, and plaintext injected after the STLS
-# reply.  Every session's commands are checked: never a DELE, QUIT at the
-# end of a clean run.
+# copied), a server without STLS, plaintext injected after the STLS
+# reply, and a server that never greets (--timeout).  Every session's
+# commands are checked: never a DELE, QUIT at the end of a clean run.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 needed"; exit 77; }
 FAKE="$top_srcdir/tests/fake/pop3_server.py"
@@ -97,4 +97,14 @@ rc=0
 MAILFERRY_SOURCE_PASSWORD=nope run bad || rc=$?
 assert_eq "$rc" 3 "exit code for a refused login"
 grep -q "alice@127.0.0.1.*invalid login" "$T/bad.log" || { cat "$T/bad.log"; fail "login error text"; }
+
+# 8. A server that never sends its greeting: --timeout ends the session.
+fake hang
+start=$(date +%s)
+rc=0
+mf migrate "pop3://alice@127.0.0.1:$PORT/?tls=none" "maildir:$T/hang" --state "$T/hang.db" --retries 1 --timeout 2 > "$T/hang.log" 2>&1 || rc=$?
+took=$(( $(date +%s) - start ))
+[ "$rc" -ne 0 ] || fail "hung server: run succeeded"
+[ "$took" -lt 15 ] || fail "hung server: --timeout 2 took $took s"
+grep -q "no answer from server within 2 s" "$T/hang.log" || { cat "$T/hang.log"; fail "hung server: no timeout in the error"; }
 exit 0

@@ -343,6 +343,11 @@ START_TEST(apop_timestamps)
 	ck_assert_ptr_null(pop3_apop_timestamp("ready <>"));
 	ck_assert_ptr_null(pop3_apop_timestamp("ready <no end"));
 	ck_assert_ptr_null(pop3_apop_timestamp("ready <a b@c>"));
+	/* RFC 1939 §7's own example */
+	char hex[33];
+	ck_assert(pop3_apop_digest("<1896.697170952@dbc.mtview.ca.us>",
+				   "tanstaaf", hex));
+	ck_assert_str_eq(hex, "c4c9334bac560ecc979e58001b3e22fb");
 }
 END_TEST
 

@@ -267,6 +267,41 @@ static bool ids_usable(struct mf_source *s)
 	return ok;
 }
 
+static int cmp_idx_by_id(const void *a, const void *b, void *aux)
+{
+	const struct pop3_msg *m = aux;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	int c = strcmp(m[x].id, m[y].id);
+	return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/* Equal header digests (the same message delivered twice): the 2nd, 3rd
+ * ... in maildrop order get "#2", "#3".  Sorting keeps this O(n log n)
+ * for maildrops of any size. */
+static void number_duplicates(struct mf_source *s)
+{
+	uint64_t *idx = mf_xmalloc((size_t)s->count * sizeof(*idx));
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < s->count; i++)
+		if (s->msgs[i].id != NULL)
+			idx[n++] = i;
+	qsort_r(idx, (size_t)n, sizeof(*idx), cmp_idx_by_id, s->msgs);
+	unsigned k = 1;
+	for (uint64_t j = 1; j < n; j++) {
+		struct pop3_msg *prev = &s->msgs[idx[j - 1]];
+		struct pop3_msg *cur = &s->msgs[idx[j]];
+		size_t l = strcspn(prev->id, "#");
+		if (strncmp(prev->id, cur->id, l) != 0 || cur->id[l] != '\0') {
+			k = 1;
+			continue;
+		}
+		char *d = mf_xasprintf("%s#%u", cur->id, ++k);
+		free(cur->id);
+		cur->id = d;
+	}
+	free(idx);
+}
+
 /* No usable UIDL: the id is "hdr-sha256:" + SHA-256 of the TOP n 0
  * header block and the LIST size, made unique by "#2", "#3" in message
  * order.  Stable across sessions as long as the maildrop only grows.
@@ -314,22 +349,10 @@ static int digest_ids(struct mf_source *s, struct mf_error *err)
 		mf_sha256_update(h, cmd, strlen(cmd));
 		mf_sha256_final(h, md);
 		mf_hex(md, sizeof(md), hex);
-		char *id = mf_xasprintf("hdr-sha256:%s", hex);
-		unsigned dup = 1;
-		for (uint64_t j = 0; j < i; j++) {
-			const char *o = s->msgs[j].id;
-			size_t l = strlen(id);
-			if (o != NULL && strncmp(o, id, l) == 0 &&
-			    (o[l] == '\0' || o[l] == '#'))
-				dup++;
-		}
-		if (dup > 1) {
-			char *d = mf_xasprintf("%s#%u", id, dup);
-			free(id);
-			id = d;
-		}
-		s->msgs[i].id = id;
+		s->msgs[i].id = mf_xasprintf("hdr-sha256:%s", hex);
 	}
+	if (st == MF_OK)
+		number_duplicates(s);
 	mf_sha256_free(&h);
 	return st;
 }

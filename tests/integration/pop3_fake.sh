@@ -19,10 +19,10 @@ printf 'Subject: three\n\n..\n.\n' > "$T/drop/3"
 want=$(for f in 1 2 3; do sed 's/$/\r/' "$T/drop/$f" | sha256sum | cut -d' ' -f1; done | sort)
 want13=$(for f in 1 3; do sed 's/$/\r/' "$T/drop/$f" | sha256sum | cut -d' ' -f1; done | sort)
 
-fake() { # fake MODE: start a server, set PORT and LOG
+fake() { # fake MODE [DIR]: start a server, set PORT and LOG
 	LOG="$T/$1.cmds"
 	rm -f "$T/$1.port"
-	python3 "$FAKE" --dir "$T/drop" --mode "$1" --port-file "$T/$1.port" --log "$LOG" --lifetime 60 &
+	python3 "$FAKE" --dir "${2:-$T/drop}" --mode "$1" --port-file "$T/$1.port" --log "$LOG" --lifetime 60 &
 	fpid=$!
 	mf_on_exit "kill $fpid 2>/dev/null || true"
 	i=0
@@ -51,11 +51,19 @@ assert_eq "$(grep -c '^RETR' "$LOG")" 3 "RETRs over both runs"
 assert_eq "$(tail -1 "$LOG")" "QUIT" "last command"
 no_dele "$LOG"
 
-# 2. UIDL with a repeated id: digests instead, nothing lost.
-fake dupuidl
+# 2. UIDL with a repeated id: header digests instead; the same message
+# twice in the maildrop is kept twice ("#2"), and a re-run adds nothing.
+mkdir -p "$T/drop2"
+cp "$T/drop/1" "$T/drop/2" "$T/drop/3" "$T/drop2/"
+cp "$T/drop/1" "$T/drop2/4"
+want4=$( (echo "$want"; sed 's/$/\r/' "$T/drop/1" | sha256sum | cut -d' ' -f1) | sort)
+fake dupuidl "$T/drop2"
 run dup || { cat "$T/dup.log"; fail "dup-UIDL run"; }
 grep -q "repeated or missing ids" "$T/dup.log" || fail "no WARN about repeated ids"
-assert_eq "$(maildir_digests "$T/dup")" "$want" "dup-UIDL: delivered bytes"
+assert_eq "$(maildir_digests "$T/dup")" "$want4" "dup-UIDL: delivered bytes"
+run dup || fail "dup-UIDL re-run"
+grep -q "INBOX: 0 of 4 messages to download" "$T/dup.log" || { cat "$T/dup.log"; fail "dup-UIDL re-run downloaded again"; }
+assert_eq "$(maildir_count "$T/dup")" 4 "dup-UIDL: messages after the re-run"
 no_dele "$LOG"
 
 # 3. Neither UIDL nor TOP: content ids; a re-run adds nothing.

@@ -19,6 +19,7 @@
 #include <mailferry/date.h>
 #include <mailferry/mime.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,12 @@ int alimail_append(struct mf_sink *snk, const char *folder,
 	for (int attempt = 0;; attempt++) {
 		struct imapc_result res = { 0 };
 		st = append_once(snk, folder, msg, &res, err);
+		if (st == MF_ERR_ACCOUNT &&
+		    (snk->c == NULL || imapc_is_broken(snk->c)) &&
+		    err->retry == MF_RETRY_LATER && err->sys_errno != ETIMEDOUT)
+			/* Connection lost (reset, EOF): reopen at once; the
+			 * core's lookup() tells whether the APPEND landed. */
+			err->retry = MF_RETRY_NOW;
 		if (st != MF_OK)
 			return st;
 		char what[400];

@@ -5,7 +5,8 @@
 # sinks, byte-identical copies with flags (keywords too, Dovecot allows
 # them) and internal dates, non-ASCII and nested folders, special-use
 # mapping, two distinct messages sharing a Message-ID both copied, a
-# 1.5 MB message streamed, re-run copies 0, a new message copies 1.
+# 1.5 MB message streamed, re-run copies 0, a new message copies 1, a
+# UIDVALIDITY change copies 0.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/imap_lib.sh"
@@ -100,7 +101,18 @@ imap_describe src alice secret-a >"$T/src.txt"
 imap_describe dst bob secret-b >"$T/dst.txt"
 diff "$T/src.txt" "$T/dst.txt" >&2 || fail "target differs after incremental run"
 
-# 4. The plain imaps:// sink into another account, own state file.
+# 4. UIDVALIDITY changes (a restored or rebuilt server): every UID is
+# new, the core matches by content, nothing is copied twice.
+dovecot_adm src mailbox update -u alice --uid-validity 4242 INBOX ||
+	fail "doveadm could not change UIDVALIDITY"
+run "$SRC" "alimail://bob@127.0.0.1:$(dovecot_var dst imaps)" \
+	--sink-password-file "$T/pw-b" || { cat "$T/out"; fail "run after UIDVALIDITY change failed"; }
+grep -q "UIDVALIDITY changed" "$T/out" || { cat "$T/out"; fail "UIDVALIDITY change unnoticed"; }
+grep -q " 0 messages copied" "$T/out" || { cat "$T/out"; fail "copied again after UIDVALIDITY change"; }
+imap_describe dst bob secret-b >"$T/dst.txt"
+diff "$T/src.txt" "$T/dst.txt" >&2 || fail "target differs after UIDVALIDITY change"
+
+# 5. The plain imaps:// sink into another account, own state file.
 mf migrate "$SRC" "imaps://carol@127.0.0.1:$(dovecot_var dst imaps)" \
 	--state "$T/state2.db" --ca-file "$T/ca.pem" \
 	--source-password-file "$T/pw-a" --sink-password-file "$T/pw-c" \

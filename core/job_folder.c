@@ -12,6 +12,7 @@
 #include <config.h>
 
 #include <mailferry/util.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,11 @@ struct folder_run {
 	int async_status;       /* first session failure reported by done() */
 	struct mf_error async_err;
 	bool sink_failed;       /* the last error came from the sink */
+	/* With a pipelined sink, a writer thread stores while the source
+	 * keeps reading (each link busy at once, not in turns): */
+	struct state_db *wdb;   /* the storing side's connection */
+	pthread_mutex_t lock;   /* counters, cursor, outcomes */
+	struct writer *writer;  /* NULL: store on the source's thread */
 	struct mf_error *fatal; /* where to put an error that ends the fetch */
 	int fatal_status;
 };
@@ -47,8 +53,11 @@ static bool have_cb(const char *source_id, void *aux)
 	bool have = state_message_have(fr->j->db, fr->sf.id, fr->uidvalidity, source_id);
 	/* Sources ask once per message before downloading it; a yes is a
 	 * message an earlier run already handled. */
-	if (have)
+	if (have) {
+		pthread_mutex_lock(&fr->lock);
 		fr->j->job->counters.skipped++;
+		pthread_mutex_unlock(&fr->lock);
+	}
 	return have;
 }
 
@@ -83,8 +92,19 @@ static int ensure_target(struct folder_run *fr, struct mf_error *err)
 	}
 }
 
+static void note_locked(struct folder_run *fr, const char *source_id, enum progress_outcome o,
+			uint64_t bytes, const char *error);
+
 static void note(struct folder_run *fr, const char *source_id, enum progress_outcome o,
 		 uint64_t bytes, const char *error)
+{
+	pthread_mutex_lock(&fr->lock);
+	note_locked(fr, source_id, o, bytes, error);
+	pthread_mutex_unlock(&fr->lock);
+}
+
+static void note_locked(struct folder_run *fr, const char *source_id, enum progress_outcome o,
+			uint64_t bytes, const char *error)
 {
 	struct job *job = fr->j->job;
 	if (o == OUTCOME_COPIED) {
@@ -108,12 +128,14 @@ static void advance_uid(struct folder_run *fr, const struct mf_message *msg, boo
 {
 	if (msg->uid == 0)
 		return;
+	pthread_mutex_lock(&fr->lock);
 	if (!finished) {
 		if (fr->min_open_uid == 0 || msg->uid < fr->min_open_uid)
 			fr->min_open_uid = msg->uid;
 	} else if (msg->uid > fr->max_seen_uid) {
 		fr->max_seen_uid = msg->uid;
 	}
+	pthread_mutex_unlock(&fr->lock);
 }
 
 static uint64_t cursor_after(const struct folder_run *fr)
@@ -122,15 +144,15 @@ static uint64_t cursor_after(const struct folder_run *fr)
 	return c > fr->since_uid ? c : fr->since_uid;
 }
 
-static int record_failure(struct folder_run *fr, const struct mf_message *msg,
-			  const struct mf_error *why)
+static int record_failure_db(struct folder_run *fr, struct state_db *db,
+			     const struct mf_message *msg, const struct mf_error *why)
 {
 	struct mf_error err;
 	bool permanent = why->retry == MF_RETRY_NEVER;
 	char text[700];
 	snprintf(text, sizeof(text), "%s: %s: message %s: %s", fr->j->job->name, fr->folder->path,
 		 msg->source_id, why->text);
-	int st = state_message_failed(fr->j->db, fr->sf.id, fr->uidvalidity, msg->source_id,
+	int st = state_message_failed(db, fr->sf.id, fr->uidvalidity, msg->source_id,
 				      msg->size, permanent, text, &err);
 	advance_uid(fr, msg, permanent);
 	note(fr, msg->source_id, OUTCOME_FAILED, msg->size, text);
@@ -141,30 +163,37 @@ static int record_failure(struct folder_run *fr, const struct mf_message *msg,
 	return MF_OK;
 }
 
+/* On the source's thread. */
+static int record_failure(struct folder_run *fr, const struct mf_message *msg,
+			  const struct mf_error *why)
+{
+	return record_failure_db(fr, fr->j->db, msg, why);
+}
+
 /* After a dropped sink connection the append may or may not have landed:
  * ask the sink when it can tell. */
-static int lookup(struct folder_run *fr, const struct mf_message *m, bool *found_r,
-		  struct mf_append_result *res, struct mf_error *err)
+static int lookup(struct folder_run *fr, struct spool *sp, const struct mf_message *m,
+		  bool *found_r, struct mf_append_result *res, struct mf_error *err)
 {
 	struct job_ctx *j = fr->j;
 	*found_r = false;
 	if (j->snk_plugin->sink.lookup == NULL)
 		return MF_OK;
-	spool_rewind(&j->spool);
+	spool_rewind(sp);
 	crash_enter(j->snk_plugin->desc.name, "looking up a message of", j->job->name, fr->actual);
-	int st = j->snk_plugin->sink.lookup(j->snk, fr->actual, m, j->spool.digest, found_r, res,
+	int st = j->snk_plugin->sink.lookup(j->snk, fr->actual, m, sp->digest, found_r, res,
 					    err);
 	crash_leave();
 	return st;
 }
 
-static int append_with_retry(struct folder_run *fr, const struct mf_message *m,
+static int append_with_retry(struct folder_run *fr, struct spool *sp, const struct mf_message *m,
 			     struct mf_append_result *res, struct mf_error *err)
 {
 	struct job_ctx *j = fr->j;
 	for (unsigned attempt = 1;; attempt++) {
 		memset(res, 0, sizeof(*res));
-		spool_rewind(&j->spool);
+		spool_rewind(sp);
 		crash_enter(j->snk_plugin->desc.name, "appending to", j->job->name, fr->actual);
 		int st = j->snk_plugin->sink.append(j->snk, fr->actual, m, res, err);
 		crash_leave();
@@ -177,7 +206,7 @@ static int append_with_retry(struct folder_run *fr, const struct mf_message *m,
 			st = ensure_target(fr, err);
 		bool found = false;
 		if (st == MF_OK)
-			st = lookup(fr, m, &found, res, err);
+			st = lookup(fr, sp, m, &found, res, err);
 		if (st != MF_OK)
 			return st;
 		if (found)
@@ -202,7 +231,7 @@ static void on_append_done(void *aux, int status, const struct mf_append_result 
 	struct mf_error e;
 	fr->in_flight--;
 	if (status == MF_OK) {
-		int st = state_message_copied(fr->j->db, fr->sf.id, fr->uidvalidity, in->source_id,
+		int st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, in->source_id,
 					      in->size, in->digest, fr->actual, res->target_id, &e);
 		advance_uid(fr, &m, st == MF_OK);
 		if (st == MF_OK)
@@ -212,7 +241,7 @@ static void on_append_done(void *aux, int status, const struct mf_append_result 
 			fr->async_err = e;
 		}
 	} else if (status == MF_ERR_MESSAGE) {
-		int st = record_failure(fr, &m, err);
+		int st = record_failure_db(fr, fr->wdb, &m, err);
 		if (st != MF_OK && fr->async_status == MF_OK) {
 			fr->async_status = st;
 			fr->async_err = *fr->fatal;
@@ -257,7 +286,7 @@ static int flush_appends(struct folder_run *fr, struct mf_error *err)
 	return async_failure(fr, err);
 }
 
-static int start_append(struct folder_run *fr, const struct mf_message *msg,
+static int start_append(struct folder_run *fr, struct spool *sp, const struct mf_message *msg,
 			const struct mf_message *m, struct mf_error *err)
 {
 	struct job_ctx *j = fr->j;
@@ -266,9 +295,9 @@ static int start_append(struct folder_run *fr, const struct mf_message *msg,
 	in->source_id = mf_xstrdup(msg->source_id);
 	in->uid = msg->uid;
 	in->size = m->size;
-	memcpy(in->digest, j->spool.digest, 32);
+	memcpy(in->digest, sp->digest, 32);
 	fr->in_flight++;
-	spool_rewind(&j->spool);
+	spool_rewind(sp);
 	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
 	int st = j->snk_plugin->sink.append_start(j->snk, fr->actual, m, on_append_done, in, err);
 	crash_leave();
@@ -278,6 +307,228 @@ static int start_append(struct folder_run *fr, const struct mf_message *msg,
 		return st;
 	}
 	return async_failure(fr, err);
+}
+
+/* The storing half of the pipeline: settle an interrupted append, record
+ * "pending", append, record the outcome.  Runs on the source's thread, or
+ * on the writer thread when there is one; sp holds the message. */
+static int store_message(struct folder_run *fr, struct spool *sp, const struct mf_message *msg,
+			 const struct mf_message *m, enum state_msg_status prior,
+			 struct mf_error *cb_err)
+{
+	struct job_ctx *j = fr->j;
+	struct mf_error err = { 0 };
+	struct mf_append_result res = { { 0 } };
+	char what[600];
+	int st;
+	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
+		 msg->source_id);
+	bool found = false;
+	if (prior == STATE_MSG_PENDING) {
+		/* Settle what is in flight first: lookup answers for the
+		 * store as it is, and outcomes stay in order. */
+		st = flush_appends(fr, &err);
+		if (st == MF_OK)
+			st = lookup(fr, sp, m, &found, &res, &err);
+		if (st != MF_OK) {
+			*cb_err = err;
+			return st;
+		}
+		if (!found && j->snk_plugin->sink.lookup == NULL)
+			log_msg(MF_LOG_WARN, "%s: an earlier run was interrupted while appending it "
+					     "and the sink cannot check; appending again", what);
+	}
+	if (!found) {
+		st = state_message_pending(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id, m->size,
+					   sp->digest, cb_err);
+		if (st != MF_OK)
+			return st;
+		if (fr->pipelined) {
+			/* Recorded by on_append_done(); a failed session ends this
+			 * fetch and the folder loop reconnects and fetches again. */
+			st = start_append(fr, sp, msg, m, &err);
+			if (st != MF_OK)
+				*cb_err = err;
+			return st;
+		}
+		st = append_with_retry(fr, sp, m, &res, &err);
+		if (st == MF_ERR_MESSAGE)
+			return record_failure_db(fr, fr->wdb, msg, &err);
+		if (st != MF_OK) {
+			/* Leave the pending row: the next run will ask the sink. */
+			advance_uid(fr, msg, false);
+			*cb_err = err;
+			return st;
+		}
+	}
+	st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id, m->size,
+				  sp->digest, fr->actual, res.target_id, cb_err);
+	if (st != MF_OK)
+		return st;
+	advance_uid(fr, msg, true);
+	note(fr, msg->source_id, found ? OUTCOME_SKIPPED : OUTCOME_COPIED, m->size, NULL);
+	return MF_OK;
+}
+
+
+/* ---- the writer thread ------------------------------------------- */
+
+/* Messages spooled by the source's thread and not yet stored.  Few slots
+ * are enough to keep both links busy; each spool keeps up to 1 MiB in
+ * memory (more goes to a temp file), so memory stays flat. */
+#define WRITER_SLOTS 8
+#define WRITER_SPOOL_MEM (1u << 20)
+
+struct writer_item {
+	struct spool spool;
+	struct mf_message msg; /* a copy; its strings below are owned */
+	char *source_id;
+	char **keywords;
+	enum state_msg_status prior;
+};
+
+struct writer {
+	struct folder_run *fr;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct writer_item items[WRITER_SLOTS];
+	size_t head, count;
+	bool eof;
+	int status; /* first failure of the storing side */
+	struct mf_error err;
+};
+
+static void item_clear(struct writer_item *it)
+{
+	free(it->source_id);
+	for (char **k = it->keywords; k != NULL && *k != NULL; k++)
+		free(*k);
+	free(it->keywords);
+	it->source_id = NULL;
+	it->keywords = NULL;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct folder_run *fr = w->fr;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->count == 0 && !w->eof)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->count == 0) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		struct writer_item *it = &w->items[w->head];
+		bool failed = w->status != MF_OK;
+		pthread_mutex_unlock(&w->mu);
+		if (!failed) {
+			struct mf_message m;
+			struct mf_error e = { 0 };
+			spool_message(&it->spool, &it->msg, &m);
+			int st = store_message(fr, &it->spool, &it->msg, &m, it->prior, &e);
+			if (st != MF_OK) {
+				pthread_mutex_lock(&w->mu);
+				w->status = st;
+				w->err = e;
+				pthread_mutex_unlock(&w->mu);
+			}
+		} else {
+			advance_uid(fr, &it->msg, false); /* never stored: stay below it */
+		}
+		item_clear(it);
+		pthread_mutex_lock(&w->mu);
+		w->head = (w->head + 1) % WRITER_SLOTS;
+		w->count--;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (w->status == MF_OK) {
+		struct mf_error e = { 0 };
+		int st = flush_appends(fr, &e);
+		if (st != MF_OK) {
+			w->status = st;
+			w->err = e;
+		}
+	}
+	return NULL;
+}
+
+static struct writer *writer_start(struct folder_run *fr)
+{
+	struct writer *w = mf_xcalloc(1, sizeof(*w));
+	w->fr = fr;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	for (size_t i = 0; i < WRITER_SLOTS; i++)
+		spool_init(&w->items[i].spool, WRITER_SPOOL_MEM, fr->j->cfg->tmpdir);
+	pthread_create(&w->thread, NULL, writer_main, w);
+	return w;
+}
+
+/* Waits for the writer to store what was queued; its first failure. */
+static int writer_finish(struct writer **wp, struct mf_error *err)
+{
+	struct writer *w = *wp;
+	pthread_mutex_lock(&w->mu);
+	w->eof = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	int st = w->status;
+	if (st != MF_OK)
+		*err = w->err;
+	for (size_t i = 0; i < WRITER_SLOTS; i++) {
+		item_clear(&w->items[i]);
+		spool_free(&w->items[i].spool);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+	*wp = NULL;
+	return st;
+}
+
+/* A free slot for the source's thread, or the writer's failure. */
+static struct writer_item *writer_slot(struct writer *w, struct mf_error *err, int *st_r)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->count == WRITER_SLOTS && w->status == MF_OK)
+		pthread_cond_wait(&w->cv, &w->mu);
+	*st_r = w->status;
+	if (*st_r != MF_OK)
+		*err = w->err;
+	struct writer_item *it = *st_r == MF_OK ? &w->items[(w->head + w->count) % WRITER_SLOTS]
+						 : NULL;
+	pthread_mutex_unlock(&w->mu);
+	return it;
+}
+
+static void writer_push(struct writer *w, struct writer_item *it, const struct mf_message *msg,
+			enum state_msg_status prior)
+{
+	it->msg = *msg;
+	it->source_id = mf_xstrdup(msg->source_id);
+	it->msg.source_id = it->source_id;
+	size_t nk = 0;
+	while (msg->keywords != NULL && msg->keywords[nk] != NULL)
+		nk++;
+	if (nk > 0) {
+		it->keywords = mf_xcalloc(nk + 1, sizeof(char *));
+		for (size_t i = 0; i < nk; i++)
+			it->keywords[i] = mf_xstrdup(msg->keywords[i]);
+	}
+	it->msg.keywords = (const char *const *)it->keywords;
+	it->msg.read = NULL;
+	it->msg.read_ctx = NULL;
+	it->msg.failure = NULL;
+	it->prior = prior;
+	pthread_mutex_lock(&w->mu);
+	w->count++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static int on_message(const struct mf_message *msg, void *aux, struct mf_error *cb_err)
@@ -301,9 +552,21 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	throttle_message(j->cfg->throttle);
 	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
 		 msg->source_id);
+	struct spool *sp = &j->spool;
+	struct writer_item *slot = NULL;
+	int st;
+	if (fr->writer != NULL) {
+		slot = writer_slot(fr->writer, &err, &st);
+		if (slot == NULL) {
+			fr->sink_failed = true;
+			*cb_err = err;
+			return st;
+		}
+		sp = &slot->spool;
+	}
 	crash_enter(j->src_plugin->desc.name, "reading a message of", j->job->name,
 		    fr->folder->path);
-	int st = spool_fill(&j->spool, msg, j->cfg->throttle, what, &err);
+	st = spool_fill(sp, msg, j->cfg->throttle, what, &err);
 	crash_leave();
 	/* A message the source cannot deliver in full is recorded (retried
 	 * next run unless permanent); if the connection really died, the
@@ -315,15 +578,15 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 		return st;
 	}
 	struct mf_message m;
-	spool_message(&j->spool, msg, &m);
+	spool_message(sp, msg, &m);
 	struct mf_append_result res = { { 0 } };
 
 	/* The source renumbered its ids (UIDVALIDITY changed): a message we
 	 * copied under the old numbering is recognised by its content. */
 	if (fr->validity_changed &&
-	    state_digest_match(j->db, fr->sf.id, fr->uidvalidity, j->spool.digest, res.target_id)) {
+	    state_digest_match(j->db, fr->sf.id, fr->uidvalidity, sp->digest, res.target_id)) {
 		st = state_message_copied(j->db, fr->sf.id, fr->uidvalidity, msg->source_id, m.size,
-					  j->spool.digest, fr->actual, res.target_id, cb_err);
+					  sp->digest, fr->actual, res.target_id, cb_err);
 		advance_uid(fr, msg, st == MF_OK);
 		note(fr, msg->source_id, OUTCOME_SKIPPED, 0, NULL);
 		return st;
@@ -332,51 +595,11 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 		note(fr, msg->source_id, OUTCOME_COPIED, m.size, NULL);
 		return MF_OK;
 	}
-	bool found = false;
-	if (prior == STATE_MSG_PENDING) {
-		/* Settle what is in flight first: lookup answers for the
-		 * store as it is, and outcomes stay in order. */
-		st = flush_appends(fr, &err);
-		if (st == MF_OK)
-			st = lookup(fr, &m, &found, &res, &err);
-		if (st != MF_OK) {
-			*cb_err = err;
-			return st;
-		}
-		if (!found && j->snk_plugin->sink.lookup == NULL)
-			log_msg(MF_LOG_WARN, "%s: an earlier run was interrupted while appending it "
-					     "and the sink cannot check; appending again", what);
+	if (slot != NULL) {
+		writer_push(fr->writer, slot, msg, prior);
+		return MF_OK;
 	}
-	if (!found) {
-		st = state_message_pending(j->db, fr->sf.id, fr->uidvalidity, msg->source_id, m.size,
-					   j->spool.digest, cb_err);
-		if (st != MF_OK)
-			return st;
-		if (fr->pipelined) {
-			/* Recorded by on_append_done(); a failed session ends this
-			 * fetch and the folder loop reconnects and fetches again. */
-			st = start_append(fr, msg, &m, &err);
-			if (st != MF_OK)
-				*cb_err = err;
-			return st;
-		}
-		st = append_with_retry(fr, &m, &res, &err);
-		if (st == MF_ERR_MESSAGE)
-			return record_failure(fr, msg, &err);
-		if (st != MF_OK) {
-			/* Leave the pending row: the next run will ask the sink. */
-			advance_uid(fr, msg, false);
-			*cb_err = err;
-			return st;
-		}
-	}
-	st = state_message_copied(j->db, fr->sf.id, fr->uidvalidity, msg->source_id, m.size,
-				  j->spool.digest, fr->actual, res.target_id, cb_err);
-	if (st != MF_OK)
-		return st;
-	advance_uid(fr, msg, true);
-	note(fr, msg->source_id, found ? OUTCOME_SKIPPED : OUTCOME_COPIED, m.size, NULL);
-	return MF_OK;
+	return store_message(fr, &j->spool, msg, &m, prior, cb_err);
 }
 
 /* Back in the core while the source's fetch() is still on the stack: a
@@ -403,13 +626,19 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	fr->since_uid = since.last_uid;
 	fr->max_seen_uid = fr->min_open_uid = 0;
 	fr->sink_failed = false;
+	/* A pipelined sink gets its own thread, so reading the source and
+	 * writing the target overlap instead of taking turns. */
+	if (fr->pipelined && fr->wdb != j->db)
+		fr->writer = writer_start(fr);
 	crash_enter(j->src_plugin->desc.name, "fetching", j->job->name, fr->folder->path);
 	int st = j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message_core, fr,
 					     sync_state_r, err);
 	crash_leave();
 	/* Whatever ended the fetch, learn the fate of every append. */
 	struct mf_error ferr = { 0 };
-	int fst = flush_appends(fr, &ferr);
+	int fst = fr->writer != NULL ? writer_finish(&fr->writer, &ferr) : flush_appends(fr, &ferr);
+	if (fst != MF_OK)
+		fr->sink_failed = true;
 	if (st == MF_OK && fst != MF_OK) {
 		*err = ferr;
 		st = fst;
@@ -419,10 +648,11 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
 {
-	struct folder_run fr = { .j = j, .folder = folder, .fatal = err };
+	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db };
 	int st = state_folder_begin(j->db, j->mailbox_id, folder->path, &fr.sf, err);
 	if (st != MF_OK)
 		return st;
+	pthread_mutex_init(&fr.lock, NULL);
 	fr.uidvalidity = folder->uidvalidity;
 	fr.validity_changed = fr.sf.uidvalidity != 0 && fr.sf.uidvalidity != folder->uidvalidity;
 	if (fr.validity_changed)
@@ -433,6 +663,10 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	fr.since_uid = fr.validity_changed ? 0 : fr.sf.last_uid;
 	fr.pipelined = !j->cfg->dry_run && j->snk_plugin->sink.append_start != NULL &&
 		       j->snk_plugin->sink.append_flush != NULL;
+	/* The writer thread needs a state connection of its own (SQLite
+	 * connections are used by one thread at a time). */
+	if (fr.pipelined && state_open(j->cfg->state_path, &fr.wdb, err) != MF_OK)
+		fr.wdb = j->db; /* no thread then: store on this one */
 	st = ensure_target(&fr, err);
 	if (st == MF_OK)
 		progress_folder(j->cfg->progress, j->job->name, folder->path, fr.actual,
@@ -480,5 +714,8 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	free(fr.target);
 	free(fr.actual);
 	state_folder_clear(&fr.sf);
+	if (fr.wdb != j->db)
+		state_close(&fr.wdb);
+	pthread_mutex_destroy(&fr.lock);
 	return st;
 }

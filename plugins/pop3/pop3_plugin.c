@@ -33,6 +33,7 @@ struct mf_source {
 	char who[256];  /* "alice@mail.example.com" */
 	uint64_t count, total; /* STAT */
 	bool mark_seen;
+	bool peek; /* TOP n <huge> instead of RETR: see README.md */
 	struct pop3_spool spool;
 	struct pop3_msg *msgs;
 };
@@ -140,6 +141,11 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 	snprintf(s->who, sizeof(s->who), "%s@%s", acct->user, acct->host);
 	s->mark_seen = is_one(mf_account_option(acct, "mark-seen")) ||
 		       is_one(setting(h, "pop3-mark-seen"));
+	/* Dovecot (pop3_no_flag_updates = no, the default) and others set
+	 * \Seen on RETR'd messages at QUIT; TOP does not, so peek=1 leaves
+	 * even the flags on the server alone. */
+	s->peek = is_one(mf_account_option(acct, "peek")) ||
+		  is_one(setting(h, "pop3-peek"));
 	if (mf_account_option(acct, "mark-seen") != NULL &&
 	    strcmp(mf_account_option(acct, "mark-seen"), "0") == 0)
 		s->mark_seen = false;
@@ -508,7 +514,10 @@ static int pop3_fetch(struct mf_source *s, const char *folder,
 			break;
 		}
 		while (st == MF_OK && sent < ntodo && sent < k + window) {
-			snprintf(cmd, sizeof(cmd), "RETR %llu",
+			/* RFC 1939 §7: TOP with more lines than the
+			 * body has returns the whole message. */
+			snprintf(cmd, sizeof(cmd),
+				 s->peek ? "TOP %llu 999999999" : "RETR %llu",
 				 (unsigned long long)todo[sent++] + 1);
 			st = pop3_client_send(c, cmd, err);
 		}
@@ -526,9 +535,10 @@ static int pop3_fetch(struct mf_source *s, const char *folder,
 			snprintf(idb, sizeof(idb), "msg-%llu",
 				 (unsigned long long)i + 1);
 			mf_error_set(&fe, MF_ERR_MESSAGE, MF_RETRY_LATER,
-				     "%s: INBOX message %llu: RETR refused: "
+				     "%s: INBOX message %llu: %s refused: "
 				     "%.200s", c->label,
-				     (unsigned long long)i + 1, text);
+				     (unsigned long long)i + 1,
+				     s->peek ? "TOP" : "RETR", text);
 			struct mf_message fm = {
 				.source_id = s->msgs[i].id ? s->msgs[i].id
 							   : idb,

@@ -24,12 +24,25 @@ dc_state alice > "$T/before"
 # the LF-only one (POP3 is CRLF on the wire, RFC 1939 §3).
 { for m in m1 m2 m3; do sha256sum < "$T/$m"; done; msg_crlf < "$T/m4" | sed 's/\r\r$/\r/' | sha256sum; } | cut -d' ' -f1 | sort > "$T/want"
 
+# Base names with their flags; Dovecot moving a file from new/ to cur/
+# (it does so for any session: "not \Recent" any more) is not a change.
+dc_files() { find "$DC/home/$1/Maildir/new" "$DC/home/$1/Maildir/cur" -type f | sed 's|.*/Maildir/[a-z]*/||; s/:2,$//' | sort; }
 export MAILFERRY_SOURCE_PASSWORD=secret
 run() { # run NAME URI [OPTIONS]: migrate into $T/NAME, state $T/NAME.db
 	n=$1 u=$2
 	shift 2
 	mf migrate "$u" "maildir:$T/$n" --state "$T/$n.db" "$@" > "$T/$n.log" 2>&1
 }
+
+# 0. peek=1 (TOP instead of RETR): not even a flag changes on the server
+# (after RETR, Dovecot marks the messages \Seen at QUIT, so step 9
+# compares names and bytes only).
+dc_files alice > "$T/files.before"
+run peek "pop3s://alice@127.0.0.1:$DC_POP3S_PORT/?peek=1" --ca-file "$DC_CERT" || { cat "$T/peek.log"; fail "peek migrate"; }
+assert_eq "$(maildir_digests "$T/peek")" "$(cat "$T/want")" "peek: delivered bytes"
+dc_files alice > "$T/files.after"
+diff "$T/files.before" "$T/files.after" || fail "peek=1 changed the server's files or flags"
+grep -q "retr=0/" "$DC/log" || fail "peek=1 used RETR"
 
 # 1. pop3s with our CA file: verified TLS.
 run tls "pop3s://alice@127.0.0.1:$DC_POP3S_PORT" --ca-file "$DC_CERT" || { cat "$T/tls.log"; fail "pop3s migrate"; }

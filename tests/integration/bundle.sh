@@ -39,7 +39,7 @@ mf bundle create "$T/acme.tar.gz" --plugin "$T/p/skeleton.so" --config "$T/acme.
 mf bundle inspect "$T/acme.tar.gz" > "$T/inspect.out" || fail "inspect failed: $(cat "$T/inspect.out")"
 sha=$(sha256sum < "$T/p/skeleton.so" | cut -d' ' -f1)
 grep -q "name: acme" "$T/inspect.out" || fail "inspect lacks the name: $(cat "$T/inspect.out")"
-grep -q "plugin skeleton   source v1.0.0    ABI 1.0  schemes: skeleton:" "$T/inspect.out" ||
+grep -q "plugin skeleton   source v1.0.0    ABI 1.1  schemes: skeleton:" "$T/inspect.out" ||
 	fail "inspect lacks the plugin line: $(cat "$T/inspect.out")"
 grep -q "plugins/skeleton.so sha256 $sha" "$T/inspect.out" || fail "inspect lacks the digest"
 grep -q "folder-policy = inbox" "$T/inspect.out" || fail "inspect lacks the config"
@@ -52,7 +52,7 @@ assert (p["name"], p["kind"], p["abi_major"], p["abi_minor"]) == ("skeleton", "s
 assert p["schemes"] == ["skeleton"] and p["sha256"] == sys.argv[1], p
 ' "$sha" || fail "inspect --json manifest is wrong"
 mf plugins --bundle "$T/acme.tar.gz" > "$T/plugins.out" || fail "plugins --bundle failed"
-grep -q "skeleton source ABI 1.0" "$T/plugins.out" || fail "plugins --bundle: $(cat "$T/plugins.out")"
+grep -q "skeleton source ABI 1.1" "$T/plugins.out" || fail "plugins --bundle: $(cat "$T/plugins.out")"
 grep -q "$TMPDIR/mailferry-bundle\.[^/]*/plugins/skeleton.so" "$T/plugins.out" ||
 	fail "plugins --bundle does not load the bundle's copy: $(cat "$T/plugins.out")"
 no_leftovers

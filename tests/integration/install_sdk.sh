@@ -55,8 +55,11 @@ done
 echo "== build the skeleton with its plain Makefile, from the installed SDK only"
 cp -R "$SKEL_SRC" "$T/skel"
 chmod -R u+w "$T/skel"
-make -C "$T/skel" clean > /dev/null
-make -C "$T/skel" CC="${CC:-cc}" > "$T/skel-build.log" 2>&1 ||
+# Outside "make check"'s environment: its MAKEFLAGS would make the nested
+# make print the build tree's directory names into the log checked below.
+skelmake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
+skelmake -C "$T/skel" clean > /dev/null
+skelmake -C "$T/skel" CC="${CC:-cc}" > "$T/skel-build.log" 2>&1 ||
 	{ cat "$T/skel-build.log"; fail "the skeleton does not build from the installed SDK"; }
 grep -q -- "-I$incdir" "$T/skel-build.log" || fail "not built with the .pc's -I: $(cat "$T/skel-build.log")"
 if grep -q -e "$top_srcdir" -e "$top_builddir" "$T/skel-build.log"; then

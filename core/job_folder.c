@@ -424,11 +424,21 @@ static void *writer_main(void *arg)
 		struct writer_item *it = &w->items[w->head];
 		bool failed = w->status != MF_OK;
 		pthread_mutex_unlock(&w->mu);
-		if (!failed) {
+		/* Ask again here: the source may deliver a message twice (it
+		 * resumed a folder after its connection broke) while the first
+		 * delivery still sat in this queue, unrecorded. */
+		enum state_msg_status prior =
+			failed ? it->prior
+			       : state_message_status(fr->wdb, fr->sf.id, fr->uidvalidity,
+						      it->msg.source_id);
+		if (!failed && (prior == STATE_MSG_COPIED || prior == STATE_MSG_FAILED)) {
+			advance_uid(fr, &it->msg, true);
+			note(fr, it->msg.source_id, OUTCOME_SKIPPED, 0, NULL);
+		} else if (!failed) {
 			struct mf_message m;
 			struct mf_error e = { 0 };
 			spool_message(&it->spool, &it->msg, &m);
-			int st = store_message(fr, &it->spool, &it->msg, &m, it->prior, &e);
+			int st = store_message(fr, &it->spool, &it->msg, &m, prior, &e);
 			if (st != MF_OK) {
 				pthread_mutex_lock(&w->mu);
 				w->status = st;

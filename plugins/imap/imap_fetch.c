@@ -472,6 +472,24 @@ static int fetch_folder(struct mf_source *src, const char *folder,
 /* A connection lost mid-folder is reopened here and the folder walked
  * again (a few times, with a short pause): what the core already stored
  * is skipped through since->have(), so nothing is lost or doubled. */
+/* Remembers whether the core's callback stopped the walk: its error is
+ * the core's (a failed sink, a cancel) and is returned unchanged, never
+ * "resumed" here (plugin.h). */
+struct cb_guard {
+	mf_message_cb *cb;
+	void *aux;
+	bool stopped;
+};
+
+static int guarded_cb(const struct mf_message *msg, void *aux, struct mf_error *err)
+{
+	struct cb_guard *g = aux;
+	int st = g->cb(msg, g->aux, err);
+	if (st != MF_OK)
+		g->stopped = true;
+	return st;
+}
+
 int imap_fetch(struct mf_source *src, const char *folder,
 	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
 	       char **sync_state_r, struct mf_error *err)
@@ -480,7 +498,10 @@ int imap_fetch(struct mf_source *src, const char *folder,
 		*sync_state_r = NULL;
 	const struct mf_host *host = src->plugin->host;
 	for (unsigned attempt = 1;; attempt++) {
-		int st = fetch_folder(src, folder, since, cb, aux, err);
+		struct cb_guard g = { cb, aux, false };
+		int st = fetch_folder(src, folder, since, guarded_cb, &g, err);
+		if (g.stopped)
+			return st;
 		bool lost = src->c == NULL || imapc_is_broken(src->c);
 		if (st != MF_ERR_ACCOUNT || err->retry == MF_RETRY_NEVER ||
 		    attempt >= 3 || !lost)

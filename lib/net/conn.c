@@ -663,7 +663,11 @@ int mf_conn_flush(struct mf_conn *conn, struct mf_error *err)
 		return MF_OK;
 	size_t n = conn->out_len;
 	conn->out_len = 0;
-	return send_all(conn, conn->out, n, err);
+	int st = send_all(conn, conn->out, n, err);
+	/* The buffer held LOGIN/PASS/AUTHENTICATE lines too: leave no
+	 * password behind in it. */
+	explicit_bzero(conn->out, n);
+	return st;
 }
 
 int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,

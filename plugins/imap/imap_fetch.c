@@ -39,6 +39,7 @@ struct meta {
 
 struct batch {
 	struct batch *next; /* list of live batches, oldest first */
+	uint32_t lo, hi;    /* sequence range of its META command */
 	struct meta *m;
 	size_t n, cap;
 	size_t nwant;
@@ -77,10 +78,15 @@ static void unlink_batch(struct fetch_run *run, struct batch *b)
 /* EXPUNGE n: later sequence numbers move down by one (RFC 3501 §7.4.1). */
 static void on_expunge(struct fetch_run *run, uint32_t n)
 {
-	for (struct batch *b = run->live; b; b = b->next)
+	for (struct batch *b = run->live; b; b = b->next) {
 		for (size_t i = 0; i < b->n; i++)
 			if (b->m[i].seq > n)
 				b->m[i].seq--;
+		if (b->lo > n)
+			b->lo--;
+		if (b->hi >= n && b->hi > 0)
+			b->hi--;
+	}
 	if (run->next_seq > n)
 		run->next_seq--;
 }
@@ -113,7 +119,8 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	uint64_t uid;
 	const char *date = imapc_value_str(imapc_fetch_item(l, "INTERNALDATE"));
 	if (!imapc_value_u64(imapc_fetch_item(l, "UID"), &uid) || uid == 0 ||
-	    uid > UINT32_MAX || imapc_fetch_item(l, "FLAGS") == NULL)
+	    uid > UINT32_MAX || imapc_fetch_item(l, "FLAGS") == NULL ||
+	    r->num < b->lo || r->num > b->hi)
 		return MF_OK; /* an unsolicited flag update, not ours */
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -332,6 +339,8 @@ static int send_meta(struct fetch_run *run, struct mf_error *err)
 	run->next_seq = hi + 1;
 	struct batch *b = mf_xcalloc(1, sizeof(*b));
 	b->run = run;
+	b->lo = lo;
+	b->hi = hi;
 	struct batch **pp = &run->live;
 	while (*pp)
 		pp = &(*pp)->next;

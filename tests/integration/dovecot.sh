@@ -199,14 +199,15 @@ EOF
 		printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$d/dovecot.conf"
 	fi
 	eval "dovecot_${name}_conf=\$d/dovecot.conf"
-	"$DOVECOT_BIN" -F -c "$d/dovecot.conf" >>"$d/dovecot.log" 2>&1 &
+	# Hard limit whatever happens to the test: timeout(1) ends Dovecot
+	# after DOVECOT_TIME_LIMIT seconds, and setsid keeps it out of the
+	# test's process group, so even a SIGKILL of the whole test cannot
+	# leave Dovecot running forever.  A TERM to timeout is passed on.
+	setsid timeout -k 5 "$DOVECOT_TIME_LIMIT" \
+		"$DOVECOT_BIN" -F -c "$d/dovecot.conf" >>"$d/dovecot.log" 2>&1 &
 	pid=$!
 	eval "dovecot_${name}_pid=$pid"
 	mf_on_exit "dovecot_stop_pid $pid"
-	# Hard limit, whatever the test does.
-	( sleep "$DOVECOT_TIME_LIMIT"; kill "$pid" 2>/dev/null ) >/dev/null 2>&1 &
-	limiter=$!
-	mf_on_exit "kill $limiter 2>/dev/null || true"
 	port=$(dovecot_var "$name" imap)
 	i=0
 	until python3 - "$port" <<'EOF' 2>/dev/null

@@ -100,6 +100,10 @@ int spool_fill(struct spool *s, const struct mf_message *src, struct throttle *t
 	mf_buf_clear(&s->mem);
 	s->size = s->pos = 0;
 	unsigned char chunk[CHUNK];
+	/* Start a fresh digest: a fill that failed part-way (connection
+	 * cut) left its bytes in the context, and the next message's digest
+	 * would be wrong, and so would lookup() after a crash. */
+	mf_sha256_final(s->sha, chunk);
 	for (;;) {
 		size_t n = 0;
 		int st = src->read(src, chunk, sizeof(chunk), &n, err);

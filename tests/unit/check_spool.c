@@ -95,6 +95,37 @@ START_TEST(short_source_is_a_message_error)
 }
 END_TEST
 
+static int fail_read(const struct mf_message *m, unsigned char *buf, size_t cap, size_t *n_r,
+		     struct mf_error *err)
+{
+	struct src *s = m->read_ctx;
+	if (s->pos >= 4)
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW, "connection reset");
+	return src_read(m, buf, cap, n_r, err);
+}
+
+START_TEST(a_failed_fill_does_not_taint_the_next_digest)
+{
+	unsigned char data[10] = "0123456789";
+	struct src s = { data, 10, 0, 2 };
+	struct mf_message msg = { .source_id = "1", .size = 10, .read = fail_read, .read_ctx = &s };
+	struct spool sp;
+	struct mf_error err;
+	spool_init(&sp, 1024, NULL);
+	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "x", &err), MF_ERR_ACCOUNT);
+	s.pos = 0;
+	msg.read = src_read;
+	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "x", &err), MF_OK);
+	unsigned char want[32];
+	struct mf_sha256 *h = mf_sha256_new();
+	mf_sha256_update(h, data, 10);
+	mf_sha256_final(h, want);
+	mf_sha256_free(&h);
+	ck_assert_mem_eq(sp.digest, want, 32);
+	spool_free(&sp);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
 	Suite *s = suite_create("spool");
@@ -102,6 +133,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, small_message_replays_from_memory);
 	tcase_add_test(tc, large_message_replays_from_temp_file);
 	tcase_add_test(tc, short_source_is_a_message_error);
+	tcase_add_test(tc, a_failed_fill_does_not_taint_the_next_digest);
 	suite_add_tcase(s, tc);
 	return s;
 }

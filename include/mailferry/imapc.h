@@ -279,6 +279,11 @@ int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
 	       void *ctx, struct mf_error *err);
 /* LIST "" "": the hierarchy separator (0 if flat). */
 int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err);
+/* NAMESPACE (RFC 2342) if the server advertises it: frees *prefix_r and
+ * sets it to the first personal namespace's prefix, or NULL when there is
+ * none, it is empty, or the server answers NO. */
+int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
+			   struct mf_error *err);
 /* STATUS (MESSAGES) etc.: *messages_r = MF_COUNT_UNKNOWN if absent. */
 int imapc_status(struct imapc *c, const char *mailbox_mutf7,
 		 uint64_t *messages_r, uint32_t *uidvalidity_r,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Mailbox-level IMAP commands on top of client.c: SELECT/EXAMINE (the
  * counters arrive as untagged data recorded by the dispatcher), LIST with
- * RFC 6154 special-use attributes, the hierarchy separator, STATUS and
- * CREATE.  Names here are always the server's mUTF-7 form. */
+ * RFC 6154 special-use attributes, the hierarchy separator, the RFC 2342
+ * personal namespace prefix, STATUS and CREATE.  Names here are always
+ * the server's mUTF-7 form. */
 #include <config.h>
 #include "imapc_p.h"
 
@@ -165,6 +166,47 @@ int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err)
 		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
 					  MF_RETRY_LATER, "LIST \"\" \"\"", err);
 	return MF_OK;
+}
+
+/* * NAMESPACE (("INBOX." ".")) NIL NIL: the first personal prefix.  RFC
+ * 2342 sends one NAMESPACE response; should a server send more, the
+ * first one that names a personal namespace wins. */
+static int on_namespace(struct imapc *c, const struct imapc_resp *r,
+			void *ctx, struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	char **prefix = ctx;
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "NAMESPACE") != 0 ||
+	    r->args.n_items < 1 || r->args.items[0].type != IMAPC_LIST ||
+	    r->args.items[0].n_items < 1)
+		return MF_OK;
+	const struct imapc_value *ns = &r->args.items[0].items[0];
+	if (ns->type == IMAPC_LIST && ns->n_items >= 1) {
+		const char *p = imapc_value_str(&ns->items[0]);
+		if (p != NULL && *prefix == NULL)
+			*prefix = mf_xstrdup(p);
+	}
+	return MF_OK;
+}
+
+int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
+			   struct mf_error *err)
+{
+	free(*prefix_r);
+	*prefix_r = NULL;
+	if (!imapc_has_cap(c, "NAMESPACE"))
+		return MF_OK;
+	/* A tagged NO/BAD only means no prefix: servers that advertise
+	 * NAMESPACE but refuse it still work with names as LIST gives them. */
+	struct imapc_result res;
+	int st = imapc_run(c, imapc_cmd_new("NAMESPACE"), on_namespace,
+			   prefix_r, &res, err);
+	if (*prefix_r != NULL && (*prefix_r)[0] == '\0') {
+		free(*prefix_r);
+		*prefix_r = NULL;
+	}
+	return st;
 }
 
 struct status_ctx {

@@ -88,46 +88,6 @@ static int imap_open(void *plugin_ctx, const struct mf_account *acct,
 	return MF_OK;
 }
 
-/* ---- NAMESPACE ---------------------------------------------------- */
-
-/* * NAMESPACE (("INBOX." ".")) NIL NIL: the first personal prefix. */
-static int on_namespace(struct imapc *c, const struct imapc_resp *r,
-			void *ctx, struct mf_error *err)
-{
-	(void)c;
-	(void)err;
-	char **prefix = ctx;
-	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "NAMESPACE") != 0 ||
-	    r->args.n_items < 1 || r->args.items[0].type != IMAPC_LIST ||
-	    r->args.items[0].n_items < 1)
-		return MF_OK;
-	const struct imapc_value *ns = &r->args.items[0].items[0];
-	if (ns->type == IMAPC_LIST && ns->n_items >= 1) {
-		const char *p = imapc_value_str(&ns->items[0]);
-		if (p != NULL && *prefix == NULL)
-			*prefix = mf_xstrdup(p);
-	}
-	return MF_OK;
-}
-
-static int load_namespace(struct mf_source *src, struct mf_error *err)
-{
-	free(src->ns_prefix);
-	src->ns_prefix = NULL;
-	if (!imapc_has_cap(src->c, "NAMESPACE"))
-		return MF_OK;
-	struct imapc_result res;
-	int st = imapc_run(src->c, imapc_cmd_new("NAMESPACE"), on_namespace,
-			   &src->ns_prefix, &res, err);
-	if (st != MF_OK)
-		return st;
-	if (src->ns_prefix != NULL && src->ns_prefix[0] == '\0') {
-		free(src->ns_prefix);
-		src->ns_prefix = NULL;
-	}
-	return MF_OK;
-}
-
 /* ---- LIST --------------------------------------------------------- */
 
 static int collect(const struct imapc_list_entry *e, void *ctx,
@@ -218,7 +178,8 @@ int imap_load_folders(struct mf_source *src, bool counts, struct mf_error *err)
 	if (src->listed && !counts)
 		return MF_OK;
 	free_folders(src);
-	if ((st = load_namespace(src, err)) != MF_OK)
+	st = imapc_namespace_prefix(src->c, &src->ns_prefix, err);
+	if (st != MF_OK)
 		return st;
 	if ((st = imapc_list(src->c, "*", collect, src, err)) != MF_OK)
 		return st;

@@ -63,24 +63,6 @@ static void alimail_close(struct mf_sink **snkp)
 	*snkp = NULL;
 }
 
-static int on_namespace(struct imapc *c, const struct imapc_resp *r,
-			void *ctx, struct mf_error *err)
-{
-	(void)c;
-	(void)err;
-	char **prefix = ctx;
-	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "NAMESPACE") != 0 ||
-	    r->args.n_items < 1 || r->args.items[0].type != IMAPC_LIST ||
-	    r->args.items[0].n_items < 1)
-		return MF_OK;
-	const struct imapc_value *ns = &r->args.items[0].items[0];
-	const char *p = ns->type == IMAPC_LIST && ns->n_items > 0
-				? imapc_value_str(&ns->items[0]) : NULL;
-	if (p != NULL && p[0] != '\0' && *prefix == NULL)
-		*prefix = mf_xstrdup(p);
-	return MF_OK;
-}
-
 int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 {
 	if (snk->c != NULL && !imapc_is_broken(snk->c))
@@ -103,12 +85,7 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 	}
 	if ((st = imapc_separator(snk->c, &snk->sep, err)) != MF_OK)
 		return st;
-	free(snk->ns_prefix);
-	snk->ns_prefix = NULL;
-	if (imapc_has_cap(snk->c, "NAMESPACE"))
-		st = imapc_run(snk->c, imapc_cmd_new("NAMESPACE"), on_namespace,
-			       &snk->ns_prefix, &res, err);
-	return st;
+	return imapc_namespace_prefix(snk->c, &snk->ns_prefix, err);
 }
 
 static int alimail_open(void *plugin_ctx, const struct mf_account *acct,

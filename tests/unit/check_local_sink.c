@@ -32,7 +32,7 @@ static void setup(void)
 	struct mf_error err = { 0 };
 	dir = fake_tmpdir(NULL);
 	root = mf_xasprintf("%s/Maildir", dir);
-	fake_cancel = false;
+	test_cancel = false;
 	int rc = fake_open("maildir", root, &snk, &err);
 	ck_assert_msg(rc == MF_OK, "open: %s", err.text);
 }
@@ -612,7 +612,7 @@ START_TEST(cancel_stops_append_and_leaves_nothing)
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
 	fake_msg_init(&f, "r\n", 2);
-	fake_cancel = true;
+	test_cancel = true;
 	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_ERR_CANCELED);
 	assert_nothing_left(".");
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Test doubles for the check_local_sink* programs (see the header): the
- * fake host and message, and small file helpers.  Test-only code, so the
- * few globals here (plugin context, cancel switch) are fine. */
+ * fake message and small file helpers; the fake host is fake_host.c.
+ * Test-only code, so the plugin context may be a global. */
 #include <config.h>
 #include "check_local_sink_fake.h"
 #include "sinks/local/local_p.h"
@@ -10,46 +10,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-bool fake_cancel;
-
-static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
-	MF_PRINTF(3, 4);
-static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[log %d] ", (int)level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static bool host_canceled(void *ctx)
-{
-	return fake_cancel;
-}
-
-static const char *host_setting(void *ctx, const char *key)
-{
-	return NULL;
-}
-
-static const struct mf_host fake_host = {
-	.abi_major = MF_ABI_MAJOR,
-	.abi_minor = MF_ABI_MINOR,
-	.struct_size = sizeof(struct mf_host),
-	.log = host_log,
-	.canceled = host_canceled,
-	.setting = host_setting,
-};
 
 static int fake_read(const struct mf_message *msg, unsigned char *buf,
 		     size_t cap, size_t *n_r, struct mf_error *err)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Test doubles shared by the check_local_sink* programs: a struct mf_host
- * that logs to stderr and can pretend the operator canceled, a struct
- * mf_message whose read() serves a memory buffer in small chunks (and can
- * fail or lie about the size on request), and file-system helpers. */
+/* Test doubles shared by the check_local_sink* programs (the struct
+ * mf_host is fake_host.h, with test_cancel to pretend the operator
+ * canceled): a struct mf_message whose read() serves a memory buffer in
+ * small chunks (and can fail or lie about the size on request), and
+ * file-system helpers. */
 #ifndef CHECK_LOCAL_SINK_FAKE_H
 #define CHECK_LOCAL_SINK_FAKE_H
+
+#include "fake_host.h"
 
 #include <mailferry/plugin.h>
 #include <stdbool.h>
@@ -22,8 +25,6 @@ struct fake_msg {
 
 /* m.size = len, chunk 7, no failure, date unknown, source_id "42". */
 void fake_msg_init(struct fake_msg *f, const void *data, size_t len);
-
-extern bool fake_cancel;   /* what host->canceled() answers */
 
 /* Open the local sink through its descriptor, as the core does.  The
  * status is returned, the session (maybe NULL) in *snk_r. */

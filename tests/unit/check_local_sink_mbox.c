@@ -31,7 +31,7 @@ static void setup(void)
 	struct mf_error err = { 0 };
 	dir = fake_tmpdir(NULL);
 	root = mf_xasprintf("%s/mail/box", dir);
-	fake_cancel = false;
+	test_cancel = false;
 	int rc = fake_open("mbox", root, &snk, &err);
 	ck_assert_msg(rc == MF_OK, "open: %s", err.text);
 }

@@ -8,43 +8,11 @@
 #include <check.h>
 #include <errno.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-volatile bool test_cancel;
-
-static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[plugin %d] ", (int)level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static bool host_canceled(void *ctx)
-{
-	return test_cancel;
-}
-
-static const char *host_setting(void *ctx, const char *key)
-{
-	return NULL;
-}
-
-static const struct mf_host fake_host = {
-	.abi_major = MF_ABI_MAJOR,
-	.abi_minor = MF_ABI_MINOR,
-	.struct_size = sizeof(struct mf_host),
-	.log = host_log,
-	.canceled = host_canceled,
-	.setting = host_setting,
-};
 
 static void *plugin_ctx;
 

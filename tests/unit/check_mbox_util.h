@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Test helpers shared by check_mbox.c and check_mbox_trees.c: a fake host,
- * opening the offline source through its real ops table, draining fetch()
+/* Test helpers shared by check_mbox.c and check_mbox_trees.c (the fake
+ * host is fake_host.h): opening the offline source through its real ops table, draining fetch()
  * with read() calls of varying sizes, and temp-file plumbing. */
 #ifndef CHECK_MBOX_UTIL_H
 #define CHECK_MBOX_UTIL_H
 
+#include "fake_host.h"
 #include "mbox_p.h"
 
 #include <stdbool.h>
@@ -30,8 +31,6 @@ struct got {
 	bool skip_read;           /* take metadata only */
 	int stop_with;            /* return this from the callback (after 1) */
 };
-
-extern volatile bool test_cancel;
 
 struct mf_source *t_open(const char *scheme, const char *path,
 			 const char *const *options, int *rc_r,

@@ -29,20 +29,12 @@ static struct mf_sink *snk;
 
 static void setup(void)
 {
-	struct mf_error err = { 0 };
-	dir = fake_tmpdir(NULL);
-	root = mf_xasprintf("%s/Maildir", dir);
-	test_cancel = false;
-	int rc = fake_open("maildir", root, &snk, &err);
-	ck_assert_msg(rc == MF_OK, "open: %s", err.text);
+	fake_fixture_open("maildir", "Maildir", &dir, &root, &snk);
 }
 
 static void teardown(void)
 {
-	fake_ops()->close(&snk);
-	fake_rm_rf(dir);
-	free(root);
-	free(dir);
+	fake_fixture_close(&dir, &root, &snk);
 }
 
 static char *path_of(const char *rel)

@@ -6,6 +6,7 @@
 #include "check_local_sink_fake.h"
 #include "sinks/local/local_p.h"
 
+#include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -81,6 +82,27 @@ int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r,
 		.path = path,
 	};
 	return fake_ops()->open(plugin_ctx, &acct, snk_r, err);
+}
+
+void fake_fixture_open(const char *scheme, const char *rel_root,
+		       char **dir_r, char **root_r, struct mf_sink **snk_r)
+{
+	struct mf_error err = { 0 };
+	*dir_r = fake_tmpdir(NULL);
+	*root_r = mf_xasprintf("%s/%s", *dir_r, rel_root);
+	test_cancel = false;
+	int rc = fake_open(scheme, *root_r, snk_r, &err);
+	ck_assert_msg(rc == MF_OK, "open: %s", err.text);
+}
+
+void fake_fixture_close(char **dir, char **root, struct mf_sink **snk)
+{
+	fake_ops()->close(snk);
+	fake_rm_rf(*dir);
+	free(*root);
+	free(*dir);
+	*root = NULL;
+	*dir = NULL;
 }
 
 char *fake_tmpdir(const char *base)

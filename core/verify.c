@@ -237,8 +237,10 @@ static struct verify_folder *out_folder(struct verify_account *a, const char *ta
 /* Multiset difference counts of two sorted lists. */
 static void compare(struct entry_list *src, struct entry_list *dst, struct verify_folder *f)
 {
-	qsort(src->v, src->n, sizeof(*src->v), entry_cmp);
-	if (dst != NULL)
+	/* qsort() must not see the NULL array of an empty list. */
+	if (src->n > 0)
+		qsort(src->v, src->n, sizeof(*src->v), entry_cmp);
+	if (dst != NULL && dst->n > 0)
 		qsort(dst->v, dst->n, sizeof(*dst->v), entry_cmp);
 	size_t i = 0, j = 0, dn = dst ? dst->n : 0;
 	while (i < src->n || j < dn) {

@@ -246,6 +246,42 @@ static xmlNode *messages_of(xmlNode *resp)
 	return child(resp, EWS_NS_M, "ResponseMessages");
 }
 
+/* Open the envelope down to the one m:<op>ResponseMessage and read its
+ * status.  *rm_r stays NULL (and 0 is returned) when the server answered
+ * with a fault or an error status, which st then describes; -1 on a reply
+ * that is not shaped like an answer to op. */
+static int open_response_message(xmlDoc *doc, const char *op, xmlNode **rm_r,
+				 struct ews_status *st)
+{
+	char name[64];
+	xmlNode *resp;
+
+	*rm_r = NULL;
+	snprintf(name, sizeof(name), "%sResponse", op);
+	int rc = open_envelope(doc, name, &resp, st);
+	if (rc != 0 || resp == NULL)
+		return rc;
+	snprintf(name, sizeof(name), "%sResponseMessage", op);
+	xmlNode *rm = child(messages_of(resp), EWS_NS_M, name);
+	if (rm == NULL)
+		return -1;
+	parse_response_status(rm, st);
+	if (st->cls != EWS_ERROR)
+		*rm_r = rm;
+	return 0;
+}
+
+/* The m:RootFolder of a paged Find* answer, with its paging attributes. */
+static xmlNode *paged_root(xmlNode *rm, bool *last_r, uint64_t *next_offset_r)
+{
+	xmlNode *root = child(rm, EWS_NS_M, "RootFolder");
+	if (root != NULL) {
+		*last_r = attr_bool(root, "IncludesLastItemInRange");
+		*next_offset_r = attr_u64(root, "IndexedPagingOffset", 0);
+	}
+	return root;
+}
+
 /* ------------------------------------------------------------------ */
 
 void ews_folder_page_free(struct ews_folder_page *p)
@@ -303,25 +339,15 @@ int ews_parse_find_folder(const char *xml, size_t len,
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
-	xmlNode *resp;
-	int rc = open_envelope(doc, "FindFolderResponse", &resp, st);
-	if (rc != 0 || resp == NULL)
+	xmlNode *rm;
+	int rc = open_response_message(doc, "FindFolder", &rm, st);
+	if (rc != 0 || rm == NULL)
 		goto out;
-	xmlNode *rm = child(messages_of(resp), EWS_NS_M, "FindFolderResponseMessage");
-	if (rm == NULL) {
-		rc = -1;
-		goto out;
-	}
-	parse_response_status(rm, st);
-	if (st->cls == EWS_ERROR)
-		goto out;
-	xmlNode *root = child(rm, EWS_NS_M, "RootFolder");
+	xmlNode *root = paged_root(rm, &page->last, &page->next_offset);
 	if (root == NULL) {
 		rc = -1;
 		goto out;
 	}
-	page->last = attr_bool(root, "IncludesLastItemInRange");
-	page->next_offset = attr_u64(root, "IndexedPagingOffset", 0);
 	xmlNode *folders = child(root, EWS_NS_T, "Folders");
 	for (xmlNode *f = folders != NULL ? folders->children : NULL; f; f = f->next) {
 		/* t:Folder, t:CalendarFolder, t:ContactsFolder, t:TasksFolder,
@@ -481,17 +507,9 @@ int ews_parse_sync_items(const char *xml, size_t len,
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
-	xmlNode *resp;
-	int rc = open_envelope(doc, "SyncFolderItemsResponse", &resp, st);
-	if (rc != 0 || resp == NULL)
-		goto out;
-	xmlNode *rm = child(messages_of(resp), EWS_NS_M, "SyncFolderItemsResponseMessage");
-	if (rm == NULL) {
-		rc = -1;
-		goto out;
-	}
-	parse_response_status(rm, st);
-	if (st->cls == EWS_ERROR)
+	xmlNode *rm;
+	int rc = open_response_message(doc, "SyncFolderItems", &rm, st);
+	if (rc != 0 || rm == NULL)
 		goto out;
 	xmlNode *ss = child(rm, EWS_NS_M, "SyncState");
 	if (ss == NULL) {
@@ -539,25 +557,15 @@ int ews_parse_find_item(const char *xml, size_t len,
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
-	xmlNode *resp;
-	int rc = open_envelope(doc, "FindItemResponse", &resp, st);
-	if (rc != 0 || resp == NULL)
+	xmlNode *rm;
+	int rc = open_response_message(doc, "FindItem", &rm, st);
+	if (rc != 0 || rm == NULL)
 		goto out;
-	xmlNode *rm = child(messages_of(resp), EWS_NS_M, "FindItemResponseMessage");
-	if (rm == NULL) {
-		rc = -1;
-		goto out;
-	}
-	parse_response_status(rm, st);
-	if (st->cls == EWS_ERROR)
-		goto out;
-	xmlNode *root = child(rm, EWS_NS_M, "RootFolder");
+	xmlNode *root = paged_root(rm, &page->last, &page->next_offset);
 	if (root == NULL) {
 		rc = -1;
 		goto out;
 	}
-	page->last = attr_bool(root, "IncludesLastItemInRange");
-	page->next_offset = attr_u64(root, "IndexedPagingOffset", 0);
 	xmlNode *items = child(root, EWS_NS_T, "Items");
 	for (xmlNode *el = items != NULL ? items->children : NULL; el; el = el->next) {
 		if (!is_el(el, EWS_NS_T, NULL))

@@ -7,6 +7,8 @@
 #include <config.h>
 #include "mbox_p.h"
 
+#include <mailferry/imapc.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,99 +68,19 @@ char *offline_name_from_bytes(const char *s, size_t len)
 	return (char *)b.data;
 }
 
-static void put_utf8(struct mf_buf *b, uint32_t cp)
-{
-	unsigned char o[4];
-	size_t n;
-	if (cp < 0x80)
-		o[0] = (unsigned char)cp, n = 1;
-	else if (cp < 0x800)
-		o[0] = (unsigned char)(0xc0 | (cp >> 6)), n = 2;
-	else if (cp < 0x10000)
-		o[0] = (unsigned char)(0xe0 | (cp >> 12)), n = 3;
-	else
-		o[0] = (unsigned char)(0xf0 | (cp >> 18)), n = 4;
-	for (size_t i = 1; i < n; i++)
-		o[i] = (unsigned char)(0x80 | ((cp >> (6 * (n - 1 - i))) & 0x3f));
-	mf_buf_append(b, o, n);
-}
-
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 /* RFC 3501 §5.1.3 modified UTF-7, as Courier and Dovecot write Maildir++
- * folder names.  NULL if s is not valid modified UTF-7 (e.g. raw UTF-8
- * names from Dovecot's UTF8 layout option): the caller keeps the bytes. */
+ * folder names; the IMAP client's decoder, so both read names alike.
+ * NULL if s is not valid modified UTF-7 (e.g. raw UTF-8 names from
+ * Dovecot's UTF8 layout option): the caller keeps the bytes. */
 char *offline_mutf7_decode(const char *s, size_t len)
 {
-	struct mf_buf b = { 0 };
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c > 0x7e)
-			goto bad;
-		if (c != '&') {
-			mf_buf_append(&b, &c, 1);
-			i++;
-			continue;
-		}
-		i++;
-		if (i < len && s[i] == '-') {
-			mf_buf_append(&b, "&", 1);
-			i++;
-			continue;
-		}
-		uint32_t bits = 0, high = 0;
-		unsigned nbits = 0, units = 0;
-		while (i < len && s[i] != '-') {
-			int v = b64val((unsigned char)s[i++]);
-			if (v < 0)
-				goto bad;
-			bits = (bits << 6) | (uint32_t)v;
-			nbits += 6;
-			if (nbits < 16)
-				continue;
-			nbits -= 16;
-			uint32_t unit = (bits >> nbits) & 0xffff;
-			bits &= (1u << nbits) - 1;
-			units++;
-			if (high != 0) {
-				if (unit < 0xdc00 || unit > 0xdfff)
-					goto bad;
-				put_utf8(&b, 0x10000 + ((high - 0xd800) << 10) +
-						     (unit - 0xdc00));
-				high = 0;
-			} else if (unit >= 0xd800 && unit <= 0xdbff) {
-				high = unit;
-			} else if (unit >= 0xdc00 && unit <= 0xdfff) {
-				goto bad;
-			} else {
-				put_utf8(&b, unit);
-			}
-		}
-		/* Needs the closing '-', whole units, zero padding bits. */
-		if (i >= len || units == 0 || high != 0 || nbits >= 6 || bits != 0)
-			goto bad;
-		i++;
-	}
-	if (b.data == NULL)
-		return mf_xstrdup("");
-	return (char *)b.data;
-bad:
-	mf_buf_free(&b);
-	return NULL;
+	if (memchr(s, '\0', len) != NULL)
+		return NULL;
+	char *in = mf_xstrndup(s, len);
+	char *out;
+	imapc_mutf7_decode(in, &out); /* out is NULL when it fails */
+	free(in);
+	return out;
 }
 
 /* Digit runs compare by value: readpst writes 1.eml, 2.eml, ... 10.eml. */

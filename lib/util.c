@@ -161,6 +161,20 @@ bool mf_parse_u64(const char *s, size_t len, uint64_t *out_r)
 	return true;
 }
 
+bool mf_parse_digits(const char *s, size_t n, int *v_r)
+{
+	int v = 0;
+	if (n > 9)
+		return false; /* would not fit an int */
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*v_r = v;
+	return true;
+}
+
 void mf_hex(const unsigned char *in, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

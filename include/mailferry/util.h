@@ -48,6 +48,9 @@ int mf_ascii_strncasecmp(const char *a, const char *b, size_t n);
 /* Parse a decimal unsigned number filling all of [s, s+len); false on junk
  * or overflow. */
 bool mf_parse_u64(const char *s, size_t len, uint64_t *out_r);
+/* Exactly n (at most 9) decimal digits at s, as in fixed-width date fields;
+ * stops at the first non-digit, so a NUL before s+n is never passed. */
+bool mf_parse_digits(const char *s, size_t n, int *v_r);
 
 #ifdef __cplusplus
 }

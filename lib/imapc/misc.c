@@ -100,18 +100,6 @@ void imapc_format_flags(uint32_t flags, uint32_t mask, bool keywords_ok,
 	}
 }
 
-static bool digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
 bool imapc_parse_date(const char *s, int64_t *epoch_r, int32_t *tz_r)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -121,7 +109,7 @@ bool imapc_parse_date(const char *s, int64_t *epoch_r, int32_t *tz_r)
 	int day;
 	int dl = (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9')
 			 ? 2 : 1;
-	if (!digits(s, dl, &day) || s[dl] != '-')
+	if (!mf_parse_digits(s, dl, &day) || s[dl] != '-')
 		return false;
 	s += dl + 1;
 	int mon = -1;
@@ -132,11 +120,12 @@ bool imapc_parse_date(const char *s, int64_t *epoch_r, int32_t *tz_r)
 		return false;
 	s += 4;
 	int year, hh, mm, ss, tzh, tzm;
-	if (!digits(s, 4, &year) || s[4] != ' ' || !digits(s + 5, 2, &hh) ||
-	    s[7] != ':' || !digits(s + 8, 2, &mm) || s[10] != ':' ||
-	    !digits(s + 11, 2, &ss) || s[13] != ' ' ||
-	    (s[14] != '+' && s[14] != '-') || !digits(s + 15, 2, &tzh) ||
-	    !digits(s + 17, 2, &tzm) || s[19] != '\0')
+	if (!mf_parse_digits(s, 4, &year) || s[4] != ' ' ||
+	    !mf_parse_digits(s + 5, 2, &hh) || s[7] != ':' ||
+	    !mf_parse_digits(s + 8, 2, &mm) || s[10] != ':' ||
+	    !mf_parse_digits(s + 11, 2, &ss) || s[13] != ' ' ||
+	    (s[14] != '+' && s[14] != '-') || !mf_parse_digits(s + 15, 2, &tzh) ||
+	    !mf_parse_digits(s + 17, 2, &tzm) || s[19] != '\0')
 		return false;
 	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 ||
 	    tzm > 59 || tzh > 23)

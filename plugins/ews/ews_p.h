@@ -137,7 +137,6 @@ struct ews_b64 {
 };
 void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out);
 bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out);
-void ews_base64_encode(const unsigned char *in, size_t len, struct mf_buf *out);
 /* xs:dateTime ("2024-05-01T10:20:30Z", fractions, +hh:mm offsets, no zone
  * = UTC) to seconds since the epoch. */
 bool ews_parse_datetime(const char *s, int64_t *t_r);

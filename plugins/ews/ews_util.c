@@ -6,6 +6,8 @@
 #include <config.h>
 #include "ews_p.h"
 
+#include <mailferry/date.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,58 +82,17 @@ bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out)
 	return ews_b64_finish(&d, out);
 }
 
-void ews_base64_encode(const unsigned char *in, size_t len, struct mf_buf *out)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char q[4];
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		q[0] = tab[v >> 18 & 63];
-		q[1] = tab[v >> 12 & 63];
-		q[2] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-		q[3] = i + 2 < len ? tab[v & 63] : '=';
-		mf_buf_append(out, q, 4);
-	}
-}
-
-static bool digits(const char *s, int n, int *v_r)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*v_r = v;
-	return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), so no TZ environment or timegm() is involved. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 bool ews_parse_datetime(const char *s, int64_t *t_r)
 {
 	int y, mo, d, h, mi, se;
 	if (s == NULL || strlen(s) < 19)
 		return false;
-	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || !digits(s + 8, 2, &d) || s[10] != 'T' ||
-	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || !digits(s + 17, 2, &se))
+	if (!mf_parse_digits(s, 4, &y) || s[4] != '-' ||
+	    !mf_parse_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !mf_parse_digits(s + 8, 2, &d) || s[10] != 'T' ||
+	    !mf_parse_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !mf_parse_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !mf_parse_digits(s + 17, 2, &se))
 		return false;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || se > 60)
 		return false;
@@ -148,8 +109,8 @@ bool ews_parse_datetime(const char *s, int64_t *t_r)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) ||
-		    oh > 14 || om > 59)
+		if (!mf_parse_digits(p + 1, 2, &oh) || p[3] != ':' ||
+		    !mf_parse_digits(p + 4, 2, &om) || oh > 14 || om > 59)
 			return false;
 		off = (int64_t)(oh * 60 + om) * 60;
 		if (*p == '-')
@@ -158,7 +119,7 @@ bool ews_parse_datetime(const char *s, int64_t *t_r)
 	}
 	if (*p != '\0')
 		return false;
-	*t_r = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	*t_r = mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
 	return true;
 }
 

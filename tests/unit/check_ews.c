@@ -437,10 +437,6 @@ START_TEST(base64_lenient_whitespace_strict_alphabet)
 	ck_assert(!b64("SGVsbG8=A", NULL));   /* data after padding */
 	ck_assert(!b64("SGVsb", NULL));       /* 1 leftover sextet */
 	ck_assert(!b64("SGVsbG===", NULL));
-	struct mf_buf e = { 0 };
-	ews_base64_encode((const unsigned char *)"Hello", 5, &e);
-	ck_assert_str_eq((const char *)e.data, "SGVsbG8=");
-	mf_buf_free(&e);
 }
 END_TEST
 

@@ -181,12 +181,14 @@ int local_mkdir_p(const char *path, int *errno_r)
 	return 0;
 }
 
-int local_write_all(int fd, const void *buf, size_t len)
+/* write() (off < 0) or pwrite() at off until all of buf is out.  A write
+ * of 0 bytes reads as a full disk rather than looping forever. */
+static int write_fully(int fd, const void *buf, size_t len, off_t off)
 {
 	const unsigned char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -197,31 +199,21 @@ int local_write_all(int fd, const void *buf, size_t len)
 			return -1;
 		}
 		p += n;
+		if (off >= 0)
+			off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+int local_write_all(int fd, const void *buf, size_t len)
+{
+	return write_fully(fd, buf, len, -1);
+}
+
 int local_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = ENOSPC;
-			return -1;
-		}
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return off < 0 ? (errno = EINVAL, -1) : write_fully(fd, buf, len, off);
 }
 
 ssize_t local_pread_full(int fd, void *buf, size_t len, off_t off)

@@ -270,6 +270,19 @@ static int async_failure(struct folder_run *fr, struct mf_error *err)
 	return st;
 }
 
+/* A sink call that failed leaves the sink unusable for this folder run (the
+ * retry reopens it); one that worked may still report an earlier
+ * asynchronous append's failure. */
+static int after_sink_call(struct folder_run *fr, int st, struct mf_error *err)
+{
+	if (st != MF_OK) {
+		fr->sink_failed = true;
+		fr->async_status = MF_OK;
+		return st;
+	}
+	return async_failure(fr, err);
+}
+
 static int flush_appends(struct folder_run *fr, struct mf_error *err)
 {
 	struct job_ctx *j = fr->j;
@@ -278,12 +291,7 @@ static int flush_appends(struct folder_run *fr, struct mf_error *err)
 	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
 	int st = j->snk_plugin->sink.append_flush(j->snk, err);
 	crash_leave();
-	if (st != MF_OK) {
-		fr->sink_failed = true;
-		fr->async_status = MF_OK;
-		return st;
-	}
-	return async_failure(fr, err);
+	return after_sink_call(fr, st, err);
 }
 
 static int start_append(struct folder_run *fr, struct spool *sp, const struct mf_message *msg,
@@ -301,12 +309,7 @@ static int start_append(struct folder_run *fr, struct spool *sp, const struct mf
 	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
 	int st = j->snk_plugin->sink.append_start(j->snk, fr->actual, m, on_append_done, in, err);
 	crash_leave();
-	if (st != MF_OK) {
-		fr->sink_failed = true;
-		fr->async_status = MF_OK;
-		return st;
-	}
-	return async_failure(fr, err);
+	return after_sink_call(fr, st, err);
 }
 
 /* The storing half of the pipeline: settle an interrupted append, record

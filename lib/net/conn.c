@@ -132,6 +132,24 @@ static int wait_fd(int fd, short events, unsigned timeout_ms, int *errno_r)
 	}
 }
 
+/* Wait for want on conn until deadline (the I/O timeout after the last
+ * progress); MF_OK when ready, else err says which side stalled. */
+static int wait_until(struct mf_conn *conn, short want, int64_t deadline,
+		      const char *stalled, struct mf_error *err)
+{
+	int64_t left = deadline - now_ms();
+	int se = 0;
+	int w = left > 0 ? wait_fd(conn->fd, want, (unsigned)left, &se) : 1;
+	if (w == 1)
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+			    ETIMEDOUT, "%s within %u s", stalled,
+			    conn->io_timeout_ms / 1000);
+	if (w < 0)
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+			    se, "poll: %s", strerror(se));
+	return MF_OK;
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -478,19 +496,9 @@ static int fill(struct mf_conn *conn, struct mf_error *err)
 					    MF_RETRY_LATER, errno, "read: %s",
 					    strerror(errno));
 		}
-		int64_t left = deadline - now_ms();
-		int se = 0;
-		int w = left > 0 ? wait_fd(conn->fd, want, (unsigned)left, &se)
-				 : 1;
-		if (w == 1)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, ETIMEDOUT,
-				    "no answer from server within %u s",
-				    conn->io_timeout_ms / 1000);
-		if (w < 0)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, se, "poll: %s",
-				    strerror(se));
+		int ws = wait_until(conn, want, deadline, "no answer from server", err);
+		if (ws != MF_OK)
+			return ws;
 	}
 }
 
@@ -640,19 +648,9 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 					    errno, "write: %s",
 					    strerror(errno));
 		}
-		int64_t left = deadline - now_ms();
-		int se = 0;
-		int w = left > 0 ? wait_fd(conn->fd, want, (unsigned)left, &se)
-				 : 1;
-		if (w == 1)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, ETIMEDOUT,
-				    "server accepted no data within %u s",
-				    conn->io_timeout_ms / 1000);
-		if (w < 0)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, se, "poll: %s",
-				    strerror(se));
+		int ws = wait_until(conn, want, deadline, "server accepted no data", err);
+		if (ws != MF_OK)
+			return ws;
 	}
 	return MF_OK;
 }

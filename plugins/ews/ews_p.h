@@ -89,6 +89,7 @@ struct ews_item_page {
 	uint64_t next_offset;  /* FindItem IndexedPagingOffset */
 };
 void ews_item_page_free(struct ews_item_page *p);
+struct ews_item *ews_item_page_add(struct ews_item_page *p);
 
 /* Parsers: bytes of a whole SOAP response in, structs out.  Each returns 0
  * when the bytes were a SOAP envelope holding either the expected response

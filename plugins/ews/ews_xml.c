@@ -296,14 +296,18 @@ void ews_folder_page_free(struct ews_folder_page *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static void item_free(struct ews_item *it)
+{
+	free(it->id);
+	free(it->change_key);
+	free(it->item_class);
+	mf_buf_free(&it->mime);
+}
+
 void ews_item_page_free(struct ews_item_page *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->v[i].id);
-		free(p->v[i].change_key);
-		free(p->v[i].item_class);
-		mf_buf_free(&p->v[i].mime);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		item_free(&p->v[i]);
 	free(p->v);
 	free(p->sync_state);
 	memset(p, 0, sizeof(*p));
@@ -312,14 +316,12 @@ void ews_item_page_free(struct ews_item_page *p)
 /* Forget the last item (it had no ItemId, so nothing can use it). */
 static void item_drop_last(struct ews_item_page *p)
 {
-	struct ews_item *it = &p->v[--p->n];
-	free(it->id);
-	free(it->change_key);
-	free(it->item_class);
-	mf_buf_free(&it->mime);
+	item_free(&p->v[--p->n]);
 }
 
-static struct ews_item *item_add(struct ews_item_page *p)
+/* A fresh item at the end of p: dates unknown, status NoError until its
+ * response message says otherwise. */
+struct ews_item *ews_item_page_add(struct ews_item_page *p)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 16;
@@ -532,7 +534,7 @@ int ews_parse_sync_items(const char *xml, size_t len,
 			kind = EWS_CHANGE_READ_FLAG;
 		else
 			continue;
-		struct ews_item *it = item_add(page);
+		struct ews_item *it = ews_item_page_add(page);
 		it->change = kind;
 		if (kind == EWS_CHANGE_CREATE || kind == EWS_CHANGE_UPDATE) {
 			xmlNode *el = first_el(c);
@@ -570,7 +572,7 @@ int ews_parse_find_item(const char *xml, size_t len,
 	for (xmlNode *el = items != NULL ? items->children : NULL; el; el = el->next) {
 		if (!is_el(el, EWS_NS_T, NULL))
 			continue;
-		struct ews_item *it = item_add(page);
+		struct ews_item *it = ews_item_page_add(page);
 		parse_item(el, it);
 		if (it->id == NULL)
 			item_drop_last(page);

@@ -109,19 +109,6 @@ static void capture(struct ews_getitem_stream *g, enum field f)
 	mf_buf_append(&g->text, "", 0);
 }
 
-static struct ews_item *new_item(struct ews_item_page *p)
-{
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		p->v = mf_xrealloc(p->v, p->cap * sizeof(*p->v));
-	}
-	struct ews_item *it = &p->v[p->n++];
-	memset(it, 0, sizeof(*it));
-	it->received = MF_DATE_UNKNOWN;
-	it->sent = MF_DATE_UNKNOWN;
-	return it;
-}
-
 static void start_fault(struct ews_getitem_stream *g, const xmlChar *name,
 			const xmlChar *uri, int nb, const xmlChar **attrs)
 {
@@ -212,7 +199,7 @@ static void start_response(struct ews_getitem_stream *g, const xmlChar *name,
 			return;
 		/* One message per requested id, in request order (§4). */
 		g->d_msg = d;
-		g->it = new_item(g->page);
+		g->it = ews_item_page_add(g->page);
 		memset(&g->msg_st, 0, sizeof(g->msg_st));
 		char cls[16] = "";
 		bool has = attr(nb, attrs, "ResponseClass", cls, sizeof(cls));

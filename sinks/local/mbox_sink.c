@@ -188,16 +188,6 @@ static void out_put(struct mbox_out *o, const void *data, size_t len)
 	}
 }
 
-static void out_gts(struct mbox_out *o, uint64_t n)
-{
-	static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
-	while (n > 0) {
-		size_t k = n < sizeof(gts) - 1 ? (size_t)n : sizeof(gts) - 1;
-		out_put(o, gts, k);
-		n -= k;
-	}
-}
-
 /* mboxrd escaping state: where we are in matching ^>*"From ". */
 struct rd_state {
 	bool bol;      /* inside the prefix at a line start */
@@ -205,17 +195,33 @@ struct rd_state {
 	size_t fm;     /* bytes of "From " matched after them */
 };
 
-static void escape_chunk(struct rd_state *st, struct mbox_out *o,
-			 const unsigned char *p, size_t n)
+typedef void rd_emit_fn(void *ctx, const void *data, size_t len);
+
+static void emit_gts(rd_emit_fn *emit, void *ctx, uint64_t n)
+{
+	static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+	while (n > 0) {
+		size_t k = n < sizeof(gts) - 1 ? (size_t)n : sizeof(gts) - 1;
+		emit(ctx, gts, k);
+		n -= k;
+	}
+}
+
+/* One pass of the mboxrd state machine (RFC 4155) over a chunk: plain
+ * bytes go to emit as they are, the '>' prefix of every ^>*"From " line
+ * goes out with one more '>' (escape) or one fewer (unescape).  The state
+ * carries a prefix split across chunks. */
+static void rd_scan(struct rd_state *st, const unsigned char *p, size_t n,
+		    bool escape, rd_emit_fn *emit, void *ctx)
 {
 	static const char from[] = "From ";
-	size_t run = 0; /* start of plain bytes not yet written */
+	size_t run = 0; /* start of plain bytes not yet emitted */
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = p[i];
 		if (!st->bol) {
 			if (c == '\n') {
-				out_put(o, p + run, i + 1 - run);
+				emit(ctx, p + run, i + 1 - run);
 				run = i + 1;
 				st->bol = true;
 				st->gt = 0;
@@ -230,30 +236,38 @@ static void escape_chunk(struct rd_state *st, struct mbox_out *o,
 		}
 		if (c == (unsigned char)from[st->fm]) {
 			if (++st->fm == 5) {
-				/* RFC 4155 / mboxrd: one more '>' */
-				out_gts(o, st->gt + 1);
-				out_put(o, from, 5);
+				/* Unescaping an unescaped "From " (which would
+				 * have started the next message) drops nothing. */
+				emit_gts(emit, ctx, escape ? st->gt + 1 :
+						    st->gt > 0 ? st->gt - 1 : 0);
+				emit(ctx, from, 5);
 				st->bol = false;
 			}
 			continue;
 		}
 		/* Not a From line: give back what the prefix held. */
-		out_gts(o, st->gt);
-		out_put(o, from, st->fm);
+		emit_gts(emit, ctx, st->gt);
+		emit(ctx, from, st->fm);
 		st->bol = false;
 		run = i; /* c itself is plain */
 		i--;
 	}
 	if (!st->bol && run < n)
-		out_put(o, p + run, n - run);
+		emit(ctx, p + run, n - run);
 }
 
-static void escape_end(struct rd_state *st, struct mbox_out *o)
+/* At the end of the data a pending prefix was no From line. */
+static void rd_end(struct rd_state *st, rd_emit_fn *emit, void *ctx)
 {
 	if (st->bol) {
-		out_gts(o, st->gt);
-		out_put(o, "From ", st->fm);
+		emit_gts(emit, ctx, st->gt);
+		emit(ctx, "From ", st->fm);
 	}
+}
+
+static void out_emit(void *o, const void *data, size_t len)
+{
+	out_put(o, data, len);
 }
 
 /* "From MAILER-DAEMON Thu Nov 26 12:34:56 2026\n", C locale, UTC. */
@@ -403,7 +417,7 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		}
 		total += n;
 		last = snk->inbuf[n - 1];
-		escape_chunk(&rs, &o, snk->inbuf, n);
+		rd_scan(&rs, snk->inbuf, n, true, out_emit, &o);
 	}
 	if (rc == MF_OK && o.err == 0 && total != msg->size)
 		rc = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
@@ -412,7 +426,7 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 				  "delivered %" PRIu64, snk->label, norm, sid,
 				  msg->size, total);
 	if (rc == MF_OK) {
-		escape_end(&rs, &o);
+		rd_end(&rs, out_emit, &o);
 		if (last != '\n')
 			out_put(&o, "\n", 1);
 		out_put(&o, "\n", 1); /* the separating empty line */
@@ -509,54 +523,9 @@ static void un_emit(struct unescape *u, const void *data, size_t len)
 	}
 }
 
-static void un_gts(struct unescape *u, uint64_t n)
+static void un_emit_cb(void *u, const void *data, size_t len)
 {
-	for (; n > 0; n--)
-		un_emit(u, ">", 1);
-}
-
-static void unescape_chunk(struct unescape *u, const unsigned char *p, size_t n)
-{
-	static const char from[] = "From ";
-	struct rd_state *st = &u->rs;
-	size_t run = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = p[i];
-		if (!st->bol) {
-			if (c == '\n') {
-				un_emit(u, p + run, i + 1 - run);
-				run = i + 1;
-				st->bol = true;
-				st->gt = 0;
-				st->fm = 0;
-			}
-			continue;
-		}
-		run = i + 1;
-		if (st->fm == 0 && c == '>') {
-			st->gt++;
-			continue;
-		}
-		if (c == (unsigned char)from[st->fm]) {
-			if (++st->fm == 5) {
-				/* An unescaped "From " here would start the
-				 * next message; cannot happen after the last
-				 * one, so it only drops a '>' when it has. */
-				un_gts(u, st->gt > 0 ? st->gt - 1 : 0);
-				un_emit(u, from, 5);
-				st->bol = false;
-			}
-			continue;
-		}
-		un_gts(u, st->gt);
-		un_emit(u, from, st->fm);
-		st->bol = false;
-		run = i;
-		i--;
-	}
-	if (!st->bol && run < n)
-		un_emit(u, p + run, n - run);
+	un_emit(u, data, len);
 }
 
 int mbox_lookup(struct mf_sink *snk, const char *folder,
@@ -624,13 +593,10 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 		}
 		if (n == 0)
 			break;
-		unescape_chunk(&u, snk->inbuf, (size_t)n);
+		rd_scan(&u.rs, snk->inbuf, (size_t)n, false, un_emit_cb, &u);
 		pos += n;
 	}
-	if (u.rs.bol) {
-		un_gts(&u, u.rs.gt);
-		un_emit(&u, "From ", u.rs.fm);
-	}
+	rd_end(&u.rs, un_emit_cb, &u);
 	unsigned char got[32];
 	mf_sha256_final(u.h, got);
 	mf_sha256_free(&u.h);

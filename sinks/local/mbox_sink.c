@@ -335,6 +335,26 @@ static int open_folder(struct mf_sink *snk, const char *folder, bool create,
 			       snk->label, folder, snk->root, *file_r);
 }
 
+/* Take the folder's write lock, undo an append that was cut off (see
+ * mbox_journal.c) and stat what is left. */
+static int lock_and_recover(struct mf_sink *snk, int fd, const char *file,
+			    const char *norm, struct stat *st,
+			    struct mf_error *err)
+{
+	if (lock_file(fd, F_WRLCK) < 0)
+		return local_sys_error(err, MF_ERR_FOLDER, errno,
+				       "%s: folder \"%s\": lock %s/%s",
+				       snk->label, norm, snk->root, file);
+	int rc = mbox_journal_recover(snk, fd, file, norm, err);
+	if (rc != MF_OK)
+		return rc;
+	if (fstat(fd, st) < 0)
+		return local_sys_error(err, MF_ERR_FOLDER, errno,
+				       "%s: folder \"%s\": stat %s/%s",
+				       snk->label, norm, snk->root, file);
+	return MF_OK;
+}
+
 int mbox_append(struct mf_sink *snk, const char *folder,
 		const struct mf_message *msg, struct mf_append_result *res_r,
 		struct mf_error *err)
@@ -359,21 +379,9 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		free(norm);
 		return rc;
 	}
-	if (lock_file(fd, F_WRLCK) < 0) {
-		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": lock %s/%s",
-				     snk->label, norm, snk->root, file);
-		goto out;
-	}
-	rc = mbox_journal_recover(snk, fd, file, norm, err);
+	rc = lock_and_recover(snk, fd, file, norm, &st, err);
 	if (rc != MF_OK)
 		goto out;
-	if (fstat(fd, &st) < 0) {
-		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": stat %s/%s",
-				     snk->label, norm, snk->root, file);
-		goto out;
-	}
 	const off_t start = st.st_size;
 	rc = mbox_journal_begin(snk, file, start, norm, err);
 	if (rc != MF_OK)
@@ -550,21 +558,9 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 	}
 	/* A write lock: an interrupted append is undone first (see
 	 * mbox_journal.c), so its torn message is never taken for ours. */
-	if (lock_file(fd, F_WRLCK) < 0) {
-		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": lock %s/%s",
-				     snk->label, norm, snk->root, file);
-		goto out;
-	}
-	rc = mbox_journal_recover(snk, fd, file, norm, err);
+	rc = lock_and_recover(snk, fd, file, norm, &st, err);
 	if (rc != MF_OK)
 		goto out;
-	if (fstat(fd, &st) < 0) {
-		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": stat %s/%s",
-				     snk->label, norm, snk->root, file);
-		goto out;
-	}
 	off_t from = find_last_from(snk, fd, st.st_size);
 	if (from < 0)
 		goto out; /* empty, or no message */

@@ -21,11 +21,8 @@ static const char *const small_pages[] = { "sync-batch=2", "batch=3", NULL };
 
 START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 {
-	start_fake(true, NULL);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, NULL, small_pages);
 
 	struct folders fs = { 0 };
 	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_OK);
@@ -104,18 +101,14 @@ START_TEST(late_401_is_transient)
 {
 	/* 1 GetFolder (open), 2 FindFolder, 3 SyncFolderItems: 401. */
 	static const char *const extra[] = { "--unauthorized-on", "3", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_int_eq(err.proto_code, 401);
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -128,8 +121,7 @@ START_TEST(wrong_password_is_auth_error)
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ck_assert_int_eq(err.proto_code, 401);
 	ck_assert_ptr_null(strstr(err.text, "wrong"));
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -141,8 +133,7 @@ START_TEST(impersonation_without_the_right_is_denied)
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
 	ck_assert_ptr_nonnull(strstr(err.text, "ErrorImpersonateUserDenied"));
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -169,8 +160,7 @@ START_TEST(own_mailbox_without_impersonation_and_option_fallback)
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 2);
 	assert_fixture("BBMkI1=", "b1-bob.eml");
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -179,11 +169,8 @@ START_TEST(server_busy_fault_returns_backoff_and_fetch_resumes)
 	/* Requests: 1 GetFolder (open), 2 FindFolder, 3 SyncFolderItems,
 	 * 4 GetItem (2 ids), 5 SyncFolderItems, 6 GetItem: busy. */
 	static const char *const extra[] = { "--busy-on", "6", "--busy-ms", "1500", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", small_pages);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, small_pages);
 	char *state = NULL;
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
@@ -197,36 +184,28 @@ START_TEST(server_busy_fault_returns_backoff_and_fetch_resumes)
 	ck_assert_uint_eq(delivered(), 4);
 	ck_assert_ptr_nonnull(state);
 	free(state);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
 START_TEST(server_busy_inside_200_reply)
 {
 	static const char *const extra[] = { "--busy-msg-on", "3", "--busy-ms", "2500", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	/* fetch without list_folders: 2 FindFolder, 3 SyncFolderItems. */
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_uint_eq(err.retry_after_ms, 2500);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
 START_TEST(http_503_honours_retry_after)
 {
 	static const char *const extra[] = { "--unavailable-on", "2", "--retry-after", "2", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	struct folders fs = { 0 };
 	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
@@ -234,8 +213,7 @@ START_TEST(http_503_honours_retry_after)
 	ck_assert_uint_eq(err.retry_after_ms, 2000);
 	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_OK);
 	ck_assert_uint_eq(fs.n, 9);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -244,11 +222,8 @@ START_TEST(vanished_item_and_stopped_batch)
 	/* 1 GetFolder, 2 FindFolder, 3 SyncFolderItems, 4 GetItem of five
 	 * ids: answered ErrorBatchProcessingStopped after the first one. */
 	static const char *const extra[] = { "--vanish", "AAMkI2=", "--stop-batch-on", "4", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 3);
 	assert_fixture("AAMkI1/ab+c=", "a1-welcome.eml");
@@ -262,19 +237,15 @@ START_TEST(vanished_item_and_stopped_batch)
 	ck_assert_uint_eq(count_lines_with(log, "batch-stopped"), 1);
 	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"GetItem\""), 3);
 	free(log);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
 START_TEST(corrupt_base64_is_a_failed_message)
 {
 	static const char *const extra[] = { "--corrupt", "AAMkI2=", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 3);
 	const struct got *g = got_id("AAMkI2=");
@@ -285,8 +256,7 @@ START_TEST(corrupt_base64_is_a_failed_message)
 	char *log = request_log();
 	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"GetItem\""), 3);
 	free(log);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -321,11 +291,8 @@ END_TEST
 
 START_TEST(rejected_sync_state_lists_again)
 {
-	start_fake(true, NULL);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, NULL, NULL);
 	char *state = NULL;
 	ck_assert_int_eq(fetch_folder(src, "INBOX", "H4sIforged.0123456789abcdef", &state, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
@@ -333,19 +300,15 @@ START_TEST(rejected_sync_state_lists_again)
 	ck_assert_str_ne(state, "H4sIforged.0123456789abcdef");
 	ck_assert_ptr_nonnull(strstr((const char *)g_logbuf.data, "rejected the saved SyncState"));
 	free(state);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
 START_TEST(finditem_fallback_with_partial_pages)
 {
 	static const char *const extra[] = { "--no-sync", "--item-page-cap", "2", NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	char *state = (char *)"unset";
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, &state, &err), MF_OK);
 	ck_assert_ptr_null(state);
@@ -354,8 +317,7 @@ START_TEST(finditem_fallback_with_partial_pages)
 	char *log = request_log();
 	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"FindItem\""), 3); /* 6 items, 2 a page */
 	free(log);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -378,8 +340,7 @@ START_TEST(bearer_token_from_file)
 	const char *opts2[] = { "auth=bearer", NULL };
 	a = make_account("svc@example.com", "tok-999", "alice@example.com", opts2);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -409,8 +370,7 @@ START_TEST(ntlm_authenticates_one_connection_per_session)
 	free(log);
 	a = make_account("CORP\\svc", "nope", "alice@example.com", opts);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -422,11 +382,8 @@ static int stop_at_second_folder(const struct mf_folder *f, void *aux)
 
 START_TEST(cancel_and_callback_stop)
 {
-	start_fake(true, NULL);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, NULL, NULL);
 	int n = 0;
 	ck_assert_int_eq(ews_source_ops.list_folders(src, stop_at_second_folder, &n, &err),
 			 MF_ERR_FATAL);
@@ -434,8 +391,7 @@ START_TEST(cancel_and_callback_stop)
 	g_cancel = true;
 	ck_assert_int_eq(fetch_folder(src, "INBOX", NULL, NULL, &err), MF_ERR_CANCELED);
 	ck_assert_uint_eq(g_ngot, 0);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -449,11 +405,8 @@ START_TEST(large_item_over_libxml2_text_limit)
 	snprintf(big, sizeof(big), "/tmp/ewsbig.%ld.eml", (long)getpid());
 	snprintf(spec, sizeof(spec), "AAMkProj+=:AAMkBig=:12582912:%s", big);
 	const char *extra[] = { "--big", spec, NULL };
-	start_fake(true, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
-	struct mf_source *src = NULL;
 	struct mf_error err;
-	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	struct mf_source *src = open_alice(true, extra, NULL);
 	ck_assert_int_eq(fetch_folder(src, "INBOX/Projects", NULL, NULL, &err), MF_OK);
 	ck_assert_uint_eq(delivered(), 2);
 	const struct got *g = got_id("AAMkBig=");
@@ -471,8 +424,7 @@ START_TEST(large_item_over_libxml2_text_limit)
 	char *log = request_log();
 	ck_assert_uint_eq(count_lines_with(log, "\"op\": \"GetItem\""), 2);
 	free(log);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -488,8 +440,7 @@ START_TEST(tls_verified_by_default)
 	ews_source_ops.close(&src);
 	g_insecure = "1";
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -507,8 +458,7 @@ START_TEST(plain_http_with_tls_none)
 	/* Without tls=none the same server is spoken to over TLS: fails. */
 	a = make_account("svc@example.com", "S3cret!", "alice@example.com", NULL);
 	ck_assert_int_ne(open_src(&a, &src, &err), MF_OK);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 
@@ -532,8 +482,7 @@ START_TEST(bad_options_are_fatal)
 	ews_source_ops.close(&src);
 	a = make_account("svc@example.com", NULL, "alice@example.com", NULL);
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
-	ews_source_ops.close(&src);
-	stop_fake();
+	close_fake(&src);
 }
 END_TEST
 

@@ -34,6 +34,12 @@ struct mf_account make_account(const char *user, const char *pw,
 			       const char *imp, const char *const *opts);
 int open_src(const struct mf_account *a, struct mf_source **src,
 	     struct mf_error *err);
+/* start_fake(), then open the source as svc@example.com impersonating
+ * alice@example.com with opts, asserting it opens; close_fake() closes it
+ * and stops the server. */
+struct mf_source *open_alice(bool tls, const char *const *extra,
+			     const char *const *opts);
+void close_fake(struct mf_source **src);
 
 struct got {
 	char *id;

@@ -206,6 +206,24 @@ int open_src(const struct mf_account *a, struct mf_source **src,
 	return ews_source_ops.open(g_plugin, a, src, err);
 }
 
+struct mf_source *open_alice(bool tls, const char *const *extra,
+			     const char *const *opts)
+{
+	start_fake(tls, extra);
+	struct mf_account a = make_account("svc@example.com", "S3cret!",
+					   "alice@example.com", opts);
+	struct mf_source *src = NULL;
+	struct mf_error err;
+	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
+	return src;
+}
+
+void close_fake(struct mf_source **src)
+{
+	ews_source_ops.close(src);
+	stop_fake();
+}
+
 /* ------------------------------------------------------------------ */
 /* Collecting what fetch delivers                                       */
 

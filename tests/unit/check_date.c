@@ -20,6 +20,25 @@ struct date_case {
 	int32_t tz;
 };
 
+typedef bool date_parser(const char *s, size_t len, int64_t *epoch_r,
+			 int32_t *tz_min_r);
+
+/* One row of a date table through parse: succeeds or fails as the row
+ * says, and when it succeeds, to the row's epoch and zone. */
+static void check_date_case(date_parser *parse, const struct date_case *c)
+{
+	int64_t e = 42;
+	int32_t tz = 42;
+	bool ok = parse(c->in, strlen(c->in), &e, &tz);
+	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in,
+		      c->ok ? "success" : "failure");
+	if (c->ok) {
+		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld",
+			      c->in, (long long)e, (long long)c->epoch);
+		ck_assert_int_eq(tz, c->tz);
+	}
+}
+
 static const struct date_case rfc_cases[] = {
 	{ "Tue, 1 Jul 2003 10:52:37 +0200", true, 1057049557, 120 },
 	{ "1 Jul 2003 10:52:37 +0200", true, 1057049557, 120 },
@@ -69,20 +88,7 @@ static const struct date_case rfc_cases[] = {
 
 START_TEST(rfc5322_dates_parse_per_table)
 {
-	const struct date_case *c = &rfc_cases[_i];
-	int64_t e = 42;
-	int32_t tz = 42;
-	bool ok = mf_parse_rfc5322_date(c->in, strlen(c->in), &e, &tz);
-	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in,
-		      c->ok ? "success" : "failure");
-	if (c->ok) {
-		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld",
-			      c->in, (long long)e, (long long)c->epoch);
-		ck_assert_int_eq(tz, c->tz);
-	} else {
-		ck_assert_int_eq(e, 42); /* untouched on failure */
-		ck_assert_int_eq(tz, 42);
-	}
+	check_date_case(mf_parse_rfc5322_date, &rfc_cases[_i]);
 }
 END_TEST
 
@@ -121,17 +127,7 @@ static const struct date_case asctime_cases[] = {
 
 START_TEST(asctime_dates_parse_per_table)
 {
-	const struct date_case *c = &asctime_cases[_i];
-	int64_t e = 42;
-	int32_t tz = 42;
-	bool ok = mf_parse_asctime_date(c->in, strlen(c->in), &e, &tz);
-	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in,
-		      c->ok ? "success" : "failure");
-	if (c->ok) {
-		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld",
-			      c->in, (long long)e, (long long)c->epoch);
-		ck_assert_int_eq(tz, c->tz);
-	}
+	check_date_case(mf_parse_asctime_date, &asctime_cases[_i]);
 }
 END_TEST
 
@@ -151,17 +147,7 @@ static const struct date_case from_cases[] = {
 
 START_TEST(from_line_dates_parse_per_table)
 {
-	const struct date_case *c = &from_cases[_i];
-	int64_t e = 42;
-	int32_t tz = 42;
-	bool ok = mf_parse_from_line_date(c->in, strlen(c->in), &e, &tz);
-	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in,
-		      c->ok ? "success" : "failure");
-	if (c->ok) {
-		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld",
-			      c->in, (long long)e, (long long)c->epoch);
-		ck_assert_int_eq(tz, c->tz);
-	}
+	check_date_case(mf_parse_from_line_date, &from_cases[_i]);
 }
 END_TEST
 

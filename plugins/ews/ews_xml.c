@@ -271,15 +271,25 @@ static int open_response_message(xmlDoc *doc, const char *op, xmlNode **rm_r,
 	return 0;
 }
 
-/* The m:RootFolder of a paged Find* answer, with its paging attributes. */
-static xmlNode *paged_root(xmlNode *rm, bool *last_r, uint64_t *next_offset_r)
+/* Open a paged Find* answer down to its m:RootFolder and read the paging
+ * attributes.  *root_r stays NULL (and 0 is returned) on a fault or an
+ * error status, which st then describes; -1 on a malformed reply. */
+static int open_paged_root(xmlDoc *doc, const char *op, bool *last_r,
+			   uint64_t *next_offset_r, xmlNode **root_r,
+			   struct ews_status *st)
 {
+	xmlNode *rm;
+	*root_r = NULL;
+	int rc = open_response_message(doc, op, &rm, st);
+	if (rc != 0 || rm == NULL)
+		return rc;
 	xmlNode *root = child(rm, EWS_NS_M, "RootFolder");
-	if (root != NULL) {
-		*last_r = attr_bool(root, "IncludesLastItemInRange");
-		*next_offset_r = attr_u64(root, "IndexedPagingOffset", 0);
-	}
-	return root;
+	if (root == NULL)
+		return -1;
+	*last_r = attr_bool(root, "IncludesLastItemInRange");
+	*next_offset_r = attr_u64(root, "IndexedPagingOffset", 0);
+	*root_r = root;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -341,15 +351,11 @@ int ews_parse_find_folder(const char *xml, size_t len,
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
-	xmlNode *rm;
-	int rc = open_response_message(doc, "FindFolder", &rm, st);
-	if (rc != 0 || rm == NULL)
+	xmlNode *root;
+	int rc = open_paged_root(doc, "FindFolder", &page->last, &page->next_offset,
+				 &root, st);
+	if (rc != 0 || root == NULL)
 		goto out;
-	xmlNode *root = paged_root(rm, &page->last, &page->next_offset);
-	if (root == NULL) {
-		rc = -1;
-		goto out;
-	}
 	xmlNode *folders = child(root, EWS_NS_T, "Folders");
 	for (xmlNode *f = folders != NULL ? folders->children : NULL; f; f = f->next) {
 		/* t:Folder, t:CalendarFolder, t:ContactsFolder, t:TasksFolder,
@@ -559,15 +565,11 @@ int ews_parse_find_item(const char *xml, size_t len,
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
-	xmlNode *rm;
-	int rc = open_response_message(doc, "FindItem", &rm, st);
-	if (rc != 0 || rm == NULL)
+	xmlNode *root;
+	int rc = open_paged_root(doc, "FindItem", &page->last, &page->next_offset,
+				 &root, st);
+	if (rc != 0 || root == NULL)
 		goto out;
-	xmlNode *root = paged_root(rm, &page->last, &page->next_offset);
-	if (root == NULL) {
-		rc = -1;
-		goto out;
-	}
 	xmlNode *items = child(root, EWS_NS_T, "Items");
 	for (xmlNode *el = items != NULL ? items->children : NULL; el; el = el->next) {
 		if (!is_el(el, EWS_NS_T, NULL))

@@ -351,6 +351,15 @@ START_TEST(size_mismatch_keeps_file_unchanged)
 }
 END_TEST
 
+/* len bytes of 60-letter lines. */
+static unsigned char *lines_of(size_t len)
+{
+	unsigned char *d = mf_xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		d[i] = i % 61 == 60 ? '\n' : (unsigned char)('a' + i % 26);
+	return d;
+}
+
 START_TEST(read_failure_mid_message_is_truncated_away)
 {
 	struct mf_append_result res;
@@ -361,9 +370,7 @@ START_TEST(read_failure_mid_message_is_truncated_away)
 	unsigned char *before = slurp_rel("INBOX", &len0);
 	/* Large enough that buffers were flushed to the file already. */
 	size_t big = 400000;
-	unsigned char *data = mf_xmalloc(big);
-	for (size_t i = 0; i < big; i++)
-		data[i] = i % 61 == 60 ? '\n' : (unsigned char)('a' + i % 26);
+	unsigned char *data = lines_of(big);
 	struct fake_msg f;
 	fake_msg_init(&f, data, big);
 	f.chunk = 8192;
@@ -513,14 +520,6 @@ static void crash_while_appending(const char *folder, const void *data,
 	int status = 0;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-}
-
-static unsigned char *lines_of(size_t len)
-{
-	unsigned char *d = mf_xmalloc(len);
-	for (size_t i = 0; i < len; i++)
-		d[i] = i % 61 == 60 ? '\n' : (unsigned char)('a' + i % 26);
-	return d;
 }
 
 START_TEST(crash_mid_append_is_undone_by_lookup)

@@ -323,14 +323,23 @@ START_TEST(missing_final_newline_of_previous_writer_is_repaired)
 }
 END_TEST
 
+/* Append a first message to folder and return the bytes of its file. */
+static unsigned char *append_first(const char *folder, const char *file,
+				   size_t *len_r)
+{
+	struct mf_append_result res;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(append_chunked(folder, "first\n", 6, 7, 0, &res, &err),
+			 MF_OK);
+	return slurp_rel(file, len_r);
+}
+
 START_TEST(size_mismatch_keeps_file_unchanged)
 {
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
 	size_t len0;
-	unsigned char *before = slurp_rel("INBOX", &len0);
+	unsigned char *before = append_first("INBOX", "INBOX", &len0);
 	const long deltas[] = { +3, -3 };
 	for (int i = 0; i < 2; i++) {
 		struct fake_msg f;
@@ -364,10 +373,8 @@ START_TEST(read_failure_mid_message_is_truncated_away)
 {
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
 	size_t len0;
-	unsigned char *before = slurp_rel("INBOX", &len0);
+	unsigned char *before = append_first("INBOX", "INBOX", &len0);
 	/* Large enough that buffers were flushed to the file already. */
 	size_t big = 400000;
 	unsigned char *data = lines_of(big);
@@ -573,10 +580,8 @@ START_TEST(crash_mid_append_is_undone_by_next_append)
 {
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("A/B", "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
 	size_t len0;
-	unsigned char *before = slurp_rel("A.sbd/B", &len0);
+	unsigned char *before = append_first("A/B", "A.sbd/B", &len0);
 	size_t big = 200000;
 	unsigned char *data = lines_of(big);
 	crash_while_appending("A/B", data, big, 150000);
@@ -604,10 +609,8 @@ START_TEST(torn_journal_is_dropped_without_touching_the_mbox)
 {
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
 	size_t len0;
-	unsigned char *before = slurp_rel("INBOX", &len0);
+	unsigned char *before = append_first("INBOX", "INBOX", &len0);
 	char *j = path_of(".INBOX.mailferry-journal");
 	fake_write_file(j, "mailferry mb", 12); /* died while writing it */
 	ck_assert_int_eq(append_chunked("INBOX", "second\n", 7, 7, 0, &res, &err),

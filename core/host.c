@@ -83,6 +83,8 @@ void log_set_level(enum mf_log_level level)
 }
 
 static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
+	MF_PRINTF(2, 0);
+static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "debug", "info", "warning", "error" };
 	if (level < min_level)

@@ -175,14 +175,12 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 		goto out;
 	}
 	const char *v;
+	/* An empty or missing cell leaves the password to the command line
+	 * (the master user's or service account's, for every row). */
 	if ((v = column(hdr, row, "source_password")) != NULL)
 		uri_set_password(&job->source, v);
-	else if (getenv("MAILFERRY_SOURCE_PASSWORD") != NULL)
-		uri_set_password(&job->source, getenv("MAILFERRY_SOURCE_PASSWORD"));
 	if ((v = column(hdr, row, "target_password")) != NULL)
 		uri_set_password(&job->sink, v);
-	else if (getenv("MAILFERRY_SINK_PASSWORD") != NULL)
-		uri_set_password(&job->sink, getenv("MAILFERRY_SINK_PASSWORD"));
 	if ((v = column(hdr, row, "impersonate")) != NULL) {
 		free(job->source.impersonate);
 		job->source.impersonate = mf_xstrdup(v);

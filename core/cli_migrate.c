@@ -195,6 +195,29 @@ static bool resolve_password(struct account_spec *spec, const char *file, const 
 	return true;
 }
 
+/* Bulk runs: a row's own password wins; rows without one (an admin or
+ * master-user template such as imaps://admin@host/?authzid={source_user},
+ * or an EWS service account) take the password file's, else the
+ * environment's. */
+static bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
+				const char *env)
+{
+	char *pw = NULL;
+	if (file != NULL && (pw = cli_read_secret_file(file)) == NULL)
+		return false;
+	const char *dflt = pw != NULL ? pw : getenv(env);
+	for (size_t i = 0; i < n && dflt != NULL; i++) {
+		struct account_spec *spec = sink ? &jobs[i].sink : &jobs[i].source;
+		if (spec->password == NULL)
+			uri_set_password(spec, dflt);
+	}
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	return true;
+}
+
 /* Two runs on one state file would copy the same messages side by side:
  * hold an exclusive lock next to it for the whole run.  "status" does not
  * take it, so it can watch a run in progress. */
@@ -398,6 +421,11 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 			fprintf(stderr, "mailferry: %s: no usable account rows\n", o.accounts_csv);
 			goto out;
 		}
+		if (!fill_bulk_passwords(jobs, n_jobs, false, o.source_pw_file,
+					 "MAILFERRY_SOURCE_PASSWORD") ||
+		    !fill_bulk_passwords(jobs, n_jobs, true, o.sink_pw_file,
+					 "MAILFERRY_SINK_PASSWORD"))
+			goto out;
 	} else {
 		jobs = mf_xcalloc(1, sizeof(*jobs));
 		n_jobs = 1;

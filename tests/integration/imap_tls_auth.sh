@@ -5,8 +5,9 @@
 # or --insecure (which warns), STARTTLS on imap://, tls=none in clear text
 # with a warning, a wrong password fails once with a clear error and is
 # not retried, a master user logs in as alice with AUTHENTICATE PLAIN and
-# an authorization identity, and LOGIN with an odd password (quotes,
-# backslash, 8-bit: sent as a literal).
+# an authorization identity (single runs, and a bulk run whose accounts CSV
+# has no passwords), and LOGIN with an odd password (quotes, backslash,
+# 8-bit: sent as a literal).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/imap_lib.sh"
@@ -14,6 +15,7 @@
 odd='p"w\x ü'
 dovecot_user src alice secret-a
 dovecot_user src odd "$odd"
+dovecot_user src carol secret-c
 dovecot_master src admin master-pw
 dovecot_user dst bob secret-b
 dovecot_start src
@@ -100,4 +102,26 @@ grep -q "Login: user=<alice>.*method=PLAIN" "$(dovecot_var src log)" || fail "no
 to_maildir "imaps://odd@$IMAPS" "$T/pw-odd" --ca-file "$(dovecot_var src cert)" ||
 	{ cat "$T/out"; fail "odd password login failed"; }
 assert_eq "$(maildir_count "$T/md$n")" 1 "messages of the odd-password user"
-echo "ok: TLS, STARTTLS, insecure, tls=none, wrong password, master user"
+# Bulk master-user mode: rows without a password take the master's from
+# --source-password-file (not the environment's); a row's own wins, so
+# carol's wrong one fails her alone, clearly.
+printf 'From: c@example.com\r\nSubject: c\r\n\r\ncarol\r\n' |
+	imap_append src carol secret-c INBOX '' '02-Feb-2020 10:00:00 +0000'
+printf 'source_user,source_password\nalice,\nodd,\ncarol,not-carols\n' >"$T/accounts.csv"
+rc=0
+MAILFERRY_SOURCE_PASSWORD=not-the-master mf migrate --accounts "$T/accounts.csv" \
+	--source-password-file "$T/pw-master" --ca-file "$(dovecot_var src cert)" \
+	--state "$T/bulk.db" --timeout 10 --retries 1 \
+	"imaps://admin@$IMAPS/?authzid={source_user}" "maildir:$T/bulk/{source_user}" \
+	>"$T/out" 2>&1 || rc=$?
+assert_eq "$rc" 3 "exit status of the bulk run with one refused row"
+assert_eq "$(maildir_count "$T/bulk/alice")" 1 "alice's messages via the master user"
+assert_eq "$(maildir_count "$T/bulk/odd")" 1 "odd's messages via the master user"
+[ -e "$T/bulk/carol" ] && [ "$(maildir_count "$T/bulk/carol")" != 0 ] &&
+	fail "carol copied with a wrong row password"
+grep -q "carol.*refused" "$T/out" || { cat "$T/out"; fail "carol's refusal not reported"; }
+grep -q "not-carols\|master-pw" "$T/out" && fail "a password in the output"
+mf status --state "$T/bulk.db" --csv >"$T/status.csv"
+grep -q "^alice,done" "$T/status.csv" || { cat "$T/status.csv"; fail "alice not done"; }
+grep -q "^carol,failed" "$T/status.csv" || { cat "$T/status.csv"; fail "carol not failed"; }
+echo "ok: TLS, STARTTLS, insecure, tls=none, wrong password, master user (single and bulk)"

@@ -110,6 +110,51 @@ static void append_encoded(struct mf_buf *b, const char *v)
 	}
 }
 
+static size_t find_column(char *const *names, size_t n, const char *key, size_t klen)
+{
+	size_t k;
+	for (k = 0; k < n; k++)
+		if (strlen(names[k]) == klen && strncmp(names[k], key, klen) == 0)
+			break;
+	return k;
+}
+
+/* "{source_user.local}" and "{source_user.domain}": the old console's
+ * "log in with or without the domain" for servers that want "alice"
+ * where the CSV has "alice@old.example".  A column really named so wins. */
+enum address_part { ADDRESS_WHOLE, ADDRESS_LOCAL, ADDRESS_DOMAIN };
+
+static size_t find_address_part(char *const *names, size_t n, const char *key,
+				size_t klen, enum address_part *part_r)
+{
+	static const struct {
+		const char *suffix;
+		enum address_part part;
+	} parts[] = { { ".local", ADDRESS_LOCAL }, { ".domain", ADDRESS_DOMAIN } };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t sl = strlen(parts[i].suffix);
+		if (klen > sl && memcmp(key + klen - sl, parts[i].suffix, sl) == 0) {
+			*part_r = parts[i].part;
+			return find_column(names, n, key, klen - sl);
+		}
+	}
+	return n;
+}
+
+/* The part of v before its last '@' (all of v without one), or after it
+ * (empty without one). */
+static void append_address_part(struct mf_buf *b, const char *v, enum address_part part)
+{
+	const char *at = strrchr(v, '@');
+	char *cut = NULL;
+	if (part == ADDRESS_LOCAL && at != NULL)
+		v = cut = mf_xstrndup(v, (size_t)(at - v));
+	else if (part == ADDRESS_DOMAIN)
+		v = at != NULL ? at + 1 : "";
+	append_encoded(b, v);
+	free(cut);
+}
+
 char *accounts_expand(const char *t, char *const *names, char *const *values, size_t n,
 		      char **missing_r)
 {
@@ -119,16 +164,16 @@ char *accounts_expand(const char *t, char *const *names, char *const *values, si
 		const char *close;
 		if (*t == '{' && (close = strchr(t, '}')) != NULL) {
 			size_t klen = (size_t)(close - t - 1);
-			size_t k;
-			for (k = 0; k < n; k++)
-				if (strlen(names[k]) == klen && strncmp(names[k], t + 1, klen) == 0)
-					break;
+			enum address_part part = ADDRESS_WHOLE;
+			size_t k = find_column(names, n, t + 1, klen);
+			if (k == n)
+				k = find_address_part(names, n, t + 1, klen, &part);
 			if (k == n) {
 				*missing_r = mf_xstrndup(t + 1, klen);
 				mf_buf_free(&b);
 				return NULL;
 			}
-			append_encoded(&b, values[k]);
+			append_address_part(&b, values[k], part);
 			t = close + 1;
 		} else {
 			mf_buf_append(&b, t, 1);

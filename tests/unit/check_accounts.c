@@ -55,6 +55,22 @@ START_TEST(template_values_are_encoded_for_uris)
 }
 END_TEST
 
+START_TEST(template_takes_login_with_or_without_domain)
+{
+	char *names[] = { "source_user", "plain", "odd.local" };
+	char *values[] = { "a@b@corp.example", "bob", "column wins" };
+	char *missing;
+	char *u = accounts_expand("{source_user.local}|{source_user.domain}|{plain.local}|"
+				  "{plain.domain}|{odd.local}",
+				  names, values, 3, &missing);
+	ck_assert_str_eq(u, "a@b|corp.example|bob||column%20wins");
+	free(u);
+	ck_assert_ptr_null(accounts_expand("{nope.local}", names, values, 3, &missing));
+	ck_assert_str_eq(missing, "nope.local");
+	free(missing);
+}
+END_TEST
+
 START_TEST(rows_become_jobs_and_bad_rows_are_skipped)
 {
 	char path[] = "/tmp/mf-accounts-XXXXXX";
@@ -115,6 +131,7 @@ static Suite *accounts_suite(void)
 	tcase_add_test(tc, quoted_fields_commas_and_doubled_quotes);
 	tcase_add_test(tc, unterminated_quote_is_malformed);
 	tcase_add_test(tc, template_values_are_encoded_for_uris);
+	tcase_add_test(tc, template_takes_login_with_or_without_domain);
 	tcase_add_test(tc, rows_become_jobs_and_bad_rows_are_skipped);
 	tcase_add_test(tc, missing_file_and_empty_file_fail_clearly);
 	suite_add_tcase(s, tc);

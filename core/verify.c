@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Verification: read every message of the source and of the sink's store
  * (through the source plugin that reads that store: the sink API writes
- * only), and compare per target folder the multisets of (SHA-256, size).
+ * only), and compare per target folder the multisets of (SHA-256, size),
+ * both taken with bare LFs counted as CRLF: an IMAP target serves CRLF
+ * whatever was appended, so an LF-only mbox and its copy must still
+ * match.
  * The state file says which source folder went to which target folder,
  * so special-use renames and the inbox/named folder policies are
  * accounted for.  Nothing is written to either side. */
@@ -133,6 +136,7 @@ static int digest_message(const struct mf_message *msg, void *aux, struct mf_err
 		return MF_OK; /* counted as missing on the source side: not here */
 	unsigned char buf[65536], d[32];
 	uint64_t total = 0;
+	bool after_cr = false;
 	for (;;) {
 		size_t n = 0;
 		int st = msg->read(msg, buf, sizeof(buf), &n, err);
@@ -140,8 +144,7 @@ static int digest_message(const struct mf_message *msg, void *aux, struct mf_err
 			return st;
 		if (n == 0)
 			break;
-		mf_sha256_update(rc->side->sha, buf, n);
-		total += n;
+		total += mf_sha256_update_crlf(rc->side->sha, &after_cr, buf, n);
 	}
 	mf_sha256_final(rc->side->sha, d);
 	entry_push(rc->list, d, total);

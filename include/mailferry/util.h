@@ -38,6 +38,12 @@ struct mf_sha256 *mf_sha256_new(void);
 void mf_sha256_update(struct mf_sha256 *h, const void *data, size_t len);
 void mf_sha256_final(struct mf_sha256 *h, unsigned char out[32]); /* resets */
 void mf_sha256_free(struct mf_sha256 **h);
+/* Hash data as an IMAP server serves it: every LF not preceded by CR
+ * counts as CRLF, so an LF-only mbox message and its copy on a server
+ * compare equal.  Feed the chunks of one message in order with the same
+ * *after_cr (false at the start).  Returns how many bytes that form has. */
+uint64_t mf_sha256_update_crlf(struct mf_sha256 *h, bool *after_cr,
+			       const void *data, size_t len);
 /* 64 lowercase hex digits + NUL */
 void mf_hex(const unsigned char *in, size_t len, char *out);
 

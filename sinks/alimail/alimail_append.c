@@ -226,33 +226,51 @@ static int search(struct mf_sink *snk, const char *msgid, uint64_t size,
 	return st;
 }
 
-/* The message's Message-ID (from its first 256 KiB), or NULL. */
-static char *message_id(const struct mf_message *msg, struct mf_error *err,
-			int *st_r)
+/* What lookup needs of the source message, in one pass over it: its
+ * Message-ID (from the first 256 KiB), and its digest and size with bare
+ * LFs counted as CRLF (see digest_ctx). */
+struct source_view {
+	char *msgid; /* or NULL */
+	unsigned char digest[32];
+	uint64_t size;
+};
+
+static int read_source(const struct mf_message *msg, struct source_view *v,
+		       struct mf_error *err)
 {
 	struct mf_buf head = { 0 };
-	unsigned char buf[8192];
-	*st_r = MF_OK;
-	while (head.len < 256 * 1024) {
+	struct mf_sha256 *h = mf_sha256_new();
+	unsigned char buf[16384];
+	bool after_cr = false, head_done = false;
+	int st;
+	memset(v, 0, sizeof(*v));
+	for (;;) {
 		size_t n = 0;
-		*st_r = msg->read(msg, buf, sizeof(buf), &n, err);
-		if (*st_r != MF_OK || n == 0)
+		st = msg->read(msg, buf, sizeof(buf), &n, err);
+		if (st != MF_OK || n == 0)
 			break;
-		mf_buf_append(&head, buf, n);
-		if (mf_header_block_len(head.data, head.len) < head.len)
-			break;
+		v->size += mf_sha256_update_crlf(h, &after_cr, buf, n);
+		if (!head_done) {
+			mf_buf_append(&head, buf, n);
+			head_done = head.len >= 256 * 1024 ||
+				    mf_header_block_len(head.data, head.len) < head.len;
+		}
 	}
-	struct mf_buf v = { 0 };
-	char *id = NULL;
-	if (*st_r == MF_OK && head.len > 0 &&
-	    mf_header_find(head.data, head.len, "Message-ID", false, &v) &&
-	    v.len > 0 && v.len < 900 && memchr(v.data, '\0', v.len) == NULL)
-		id = mf_xstrdup((char *)v.data);
-	mf_buf_free(&v);
+	mf_sha256_final(h, v->digest);
+	mf_sha256_free(&h);
+	struct mf_buf id = { 0 };
+	if (st == MF_OK && head.len > 0 &&
+	    mf_header_find(head.data, head.len, "Message-ID", false, &id) &&
+	    id.len > 0 && id.len < 900 && memchr(id.data, '\0', id.len) == NULL)
+		v->msgid = mf_xstrdup((char *)id.data);
+	mf_buf_free(&id);
 	mf_buf_free(&head);
-	return id;
+	return st;
 }
 
+/* Digests here count bare LFs as CRLF (mf_sha256_update_crlf): servers
+ * serve CRLF whatever was appended, so a message read from an LF-only
+ * mbox is found again. */
 struct digest_ctx {
 	struct mf_sha256 *h;
 	bool got;
@@ -268,6 +286,7 @@ static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
 	if (mf_ascii_strcasecmp(key, "BODY[]") != 0)
 		return MF_OK;
 	unsigned char buf[16384];
+	bool after_cr = false;
 	for (;;) {
 		size_t n;
 		int st = imapc_literal_read(lit, buf, sizeof(buf), &n, err);
@@ -275,7 +294,7 @@ static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
 			return st;
 		if (n == 0)
 			break;
-		mf_sha256_update(d->h, buf, n);
+		mf_sha256_update_crlf(d->h, &after_cr, buf, n);
 	}
 	mf_sha256_final(d->h, d->out);
 	d->got = true;
@@ -296,15 +315,22 @@ int alimail_lookup(struct mf_sink *snk, const char *folder,
 		st = alimail_select(snk, folder, err);
 	if (st != MF_OK)
 		return st;
-	char *msgid = message_id(msg, err, &st);
-	if (st != MF_OK)
+	/* The core's digest is of the bytes as read; the server may have
+	 * added CRs, so compare in the CRLF form, taken here from msg. */
+	(void)digest;
+	struct source_view v;
+	st = read_source(msg, &v, err);
+	if (st != MF_OK) {
+		free(v.msgid);
 		return st;
+	}
 	struct search_ctx s;
-	st = search(snk, msgid, msg->size, true, &s, err);
-	if (st == MF_OK && s.n == 0 && msgid != NULL)
-		/* The target may count size differently (LF vs CRLF). */
-		st = search(snk, msgid, msg->size, false, &s, err);
-	free(msgid);
+	st = search(snk, v.msgid, v.size, true, &s, err);
+	if (st == MF_OK && s.n == 0 && (v.msgid != NULL || v.size != msg->size))
+		/* A server that keeps bare LFs counts the size as read. */
+		st = v.msgid != NULL ? search(snk, v.msgid, 0, false, &s, err)
+				     : search(snk, NULL, msg->size, true, &s, err);
+	free(v.msgid);
 	struct digest_ctx d = { .h = mf_sha256_new() };
 	imapc_set_stream(snk->c, on_digest_stream, &d);
 	for (size_t i = 0; st == MF_OK && i < s.n && !*found_r; i++) {
@@ -313,7 +339,7 @@ int alimail_lookup(struct mf_sink *snk, const char *folder,
 		struct imapc_result res;
 		d.got = false;
 		st = imapc_run(snk->c, cmd, NULL, NULL, &res, err);
-		if (st == MF_OK && d.got && memcmp(d.out, digest, 32) == 0) {
+		if (st == MF_OK && d.got && memcmp(d.out, v.digest, 32) == 0) {
 			*found_r = true;
 			snprintf(res_r->target_id, sizeof(res_r->target_id),
 				 "%u:%u", snk->sel.uidvalidity, s.uids[i]);

@@ -156,6 +156,44 @@ START_TEST(append_then_lookup_by_digest)
 }
 END_TEST
 
+/* An LF-only message (as read from an mbox): the server stores and serves
+ * it with CRLF, and lookup must still find it, or a crash during such an
+ * append would copy the message twice. */
+START_TEST(lf_only_message_is_found_in_its_crlf_form)
+{
+	struct mf_sink *snk = open_sink();
+	struct mf_error err = { 0 };
+	char *folder = NULL;
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "LookupLF",
+		MF_SPECIAL_NONE, &folder, &err), MF_OK);
+	const char *lf = "Message-ID: <lf@x>\nSubject: LF\n\nline one\nline two\n";
+	const char *nomid = "Subject: no id\n\nbare\n";
+	struct mf_append_result res[2];
+	const char *const bodies[] = { lf, nomid };
+	for (int i = 0; i < 2; i++) {
+		struct memmsg m = { bodies[i], 0 };
+		struct mf_message msg = {
+			.source_id = "lf", .size = strlen(bodies[i]),
+			.internal_date = 1580551200, .read = mem_read, .read_ctx = &m,
+		};
+		ck_assert_msg(alimail_sink_ops.append(snk, folder, &msg, &res[i], &err) ==
+			      MF_OK, "%s", err.text);
+		unsigned char d[32];
+		digest_of(bodies[i], d);
+		m.pos = 0;
+		bool found = false;
+		struct mf_append_result lres;
+		ck_assert_msg(alimail_sink_ops.lookup(snk, folder, &msg, d, &found,
+						      &lres, &err) == MF_OK, "%s", err.text);
+		ck_assert_msg(found, "message %d not found", i);
+		ck_assert_str_eq(lres.target_id, res[i].target_id);
+	}
+	free(folder);
+	alimail_sink_ops.close(&snk);
+	alimail_plugin_deinit(plugin_ctx);
+}
+END_TEST
+
 START_TEST(names_map_both_ways)
 {
 	char *p = imapc_name_to_path("INBOX.&XfJT0ZAB-.a/b", '.', "INBOX.");
@@ -194,6 +232,7 @@ int main(void)
 		tcase_set_timeout(tc, 60);
 		tcase_add_test(tc, ensure_folder_creates_and_maps);
 		tcase_add_test(tc, append_then_lookup_by_digest);
+		tcase_add_test(tc, lf_only_message_is_found_in_its_crlf_form);
 		suite_add_tcase(s, tc);
 	}
 	SRunner *sr = srunner_create(s);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,13 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 /* "mailferry verify": read both sides of every mailbox, compare, report. */
 static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 {
+	const char *dir = o->report_dir ? o->report_dir : ".";
+	/* Made now, not after hours of reading mailboxes. */
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "mailferry: cannot create the report directory %s: %s\n", dir,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
 	struct mf_host host;
 	host_init(&host, &o->settings);
 	struct plugin_registry reg = { 0 };
@@ -329,7 +337,6 @@ static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		}
 	}
 	char *json_path, *html_path;
-	const char *dir = o->report_dir ? o->report_dir : ".";
 	int rc = EXIT_OK;
 	if (verify_write_report(dir, res, n_jobs, &json_path, &html_path) != 0) {
 		fprintf(stderr, "mailferry: cannot write the report into %s: %s\n", dir,

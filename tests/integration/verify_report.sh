@@ -33,7 +33,6 @@ victim=$(find "$T/new/u1/.Sent/cur" -type f | head -1)
 rm "$victim"
 mkdir -p "$T/new/u2/cur"
 printf 'Subject: already there\n\nreceived in the target\n' > "$T/new/u2/cur/1.stray:2,S"
-mkdir "$T/r2"
 rc=0
 mf verify --accounts "$T/acc.csv" --state "$T/s.db" --report "$T/r2" "$SRC" "$DST" > "$T/v2.out" || rc=$?
 cat "$T/v2.out"
@@ -51,4 +50,12 @@ assert inbox["extra"] == 1 and inbox["missing"] == 0, inbox
 assert inbox["source_messages"] == 60, inbox
 assert [f["target"] for f in acc["u3"]["folders"]] == ["Old Mail"], acc["u3"]
 PY
+[ -f "$T/r2/verify-report.html" ] || fail "verify did not create its report directory"
+echo "== an impossible report directory fails before any mailbox is read"
+rc=0
+mf verify --accounts "$T/acc.csv" --state "$T/s.db" --report "$T/no/such/dir" "$SRC" "$DST" \
+	> "$T/v3.out" 2>&1 || rc=$?
+assert_eq "$rc" 2 "verify exit status with an impossible report directory"
+grep -q "cannot create the report directory $T/no/such/dir" "$T/v3.out" || { cat "$T/v3.out"; fail "unclear"; }
+grep -q "complete" "$T/v3.out" && fail "mailboxes were read before the directory failed"
 echo ok

@@ -4,7 +4,10 @@
 # three users of "old.example" (an mbox tree, a Maildir++ and a PST-style
 # .eml export) are moved by an accounts CSV into local Maildir targets,
 # then the status view is shown, a re-run copies nothing new, one new
-# message arrives and the delta run copies just that one.
+# message arrives and the delta run copies just that one.  Last, the same
+# three mailboxes go over IMAPS into a stand-in for Alibaba Mail: a
+# Dovecot started on 127.0.0.1 with its own self-signed certificate, in
+# a temporary directory, stopped when the demo ends.
 # Run from a built tree (./configure && make); leaves its files in
 # ./demo-run/ for inspection.
 set -eu
@@ -27,10 +30,10 @@ du -sh "$D/old"/* | sed 's/^/   /'
 
 echo "== 2. the accounts template (as the old console's import)"
 cat > "$D/accounts.csv" <<CSV
-source_user,source_protocol,source_path,target_user,folder_policy,enabled
-alice@old.example,mbox,$D/old/alice,alice@new.example,original,yes
-bob@old.example,maildir,$D/old/bob,bob@new.example,original,yes
-carol@old.example,eml,$D/old/carol,carol@new.example,folder:Imported,yes
+source_user,source_protocol,source_path,target_user,target_password,folder_policy,enabled
+alice@old.example,mbox,$D/old/alice,alice@new.example,alice-pw,original,yes
+bob@old.example,maildir,$D/old/bob,bob@new.example,bob-pw,original,yes
+carol@old.example,eml,$D/old/carol,carol@new.example,carol-pw,folder:Imported,yes
 CSV
 sed 's/^/   /' "$D/accounts.csv"
 
@@ -63,4 +66,26 @@ done
 echo "== 8. verification report for the customer"
 "$MF" verify --accounts "$D/accounts.csv" --state "$D/state.db" --report "$D" \
 	'{source_protocol}:{source_path}' "maildir:$D/new/{target_user}"
+
+echo "== 9. the same mailboxes into Alibaba Mail (a Dovecot stand-in on 127.0.0.1, IMAPS)"
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+	echo "   dovecot is not installed (tools/install-deps.sh installs it): step skipped"
+else
+	# The test harness's Dovecot: own config, certificate and ports, gone
+	# when this subshell ends (and after 120 s whatever happens).
+	(
+		export top_srcdir="$top" top_builddir="$build" MF_TEST_TIMEOUT=120
+		. "$top/tests/integration/lib.sh"
+		. "$top/tests/integration/dovecot.sh"
+		for u in alice bob carol; do dovecot_user alimail "$u@new.example" "$u-pw"; done
+		dovecot_start alimail
+		SINK="alimail://{target_user}@127.0.0.1:$(dovecot_var alimail imaps)"
+		"$MF" migrate --accounts "$D/accounts.csv" --jobs 3 --state "$D/alimail.db" \
+			--ca-file "$(dovecot_var alimail cert)" '{source_protocol}:{source_path}' "$SINK"
+		"$MF" status --state "$D/alimail.db"
+		"$MF" verify --accounts "$D/accounts.csv" --state "$D/alimail.db" \
+			--ca-file "$(dovecot_var alimail cert)" --report "$D/alimail-report" \
+			'{source_protocol}:{source_path}' "$SINK"
+	)
+fi
 echo "demo done: targets in $D/new, state in $D/state.db ('mailferry status --state $D/state.db')"

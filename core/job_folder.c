@@ -579,7 +579,8 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	}
 	crash_enter(j->src_plugin->desc.name, "reading a message of", j->job->name,
 		    fr->folder->path);
-	st = spool_fill(sp, msg, j->cfg->throttle, what, &err);
+	st = spool_fill(sp, msg, (j->snk_plugin->desc.caps & MF_CAP_WANTS_CRLF) != 0,
+			j->cfg->throttle, what, &err);
 	crash_leave();
 	/* A message the source cannot deliver in full is recorded (retried
 	 * next run unless permanent); if the connection really died, the

@@ -90,8 +90,32 @@ static int store(struct spool *s, const unsigned char *p, size_t n, struct mf_er
 	return write_all(s, p, n, err);
 }
 
-int spool_fill(struct spool *s, const struct mf_message *src, struct throttle *throttle,
-	       const char *what, struct mf_error *err)
+/* Store p with every LF not preceded by CR (*after_cr carries the byte
+ * before p) as CRLF. */
+static int store_crlf(struct spool *s, bool *after_cr, const unsigned char *p, size_t n,
+		      struct mf_error *err)
+{
+	const unsigned char *end = p + n;
+	while (p < end) {
+		const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+		const unsigned char *stop = lf != NULL ? lf : end;
+		bool bare = lf != NULL && !(lf > p ? lf[-1] == '\r' : *after_cr);
+		int st = store(s, p, (size_t)(stop - p), err);
+		if (st == MF_OK && bare)
+			st = store(s, (const unsigned char *)"\r", 1, err);
+		if (st == MF_OK && lf != NULL)
+			st = store(s, lf, 1, err);
+		if (st != MF_OK)
+			return st;
+		s->size += (size_t)(stop - p) + bare + (lf != NULL);
+		*after_cr = lf == NULL && stop > p && stop[-1] == '\r';
+		p = lf != NULL ? lf + 1 : end;
+	}
+	return MF_OK;
+}
+
+int spool_fill(struct spool *s, const struct mf_message *src, bool crlf,
+	       struct throttle *throttle, const char *what, struct mf_error *err)
 {
 	if (s->fd >= 0) {
 		close(s->fd);
@@ -99,6 +123,8 @@ int spool_fill(struct spool *s, const struct mf_message *src, struct throttle *t
 	}
 	mf_buf_clear(&s->mem);
 	s->size = s->pos = 0;
+	uint64_t got = 0; /* bytes read from the source */
+	bool after_cr = false;
 	unsigned char chunk[CHUNK];
 	/* Start a fresh digest: a fill that failed part-way (connection
 	 * cut) left its bytes in the context, and the next message's digest
@@ -111,22 +137,27 @@ int spool_fill(struct spool *s, const struct mf_message *src, struct throttle *t
 			return st;
 		if (n == 0)
 			break;
-		if (n > sizeof(chunk) || s->size + n > src->size)
+		if (n > sizeof(chunk) || got + n > src->size)
 			return mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 					    "%s: source announced %llu bytes but sent more", what,
 					    (unsigned long long)src->size);
 		throttle_bytes(throttle, n);
 		mf_sha256_update(s->sha, chunk, n);
-		st = store(s, chunk, n, err);
+		if (crlf) {
+			st = store_crlf(s, &after_cr, chunk, n, err);
+		} else {
+			st = store(s, chunk, n, err);
+			s->size += n;
+		}
 		if (st != MF_OK)
 			return st;
-		s->size += n;
+		got += n;
 	}
 	mf_sha256_final(s->sha, s->digest);
-	if (s->size != src->size)
+	if (got != src->size)
 		return mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NOW,
 				    "%s: source announced %llu bytes but sent %llu", what,
-				    (unsigned long long)src->size, (unsigned long long)s->size);
+				    (unsigned long long)src->size, (unsigned long long)got);
 	return MF_OK;
 }
 

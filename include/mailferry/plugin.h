@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 1
+#define MF_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -269,6 +269,10 @@ struct mf_sink;
 /* Sink capability bits. */
 #define MF_CAP_RETURNS_ID        (1ull << 16) /* append fills target_id */
 #define MF_CAP_KEYWORDS          (1ull << 17) /* stores user keywords */
+/* Since ABI 1.2: the sink stores messages with CRLF line ends (IMAP APPEND,
+ * RFC 3501 §6.3.11): the core hands it every bare LF as CRLF, with size
+ * counted so.  Digests the core records stay those of the source bytes. */
+#define MF_CAP_WANTS_CRLF        (1ull << 18)
 
 struct mf_source_ops {
 	uint32_t struct_size; /* sizeof(struct mf_source_ops) at build time */

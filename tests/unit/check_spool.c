@@ -40,7 +40,7 @@ static void roundtrip(size_t len, size_t mem_limit)
 	struct spool sp;
 	struct mf_error err;
 	spool_init(&sp, mem_limit, NULL);
-	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "test", &err), MF_OK);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "test", &err), MF_OK);
 	ck_assert_int_eq(sp.fd >= 0, len > mem_limit);
 	unsigned char want[32];
 	struct mf_sha256 *h = mf_sha256_new();
@@ -86,11 +86,11 @@ START_TEST(short_source_is_a_message_error)
 	struct spool sp;
 	struct mf_error err;
 	spool_init(&sp, 1024, NULL);
-	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "alice: INBOX: message 9", &err), MF_ERR_MESSAGE);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "alice: INBOX: message 9", &err), MF_ERR_MESSAGE);
 	ck_assert_ptr_nonnull(strstr(err.text, "message 9"));
 	msg.size = 5;
 	s.pos = 0;
-	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "x", &err), MF_ERR_MESSAGE);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "x", &err), MF_ERR_MESSAGE);
 	spool_free(&sp);
 }
 END_TEST
@@ -112,10 +112,10 @@ START_TEST(a_failed_fill_does_not_taint_the_next_digest)
 	struct spool sp;
 	struct mf_error err;
 	spool_init(&sp, 1024, NULL);
-	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "x", &err), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "x", &err), MF_ERR_ACCOUNT);
 	s.pos = 0;
 	msg.read = src_read;
-	ck_assert_int_eq(spool_fill(&sp, &msg, NULL, "x", &err), MF_OK);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "x", &err), MF_OK);
 	unsigned char want[32];
 	struct mf_sha256 *h = mf_sha256_new();
 	mf_sha256_update(h, data, 10);
@@ -123,6 +123,46 @@ START_TEST(a_failed_fill_does_not_taint_the_next_digest)
 	mf_sha256_free(&h);
 	ck_assert_mem_eq(sp.digest, want, 32);
 	spool_free(&sp);
+}
+END_TEST
+
+/* For a sink that wants CRLF: bare LFs (also one whose CR ended the
+ * previous chunk) gain a CR, the size counts them, the digest stays that
+ * of the source bytes; in memory and in the temp file alike. */
+START_TEST(crlf_sink_gets_bare_lf_as_crlf)
+{
+	const char *in = "a\nb\r\n\nc\rd\r\ne\n\r";
+	const char *want = "a\r\nb\r\n\r\nc\rd\r\ne\r\n\r";
+	for (size_t chunk = 1; chunk <= 4; chunk++) {
+		for (int mem = 0; mem < 2; mem++) {
+			struct src s = { (const unsigned char *)in, strlen(in), 0, chunk };
+			struct mf_message msg = { .source_id = "1", .size = strlen(in),
+						  .read = src_read, .read_ctx = &s };
+			struct spool sp;
+			struct mf_error err;
+			spool_init(&sp, mem ? 1024 : 3, NULL);
+			ck_assert_int_eq(spool_fill(&sp, &msg, true, NULL, "x", &err), MF_OK);
+			ck_assert_uint_eq(sp.size, strlen(want));
+			unsigned char d[32];
+			struct mf_sha256 *h = mf_sha256_new();
+			mf_sha256_update(h, in, strlen(in));
+			mf_sha256_final(h, d);
+			mf_sha256_free(&h);
+			ck_assert_mem_eq(sp.digest, d, 32);
+			struct mf_message out;
+			spool_message(&sp, &msg, &out);
+			ck_assert_uint_eq(out.size, strlen(want));
+			char got[64] = "";
+			size_t total = 0, n;
+			do {
+				ck_assert_int_eq(out.read(&out, (unsigned char *)got + total,
+							  sizeof(got) - 1 - total, &n, &err), MF_OK);
+				total += n;
+			} while (n > 0);
+			ck_assert_str_eq(got, want);
+			spool_free(&sp);
+		}
+	}
 }
 END_TEST
 
@@ -134,6 +174,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, large_message_replays_from_temp_file);
 	tcase_add_test(tc, short_source_is_a_message_error);
 	tcase_add_test(tc, a_failed_fill_does_not_taint_the_next_digest);
+	tcase_add_test(tc, crlf_sink_gets_bare_lf_as_crlf);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,7 @@ void spool_free(struct spool *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	mf_buf_free(&s->mem);
+	mf_buf_free(&s->conv);
 	mf_sha256_free(&s->sha);
 	s->fd = -1;
 }
@@ -91,27 +92,27 @@ static int store(struct spool *s, const unsigned char *p, size_t n, struct mf_er
 }
 
 /* Store p with every LF not preceded by CR (*after_cr carries the byte
- * before p) as CRLF. */
+ * before p) as CRLF.  One store() per chunk, whatever the line count: in
+ * temp-file mode each store() is a write(). */
 static int store_crlf(struct spool *s, bool *after_cr, const unsigned char *p, size_t n,
 		      struct mf_error *err)
 {
-	const unsigned char *end = p + n;
-	while (p < end) {
-		const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
-		const unsigned char *stop = lf != NULL ? lf : end;
-		bool bare = lf != NULL && !(lf > p ? lf[-1] == '\r' : *after_cr);
-		int st = store(s, p, (size_t)(stop - p), err);
-		if (st == MF_OK && bare)
-			st = store(s, (const unsigned char *)"\r", 1, err);
-		if (st == MF_OK && lf != NULL)
-			st = store(s, lf, 1, err);
-		if (st != MF_OK)
-			return st;
-		s->size += (size_t)(stop - p) + bare + (lf != NULL);
-		*after_cr = lf == NULL && stop > p && stop[-1] == '\r';
-		p = lf != NULL ? lf + 1 : end;
+	const unsigned char *end = p + n, *run = p;
+	mf_buf_clear(&s->conv);
+	for (const unsigned char *lf; run < end &&
+	     (lf = memchr(run, '\n', (size_t)(end - run))) != NULL; run = lf + 1) {
+		bool bare = !(lf > p ? lf[-1] == '\r' : *after_cr);
+		if (bare) {
+			mf_buf_append(&s->conv, run, (size_t)(lf - run));
+			mf_buf_append(&s->conv, "\r\n", 2);
+		} else {
+			mf_buf_append(&s->conv, run, (size_t)(lf + 1 - run));
+		}
 	}
-	return MF_OK;
+	mf_buf_append(&s->conv, run, (size_t)(end - run));
+	*after_cr = end[-1] == '\r';
+	s->size += s->conv.len;
+	return store(s, s->conv.data, s->conv.len, err);
 }
 
 int spool_fill(struct spool *s, const struct mf_message *src, bool crlf,

@@ -20,6 +20,7 @@ struct spool {
 	size_t mem_limit;
 	struct mf_sha256 *sha;
 	const char *tmpdir;
+	struct mf_buf conv; /* a chunk in CRLF form (spool_fill with crlf) */
 };
 
 void spool_init(struct spool *s, size_t mem_limit, const char *tmpdir);

@@ -660,6 +660,15 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	return st;
 }
 
+/* Messages this run has copied or recorded as failed so far. */
+static uint64_t settled_messages(struct folder_run *fr)
+{
+	pthread_mutex_lock(&fr->lock);
+	uint64_t n = fr->j->job->counters.copied + fr->j->job->counters.failed;
+	pthread_mutex_unlock(&fr->lock);
+	return n;
+}
+
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
 {
 	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db };
@@ -689,9 +698,16 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	for (unsigned attempt = 1; st == MF_OK; attempt++) {
 		free(sync_state);
 		sync_state = NULL;
+		uint64_t settled = settled_messages(&fr);
 		st = fetch_once(&fr, &sync_state, err);
 		if (st == MF_OK || st == MF_ERR_FOLDER || st == MF_ERR_CANCELED)
 			break;
+		/* A connection that dropped after copying something starts the
+		 * retry budget afresh: over a weekend a link that drops now and
+		 * then must not fail a mailbox that keeps moving.  Each such
+		 * attempt settles a message, so this still ends. */
+		if (settled_messages(&fr) != settled)
+			attempt = 1;
 		/* A broken connection: reopen and fetch again; what was
 		 * copied is skipped through the state store, and appends
 		 * whose fate is unknown are settled by lookup().  A fetch

@@ -16,16 +16,23 @@
 
 #include <openssl/evp.h>
 
+/* The parser's reads, and the literal reads a message callback makes
+ * through it: a failure names this session (imapc_fail), whoever sees it,
+ * and marks the connection broken. */
 static int conn_read_line(void *ctx, struct mf_buf *line, size_t max,
 			  struct mf_error *err)
 {
-	return mf_conn_read_line(ctx, line, max, err);
+	struct imapc *c = ctx;
+	int st = mf_conn_read_line(c->conn, line, max, err);
+	return st == MF_OK ? MF_OK : imapc_fail(c, st, err);
 }
 
 static int conn_read_some(void *ctx, void *buf, size_t cap, size_t *n_r,
 			  struct mf_error *err)
 {
-	return mf_conn_read_some(ctx, buf, cap, n_r, err);
+	struct imapc *c = ctx;
+	int st = mf_conn_read_some(c->conn, buf, cap, n_r, err);
+	return st == MF_OK ? MF_OK : imapc_fail(c, st, err);
 }
 
 int imapc_capability(struct imapc *c, struct mf_error *err)
@@ -97,7 +104,7 @@ int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r,
 	c->label = full;
 	c->io.read_line = conn_read_line;
 	c->io.read_some = conn_read_some;
-	c->io.ctx = c->conn;
+	c->io.ctx = c;
 	imapc_parser_init(&c->parser, &c->io);
 
 	bool preauth = false;

@@ -488,14 +488,17 @@ struct cb_guard {
 	mf_message_cb *cb;
 	void *aux;
 	bool stopped;
+	struct mf_error err; /* the callback's, before imapc adds its label */
 };
 
 static int guarded_cb(const struct mf_message *msg, void *aux, struct mf_error *err)
 {
 	struct cb_guard *g = aux;
 	int st = g->cb(msg, g->aux, err);
-	if (st != MF_OK)
+	if (st != MF_OK) {
 		g->stopped = true;
+		g->err = *err;
+	}
 	return st;
 }
 
@@ -507,10 +510,12 @@ int imap_fetch(struct mf_source *src, const char *folder,
 		*sync_state_r = NULL;
 	const struct mf_host *host = src->plugin->host;
 	for (unsigned attempt = 1;; attempt++) {
-		struct cb_guard g = { cb, aux, false };
+		struct cb_guard g = { .cb = cb, .aux = aux };
 		int st = fetch_folder(src, folder, since, guarded_cb, &g, err);
-		if (g.stopped)
+		if (g.stopped) {
+			*err = g.err; /* e.g. the sink's error, not this source's */
 			return st;
+		}
 		bool lost = src->c == NULL || imapc_is_broken(src->c);
 		if (st != MF_ERR_ACCOUNT || err->retry == MF_RETRY_NEVER ||
 		    attempt >= 3 || !lost)

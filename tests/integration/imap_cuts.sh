@@ -68,5 +68,8 @@ imap_describe src alice secret-a >"$T/src.txt"
 imap_describe dst bob secret-b >"$T/dst.txt"
 assert_eq "$(wc -l <"$T/src.txt")" 60 "source messages"
 diff "$T/src.txt" "$T/dst.txt" >&2 || fail "target differs: lost or doubled messages"
+# Each error names the one session it happened on: a sink failure seen by
+# the source's fetch loop is not relabelled as the source's.
+grep -h "imap: .*alimail: \|alimail: .*imap: " "$T"/out.* >&2 && fail "an error names both sessions"
 cuts=$(cat "$T"/out.* | grep -c "closed\|reset\|reconnect\|retrying" || true)
 echo "ok: 60 messages exact after connection cuts (runs: $run, retry notes: $cuts)"

@@ -118,6 +118,14 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_master_user_separator = *
+# Refusals at once: wrong-password tests need no 2-15 s penalty each
+# (auth_failure_delay, and anvil's growing per-IP auth penalty).
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 mail_location = maildir:$d/mail/%u:LAYOUT=fs
 mail_uid = $muid
 mail_gid = $mgid

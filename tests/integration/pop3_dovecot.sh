@@ -74,6 +74,12 @@ ssl_key = <$DC/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain apop
 auth_master_user_separator = *
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 first_valid_uid = $dc_uid
 default_internal_user = $dc_internal
 default_login_user = $dc_login
@@ -144,10 +150,16 @@ dc_add() {
 # Every message file of USER's INBOX: base name (without the :2,flags
 # info Dovecot may add on RETR) and SHA-256, sorted.
 dc_state() {
-	md="$DC/home/$1/Maildir"
-	find "$md/new" "$md/cur" -type f | sort | while read -r f; do
-		printf '%s %s\n' "$(basename "$f" | sed 's/:2,.*//')" "$(sha256sum < "$f" | cut -d' ' -f1)"
-	done | sort
+	python3 - "$DC/home/$1/Maildir" <<'PY'
+import hashlib, os, sys
+md = sys.argv[1]
+rows = []
+for sub in ("new", "cur"):
+    for name in os.listdir(os.path.join(md, sub)):
+        data = open(os.path.join(md, sub, name), "rb").read()
+        rows.append("%s %s" % (name.split(":2,")[0], hashlib.sha256(data).hexdigest()))
+sys.stdout.write("".join(r + "\n" for r in sorted(rows, key=lambda r: r.encode())))
+PY
 }
 
 msg_crlf() { sed 's/$/\r/'; }

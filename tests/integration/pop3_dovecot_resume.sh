@@ -10,14 +10,20 @@
 . "$(dirname "$0")/pop3_dovecot.sh"
 
 N=240
-i=1
-while [ $i -le $N ]; do
-	printf 'Subject: message %d\nMessage-ID: <%d@mftest>\n\nbody of %d\n.starts with a dot %d\n' $i $i $i $i |
-		msg_crlf > "$T/msg"
-	dc_add alice "$T/msg"
-	sha256sum < "$T/msg" | cut -d' ' -f1 >> "$T/want.unsorted"
-	i=$((i + 1))
-done
+# N CRLF messages straight into alice's Maildir (one python3, not a dozen
+# processes a message), and the SHA-256 of each.
+md=$(dc_maildir alice)
+python3 - "$md" "$N" > "$T/want.unsorted" <<'PY'
+import hashlib, sys
+md, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, n + 1):
+    data = ("Subject: message %d\r\nMessage-ID: <%d@mftest>\r\n\r\nbody of %d\r\n"
+            ".starts with a dot %d\r\n" % (i, i, i, i)).encode()
+    with open("%s/new/%d.M%dP1.mftest" % (md, 1700000000 + i, i), "wb") as f:
+        f.write(data)
+    print(hashlib.sha256(data).hexdigest())
+PY
+$dc_chown "$md"
 sort "$T/want.unsorted" > "$T/want"
 dc_start
 dc_state alice > "$T/before"

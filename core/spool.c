@@ -91,27 +91,13 @@ static int store(struct spool *s, const unsigned char *p, size_t n, struct mf_er
 	return write_all(s, p, n, err);
 }
 
-/* Store p with every LF not preceded by CR (*after_cr carries the byte
- * before p) as CRLF.  One store() per chunk, whatever the line count: in
- * temp-file mode each store() is a write(). */
+/* Store p in CRLF form (mf_buf_append_crlf): one store() per chunk,
+ * whatever the line count, since in temp-file mode each is a write(). */
 static int store_crlf(struct spool *s, bool *after_cr, const unsigned char *p, size_t n,
 		      struct mf_error *err)
 {
-	const unsigned char *end = p + n, *run = p;
 	mf_buf_clear(&s->conv);
-	for (const unsigned char *lf; run < end &&
-	     (lf = memchr(run, '\n', (size_t)(end - run))) != NULL; run = lf + 1) {
-		bool bare = !(lf > p ? lf[-1] == '\r' : *after_cr);
-		if (bare) {
-			mf_buf_append(&s->conv, run, (size_t)(lf - run));
-			mf_buf_append(&s->conv, "\r\n", 2);
-		} else {
-			mf_buf_append(&s->conv, run, (size_t)(lf + 1 - run));
-		}
-	}
-	mf_buf_append(&s->conv, run, (size_t)(end - run));
-	*after_cr = end[-1] == '\r';
-	s->size += s->conv.len;
+	s->size += mf_buf_append_crlf(&s->conv, after_cr, p, n);
 	return store(s, s->conv.data, s->conv.len, err);
 }
 

@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct mf_sha256 {
 	EVP_MD_CTX *ctx;
@@ -37,31 +36,6 @@ void mf_sha256_update(struct mf_sha256 *h, const void *data, size_t len)
 {
 	if (len > 0)
 		EVP_DigestUpdate(h->ctx, data, len);
-}
-
-uint64_t mf_sha256_update_crlf(struct mf_sha256 *h, bool *after_cr,
-			       const void *data, size_t len)
-{
-	const unsigned char *p = data, *end = p + len;
-	uint64_t out = len;
-	while (p < end) {
-		const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
-		if (lf == NULL) {
-			mf_sha256_update(h, p, (size_t)(end - p));
-			*after_cr = end[-1] == '\r';
-			break;
-		}
-		bool cr = lf > p ? lf[-1] == '\r' : *after_cr;
-		mf_sha256_update(h, p, (size_t)(lf - p));
-		if (!cr) {
-			mf_sha256_update(h, "\r", 1);
-			out++;
-		}
-		mf_sha256_update(h, "\n", 1);
-		*after_cr = false;
-		p = lf + 1;
-	}
-	return out;
 }
 
 void mf_sha256_final(struct mf_sha256 *h, unsigned char out[32])

@@ -44,6 +44,9 @@ void mf_sha256_free(struct mf_sha256 **h);
  * *after_cr (false at the start).  Returns how many bytes that form has. */
 uint64_t mf_sha256_update_crlf(struct mf_sha256 *h, bool *after_cr,
 			       const void *data, size_t len);
+/* The same form appended to b (the bytes an IMAP sink is given). */
+uint64_t mf_buf_append_crlf(struct mf_buf *b, bool *after_cr, const void *data,
+			    size_t len);
 /* 64 lowercase hex digits + NUL */
 void mf_hex(const unsigned char *in, size_t len, char *out);
 

@@ -510,8 +510,11 @@ struct unescape {
 	unsigned char last; /* last message byte, '\n' if none */
 };
 
-static void un_emit(struct unescape *u, const void *data, size_t len)
+/* rd_scan's emitter for lookup: hash up to the expected size, keep what
+ * follows (the separator) apart. */
+static void un_emit(void *ctx, const void *data, size_t len)
 {
+	struct unescape *u = ctx;
 	const unsigned char *p = data;
 	if (u->total < u->size) {
 		uint64_t room = u->size - u->total;
@@ -529,11 +532,6 @@ static void un_emit(struct unescape *u, const void *data, size_t len)
 		else
 			u->overflow = true;
 	}
-}
-
-static void un_emit_cb(void *u, const void *data, size_t len)
-{
-	un_emit(u, data, len);
 }
 
 int mbox_lookup(struct mf_sink *snk, const char *folder,
@@ -589,10 +587,10 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 		}
 		if (n == 0)
 			break;
-		rd_scan(&u.rs, snk->inbuf, (size_t)n, false, un_emit_cb, &u);
+		rd_scan(&u.rs, snk->inbuf, (size_t)n, false, un_emit, &u);
 		pos += n;
 	}
-	rd_end(&u.rs, un_emit_cb, &u);
+	rd_end(&u.rs, un_emit, &u);
 	unsigned char got[32];
 	mf_sha256_final(u.h, got);
 	mf_sha256_free(&u.h);

@@ -32,7 +32,7 @@ static uint64_t crlf_digest(const char *s, size_t chunk, unsigned char out[32])
 	return n;
 }
 
-START_TEST(crlf_digest_counts_bare_lf_as_crlf)
+START_TEST(crlf_form_counts_bare_lf_as_crlf)
 {
 	static const struct {
 		const char *in, *crlf;
@@ -54,6 +54,15 @@ START_TEST(crlf_digest_counts_bare_lf_as_crlf)
 			ck_assert_msg(memcmp(got, want, 32) == 0, "case %zu chunk %zu", i,
 				      chunk);
 			ck_assert_uint_eq(n, strlen(cases[i].crlf));
+			/* The same form, as bytes. */
+			struct mf_buf b = { 0 };
+			bool after_cr = false;
+			for (size_t k = 0, len = strlen(cases[i].in); k < len; k += chunk)
+				mf_buf_append_crlf(&b, &after_cr, cases[i].in + k,
+						   len - k < chunk ? len - k : chunk);
+			ck_assert_uint_eq(b.len, strlen(cases[i].crlf));
+			ck_assert(b.len == 0 || memcmp(b.data, cases[i].crlf, b.len) == 0);
+			mf_buf_free(&b);
 		}
 	}
 }
@@ -78,7 +87,7 @@ static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
-	tcase_add_test(tc, crlf_digest_counts_bare_lf_as_crlf);
+	tcase_add_test(tc, crlf_form_counts_bare_lf_as_crlf);
 	tcase_add_test(tc, fixed_width_digits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -27,6 +27,7 @@ struct frame {
 
 static __thread struct frame stack[CRASH_DEPTH];
 static __thread unsigned depth;
+static int report_fd = -1; /* the front end's choice; write(-1) is a no-op */
 
 void crash_enter(const char *plugin, const char *op, const char *mailbox, const char *folder)
 {
@@ -49,7 +50,7 @@ static void put(const char *s)
 	while (s[n] != '\0' && n < 1024)
 		n++;
 	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, s, n);
+		ssize_t w = write(report_fd, s, n);
 		if (w <= 0)
 			return;
 		s += w;
@@ -112,8 +113,9 @@ static void on_fatal(int sig)
 	raise(sig);
 }
 
-void crash_install(void)
+void crash_install(int fd)
 {
+	report_fd = fd;
 	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

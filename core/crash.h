@@ -10,7 +10,7 @@
 #define MF_CORE_CRASH_H
 
 /* Install the handlers (once, from main). */
-void crash_install(void);
+void crash_install(int report_fd); /* the report goes to report_fd (stderr for cli/) */
 
 /* Mark the calling thread as inside plugin (its module name; NULL means
  * "the core itself", for core code that runs inside a plugin callback),

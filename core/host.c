@@ -1,22 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Host services for plugins: thread-safe logging to stderr, the cancel
- * flag raised by SIGINT/SIGTERM, and run-wide settings.  A second signal
- * exits at once: the state store is consistent after every commit, so an
- * impatient operator loses nothing. */
+/* Host services for plugins: logging (formatted here, written by the
+ * front end's sink), the cancel flag (raised by the front end, e.g. on
+ * SIGINT) and run-wide settings.  Nothing here writes to the terminal. */
 #include <config.h>
 #include "host.h"
 
 #include <mailferry/util.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 volatile int mf_cancel_requested;
 static enum mf_log_level min_level = MF_LOG_INFO;
+static mf_log_sink *_Atomic sink; /* set once by the front end, before threads */
 
 void settings_set(struct settings *s, const char *key, const char *value)
 {
@@ -53,28 +51,9 @@ void settings_free(struct settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void on_signal(int sig)
+void log_set_sink(mf_log_sink *to)
 {
-	if (mf_cancel_requested) {
-		static const char msg[] = "mailferry: interrupted again, exiting now\n";
-		ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-		(void)ignored;
-		_exit(130);
-	}
-	(void)sig;
-	mf_cancel_requested = 1;
-}
-
-void host_install_signal_handlers(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* A peer closing a TLS socket must not kill the process. */
-	signal(SIGPIPE, SIG_IGN);
+	sink = to;
 }
 
 void log_set_level(enum mf_log_level level)
@@ -86,18 +65,14 @@ static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
 	MF_PRINTF(2, 0);
 static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
 {
-	static const char *const names[] = { "debug", "info", "warning", "error" };
 	if (level < min_level)
+		return;
+	mf_log_sink *to = sink;
+	if (to == NULL)
 		return;
 	char line[2048];
 	vsnprintf(line, sizeof(line), fmt, ap);
-	time_t now = time(NULL);
-	struct tm tm;
-	char ts[32];
-	strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-	/* One fprintf per line: stdio locks the stream, so lines from
-	 * parallel jobs never interleave. */
-	fprintf(stderr, "%s %s: %s\n", ts, names[level], line);
+	to(level, line);
 }
 
 void log_msg(enum mf_log_level level, const char *fmt, ...)

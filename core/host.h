@@ -15,9 +15,14 @@ void settings_set(struct settings *s, const char *key, const char *value);
 const char *settings_get(const struct settings *s, const char *key);
 void settings_free(struct settings *s);
 
-/* Process-wide: set by the signal handler, read by everyone. */
+/* Process-wide: raised by the front end (its signal handler), read by
+ * every job. */
 extern volatile int mf_cancel_requested;
-void host_install_signal_handlers(void);
+
+/* Where log lines go: one call per line (level, text without newline),
+ * from any thread.  No sink (the default): lines are dropped. */
+typedef void mf_log_sink(enum mf_log_level level, const char *line);
+void log_set_sink(mf_log_sink *sink);
 
 /* Level below which messages are dropped (MF_LOG_INFO by default). */
 void log_set_level(enum mf_log_level level);

@@ -116,8 +116,10 @@ static void note_locked(struct folder_run *fr, const char *source_id, enum progr
 		job->counters.failed++;
 		log_msg(MF_LOG_ERROR, "%s", error);
 	}
-	progress_message(fr->j->cfg->progress, job->name, fr->folder->path, source_id, o, bytes,
-			 error, &job->counters);
+	const struct run_events *ev = &fr->j->cfg->events;
+	if (ev->message)
+		ev->message(ev->ctx, job->name, fr->folder->path, source_id, o, bytes, error,
+			    &job->counters);
 }
 
 /* The UID cursor saved at the end: everything at or below it is finished.
@@ -691,9 +693,9 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	if (fr.pipelined && state_open(j->cfg->state_path, &fr.wdb, err) != MF_OK)
 		fr.wdb = j->db; /* no thread then: store on this one */
 	st = ensure_target(&fr, err);
-	if (st == MF_OK)
-		progress_folder(j->cfg->progress, j->job->name, folder->path, fr.actual,
-				folder->messages);
+	if (st == MF_OK && j->cfg->events.folder)
+		j->cfg->events.folder(j->cfg->events.ctx, j->job->name, folder->path, fr.actual,
+				      folder->messages);
 	char *sync_state = NULL;
 	for (unsigned attempt = 1; st == MF_OK; attempt++) {
 		free(sync_state);

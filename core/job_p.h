@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to scheduler.c and job_folder.c: the live state of one mailbox
- * job (sessions, state connection, spool). */
+/* Private to the job files (scheduler.c -> job_folder.c -> job_session.c):
+ * the live state of one mailbox job (sessions, state connection, spool). */
 #ifndef MF_CORE_JOB_P_H
 #define MF_CORE_JOB_P_H
 
 #include "plugin_loader.h"
 #include "scheduler.h"
 #include "spool.h"
-#include "state_db.h"
+#include "state.h"
 
 struct job_ctx {
 	const struct run_config *cfg;
@@ -23,6 +23,10 @@ struct job_ctx {
 	uint64_t rng;
 };
 
+/* job_session.c.  The job's connection slots (both hosts), taken before
+ * its first connection; false if canceled while waiting. */
+bool job_acquire_slots(struct job_ctx *j);
+void job_release_slots(struct job_ctx *j);
 /* Open (or reopen after a failure) one side, within the per-host cap. */
 int job_open_source(struct job_ctx *j, struct mf_error *err);
 void job_close_source(struct job_ctx *j);
@@ -32,7 +36,7 @@ void job_close_sink(struct job_ctx *j);
 /* Sleep for a retry delay, waking early on cancel; false if canceled. */
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt);
 
-/* Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
+/* job_folder.c.  Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
  * error that ends the mailbox. */
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err);
 

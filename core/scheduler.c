@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Scheduler: the top of the core.  It runs a job per mailbox on a small
- * thread pool; a job opens its source and sink sessions (counted against
- * the per-host connection cap), lists the source's folders, and hands
- * each wanted folder to job_copy_folder().  Sessions that fail in a
- * retryable way are reopened with back-off; refused credentials end the
- * mailbox at once (servers lock accounts after repeated failures) while
- * the other mailboxes go on. */
+ * thread pool; a job opens its source and sink sessions (job_session.c,
+ * counted against the per-host connection cap), lists the source's
+ * folders, and hands each wanted folder to job_copy_folder()
+ * (job_folder.c).  Calls go down only: scheduler -> job_folder ->
+ * job_session / spool / state -> plugins. */
 #include <config.h>
 #include "scheduler.h"
 
@@ -19,122 +18,6 @@
 #include "host.h"
 #include "job_p.h"
 #include "throttle.h"
-
-/* Hand a plugin a copy of the account whose password we wipe as soon as
- * open() returns (plugin.h promises that); the job keeps its own copy for
- * reconnecting. */
-static int open_side(struct job_ctx *j, struct account_spec *spec, const char *what,
-		     int (*opener)(struct job_ctx *, const struct mf_account *, struct mf_error *),
-		     struct mf_error *err)
-{
-	struct mf_account acct = spec->acct;
-	acct.id = j->job->name; /* error texts name the mailbox as the operator does */
-	char *pw = spec->password ? mf_xstrdup(spec->password) : NULL;
-	acct.password = pw;
-	int st = opener(j, &acct, err);
-	if (pw != NULL) {
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-	}
-	if (st != MF_OK)
-		log_msg(MF_LOG_DEBUG, "%s: open %s failed: %s", j->job->name, what, err->text);
-	return st;
-}
-
-static int src_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
-{
-	crash_enter(j->src_plugin->desc.name, "opening", j->job->name, NULL);
-	int st = j->src_plugin->source.open(j->src_plugin->ctx, a, &j->src, err);
-	crash_leave();
-	return st;
-}
-
-static int snk_opener(struct job_ctx *j, const struct mf_account *a, struct mf_error *err)
-{
-	crash_enter(j->snk_plugin->desc.name, "opening", j->job->name, NULL);
-	int st = j->snk_plugin->sink.open(j->snk_plugin->ctx, a, &j->snk, err);
-	crash_leave();
-	return st;
-}
-
-void job_close_source(struct job_ctx *j)
-{
-	if (j->src_plugin != NULL)
-		j->src_plugin->source.close(&j->src);
-}
-
-void job_close_sink(struct job_ctx *j)
-{
-	if (j->snk_plugin != NULL)
-		j->snk_plugin->sink.close(&j->snk);
-}
-
-/* A job's connection slots (source and sink host) are taken together
- * before its first connection and kept across reconnects until it ends:
- * jobs holding one slot each and waiting for a second could otherwise
- * block each other for good. */
-static bool acquire_slots(struct job_ctx *j)
-{
-	const char *sink_host = j->cfg->dry_run ? NULL : j->job->sink.acct.host;
-	j->slots_held = throttle_conn_acquire_pair(j->cfg->throttle, j->job->source.acct.host,
-						   sink_host, &mf_cancel_requested);
-	return j->slots_held;
-}
-
-static void release_slots(struct job_ctx *j)
-{
-	if (!j->slots_held)
-		return;
-	throttle_conn_release_pair(j->cfg->throttle, j->job->source.acct.host,
-				   j->cfg->dry_run ? NULL : j->job->sink.acct.host);
-	j->slots_held = false;
-}
-
-bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt)
-{
-	uint32_t ms = retry_delay(&j->cfg->retry, err, attempt, &j->rng);
-	log_msg(MF_LOG_WARN, "%s: %s; retrying in %u ms (attempt %u of %u)", j->job->name,
-		err->text, ms, attempt + 1, j->cfg->retry.max_attempts);
-	uint64_t end = throttle_now_ns() + (uint64_t)ms * 1000000ull;
-	while (throttle_now_ns() < end) {
-		if (mf_cancel_requested)
-			return false;
-		struct timespec ts = { 0, 50000000 };
-		nanosleep(&ts, NULL);
-	}
-	return !mf_cancel_requested;
-}
-
-/* Open one side with retries for transient failures. */
-static int open_with_retry(struct job_ctx *j, bool source, struct mf_error *err)
-{
-	for (unsigned attempt = 1;; attempt++) {
-		int st = source ? open_side(j, &j->job->source, "source", src_opener, err)
-				: open_side(j, &j->job->sink, "sink", snk_opener, err);
-		if (st == MF_OK)
-			return MF_OK;
-		if (source)
-			j->src_plugin->source.close(&j->src);
-		else
-			j->snk_plugin->sink.close(&j->snk);
-		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
-			return st;
-	}
-}
-
-int job_open_source(struct job_ctx *j, struct mf_error *err)
-{
-	job_close_source(j);
-	return open_with_retry(j, true, err);
-}
-
-int job_open_sink(struct job_ctx *j, struct mf_error *err)
-{
-	job_close_sink(j);
-	if (j->cfg->dry_run)
-		return MF_OK;
-	return open_with_retry(j, false, err);
-}
 
 struct folder_list {
 	struct mf_folder *v;
@@ -207,7 +90,9 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 		if (st == MF_ERR_FOLDER) {
 			job->counters.folders_failed++;
 			log_msg(MF_LOG_ERROR, "%s", err->text);
-			progress_folder_failed(j->cfg->progress, job->name, f->path, err->text);
+			if (j->cfg->events.folder_failed)
+				j->cfg->events.folder_failed(j->cfg->events.ctx, job->name, f->path,
+							     err->text);
 			snprintf(job->error, sizeof(job->error), "%s", err->text);
 			st = MF_OK;
 		} else if (st == MF_OK) {
@@ -250,15 +135,17 @@ static void run_job(const struct run_config *cfg, struct job *job)
 			st = err.status ? (int)err.status : MF_ERR_FATAL;
 	}
 	if (st == MF_OK) {
-		progress_mailbox_start(cfg->progress, job->name, job->source.uri, job->sink.uri);
-		if (!acquire_slots(&j))
+		if (cfg->events.mailbox_start)
+			cfg->events.mailbox_start(cfg->events.ctx, job->name, job->source.uri,
+						  job->sink.uri);
+		if (!job_acquire_slots(&j))
 			st = mf_error_set(&err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
 		else
 			st = copy_mailbox(&j, &err);
 	}
 	job_close_source(&j);
 	job_close_sink(&j);
-	release_slots(&j);
+	job_release_slots(&j);
 	if (st == MF_OK) {
 		job->result = JOB_DONE;
 	} else {
@@ -274,11 +161,12 @@ static void run_job(const struct run_config *cfg, struct job *job)
 		state_mailbox_finish(j.db, j.mailbox_id, names[job->result],
 				     job->error[0] ? job->error : NULL, &e2);
 	}
-	progress_mailbox_done(cfg->progress, job->name,
-			      job->result == JOB_DONE ? "done"
-			      : job->result == JOB_CANCELED ? "canceled" : "failed",
-			      job->error[0] ? job->error : NULL, &job->counters,
-			      (double)(throttle_now_ns() - t0) / 1e9);
+	if (cfg->events.mailbox_done)
+		cfg->events.mailbox_done(cfg->events.ctx, job->name,
+					 job->result == JOB_DONE ? "done"
+					 : job->result == JOB_CANCELED ? "canceled" : "failed",
+					 job->error[0] ? job->error : NULL, &job->counters,
+					 (double)(throttle_now_ns() - t0) / 1e9);
 out:
 	spool_free(&j.spool);
 	state_close(&j.db);

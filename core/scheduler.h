@@ -7,7 +7,7 @@
 #include <mailferry/plugin.h>
 
 #include "folder_map.h"
-#include "progress.h"
+#include "events.h"
 #include "retry.h"
 #include "uri.h"
 
@@ -19,7 +19,7 @@ struct run_config {
 	const char *state_path;
 	const struct folder_map *folders;
 	struct throttle *throttle;
-	struct progress *progress;
+	struct run_events events; /* hooks of the front end; any may be NULL */
 	struct retry_policy retry;
 	size_t spool_mem_limit;
 	const char *tmpdir;

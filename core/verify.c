@@ -17,7 +17,7 @@
 
 #include "host.h"
 #include "plugin_loader.h"
-#include "state_db.h"
+#include "state.h"
 
 struct entry {
 	unsigned char digest[32];

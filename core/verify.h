@@ -38,8 +38,5 @@ char *verify_reader_uri(const struct account_spec *sink);
 void verify_account(const struct run_config *cfg, struct job *job, struct verify_account *out);
 void verify_account_free(struct verify_account *a);
 
-/* Writes DIR/verify-report.json and DIR/verify-report.html. */
-int verify_write_report(const char *dir, const struct verify_account *accts, size_t n,
-			char **json_path_r, char **html_path_r);
 
 #endif

@@ -13,7 +13,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAILFERRY_BUILD:-$top}
-MF="$build/core/mailferry"
+MF="$build/cli/mailferry"
 [ -x "$MF" ] || { echo "demo: build first (./configure && make), $MF not found" >&2; exit 2; }
 export MAILFERRY_PLUGIN_PATH="$build/plugins/mbox:$build/plugins/imap:$build/plugins/pop3:$build/plugins/ews:$build/sinks"
 D="$PWD/demo-run"

@@ -15,7 +15,7 @@
 #include "host.h"
 #include "plugin_loader.h"
 #include "scheduler.h"
-#include "state_db.h"
+#include "state.h"
 #include "throttle.h"
 
 static char tmp[256];
@@ -24,7 +24,6 @@ static struct settings settings;
 static struct mf_host host;
 static struct plugin_registry reg;
 static struct folder_map fmap;
-static FILE *devnull;
 
 static void setup(void)
 {
@@ -37,14 +36,12 @@ static void setup(void)
 	setenv("MAILFERRY_NO_DEFAULT_PLUGINS", "1", 1);
 	unsetenv("MAILFERRY_PLUGIN_PATH");
 	registry_load(&reg, &host, dirs, 2);
-	devnull = fopen("/dev/null", "w");
 	log_set_level(MF_LOG_ERROR);
 }
 
 static void teardown(void)
 {
 	registry_free(&reg);
-	fclose(devnull);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	ck_assert_int_eq(system(cmd), 0);
@@ -72,13 +69,12 @@ static struct job run_to(const char *source_uri, const char *password, bool dry_
 	job.name = strdup("alice");
 	struct run_config cfg = {
 		.registry = &reg, .state_path = state_path, .folders = &fmap,
-		.throttle = throttle_new(0, 0, 2), .progress = progress_new(devnull, true, false),
+		.throttle = throttle_new(0, 0, 2),
 		.retry = { .base_ms = 1, .max_ms = 5, .max_attempts = 2 },
 		.spool_mem_limit = 64, .jobs = 1, .dry_run = dry_run,
 	};
 	scheduler_run(&cfg, &job, 1);
 	throttle_free(&cfg.throttle);
-	progress_free(&cfg.progress);
 	return job;
 }
 

@@ -85,7 +85,7 @@ assert_eq "$(maildir_digests "$OUT")" "$(digests $ALICE a11-late)" "contents aft
 
 # --- an accounts CSV with an impersonate column: two mailboxes ----------
 # (--jobs 1: with 2, a fresh state file sometimes fails "database is
-# locked" in core/state_db.c; reported to the lead.)
+# locked" in core/state_sqlite.c; reported to the lead.)
 printf 'impersonate,box\nalice@example.com,alice\nbob@example.com,bob\n' > "$T/accounts.csv"
 rc=0
 MAILFERRY_SOURCE_PASSWORD='S3cret!' mf migrate --accounts "$T/accounts.csv" "$URI" \

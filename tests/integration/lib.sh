@@ -6,7 +6,7 @@ set -eu
 : "${top_builddir:?run through make check}"
 : "${top_srcdir:?run through make check}"
 
-MAILFERRY="$top_builddir/core/mailferry"
+MAILFERRY="$top_builddir/cli/mailferry"
 MAILFERRY_PLUGIN_PATH="$top_builddir/plugins/mbox:$top_builddir/plugins/imap:$top_builddir/plugins/pop3:$top_builddir/plugins/ews:$top_builddir/sinks"
 export MAILFERRY_PLUGIN_PATH
 TEST_DATA="$top_srcdir/tests/data"

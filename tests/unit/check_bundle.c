@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Plugin bundles below the loader (core/bundle.c, core/bundle_tar.c): the
+/* Plugin bundles below the loader (bundle/bundle.c, bundle/bundle_tar.c): the
  * manifest's JSON round trip and validation, writing and re-opening a
  * bundle, tamper detection (changed, added, missing files; damaged gzip
  * and headers), and the archive reader's refusal of path traversal and
@@ -17,6 +17,7 @@
 
 #include <mailferry/util.h>
 #include "bundle.h"
+#include "config_file.h"
 
 static char dir[64]; /* per-test scratch directory */
 
@@ -178,8 +179,12 @@ START_TEST(written_bundle_opens_and_verifies)
 	ck_assert_msg(bundle_open(out, &b, &err) == MF_OK, "%s", err.text);
 	ck_assert_uint_eq(b.manifest.n_plugins, 2);
 	ck_assert_str_eq(b.manifest.plugins[1].name, "beta");
-	ck_assert_uint_eq(b.config.n, 2);
-	ck_assert_str_eq(b.config.entries[1].key, "jobs");
+	struct config cfg = { 0 };
+	ck_assert_ptr_nonnull(b.config_path);
+	ck_assert_msg(config_load(b.config_path, &cfg, &err) == MF_OK, "%s", err.text);
+	ck_assert_uint_eq(cfg.n, 2);
+	ck_assert_str_eq(cfg.entries[1].key, "jobs");
+	config_free(&cfg);
 	char *beta = mf_xasprintf("%s/beta.so", b.plugin_dir);
 	FILE *f = fopen(beta, "rb");
 	ck_assert_ptr_nonnull(f);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The configuration file parser (core/config_file.c): "key = value" lines,
+/* The configuration file parser (cli/config_file.c): "key = value" lines,
  * comments, quoting, errors naming file and line, and the mapping onto a
  * getopt option table (flags, unknown and forbidden keys). */
 #include <config.h>

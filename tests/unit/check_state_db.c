@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "state_db.h"
+#include "state.h"
 
 static char path[256];
 static struct state_db *db;

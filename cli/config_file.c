@@ -95,13 +95,14 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	return MF_OK;
 }
 
-int config_load(const char *path, struct config *cfg, struct mf_error *err)
+int config_load_as(const char *path, const char *origin, struct config *cfg,
+		   struct mf_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
 		int e = errno;
 		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "cannot read configuration %s: %s",
-			     path, strerror(e));
+			     origin, strerror(e));
 		err->sys_errno = e;
 		return MF_ERR_FATAL;
 	}
@@ -115,15 +116,20 @@ int config_load(const char *path, struct config *cfg, struct mf_error *err)
 	int st;
 	if (bad)
 		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				  "cannot read configuration %s: read error", path);
+				  "cannot read configuration %s: read error", origin);
 	else if (b.len > CONFIG_MAX_BYTES)
 		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				  "configuration %s is larger than 1 MiB: not a configuration file?",
-				  path);
+				  origin);
 	else
-		st = config_parse(b.len ? (const char *)b.data : "", b.len, path, cfg, err);
+		st = config_parse(b.len ? (const char *)b.data : "", b.len, origin, cfg, err);
 	mf_buf_free(&b);
 	return st;
+}
+
+int config_load(const char *path, struct config *cfg, struct mf_error *err)
+{
+	return config_load_as(path, path, cfg, err);
 }
 
 void config_free(struct config *cfg)

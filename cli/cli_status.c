@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "progress.h"
-#include "state_db.h"
+#include "engine.h"
 
 enum status_format { FMT_TABLE, FMT_JSON, FMT_CSV };
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "throttle.h"
+#include "engine.h"
 
 struct progress {
 	FILE *out;
@@ -87,9 +87,10 @@ static json_t *counters_json(const struct job_counters *c)
 			 "folders_failed", (json_int_t)c->folders_failed);
 }
 
-void progress_mailbox_start(struct progress *p, const char *mailbox, const char *source,
+static void on_mailbox_start(void *ctx, const char *mailbox, const char *source,
 			    const char *sink)
 {
+	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
 	if (p->json)
 		emit(p, json_pack("{ss ss ss ss}", "event", "mailbox_start", "mailbox", mailbox,
@@ -97,9 +98,10 @@ void progress_mailbox_start(struct progress *p, const char *mailbox, const char 
 	pthread_mutex_unlock(&p->lock);
 }
 
-void progress_folder(struct progress *p, const char *mailbox, const char *folder,
+static void on_folder(void *ctx, const char *mailbox, const char *folder,
 		     const char *target, uint64_t messages)
 {
+	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
 		json_t *ev = json_pack("{ss ss ss ss}", "event", "folder_start", "mailbox", mailbox,
@@ -135,10 +137,11 @@ static void draw(struct progress *p, const char *mailbox, const char *folder,
 	p->line_dirty = true;
 }
 
-void progress_message(struct progress *p, const char *mailbox, const char *folder,
+static void on_message(void *ctx, const char *mailbox, const char *folder,
 		      const char *source_id, enum progress_outcome outcome, uint64_t bytes,
 		      const char *error, const struct job_counters *c)
 {
+	struct progress *p = ctx;
 	static const char *const names[] = { "copied", "skipped", "failed" };
 	pthread_mutex_lock(&p->lock);
 	if (p->json && outcome != OUTCOME_SKIPPED) {
@@ -154,9 +157,10 @@ void progress_message(struct progress *p, const char *mailbox, const char *folde
 	pthread_mutex_unlock(&p->lock);
 }
 
-void progress_folder_failed(struct progress *p, const char *mailbox, const char *folder,
+static void on_folder_failed(void *ctx, const char *mailbox, const char *folder,
 			    const char *error)
 {
+	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
 	if (p->json)
 		emit(p, json_pack("{ss ss ss ss}", "event", "folder_failed", "mailbox", mailbox,
@@ -164,9 +168,10 @@ void progress_folder_failed(struct progress *p, const char *mailbox, const char 
 	pthread_mutex_unlock(&p->lock);
 }
 
-void progress_mailbox_done(struct progress *p, const char *mailbox, const char *status,
+static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 			   const char *error, const struct job_counters *c, double seconds)
 {
+	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
 		json_t *ev = json_pack("{ss ss ss so sf}", "event", "mailbox_done", "mailbox",
@@ -187,6 +192,14 @@ void progress_mailbox_done(struct progress *p, const char *mailbox, const char *
 		fflush(p->out);
 	}
 	pthread_mutex_unlock(&p->lock);
+}
+
+struct run_events progress_events(struct progress *p)
+{
+	return (struct run_events){ .ctx = p, .mailbox_start = on_mailbox_start,
+				    .folder = on_folder, .message = on_message,
+				    .folder_failed = on_folder_failed,
+				    .mailbox_done = on_mailbox_done };
 }
 
 void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailboxes,

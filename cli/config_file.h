@@ -5,8 +5,8 @@
  * turns the entries into "--key=value" arguments so that the very same
  * getopt parser validates them and the command line, parsed after them,
  * overrides them. */
-#ifndef MF_CORE_CONFIG_FILE_H
-#define MF_CORE_CONFIG_FILE_H
+#ifndef MF_CLI_CONFIG_FILE_H
+#define MF_CLI_CONFIG_FILE_H
 
 #include <getopt.h>
 #include <stddef.h>
@@ -36,6 +36,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		 struct mf_error *err);
 /* config_parse() on the contents of path (at most 1 MiB). */
 int config_load(const char *path, struct config *cfg, struct mf_error *err);
+/* The same, naming the text origin in messages (a bundle's file). */
+int config_load_as(const char *path, const char *origin, struct config *cfg,
+		   struct mf_error *err);
 void config_free(struct config *cfg);
 
 /* Arguments for getopt_long(opts): "--key=value" for options taking an

@@ -377,13 +377,9 @@ int bundle_create(const char *out, const char *name, const char *const *plugins,
 	m.created = iso_now();
 	m.mailferry_version = mf_xstrdup(PACKAGE_VERSION);
 	m.plugins = mf_xcalloc(n_plugins + 1, sizeof(*m.plugins));
-	if (config_path != NULL) {
-		/* Refuse a configuration the run would refuse later. */
-		struct config cfg = { 0 };
-		st = config_load(config_path, &cfg, err);
-		config_free(&cfg);
-		m.has_config = true;
-	}
+	/* The caller (cli/cli_bundle.c) has parsed the configuration: the
+	 * bundle carries it as bytes under its digest. */
+	m.has_config = config_path != NULL;
 	for (size_t i = 0; i < n_plugins && st == MF_OK; i++) {
 		if ((src[i] = resolve_shared_object(plugins[i], err)) == NULL) {
 			st = MF_ERR_FATAL;
@@ -536,18 +532,8 @@ int bundle_open(const char *path, struct bundle *b, struct mf_error *err)
 	if (st == MF_OK)
 		st = verify(b, files, n, err);
 	tar_files_free(files, n);
-	if (st == MF_OK && b->manifest.has_config) {
-		char *cpath = mf_xasprintf("%s/%s", b->dir, BUNDLE_CONFIG);
-		struct mf_buf cb = { 0 };
-		char *corigin = mf_xasprintf("bundle %s: %s", path, BUNDLE_CONFIG);
-		st = read_small(cpath, &cb, err);
-		if (st == MF_OK)
-			st = config_parse(cb.len ? (const char *)cb.data : "", cb.len, corigin,
-					  &b->config, err);
-		mf_buf_free(&cb);
-		free(corigin);
-		free(cpath);
-	}
+	if (st == MF_OK && b->manifest.has_config)
+		b->config_path = mf_xasprintf("%s/%s", b->dir, BUNDLE_CONFIG);
 	free(origin);
 	b->plugin_dir = mf_xasprintf("%s/plugins", b->dir);
 	return st;
@@ -593,6 +579,6 @@ void bundle_close(struct bundle *b)
 	free(b->path);
 	free(b->plugin_dir);
 	bundle_manifest_free(&b->manifest);
-	config_free(&b->config);
+	free(b->config_path);
 	memset(b, 0, sizeof(*b));
 }

@@ -25,6 +25,10 @@ int cli_enable(int argc, char **argv, bool enable);
 int cli_bundle(int argc, char **argv);
 void cli_usage(FILE *out);
 
+/* signals.c: SIGINT/SIGTERM cancel the run; log lines to stderr. */
+void cli_install_signal_handlers(void);
+void cli_log_to_stderr(void);
+
 /* "10M" -> 10485760; false on junk. */
 bool cli_parse_size(const char *s, unsigned long long *out_r);
 /* First line of a file, without its newline (malloc'd), or NULL + message. */

@@ -6,15 +6,14 @@
  * no absolute or ".." names); bundle.c owns the manifest, creation and
  * verification (digests, layout, and a load check of every plugin through
  * the normal loader).  docs/plugin-abi.md ("Bundles") has the format. */
-#ifndef MF_CORE_BUNDLE_H
-#define MF_CORE_BUNDLE_H
+#ifndef MF_BUNDLE_BUNDLE_H
+#define MF_BUNDLE_BUNDLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <mailferry/plugin.h>
 
-#include "config_file.h"
 
 /* ---- archive layer (bundle_tar.c) ---------------------------------- */
 
@@ -105,7 +104,8 @@ struct bundle {
 	char *dir;        /* private extraction directory (removed by close) */
 	char *plugin_dir; /* dir/plugins: put it first on the plugin path */
 	struct bundle_manifest manifest;
-	struct config config; /* the default configuration (maybe empty) */
+	char *config_path; /* dir/mailferry.conf when the manifest lists one, else NULL:
+			    * the front end parses it (its digest is verified here) */
 };
 /* Extract into a private temporary directory and verify: layout, every
  * file listed in the manifest present with its SHA-256, nothing else. */

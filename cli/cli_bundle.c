@@ -15,7 +15,7 @@
 #include "bundle.h"
 #include "cli.h"
 #include "config_file.h"
-#include "host.h"
+#include "engine.h"
 
 static void bundle_usage(FILE *out)
 {
@@ -57,7 +57,15 @@ static int bundle_create_cmd(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct mf_error err = { 0 };
-	int st = bundle_create(argv[optind], name, plugins, n, config, &err);
+	int st = MF_OK;
+	if (config != NULL) {
+		/* Refuse a configuration the run would refuse later. */
+		struct config cfg = { 0 };
+		st = config_load(config, &cfg, &err);
+		config_free(&cfg);
+	}
+	if (st == MF_OK)
+		st = bundle_create(argv[optind], name, plugins, n, config, &err);
 	free(plugins);
 	if (st != MF_OK) {
 		fprintf(stderr, "mailferry: %s\n", err.text);
@@ -75,6 +83,18 @@ static int bundle_create_cmd(int argc, char **argv)
 	return st == MF_OK ? EXIT_OK : EXIT_USAGE;
 }
 
+/* The bundle's default configuration, parsed here: bundle/ only checks its
+ * digest.  An empty cfg when the bundle has none. */
+static int bundle_config(const struct bundle *b, struct config *cfg, struct mf_error *err)
+{
+	if (b->config_path == NULL)
+		return MF_OK;
+	char *origin = mf_xasprintf("bundle %s: %s", b->path, BUNDLE_CONFIG);
+	int st = config_load_as(b->config_path, origin, cfg, err);
+	free(origin);
+	return st;
+}
+
 static void print_manifest(const struct bundle *b)
 {
 	const struct bundle_manifest *m = &b->manifest;
@@ -90,9 +110,14 @@ static void print_manifest(const struct bundle *b)
 		printf("\n         %s sha256 %s\n", p->file, p->sha256);
 	}
 	if (m->has_config) {
+		struct config cfg = { 0 };
+		struct mf_error err = { 0 };
 		printf("  config %s sha256 %s\n", BUNDLE_CONFIG, m->config_sha256);
-		for (size_t i = 0; i < b->config.n; i++)
-			printf("    %s = %s\n", b->config.entries[i].key, b->config.entries[i].value);
+		if (bundle_config(b, &cfg, &err) != MF_OK)
+			printf("    (%s)\n", err.text);
+		for (size_t i = 0; i < cfg.n; i++)
+			printf("    %s = %s\n", cfg.entries[i].key, cfg.entries[i].value);
+		config_free(&cfg);
 	} else {
 		printf("  no default configuration\n");
 	}
@@ -209,7 +234,14 @@ int cli_expand_config(int argc, char **argv, const struct option *opts, struct b
 			*have_bundle = true;
 			log_msg(MF_LOG_INFO, "bundle %s ('%s', %zu plugin(s)) verified", bundle_path,
 				bundle->manifest.name, bundle->manifest.n_plugins);
-			rc = append_config(&bundle->config, opts, &out, &n);
+			struct config bcfg = { 0 };
+			if (bundle_config(bundle, &bcfg, &err) != MF_OK) {
+				fprintf(stderr, "mailferry: %s\n", err.text);
+				rc = EXIT_USAGE;
+			} else {
+				rc = append_config(&bcfg, opts, &out, &n);
+			}
+			config_free(&bcfg);
 		}
 	}
 	if (rc == EXIT_OK && config_path != NULL) {

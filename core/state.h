@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The state store: one SQLite file (WAL) recording runs, mailboxes,
- * folders and one row per message handled.  A message becomes "copied"
+/* The state store, as the engine calls it: runs, mailboxes, folders and
+ * one row per message handled.  state_open() picks the implementation by
+ * the location (core/state_store.h has the interface an implementation
+ * fills; SQLite, core/state_sqlite.c, is the embedded default).  A message becomes "copied"
  * only after the sink confirmed it; a "pending" row written just before
  * the append lets a re-run after a crash ask the sink instead of copying
  * twice. */
-#ifndef MF_CORE_STATE_DB_H
-#define MF_CORE_STATE_DB_H
+#ifndef MF_CORE_STATE_H
+#define MF_CORE_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,7 +15,9 @@
 
 struct state_db;
 
-int state_open(const char *path, struct state_db **db_r, struct mf_error *err);
+/* location: a file path (SQLite).  Other stores are named by a URL
+ * scheme ("postgresql://..."); one this build lacks is refused by name. */
+int state_open(const char *location, struct state_db **db_r, struct mf_error *err);
 void state_close(struct state_db **db);
 
 /* Mailboxes are keyed by the operator's account name. */
@@ -59,8 +63,6 @@ int state_message_copied(struct state_db *db, int64_t folder_id, uint32_t uidval
 int state_message_failed(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 			 const char *source_id, uint64_t size, bool permanent,
 			 const char *error_text, struct mf_error *err);
-int state_message_forget(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			 const char *source_id, struct mf_error *err);
 
 /* After a UIDVALIDITY change: a message copied under another uidvalidity
  * with this digest and not yet claimed under the new one. */

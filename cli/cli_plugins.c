@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "host.h"
-#include "plugin_loader.h"
+#include "engine.h"
 
 static json_t *schemes_json(const struct mf_plugin *d)
 {

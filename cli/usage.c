@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* mailferry's entry point: dispatches to the command implementations. */
+/* The "mailferry --help" text: in its own file so that main.c (dispatch)
+ * and the commands that print it on -h both call down to it. */
 #include <config.h>
 
-#include <mailferry/plugin.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
-#include "crash.h"
 
 void cli_usage(FILE *out)
 {
@@ -69,37 +67,4 @@ void cli_usage(FILE *out)
 	      "server unreachable, ...); 130 interrupted.  Re-running continues where a run\n"
 	      "stopped and copies only what is missing.\n",
 	      out);
-}
-
-int main(int argc, char **argv)
-{
-	if (argc < 2) {
-		cli_usage(stderr);
-		return EXIT_USAGE;
-	}
-	const char *cmd = argv[1];
-	crash_install();
-	if (strcmp(cmd, "migrate") == 0)
-		return cli_migrate(argc - 1, argv + 1);
-	if (strcmp(cmd, "verify") == 0)
-		return cli_verify(argc - 1, argv + 1);
-	if (strcmp(cmd, "status") == 0)
-		return cli_status(argc - 1, argv + 1);
-	if (strcmp(cmd, "plugins") == 0)
-		return cli_plugins_bundle(argc - 1, argv + 1);
-	if (strcmp(cmd, "bundle") == 0)
-		return cli_bundle(argc - 1, argv + 1);
-	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
-		return cli_enable(argc - 1, argv + 1, cmd[0] == 'e');
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-		cli_usage(stdout);
-		return EXIT_OK;
-	}
-	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("mailferry %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, MF_ABI_MAJOR, MF_ABI_MINOR);
-		return EXIT_OK;
-	}
-	fprintf(stderr, "mailferry: unknown command '%s'\n\n", cmd);
-	cli_usage(stderr);
-	return EXIT_USAGE;
 }

@@ -3,7 +3,7 @@
  * page (inline CSS and SVG, no scripts, no external resources) that an IT
  * lead can hand to the customer. */
 #include <config.h>
-#include "verify.h"
+#include "verify_report.h"
 
 #include <mailferry/util.h>
 #include <errno.h>

@@ -19,11 +19,9 @@
 #include "accounts.h"
 #include "bundle.h"
 #include "cli.h"
-#include "host.h"
-#include "plugin_loader.h"
-#include "scheduler.h"
-#include "throttle.h"
-#include "verify.h"
+#include "engine.h"
+#include "progress.h"
+#include "verify_report.h"
 
 struct migrate_opts {
 	const char *state_path;
@@ -255,7 +253,6 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		.state_path = o->state_path,
 		.folders = &o->folders,
 		.throttle = throttle_new(o->max_bps, o->max_mps, o->conn_per_host),
-		.progress = progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2)),
 		.retry = RETRY_POLICY_DEFAULT,
 		.spool_mem_limit = 4u << 20,
 		.tmpdir = getenv("TMPDIR"),
@@ -264,6 +261,8 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 	};
 	if (o->retries > 0)
 		cfg.retry.max_attempts = o->retries;
+	struct progress *progress = progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2));
+	cfg.events = progress_events(progress);
 	uint64_t t0 = throttle_now_ns();
 	scheduler_run(&cfg, jobs, n_jobs);
 	struct job_counters total = { 0 };
@@ -284,9 +283,9 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		canceled |= jobs[i].result == JOB_CANCELED;
 		partial |= c->failed > 0 || c->folders_failed > 0;
 	}
-	progress_summary(cfg.progress, n_jobs, failed, &total,
+	progress_summary(progress, n_jobs, failed, &total,
 			 (double)(throttle_now_ns() - t0) / 1e9, o->dry_run);
-	progress_free(&cfg.progress);
+	progress_free(&progress);
 	throttle_free(&cfg.throttle);
 	registry_free(&reg);
 	close(lock_fd);
@@ -396,7 +395,7 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 	bool have_bundle = false;
 	int argc = 0;
 	char **argv = NULL;
-	host_install_signal_handlers();
+	cli_install_signal_handlers();
 	/* Options of --bundle's and --config's files come first in argv. */
 	if (cli_expand_config(cmd_argc, cmd_argv, long_opts, &bundle, &have_bundle, &argc,
 			      &argv) != EXIT_OK)

@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "folder_map.h"
-#include "scheduler.h"
+#include "engine.h"
 
 void csv_record_free(struct csv_record *rec)
 {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* SQLite state store.  WAL journal with synchronous=NORMAL: every commit
+/* The SQLite state store (the embedded default behind core/state.h).  WAL journal with synchronous=NORMAL: every commit
  * survives a killed process (kill -9), which is the failure the resume
  * logic is built for; the sinks fsync the mail itself.  Counters shown by
  * "mailferry status" are derived from the message rows, never stored
  * twice.  One connection per job; SQLite's busy timeout serialises writers
  * of parallel jobs. */
 #include <config.h>
-#include "state_db.h"
+#include "state_store.h"
 
 #include <mailferry/util.h>
 #include <sqlite3.h>
@@ -18,10 +18,11 @@
 
 #define SCHEMA_VERSION "1"
 
+static const struct state_store_ops state_sqlite_ops;
+
 enum stmt_id {
 	ST_STATUS,
 	ST_UPSERT_MSG,
-	ST_FORGET,
 	ST_DIGEST,
 	ST_COUNT
 };
@@ -36,14 +37,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" ON CONFLICT(folder_id,uidvalidity,source_id) DO UPDATE SET status=?4,"
 		" size=?5, digest=coalesce(?6,digest), target_folder=?7, target_id=?8, error=?9,"
 		" permanent=?10, attempts=attempts+(?4<>'copied'), updated=?11",
-	[ST_FORGET] = "DELETE FROM messages WHERE folder_id=?1 AND uidvalidity=?2 AND source_id=?3",
 	[ST_DIGEST] = "SELECT target_id FROM messages m WHERE folder_id=?1 AND digest=?3"
 		      " AND uidvalidity<>?2 AND status='copied' AND NOT EXISTS("
 		      " SELECT 1 FROM messages n WHERE n.folder_id=?1 AND n.uidvalidity=?2"
 		      " AND n.target_id=m.target_id) LIMIT 1",
 };
 
-struct state_db {
+struct sqlite_state {
+	struct state_db base; /* first: the interface's handle */
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_COUNT];
@@ -70,21 +71,24 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS messages_status ON messages(folder_id, status);"
 	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" SCHEMA_VERSION "');";
 
-static int db_error(struct state_db *db, struct mf_error *err, const char *what)
+static int db_error(struct sqlite_state *db, struct mf_error *err, const char *what)
 {
 	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s",
 			    db->path, what, sqlite3_errmsg(db->db));
 }
 
-int state_open(const char *path, struct state_db **db_r, struct mf_error *err)
+static void sq_close(struct state_db *base);
+
+int state_sqlite_open(const char *path, struct state_db **db_r, struct mf_error *err)
 {
-	struct state_db *db = mf_xcalloc(1, sizeof(*db));
+	struct sqlite_state *db = mf_xcalloc(1, sizeof(*db));
+	db->base.ops = &state_sqlite_ops;
 	db->path = mf_xstrdup(path);
 	*db_r = NULL;
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		int st = db_error(db, err, "cannot open");
-		state_close(&db);
+		sq_close(&db->base);
 		return st;
 	}
 	sqlite3_busy_timeout(db->db, 30000);
@@ -96,36 +100,33 @@ int state_open(const char *path, struct state_db **db_r, struct mf_error *err)
 				      "state %s: cannot initialise: %s", path,
 				      msg ? msg : "unknown error");
 		sqlite3_free(msg);
-		state_close(&db);
+		sq_close(&db->base);
 		return st;
 	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v2(db->db, stmt_sql[i], -1, &db->stmt[i], NULL) != SQLITE_OK) {
 			int st = db_error(db, err, "prepare");
-			state_close(&db);
+			sq_close(&db->base);
 			return st;
 		}
 	}
-	*db_r = db;
+	*db_r = &db->base;
 	return MF_OK;
 }
 
-void state_close(struct state_db **dbp)
+static void sq_close(struct state_db *base)
 {
-	struct state_db *db = *dbp;
-	if (db == NULL)
-		return;
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->db);
 	free(db->path);
 	free(db);
-	*dbp = NULL;
 }
 
 /* Run a one-off statement with text/int parameters described by types:
  * 't' text, 'i' int64, 'n' null. */
-static int exec_params(struct state_db *db, struct mf_error *err, const char *sql,
+static int exec_params(struct sqlite_state *db, struct mf_error *err, const char *sql,
 		       const char *types, ...)
 {
 	sqlite3_stmt *st;
@@ -154,10 +155,11 @@ static int exec_params(struct state_db *db, struct mf_error *err, const char *sq
 	return MF_OK;
 }
 
-int state_mailbox_begin(struct state_db *db, const char *name, const char *source_uri,
+static int sq_mailbox_begin(struct state_db *base, const char *name, const char *source_uri,
 			const char *sink_uri, int64_t *id_r, bool *enabled_r,
 			struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	int st = exec_params(db, err,
 			     "INSERT INTO mailboxes(name,source_uri,sink_uri) VALUES(?1,?2,?3)"
 			     " ON CONFLICT(name) DO UPDATE SET source_uri=?2, sink_uri=?3",
@@ -185,17 +187,19 @@ int state_mailbox_begin(struct state_db *db, const char *name, const char *sourc
 			   "ii", *id_r, (int64_t)time(NULL));
 }
 
-int state_mailbox_finish(struct state_db *db, int64_t mailbox_id, const char *status,
+static int sq_mailbox_finish(struct state_db *base, int64_t mailbox_id, const char *status,
 			 const char *last_error, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	return exec_params(db, err,
 			   "UPDATE mailboxes SET status=?2, last_error=?3, finished=?4 WHERE id=?1",
 			   "itti", mailbox_id, status, last_error, (int64_t)time(NULL));
 }
 
-int state_mailbox_set_enabled(struct state_db *db, const char *name, bool enabled,
+static int sq_mailbox_set_enabled(struct state_db *base, const char *name, bool enabled,
 			      struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	int st = exec_params(db, err,
 			     "UPDATE mailboxes SET enabled=?2, status=CASE WHEN ?2=0 THEN 'disabled'"
 			     " WHEN status='disabled' THEN 'pending' ELSE status END WHERE name=?1",
@@ -208,9 +212,10 @@ int state_mailbox_set_enabled(struct state_db *db, const char *name, bool enable
 	return MF_OK;
 }
 
-int state_folder_begin(struct state_db *db, int64_t mailbox_id, const char *path,
+static int sq_folder_begin(struct state_db *base, int64_t mailbox_id, const char *path,
 		       struct state_folder *f_r, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	memset(f_r, 0, sizeof(*f_r));
 	int st = exec_params(db, err,
 			     "INSERT OR IGNORE INTO folders(mailbox_id,path) VALUES(?1,?2)", "it",
@@ -238,16 +243,11 @@ int state_folder_begin(struct state_db *db, int64_t mailbox_id, const char *path
 	return MF_OK;
 }
 
-void state_folder_clear(struct state_folder *f)
-{
-	free(f->sync_state);
-	memset(f, 0, sizeof(*f));
-}
-
-int state_folder_save(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static int sq_folder_save(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 		      uint64_t last_uid, const char *sync_state, const char *target_path,
 		      const char *status, const char *last_error, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	return exec_params(db, err,
 			   "UPDATE folders SET uidvalidity=?2, last_uid=?3,"
 			   " sync_state=coalesce(?4, sync_state), target_path=coalesce(?5, target_path),"
@@ -266,9 +266,10 @@ static void bind_key(sqlite3_stmt *st, int64_t folder_id, uint32_t uidvalidity,
 	sqlite3_bind_text(st, 3, source_id, -1, SQLITE_STATIC);
 }
 
-enum state_msg_status state_message_status(struct state_db *db, int64_t folder_id,
+static enum state_msg_status sq_message_status(struct state_db *base, int64_t folder_id,
 					   uint32_t uidvalidity, const char *source_id)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st = db->stmt[ST_STATUS];
 	enum state_msg_status r = STATE_MSG_NONE;
 	bind_key(st, folder_id, uidvalidity, source_id);
@@ -285,14 +286,7 @@ enum state_msg_status state_message_status(struct state_db *db, int64_t folder_i
 	return r;
 }
 
-bool state_message_have(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			const char *source_id)
-{
-	enum state_msg_status s = state_message_status(db, folder_id, uidvalidity, source_id);
-	return s == STATE_MSG_COPIED || s == STATE_MSG_FAILED;
-}
-
-static int upsert(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static int upsert(struct sqlite_state *db, int64_t folder_id, uint32_t uidvalidity,
 		  const char *source_id, const char *status, uint64_t size,
 		  const unsigned char *digest, const char *target_folder, const char *target_id,
 		  const char *error, bool permanent, struct mf_error *err)
@@ -318,43 +312,37 @@ static int upsert(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 	return MF_OK;
 }
 
-int state_message_pending(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static int sq_message_pending(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 			  const char *source_id, uint64_t size,
 			  const unsigned char digest[32], struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	return upsert(db, folder_id, uidvalidity, source_id, "pending", size, digest, NULL, NULL,
 		      NULL, false, err);
 }
 
-int state_message_copied(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static int sq_message_copied(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 			 const char *source_id, uint64_t size, const unsigned char digest[32],
 			 const char *target_folder, const char *target_id, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	return upsert(db, folder_id, uidvalidity, source_id, "copied", size, digest,
 		      target_folder, target_id, NULL, false, err);
 }
 
-int state_message_failed(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static int sq_message_failed(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 			 const char *source_id, uint64_t size, bool permanent,
 			 const char *error_text, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	return upsert(db, folder_id, uidvalidity, source_id, "failed", size, NULL, NULL, NULL,
 		      error_text, permanent, err);
 }
 
-int state_message_forget(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			 const char *source_id, struct mf_error *err)
-{
-	sqlite3_stmt *st = db->stmt[ST_FORGET];
-	bind_key(st, folder_id, uidvalidity, source_id);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? MF_OK : db_error(db, err, "forget message");
-}
-
-bool state_digest_match(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+static bool sq_digest_match(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 			const unsigned char digest[32], char target_id[128])
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st = db->stmt[ST_DIGEST];
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, folder_id);
@@ -376,9 +364,10 @@ static const char *col_text(sqlite3_stmt *q, int i)
 	return t ? (const char *)t : NULL;
 }
 
-int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb,
+static int sq_status_foreach(struct state_db *base, const char *only_name, state_status_cb *cb,
 			 void *aux, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
 	static const char sql[] =
 		"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled,"
@@ -413,9 +402,10 @@ int state_status_foreach(struct state_db *db, const char *only_name, state_statu
 	return rc;
 }
 
-int state_failures_foreach(struct state_db *db, const char *mailbox_name,
+static int sq_failures_foreach(struct state_db *base, const char *mailbox_name,
 			   state_failure_cb *cb, void *aux, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(db->db,
 			       "SELECT f.path, m.source_id, m.error FROM messages m"
@@ -433,9 +423,10 @@ int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 	return rc;
 }
 
-int state_folder_targets(struct state_db *db, const char *mailbox_name,
+static int sq_folder_targets(struct state_db *base, const char *mailbox_name,
 			 state_folder_target_cb *cb, void *aux, struct mf_error *err)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(db->db,
 			       "SELECT f.path, f.target_path,"
@@ -459,3 +450,21 @@ int state_folder_targets(struct state_db *db, const char *mailbox_name,
 	sqlite3_finalize(q);
 	return rc;
 }
+
+static const struct state_store_ops state_sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.mailbox_begin = sq_mailbox_begin,
+	.mailbox_finish = sq_mailbox_finish,
+	.mailbox_set_enabled = sq_mailbox_set_enabled,
+	.folder_begin = sq_folder_begin,
+	.folder_save = sq_folder_save,
+	.message_status = sq_message_status,
+	.message_pending = sq_message_pending,
+	.message_copied = sq_message_copied,
+	.message_failed = sq_message_failed,
+	.digest_match = sq_digest_match,
+	.status_foreach = sq_status_foreach,
+	.failures_foreach = sq_failures_foreach,
+	.folder_targets = sq_folder_targets,
+};

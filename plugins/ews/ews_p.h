@@ -311,12 +311,16 @@ int ews_call_get_item(struct mf_source *s, const char *what,
 		      struct ews_item_page *page, struct ews_status *st,
 		      struct mf_error *err);
 int ews_load_roles(struct mf_source *s, struct mf_error *err);
+int ews_open(void *plugin_ctx, const struct mf_account *a,
+	     struct mf_source **src_r, struct mf_error *err);
+void ews_close(struct mf_source **sp);
 int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
 		     struct mf_error *err);
 int ews_fetch(struct mf_source *s, const char *folder,
 	      const struct mf_cursor *since, mf_message_cb *cb, void *aux,
 	      char **sync_state_r, struct mf_error *err);
 
+/* ews_ops.c: the ops table over ews_session.c and ews_source.c. */
 extern const struct mf_source_ops ews_source_ops;
 int ews_plugin_init(const struct mf_host *host, void **ctx_r,
 		    struct mf_error *err);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* An EWS session: open (URI, auth, impersonation, the well-known folders),
  * close, the request round trip with RequestServerVersion step-down, and
- * the plugin's init/deinit.  Listing and fetching live in ews_source.c.
+ * the plugin's init/deinit.  Listing and fetching (ews_source.c) call
+ * into this file, never the reverse; ews_ops.c joins the two.
  * Throttling and transient errors go back to the core as MF_ERR_ACCOUNT +
  * MF_RETRY_LATER with the server's delay; there is no retry loop here. */
 #include <config.h>
@@ -281,8 +282,8 @@ static const char *setting(const struct mf_host *h, const char *key)
 	return h != NULL && h->setting != NULL ? h->setting(h->host_ctx, key) : NULL;
 }
 
-static int ews_open(void *plugin_ctx, const struct mf_account *a,
-		    struct mf_source **src_r, struct mf_error *err)
+int ews_open(void *plugin_ctx, const struct mf_account *a,
+	     struct mf_source **src_r, struct mf_error *err)
 {
 	struct ews_plugin_ctx *pc = plugin_ctx;
 	struct mf_source *s = mf_xcalloc(1, sizeof(*s));
@@ -399,7 +400,7 @@ static int ews_open(void *plugin_ctx, const struct mf_account *a,
 	return ews_load_roles(s, err);
 }
 
-static void ews_close(struct mf_source **sp)
+void ews_close(struct mf_source **sp)
 {
 	struct mf_source *s = sp != NULL ? *sp : NULL;
 	if (s == NULL)
@@ -416,14 +417,6 @@ static void ews_close(struct mf_source **sp)
 	free(s);
 	*sp = NULL;
 }
-
-const struct mf_source_ops ews_source_ops = {
-	.struct_size = sizeof(struct mf_source_ops),
-	.open = ews_open,
-	.list_folders = ews_list_folders,
-	.fetch = ews_fetch,
-	.close = ews_close,
-};
 
 int ews_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err)
 {

@@ -34,7 +34,15 @@ struct mf_source {
 	unsigned batch;
 };
 
+/* imap_ops.c: the ops table over imap_source.c and imap_fetch.c. */
 extern const struct mf_source_ops imap_source_ops;
+
+/* imap_source.c */
+int imap_open(void *plugin_ctx, const struct mf_account *acct,
+	      struct mf_source **src_r, struct mf_error *err);
+void imap_close(struct mf_source **srcp);
+int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
+		      struct mf_error *err);
 
 /* (Re)connect if there is no live session. */
 int imap_ensure_conn(struct mf_source *src, struct mf_error *err);

@@ -5,7 +5,8 @@
  * LIST with SPECIAL-USE, the personal namespace prefix stripped
  * (RFC 2342), names turned into '/'-separated UTF-8 paths, parents
  * before children, message counts and UIDVALIDITY from pipelined STATUS
- * commands.  Fetching is in imap_fetch.c. */
+ * commands.  Fetching (imap_fetch.c) calls into this file, never the
+ * reverse; imap_ops.c joins the two. */
 #include <config.h>
 #include "imap_p.h"
 
@@ -41,7 +42,7 @@ static void free_folders(struct mf_source *src)
 	src->listed = false;
 }
 
-static void imap_close(struct mf_source **srcp)
+void imap_close(struct mf_source **srcp)
 {
 	struct mf_source *src = *srcp;
 	if (src == NULL)
@@ -62,8 +63,8 @@ int imap_ensure_conn(struct mf_source *src, struct mf_error *err)
 	return imapc_account_connect(src->acct, &src->c, err);
 }
 
-static int imap_open(void *plugin_ctx, const struct mf_account *acct,
-		     struct mf_source **src_r, struct mf_error *err)
+int imap_open(void *plugin_ctx, const struct mf_account *acct,
+	      struct mf_source **src_r, struct mf_error *err)
 {
 	struct imap_plugin *pc = plugin_ctx;
 	*src_r = NULL;
@@ -229,8 +230,8 @@ const struct imap_folder *imap_find_folder(const struct mf_source *src,
 	return NULL;
 }
 
-static int imap_list_folders(struct mf_source *src, mf_folder_cb *cb,
-			     void *aux, struct mf_error *err)
+int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
+		      struct mf_error *err)
 {
 	int st = imap_load_folders(src, true, err);
 	if (st != MF_OK)
@@ -249,11 +250,3 @@ static int imap_list_folders(struct mf_source *src, mf_folder_cb *cb,
 	}
 	return MF_OK;
 }
-
-const struct mf_source_ops imap_source_ops = {
-	.struct_size = sizeof(struct mf_source_ops),
-	.open = imap_open,
-	.list_folders = imap_list_folders,
-	.fetch = imap_fetch,
-	.close = imap_close,
-};

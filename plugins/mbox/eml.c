@@ -47,13 +47,12 @@ static void header_date(int fd, const struct stat *st, int64_t *date,
 	free(buf);
 }
 
-int eml_fetch_dir(struct mf_source *src, const char *folder, const char *dir,
-		  const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-		  struct mf_error *err)
+int eml_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 {
+	const char *dir = f->path;
 	/* dir is root or root + "/" + relative path (offline_tree.c). */
-	size_t rl = strlen(src->root);
-	const char *rel = strncmp(dir, src->root, rl) == 0 ? dir + rl : dir;
+	size_t rl = strlen(f->root);
+	const char *rel = strncmp(dir, f->root, rl) == 0 ? dir + rl : dir;
 	while (*rel == '/')
 		rel++;
 
@@ -84,38 +83,35 @@ int eml_fetch_dir(struct mf_source *src, const char *folder, const char *dir,
 
 	int rc = MF_OK;
 	for (size_t i = 0; i < n && rc == MF_OK; i++) {
-		if (offline_canceled(src)) {
-			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-					  "eml: %s: canceled", dir);
+		if (offline_fetch_canceled(f, err)) {
+			rc = MF_ERR_CANCELED;
 			break;
 		}
 		char *id = *rel ? mf_xasprintf("%s/%s", rel, v[i])
 				: mf_xstrdup(v[i]);
-		if (since != NULL && since->have != NULL &&
-		    since->have(id, since->have_aux)) {
+		if (offline_fetch_have(f, id)) {
 			free(id);
 			continue;
 		}
 		char *path = mf_xasprintf("%s/%s", dir, v[i]);
 		struct file_msg fm;
 		struct stat st;
-		if (offline_file_open(src, path, &fm, &st)) {
+		if (offline_file_open(f, path, &fm, &st)) {
 			struct mf_message msg = {
 				.source_id = id,
 				.size = (uint64_t)st.st_size,
-				.flags = src->eml_seen ? MF_FLAG_SEEN : 0,
+				.flags = f->eml_seen ? MF_FLAG_SEEN : 0,
 				.read = offline_file_read,
 				.read_ctx = &fm,
 			};
 			header_date(fm.fd, &st, &msg.internal_date,
 				    &msg.tz_offset_min);
-			rc = cb(&msg, aux, err);
+			rc = f->cb(&msg, f->aux, err);
 			close(fm.fd);
 		}
 		free(path);
 		free(id);
 	}
-	(void)folder;
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fetch() for maildir folders, and the whole-file message reader that eml.c
- * shares.  A maildir message is one file in cur/ or new/ (tmp/ holds
+/* fetch() for maildir folders.  A maildir message is one file in cur/ or new/ (tmp/ holds
  * deliveries in progress and is never read).  Its name carries the flags
  * after ":2," (https://cr.yp.to/proto/maildir.html; Windows-friendly
  * tools write ';' or '!' for ':'): S seen, R answered, F flagged, T
@@ -19,60 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ------------------------------------------------------------------ */
-/* Whole-file messages                                                 */
-
-int offline_file_read(const struct mf_message *msg, unsigned char *buf,
-		      size_t cap, size_t *n_r, struct mf_error *err)
-{
-	struct file_msg *fm = msg->read_ctx;
-	*n_r = 0;
-	if (fm->left == 0)
-		return MF_OK;
-	if (cap > fm->left)
-		cap = (size_t)fm->left;
-	for (;;) {
-		ssize_t n = read(fm->fd, buf, cap);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : 0;
-			mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
-				     "%s: %s: %s", fm->scheme, fm->path,
-				     e ? strerror(e) : "file shrank while reading");
-			if (err != NULL)
-				err->sys_errno = e;
-			return MF_ERR_MESSAGE;
-		}
-		fm->left -= (uint64_t)n;
-		*n_r = (size_t)n;
-		return MF_OK;
-	}
-}
-
-bool offline_file_open(struct mf_source *src, const char *path,
-		       struct file_msg *fm, struct stat *st)
-{
-	/* O_NONBLOCK: a FIFO dropped into cur/ must not hang the run; it
-	 * is refused below as not a regular file. */
-	fm->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	fm->scheme = src->scheme;
-	fm->path = path;
-	if (fm->fd < 0 || fstat(fm->fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		int e = errno;
-		if (src->host != NULL && src->host->log != NULL)
-			src->host->log(src->host->host_ctx, MF_LOG_WARN,
-				       "%s: %s: skipped: %s", src->scheme, path,
-				       fm->fd < 0 ? strerror(e) : "not a file");
-		if (fm->fd >= 0)
-			close(fm->fd);
-		fm->fd = -1;
-		return false;
-	}
-	fm->left = (uint64_t)st->st_size;
-	return true;
-}
 
 /* ------------------------------------------------------------------ */
 /* Names                                                               */
@@ -182,10 +127,9 @@ static void collect(const char *dir, const char *sub, bool is_new,
 	closedir(d);
 }
 
-int maildir_fetch_dir(struct mf_source *src, const char *folder,
-		      const char *dir, const struct mf_cursor *since,
-		      mf_message_cb *cb, void *aux, struct mf_error *err)
+int maildir_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 {
+	const char *dir = f->path;
 	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
 	char *kwnames[26];
@@ -198,15 +142,13 @@ int maildir_fetch_dir(struct mf_source *src, const char *folder,
 	load_keywords(dir, kwnames);
 
 	for (size_t i = 0; i < n && rc == MF_OK; i++) {
-		if (offline_canceled(src)) {
-			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-					  "maildir: %s: canceled", dir);
+		if (offline_fetch_canceled(f, err)) {
+			rc = MF_ERR_CANCELED;
 			break;
 		}
 		const char *name = v[i].name;
 		char *id = mf_xstrndup(name, maildir_base_len(name));
-		if (since != NULL && since->have != NULL &&
-		    since->have(id, since->have_aux)) {
+		if (offline_fetch_have(f, id)) {
 			free(id);
 			continue;
 		}
@@ -225,7 +167,7 @@ int maildir_fetch_dir(struct mf_source *src, const char *folder,
 					  v[i].is_new ? "new" : "cur", name);
 		struct file_msg fm;
 		struct stat st;
-		if (offline_file_open(src, path, &fm, &st)) {
+		if (offline_file_open(f, path, &fm, &st)) {
 			struct mf_message msg = {
 				.source_id = id,
 				.size = (uint64_t)st.st_size,
@@ -236,13 +178,12 @@ int maildir_fetch_dir(struct mf_source *src, const char *folder,
 				.read = offline_file_read,
 				.read_ctx = &fm,
 			};
-			rc = cb(&msg, aux, err);
+			rc = f->cb(&msg, f->aux, err);
 			close(fm.fd);
 		}
 		free(path);
 		free(id);
 	}
-	(void)folder;
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);

@@ -18,13 +18,12 @@ static int mbox_read(const struct mf_message *msg, unsigned char *buf,
 	return mbox_stream_read(msg->read_ctx, buf, cap, n_r, err);
 }
 
-int mbox_fetch_file(struct mf_source *src, const char *folder,
-		    const char *path, const struct mf_cursor *since,
-		    mf_message_cb *cb, void *aux, struct mf_error *err)
+int mbox_fetch_file(const struct offline_fetch *f, struct mf_error *err)
 {
+	const char *path = f->path;
 	struct mbox_reader r;
 	struct mbox_msg m = { 0 };
-	int rc = mbox_reader_open(&r, path, 0, src->mboxo, err);
+	int rc = mbox_reader_open(&r, path, 0, f->mboxo, err);
 	if (rc != MF_OK) {
 		mbox_reader_close(&r);
 		return rc;
@@ -33,18 +32,16 @@ int mbox_fetch_file(struct mf_source *src, const char *folder,
 	for (;;) {
 		bool got;
 		char id[24];
-		if (offline_canceled(src)) {
-			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-					  "mbox: %s: canceled", path);
+		if (offline_fetch_canceled(f, err)) {
+			rc = MF_ERR_CANCELED;
 			break;
 		}
 		if ((rc = mbox_reader_next(&r, &m, &got, err)) != MF_OK || !got)
 			break;
 		snprintf(id, sizeof(id), "%" PRIu64, m.from_off);
-		if (since != NULL && since->have != NULL &&
-		    since->have(id, since->have_aux))
+		if (offline_fetch_have(f, id))
 			continue;
-		mbox_stream_init(st, r.fd, path, &m, src->mboxo);
+		mbox_stream_init(st, r.fd, path, &m, f->mboxo);
 		struct mf_message msg = {
 			.source_id = id,
 			.uid = 0,
@@ -56,8 +53,7 @@ int mbox_fetch_file(struct mf_source *src, const char *folder,
 			.read = mbox_read,
 			.read_ctx = st,
 		};
-		(void)folder;
-		if ((rc = cb(&msg, aux, err)) != 0)
+		if ((rc = f->cb(&msg, f->aux, err)) != 0)
 			break;
 	}
 	free(st);

@@ -4,8 +4,9 @@
  * finds messages in an mbox file and streams them unescaped; offline_tree.c
  * turns directory trees into folder lists (name helpers in
  * offline_names.c); mbox_fetch.c, maildir.c and eml.c implement fetch for
- * each format; offline_source.c holds the ops
- * table and session handling; mbox_plugin.c only exports the descriptor.
+ * each format on top of offline_fetch.c's helpers; offline_source.c holds
+ * the ops table and session handling and calls down into the readers
+ * (nothing calls back up); mbox_plugin.c only exports the descriptor.
  * Everything but the descriptor lives in the noinst library libmboxsrc.la
  * that the Check tests and fuzz targets link. */
 #ifndef MBOX_P_H
@@ -165,17 +166,32 @@ int offline_init(const struct mf_host *host, void **plugin_ctx_r,
 		 struct mf_error *err);
 void offline_deinit(void *plugin_ctx);
 
-bool offline_canceled(const struct mf_source *src);
+/* What one fetch() asks of a format reader (mbox_fetch.c, maildir.c,
+ * eml.c).  The session (offline_source.c) fills it in and calls down; the
+ * readers never reach back into the session: cancellation and warnings go
+ * through the host pointer carried here (offline_fetch.c). */
+struct offline_fetch {
+	const struct mf_host *host; /* may be NULL (tests, fuzz targets) */
+	const char *scheme;  /* "mbox", "maildir", "eml" for error texts */
+	const char *root;    /* the tree root: eml ids are relative to it */
+	const char *path;    /* the folder's file (mbox) or directory */
+	const struct mf_cursor *since;
+	mf_message_cb *cb;
+	void *aux;
+	bool mboxo;          /* mbox: format=mboxo */
+	bool eml_seen;       /* eml: seen=1 */
+};
 
-int mbox_fetch_file(struct mf_source *src, const char *folder,
-		    const char *path, const struct mf_cursor *since,
-		    mf_message_cb *cb, void *aux, struct mf_error *err);
-int maildir_fetch_dir(struct mf_source *src, const char *folder,
-		      const char *dir, const struct mf_cursor *since,
-		      mf_message_cb *cb, void *aux, struct mf_error *err);
-int eml_fetch_dir(struct mf_source *src, const char *folder, const char *dir,
-		  const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-		  struct mf_error *err);
+int mbox_fetch_file(const struct offline_fetch *f, struct mf_error *err);
+int maildir_fetch_dir(const struct offline_fetch *f, struct mf_error *err);
+int eml_fetch_dir(const struct offline_fetch *f, struct mf_error *err);
+
+/* Helpers of the readers (offline_fetch.c). */
+/* The core asked the run to stop: sets err and returns true. */
+bool offline_fetch_canceled(const struct offline_fetch *f,
+			    struct mf_error *err);
+/* True if the core already holds the message with this source_id. */
+bool offline_fetch_have(const struct offline_fetch *f, const char *id);
 
 /* read() of a message that is a whole file (maildir, eml). */
 struct file_msg {
@@ -185,9 +201,9 @@ struct file_msg {
 };
 int offline_file_read(const struct mf_message *msg, unsigned char *buf,
 		      size_t cap, size_t *n_r, struct mf_error *err);
-/* Open name in dir for reading; false (and a warning) if it vanished or
- * is not a regular file. */
-bool offline_file_open(struct mf_source *src, const char *path,
+/* Open path for reading; false (and a warning) if it vanished or is not
+ * a regular file. */
+bool offline_file_open(const struct offline_fetch *f, const char *path,
 		       struct file_msg *fm, struct stat *st);
 
 /* Maildir info suffix: flags and keyword letters of a file name. */

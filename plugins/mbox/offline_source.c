@@ -3,7 +3,8 @@
  * mbox:, maildir: and eml: schemes.  open() checks the path and options,
  * list_folders() builds the folder list once (offline_tree.c) and reports
  * it with special-use roles guessed from names, fetch() dispatches to the
- * format's reader.  Plugin state is only the host pointer. */
+ * format's reader with a struct offline_fetch (the readers never call
+ * back into this file).  Plugin state is only the host pointer. */
 #include <config.h>
 #include "mbox_p.h"
 
@@ -32,12 +33,6 @@ int offline_init(const struct mf_host *host, void **plugin_ctx_r,
 void offline_deinit(void *plugin_ctx)
 {
 	free(plugin_ctx);
-}
-
-bool offline_canceled(const struct mf_source *src)
-{
-	return src->host != NULL && src->host->canceled != NULL &&
-	       src->host->canceled(src->host->host_ctx);
 }
 
 static void offline_warn(void *aux, const char *fmt, ...) MF_PRINTF(2, 3);
@@ -219,14 +214,24 @@ static int offline_fetch(struct mf_source *src, const char *folder,
 				    src->root, folder);
 	if (f->fs_path == NULL)
 		return MF_OK; /* a container holds no messages */
+	const struct offline_fetch req = {
+		.host = src->host,
+		.scheme = src->scheme,
+		.root = src->root,
+		.path = f->fs_path,
+		.since = since,
+		.cb = cb,
+		.aux = aux,
+		.mboxo = src->mboxo,
+		.eml_seen = src->eml_seen,
+	};
 	switch (src->kind) {
 	case OFFLINE_MBOX:
-		return mbox_fetch_file(src, folder, f->fs_path, since, cb, aux, err);
+		return mbox_fetch_file(&req, err);
 	case OFFLINE_MAILDIR:
-		return maildir_fetch_dir(src, folder, f->fs_path, since, cb, aux,
-					 err);
+		return maildir_fetch_dir(&req, err);
 	case OFFLINE_EML:
-		return eml_fetch_dir(src, folder, f->fs_path, since, cb, aux, err);
+		return eml_fetch_dir(&req, err);
 	}
 	return MF_ERR_FATAL;
 }

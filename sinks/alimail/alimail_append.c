@@ -138,14 +138,12 @@ int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
 	return imapc_result_error(snk->c, res, MF_ERR_MESSAGE, MF_RETRY_NEVER, what, err);
 }
 
-int alimail_append(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, struct mf_append_result *res_r,
-		   struct mf_error *err)
+int alimail_append_now(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg,
+		       struct mf_append_result *res_r, struct mf_error *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
-	int st = alimail_append_flush(snk, err);
-	if (st == MF_OK)
-		st = alimail_ensure_conn(snk, err);
+	int st = alimail_ensure_conn(snk, err);
 	if (st != MF_OK)
 		return st;
 	for (int attempt = 0;; attempt++) {
@@ -301,16 +299,14 @@ static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
 	return MF_OK;
 }
 
-int alimail_lookup(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, const unsigned char digest[32],
-		   bool *found_r, struct mf_append_result *res_r,
-		   struct mf_error *err)
+int alimail_lookup_now(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg,
+		       const unsigned char digest[32], bool *found_r,
+		       struct mf_append_result *res_r, struct mf_error *err)
 {
 	*found_r = false;
 	memset(res_r, 0, sizeof(*res_r));
-	int st = alimail_append_flush(snk, err);
-	if (st == MF_OK)
-		st = alimail_ensure_conn(snk, err);
+	int st = alimail_ensure_conn(snk, err);
 	if (st == MF_OK)
 		st = alimail_select(snk, folder, err);
 	if (st != MF_OK)

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Private declarations of the Alibaba Mail sink (alimail://, and plain
- * imap:// / imaps:// targets): the session shared by alimail_sink.c
- * (open, folders) and alimail_append.c (APPEND, lookup). */
+ * imap:// / imaps:// targets).  The files call one way, top to bottom:
+ *   alimail_sink.c      the ops table: flushes the pipeline before a
+ *                       blocking command, abandons it at close
+ *   alimail_pipeline.c  pipelined APPEND (ABI 1.1 append_start/flush)
+ *   alimail_append.c    one APPEND (send, outcome), lookup
+ *   alimail_session.c   connection, folder list, CREATE, SELECT */
 #ifndef MAILFERRY_ALIMAIL_P_H
 #define MAILFERRY_ALIMAIL_P_H
 
@@ -54,6 +58,11 @@ int alimail_plugin_init(const struct mf_host *host, void **ctx_r,
 			struct mf_error *err);
 void alimail_plugin_deinit(void *ctx);
 
+/* ---- alimail_session.c ---- */
+int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
+			 struct mf_sink **snk_r, struct mf_error *err);
+/* Frees the session; the pipeline must be empty (or abandoned). */
+void alimail_session_free(struct mf_sink **snkp);
 /* Connect again if needed (folders are re-listed lazily). */
 int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err);
 /* The server name for a path from ensure_folder; NULL if unknown. */
@@ -63,9 +72,15 @@ const struct alimail_folder *alimail_find(const struct mf_sink *snk,
 int alimail_select(struct mf_sink *snk, const char *path,
 		   struct mf_error *err);
 
-int alimail_append(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, struct mf_append_result *res_r,
-		   struct mf_error *err);
+int alimail_ensure_folder(struct mf_sink *snk, const char *path,
+			  enum mf_special_use special_use, char **actual_r,
+			  struct mf_error *err);
+
+/* ---- alimail_append.c: callers have flushed the pipeline ---- */
+/* A blocking APPEND with reconnect and TRYCREATE handling. */
+int alimail_append_now(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg,
+		       struct mf_append_result *res_r, struct mf_error *err);
 /* The APPEND command up to and including the literal, no answer read. */
 int alimail_append_send(struct mf_sink *snk, const char *folder,
 			const struct mf_message *msg, bool *go_r, unsigned *tag_r,
@@ -76,19 +91,18 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
 			   const char *what, struct mf_append_result *res_r,
 			   bool *trycreate_r, struct mf_error *err);
-/* Pipelined APPEND (ABI 1.1), alimail_pipeline.c. */
+/* Whether msg is already in folder (the core's lookup()). */
+int alimail_lookup_now(struct mf_sink *snk, const char *folder,
+		       const struct mf_message *msg,
+		       const unsigned char digest[32], bool *found_r,
+		       struct mf_append_result *res_r, struct mf_error *err);
+
+/* ---- alimail_pipeline.c: pipelined APPEND (ABI 1.1) ---- */
 int alimail_append_start(struct mf_sink *snk, const char *folder,
 			 const struct mf_message *msg, mf_append_done_cb *done,
 			 void *done_aux, struct mf_error *err);
 int alimail_append_flush(struct mf_sink *snk, struct mf_error *err);
 void alimail_pipeline_abandon(struct mf_sink *snk);
 
-int alimail_lookup(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, const unsigned char digest[32],
-		   bool *found_r, struct mf_append_result *res_r,
-		   struct mf_error *err);
-int alimail_ensure_folder(struct mf_sink *snk, const char *path,
-			  enum mf_special_use special_use, char **actual_r,
-			  struct mf_error *err);
 
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The rooms of docs/architecture.md hold: calls go down only.  Checked on
-# the include lines (a file can only call what it includes) and on the
-# engine's output: nothing in core/ writes to the terminal.
+# the include lines (a file can only call what it includes), on the built
+# objects (no two files of one library call each other, call_circles.py)
+# and on the engine's output: nothing in core/ writes to the terminal.
 set -eu
 cd "${top_srcdir:?}"
 bad=0
@@ -47,6 +48,11 @@ done
 if grep -nE '\b(printf|puts|putchar|perror)\s*\(|\b(stdout|stderr|STDOUT_FILENO|STDERR_FILENO)\b' \
 	core/*.c; then
 	fail "core/ writes to the terminal (above): log through log_msg or report an event"
+fi
+
+# Inside each library, files call one way too.
+if ! python3 "$top_srcdir/tests/integration/call_circles.py" "${top_builddir:?}"; then
+	fail "files that call each other (above): pass a callback or move the shared part below both"
 fi
 
 [ $bad = 0 ] && echo "layering: rooms and call directions as in docs/architecture.md"

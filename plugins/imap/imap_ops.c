@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* The IMAP source's ops table: sessions and folders from imap_source.c,
+ * fetching from imap_fetch.c.  Kept apart so that imap_fetch.c can use the
+ * session's folder list while the session knows nothing of fetching. */
+#include <config.h>
+#include "imap_p.h"
+
+const struct mf_source_ops imap_source_ops = {
+	.struct_size = sizeof(struct mf_source_ops),
+	.open = imap_open,
+	.list_folders = imap_list_folders,
+	.fetch = imap_fetch,
+	.close = imap_close,
+};

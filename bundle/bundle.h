@@ -15,16 +15,17 @@
 #include <mailferry/plugin.h>
 
 
-/* ---- archive layer (bundle_tar.c) ---------------------------------- */
+/* ---- archive layer (bundle_tar.c, on libarchive) -------------------- */
 
 struct tar_writer;
-/* Write a gzip'd ustar archive to a temporary file beside path; it only
- * replaces path on tar_writer_close(commit = true). */
+/* Write a gzip'd tar archive (pax-restricted: plain ustar unless a name
+ * needs a pax header) to a temporary file beside path; it only replaces
+ * path on tar_writer_close(commit = true). */
 int tar_writer_open(const char *path, uint64_t mtime, struct tar_writer **tw_r,
 		    struct mf_error *err);
 /* One entry from memory.  No checks on name/typeflag/linkname: the tests
  * use this to build hostile archives.  typeflag '0' file, '5' directory,
- * '1' hard link, '2' symlink. */
+ * '1' hard link, '2' symlink, '3'/'4' devices, '6' FIFO. */
 int tar_writer_add(struct tar_writer *tw, const char *name, char typeflag, const void *data,
 		   size_t len, const char *linkname, struct mf_error *err);
 /* One regular file copied from src_path, hashing it on the way; hex_r
@@ -42,10 +43,12 @@ struct tar_file {
 };
 /* Extract archive into dir (which must exist, empty, private).  Only
  * regular files and directories are accepted, and only names for which
- * allowed(name) is true; absolute names, "..", "." or empty components,
- * links, devices, pax/GNU extension headers, duplicate names, bad header
- * checksums, files over 512 MiB and truncated or corrupt gzip data are
- * refused with the entry's name.  *files_r lists the regular files. */
+ * allowed(name) is true (long pax/GNU names included); absolute names,
+ * "..", "." or empty components, links, devices, FIFOs, sparse files,
+ * duplicate names, damaged headers, files over 512 MiB, more than 4096
+ * entries and truncated or corrupt gzip data are refused with the
+ * entry's name.  *files_r lists the regular files with the SHA-256 of
+ * the bytes extracted. */
 int tar_extract(const char *archive, const char *dir, bool (*allowed)(const char *name),
 		struct tar_file **files_r, size_t *n_files_r, struct mf_error *err);
 void tar_files_free(struct tar_file *files, size_t n);

@@ -161,16 +161,11 @@ int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
 	const char *query = NULL;
 	if (strncmp(rest, "//", 2) == 0) {
 		rest += 2;
+		/* RFC 3986: the authority ends at the first '/' or '?' (a login
+		 * never holds a '/'), so "graph://TENANT/alice@corp.example"
+		 * is host TENANT with path "/alice@corp.example"; '@' inside
+		 * the authority is handled by parse_authority (last one wins). */
 		size_t alen = strcspn(rest, "/?");
-		/* An '@' after the first '/' still belongs to the user part
-		 * only if a later '@' exists before the path: keep it simple,
-		 * the authority ends at the first '/' or '?' after the last '@'. */
-		const char *last_at = NULL;
-		for (const char *p = rest; *p && *p != '?'; p++)
-			if (*p == '@')
-				last_at = p;
-		if (last_at != NULL && last_at > rest + alen)
-			alen = (size_t)(last_at - rest) + strcspn(last_at, "/?");
 		int st;
 		size_t ats = 0;
 		for (size_t i = 0; i < alen; i++)

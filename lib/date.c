@@ -9,6 +9,7 @@
  * fail rather than guess.  Header lookup lives in mime_header.c. */
 #include <config.h>
 #include <mailferry/date.h>
+#include <mailferry/util.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -514,5 +515,46 @@ bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out,
 			out[0] = '\0';
 		return false;
 	}
+	return true;
+}
+
+bool mf_parse_iso8601_date(const char *s, int64_t *t_r)
+{
+	int y, mo, d, h, mi, se;
+	if (s == NULL || strlen(s) < 19)
+		return false;
+	if (!mf_parse_digits(s, 4, &y) || s[4] != '-' ||
+	    !mf_parse_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !mf_parse_digits(s + 8, 2, &d) || s[10] != 'T' ||
+	    !mf_parse_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !mf_parse_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !mf_parse_digits(s + 17, 2, &se))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || se > 60)
+		return false;
+	const char *p = s + 19;
+	if (*p == '.') { /* fractional seconds: ignored */
+		p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	int64_t off = 0;
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (!mf_parse_digits(p + 1, 2, &oh) || p[3] != ':' ||
+		    !mf_parse_digits(p + 4, 2, &om) || oh > 14 || om > 59)
+			return false;
+		off = (int64_t)(oh * 60 + om) * 60;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	}
+	if (*p != '\0')
+		return false;
+	*t_r = mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
 	return true;
 }

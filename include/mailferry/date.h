@@ -47,6 +47,11 @@ bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r,
 bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
 			     int32_t *tz_min_r);
 
+/* An ISO 8601 / xs:dateTime timestamp as EWS and Microsoft Graph send
+ * them: "2024-05-01T10:20:30Z", fractional seconds ignored, "+02:00"
+ * offsets, no zone = UTC; nothing may follow. */
+bool mf_parse_iso8601_date(const char *s, int64_t *epoch_r);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 int64_t mf_days_from_civil(int64_t year, unsigned month, unsigned day);
 

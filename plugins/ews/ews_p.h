@@ -9,6 +9,7 @@
 #ifndef EWS_P_H
 #define EWS_P_H
 
+#include <mailferry/date.h>
 #include <mailferry/plugin.h>
 #include <mailferry/util.h>
 
@@ -138,9 +139,6 @@ struct ews_b64 {
 };
 void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out);
 bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out);
-/* xs:dateTime ("2024-05-01T10:20:30Z", fractions, +hh:mm offsets, no zone
- * = UTC) to seconds since the epoch. */
-bool ews_parse_datetime(const char *s, int64_t *t_r);
 /* Appends s with the five XML special characters escaped. */
 void ews_xml_escape(struct mf_buf *b, const char *s);
 

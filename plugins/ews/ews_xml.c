@@ -468,7 +468,7 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 			   strcmp(n, "DateTimeSent") == 0) {
 			s = text_dup(c);
 			int64_t t;
-			if (ews_parse_datetime(s, &t))
+			if (mf_parse_iso8601_date(s, &t))
 				*(n[8] == 'R' ? &it->received : &it->sent) = t;
 			free(s);
 		} else if (strcmp(n, "IsRead") == 0) {

@@ -353,11 +353,11 @@ static void end_field(struct ews_getitem_stream *g)
 			it->size = 0;
 		break;
 	case F_RECEIVED:
-		if (ews_parse_datetime(t, &tm))
+		if (mf_parse_iso8601_date(t, &tm))
 			it->received = tm;
 		break;
 	case F_SENT:
-		if (ews_parse_datetime(t, &tm))
+		if (mf_parse_iso8601_date(t, &tm))
 			it->sent = tm;
 		break;
 	case F_IS_READ:

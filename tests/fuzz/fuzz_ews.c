@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mf_buf_free(&b);
 	char *s = mf_xstrndup(x, size);
 	int64_t t;
-	(void)ews_parse_datetime(s, &t);
+	(void)mf_parse_iso8601_date(s, &t);
 	(void)ews_folder_class_is_mail(s);
 	free(s);
 	return 0;

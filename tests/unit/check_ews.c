@@ -443,23 +443,23 @@ END_TEST
 START_TEST(datetime_forms)
 {
 	int64_t t;
-	ck_assert(ews_parse_datetime("2024-05-01T10:20:30Z", &t));
+	ck_assert(mf_parse_iso8601_date("2024-05-01T10:20:30Z", &t));
 	ck_assert_int_eq(t, 1714558830);
-	ck_assert(ews_parse_datetime("2024-05-01T10:20:30.123Z", &t));
+	ck_assert(mf_parse_iso8601_date("2024-05-01T10:20:30.123Z", &t));
 	ck_assert_int_eq(t, 1714558830);
-	ck_assert(ews_parse_datetime("2024-05-01T12:20:30+02:00", &t));
+	ck_assert(mf_parse_iso8601_date("2024-05-01T12:20:30+02:00", &t));
 	ck_assert_int_eq(t, 1714558830);
-	ck_assert(ews_parse_datetime("2024-05-01T10:20:30", &t));
+	ck_assert(mf_parse_iso8601_date("2024-05-01T10:20:30", &t));
 	ck_assert_int_eq(t, 1714558830);
-	ck_assert(ews_parse_datetime("1970-01-01T00:00:00Z", &t));
+	ck_assert(mf_parse_iso8601_date("1970-01-01T00:00:00Z", &t));
 	ck_assert_int_eq(t, 0);
-	ck_assert(ews_parse_datetime("2000-02-29T00:00:00Z", &t));
+	ck_assert(mf_parse_iso8601_date("2000-02-29T00:00:00Z", &t));
 	ck_assert_int_eq(t, 951782400);
-	ck_assert(!ews_parse_datetime("2024-13-01T10:20:30Z", &t));
-	ck_assert(!ews_parse_datetime("2024-05-01 10:20:30Z", &t));
-	ck_assert(!ews_parse_datetime("2024-05-01T10:20:30Zjunk", &t));
-	ck_assert(!ews_parse_datetime("yesterday", &t));
-	ck_assert(!ews_parse_datetime(NULL, &t));
+	ck_assert(!mf_parse_iso8601_date("2024-13-01T10:20:30Z", &t));
+	ck_assert(!mf_parse_iso8601_date("2024-05-01 10:20:30Z", &t));
+	ck_assert(!mf_parse_iso8601_date("2024-05-01T10:20:30Zjunk", &t));
+	ck_assert(!mf_parse_iso8601_date("yesterday", &t));
+	ck_assert(!mf_parse_iso8601_date(NULL, &t));
 }
 END_TEST
 

@@ -230,6 +230,23 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 		job->source.impersonate = mf_xstrdup(v);
 		job->source.acct.impersonate = job->source.impersonate;
 	}
+	/* Per-row OAuth client settings (paths only), e.g. a refresh token
+	 * file per mailbox: columns oauth_refresh_token_file, ... */
+	static const char *const oauth_columns[] = {
+		"oauth_client_id", "oauth_tenant", "oauth_token_url",
+		"oauth_client_secret_file", "oauth_cert_file", "oauth_key_file",
+		"oauth_service_account_file", "oauth_refresh_token_file", "oauth_scope",
+	};
+	for (size_t i = 0; i < sizeof(oauth_columns) / sizeof(oauth_columns[0]); i++) {
+		if ((v = column(hdr, row, oauth_columns[i])) == NULL)
+			continue;
+		char *key = mf_xstrdup(oauth_columns[i]);
+		for (char *p = key; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		uri_add_option(&job->source, key, v);
+		free(key);
+	}
 	if ((v = column(hdr, row, "folder_policy")) != NULL) {
 		struct folder_map *fm = mf_xcalloc(1, sizeof(*fm));
 		if (folder_map_set_policy(fm, v, &err) != MF_OK) {

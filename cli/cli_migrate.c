@@ -43,7 +43,18 @@ enum {
 	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
 	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
 	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT, OPT_BUNDLE, OPT_CONFIG,
+	OPT_OAUTH, /* OPT_OAUTH + i: oauth_settings[i] */
 };
+
+/* OAuth 2.0 client settings (core/oauth.h): each option sets the setting
+ * of its own name, which an accounts CSV column of the same name overrides
+ * per row.  Only paths to secrets, never a secret itself. */
+static const char *const oauth_settings[] = {
+	"oauth-client-id", "oauth-tenant", "oauth-authority", "oauth-token-url",
+	"oauth-client-secret-file", "oauth-cert-file", "oauth-key-file",
+	"oauth-service-account-file", "oauth-refresh-token-file", "oauth-scope",
+};
+#define N_OAUTH (sizeof(oauth_settings) / sizeof(oauth_settings[0]))
 
 static const struct option long_opts[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
@@ -71,6 +82,16 @@ static const struct option long_opts[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "oauth-client-id", required_argument, NULL, OPT_OAUTH + 0 },
+	{ "oauth-tenant", required_argument, NULL, OPT_OAUTH + 1 },
+	{ "oauth-authority", required_argument, NULL, OPT_OAUTH + 2 },
+	{ "oauth-token-url", required_argument, NULL, OPT_OAUTH + 3 },
+	{ "oauth-client-secret-file", required_argument, NULL, OPT_OAUTH + 4 },
+	{ "oauth-cert-file", required_argument, NULL, OPT_OAUTH + 5 },
+	{ "oauth-key-file", required_argument, NULL, OPT_OAUTH + 6 },
+	{ "oauth-service-account-file", required_argument, NULL, OPT_OAUTH + 7 },
+	{ "oauth-refresh-token-file", required_argument, NULL, OPT_OAUTH + 8 },
+	{ "oauth-scope", required_argument, NULL, OPT_OAUTH + 9 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -164,7 +185,12 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case 'v': o->verbose = true; break;
 		case 'q': o->quiet = true; break;
 		case 'h': cli_usage(stdout); exit(EXIT_OK);
-		default: return false;
+		default:
+			if (c >= OPT_OAUTH && c < OPT_OAUTH + (int)N_OAUTH) {
+				settings_set(&o->settings, oauth_settings[c - OPT_OAUTH], optarg);
+				break;
+			}
+			return false;
 		}
 	}
 	return true;
@@ -445,6 +471,7 @@ out:
 	free(jobs);
 	free(o.plugin_dirs);
 	folder_map_free(&o.folders);
+	oauth_cache_clear();
 	settings_free(&o.settings);
 	cli_free_argv(argc, argv);
 	if (have_bundle)

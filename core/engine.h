@@ -8,6 +8,8 @@
  *   - runs them (scheduler.h) with a throttle (throttle.h), a retry policy
  *     (retry.h), a state store (state.h) and its event hooks (events.h),
  *   - and may read both sides back to compare them (verify.h).
+ * Plugins get OAuth 2.0 tokens from the engine (oauth.h) configured by
+ * the same settings; a front end clears the cache at the end.
  * The engine prints nothing: it logs through the host's log sink and
  * reports through the event hooks. */
 #ifndef MF_CORE_ENGINE_H
@@ -17,6 +19,7 @@
 #include "folder_map.h"
 #include "crash.h"
 #include "host.h"
+#include "oauth.h"
 #include "plugin_loader.h"
 #include "retry.h"
 #include "scheduler.h"

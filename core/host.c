@@ -4,6 +4,9 @@
  * SIGINT) and run-wide settings.  Nothing here writes to the terminal. */
 #include <config.h>
 #include "host.h"
+#include "oauth.h"
+
+#include <curl/curl.h>
 
 #include <mailferry/util.h>
 #include <stdarg.h>
@@ -105,6 +108,13 @@ static const char *host_setting(void *ctx, const char *key)
 	return settings_get(ctx, key);
 }
 
+static int host_oauth_token(void *ctx, const struct mf_account *acct,
+			    const struct mf_oauth_request *req, char **token_r,
+			    struct mf_error *err)
+{
+	return oauth_token(ctx, acct, req, token_r, err);
+}
+
 void host_init(struct mf_host *host, const struct settings *settings)
 {
 	memset(host, 0, sizeof(*host));
@@ -115,4 +125,8 @@ void host_init(struct mf_host *host, const struct settings *settings)
 	host->log = host_log;
 	host->canceled = host_canceled;
 	host->setting = host_setting;
+	host->oauth_token = host_oauth_token;
+	/* libcurl's global set-up is not thread-safe: do it here, before
+	 * any job thread exists (repeated calls are counted, harmless). */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 }

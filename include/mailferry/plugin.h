@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 2
+#define MF_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -116,6 +116,27 @@ static inline int mf_error_set(struct mf_error *err, enum mf_status status,
 
 enum mf_log_level { MF_LOG_DEBUG, MF_LOG_INFO, MF_LOG_WARN, MF_LOG_ERROR };
 
+struct mf_account;
+
+/* What a plugin asks the core's OAuth service for (ABI 1.3). */
+struct mf_oauth_request {
+	uint32_t struct_size;  /* sizeof(struct mf_oauth_request) */
+	/* The resource the plugin talks to, e.g.
+	 * "https://outlook.office365.com/.default" (IMAP/POP3/EWS on
+	 * Exchange Online), "https://graph.microsoft.com/.default",
+	 * "https://mail.google.com/".  The operator's oauth-scope overrides. */
+	const char *scope;
+	/* Microsoft: the tenant (directory id or domain) when the URI names
+	 * one (graph://TENANT/...); NULL: the configured oauth-tenant. */
+	const char *tenant;
+	/* The mailbox the token acts for (Google domain-wide delegation's
+	 * "sub"); NULL: acct->user. */
+	const char *subject;
+	/* The server refused the last token (HTTP 401, IMAP
+	 * AUTHENTICATIONFAILED): fetch a new one instead of the cached one. */
+	bool refresh;
+};
+
 struct mf_host {
 	uint16_t abi_major, abi_minor; /* the core's ABI */
 	uint32_t struct_size;          /* check before using a slot past 1.0 */
@@ -129,7 +150,21 @@ struct mf_host {
 	/* A run-wide setting ("timeout", "ca-file", "insecure", ...) or NULL.
 	 * The string lives as long as the run. */
 	const char *(*setting)(void *host_ctx, const char *key);
-	/* ABI 1.1 and later: new slots go here. */
+	/* ABI 1.3: an OAuth 2.0 access token for acct (see struct
+	 * mf_oauth_request).  The core runs the flow the operator configured
+	 * (client secret, certificate, Google service account, refresh
+	 * token), caches the token per identity and scope and renews it
+	 * before it expires; the plugin never sees a client secret or key.
+	 * On MF_OK *token_r is a malloc'd NUL-terminated access token: send
+	 * it, then explicit_bzero() and free() it; never log it.  Errors:
+	 * MF_ERR_AUTH (no OAuth configured for this account, the token
+	 * endpoint refused: err names its error code and description),
+	 * MF_ERR_ACCOUNT + MF_RETRY_LATER (endpoint unreachable, 5xx, 429).
+	 * Thread-safe.  Check host->abi_minor >= 3 (or struct_size) first. */
+	int (*oauth_token)(void *host_ctx, const struct mf_account *acct,
+			   const struct mf_oauth_request *req, char **token_r,
+			   struct mf_error *err);
+	/* ABI 1.4 and later: new slots go here. */
 };
 
 /* ------------------------------------------------------------------ */

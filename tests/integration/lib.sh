@@ -7,7 +7,7 @@ set -eu
 : "${top_srcdir:?run through make check}"
 
 MAILFERRY="$top_builddir/cli/mailferry"
-MAILFERRY_PLUGIN_PATH="$top_builddir/plugins/mbox:$top_builddir/plugins/imap:$top_builddir/plugins/pop3:$top_builddir/plugins/ews:$top_builddir/sinks"
+MAILFERRY_PLUGIN_PATH="$top_builddir/plugins/mbox:$top_builddir/plugins/imap:$top_builddir/plugins/pop3:$top_builddir/plugins/ews:$top_builddir/plugins/graph:$top_builddir/sinks"
 export MAILFERRY_PLUGIN_PATH
 TEST_DATA="$top_srcdir/tests/data"
 

@@ -25,6 +25,20 @@ START_TEST(login_may_be_a_whole_address)
 }
 END_TEST
 
+/* RFC 3986: the authority ends at the first '/', so an address in the
+ * path stays there (graph://TENANT/USER@DOMAIN). */
+START_TEST(address_in_the_path_stays_in_the_path)
+{
+	ck_assert_int_eq(uri_parse("graph://contoso.onmicrosoft.com/alice@contoso.com?hidden=1",
+				   &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.host, "contoso.onmicrosoft.com");
+	ck_assert_ptr_null(s.acct.user);
+	ck_assert_str_eq(s.acct.path, "/alice@contoso.com");
+	ck_assert_str_eq(mf_account_option(&s.acct, "hidden"), "1");
+	uri_spec_free(&s);
+}
+END_TEST
+
 START_TEST(password_is_taken_out_of_the_display_uri)
 {
 	ck_assert_int_eq(uri_parse("imap://bob:s3cr%40t@127.0.0.1:143", &s, &err), MF_OK);
@@ -103,6 +117,7 @@ static Suite *uri_suite(void)
 	Suite *su = suite_create("uri");
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, login_may_be_a_whole_address);
+	tcase_add_test(tc, address_in_the_path_stays_in_the_path);
 	tcase_add_test(tc, password_is_taken_out_of_the_display_uri);
 	tcase_add_test(tc, ipv6_literal_and_path);
 	tcase_add_test(tc, local_paths_keep_their_characters);

@@ -13,11 +13,16 @@
 #include "graph_p.h"
 
 #include <mailferry/date.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MSG_SELECT "$select=id,receivedDateTime,isRead,isDraft,flag"
+#define BATCH_MAX 20
+/* A $batch answer is one JSON document in memory: past this, the batch's
+ * messages are fetched one by one and streamed instead. */
+#define BATCH_MEM_LIMIT (48u << 20)
 
 struct pending_msg {
 	char *id;
@@ -65,7 +70,7 @@ struct folder_run {
 	const struct mf_cursor *since;
 	mf_message_cb *cb;
 	void *aux;
-	size_t deleted, listed, copied_now;
+	size_t deleted, listed;
 };
 
 /* Download up to GRAPH_MAX_PARALLEL bodies at once, then deliver them. */
@@ -125,7 +130,6 @@ static int deliver(struct folder_run *fr, struct pending_msg *v, size_t n, struc
 		}
 		if ((st = fr->cb(&msg, fr->aux, err)) != 0)
 			break;
-		fr->copied_now++;
 	}
 	for (size_t i = 0; i < n; i++) {
 		graph_body_free(&reqs[i].body);
@@ -140,12 +144,148 @@ static void pending_free(struct pending_msg *v, size_t n)
 		free(v[i].id);
 }
 
+/* Base64 (a $batch item's body) into b; false if it is not base64. */
+static bool decode_body(const char *text, struct graph_body *b)
+{
+	size_t len = strlen(text);
+	if (len % 4 != 0)
+		return false;
+	mf_buf_reserve(&b->mem, len / 4 * 3 + 1);
+	int n = len > 0 ? EVP_DecodeBlock(b->mem.data, (const unsigned char *)text, (int)len) : 0;
+	if (n < 0)
+		return false;
+	size_t pad = len >= 2 && text[len - 1] == '=' ? (text[len - 2] == '=' ? 2 : 1) : 0;
+	b->mem.len = (size_t)n - pad;
+	b->size = b->mem.len;
+	return true;
+}
+
+/* The bodies of v[0..n) in one $batch.  *fallback_r: the answer was too
+ * big for memory; fetch these one by one instead. */
+static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
+			 bool *fallback_r, struct mf_error *err)
+{
+	*fallback_r = false;
+	char *up = graph_user_path(fr->s->http, fr->s->user);
+	json_t *reqs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char id[24], *url = mf_xasprintf("/%s/messages/%s/$value", up, v[i].id);
+		snprintf(id, sizeof(id), "%zu", i);
+		json_array_append_new(reqs, json_pack("{s:s, s:s, s:s}", "id", id, "method", "GET",
+						      "url", url));
+		free(url);
+	}
+	free(up);
+	json_t *body = json_pack("{s:o}", "requests", reqs);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	char *url = mf_xasprintf("%s/v1.0/$batch", graph_http_base(fr->s->http));
+	struct graph_req r = { .url = url, .post_json = text, .mem_limit = BATCH_MEM_LIMIT };
+	graph_body_init(&r.body);
+	int st = graph_http_run(fr->s->http, &r, 1, err);
+	json_t *j = NULL;
+	if (st == MF_OK && r.too_big)
+		*fallback_r = true;
+	else if (st == MF_OK && r.http != 200)
+		st = graph_error(&r, fr->what, MF_ERR_FOLDER, NULL, 0, err);
+	else if (st == MF_OK &&
+		 (j = json_loadb((const char *)r.body.mem.data, r.body.mem.len, 0, NULL)) == NULL)
+		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+				  "%s: $batch answer is not JSON", fr->what);
+	graph_body_free(&r.body);
+	free(url);
+	free(text);
+
+	/* Answers come in any order: index them by id. */
+	json_t *by_id[BATCH_MAX] = { 0 };
+	json_t *resps = json_object_get(j, "responses");
+	for (size_t k = 0; k < json_array_size(resps); k++) {
+		const char *id = json_string_value(json_object_get(json_array_get(resps, k), "id"));
+		unsigned long i = id != NULL ? strtoul(id, NULL, 10) : n;
+		if (i < n)
+			by_id[i] = json_array_get(resps, k);
+	}
+	uint32_t later_ms = 0;
+	bool later = false;
+	for (size_t i = 0; st == MF_OK && !*fallback_r && i < n; i++) {
+		json_t *resp = by_id[i];
+		json_int_t status = json_integer_value(json_object_get(resp, "status"));
+		json_t *rb = json_object_get(resp, "body");
+		if (resp == NULL || status == 429 || status >= 500) {
+			/* Throttled or failed inside the batch: the rest is
+			 * delivered, then the core backs off and runs the folder
+			 * again (what was delivered is skipped then). */
+			const char *ra = json_string_value(
+				json_object_get(json_object_get(resp, "headers"), "Retry-After"));
+			uint32_t ms = ra != NULL ? (uint32_t)atoi(ra) * 1000u : 0;
+			later_ms = ms > later_ms ? ms : later_ms;
+			later = true;
+			continue;
+		}
+		const char *code = json_string_value(json_object_get(json_object_get(rb, "error"), "code"));
+		if (status == 404 && code != NULL && strcmp(code, "ErrorItemNotFound") == 0) {
+			fr->deleted++;
+			graph_log(fr->s, MF_LOG_INFO, "%s: message %s was deleted on the server "
+				  "during the run: skipped", fr->path, v[i].id);
+			continue;
+		}
+		struct graph_body mb;
+		graph_body_init(&mb);
+		struct mf_error failure = { 0 };
+		struct body_reader br = { .body = &mb, .who = fr->what, .id = v[i].id };
+		struct mf_message msg = {
+			.source_id = v[i].id, .internal_date = v[i].date, .flags = v[i].flags,
+			.read = read_body, .read_ctx = &br,
+		};
+		if (status == 401 || status == 403) {
+			struct graph_req fake = { .http = (long)status };
+			graph_body_init(&fake.body);
+			st = graph_error(&fake, fr->what, MF_ERR_FOLDER, NULL, 0, err);
+			break;
+		}
+		if (status != 200 || !json_is_string(rb) || !decode_body(json_string_value(rb), &mb)) {
+			mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+				     "%s: message %s: HTTP %lld %s", fr->what, v[i].id,
+				     (long long)status, code != NULL ? code : "(no MIME body)");
+			failure.proto_code = (long)status;
+			msg.read = NULL;
+			msg.failure = &failure;
+		}
+		msg.size = mb.size;
+		st = fr->cb(&msg, fr->aux, err);
+		graph_body_free(&mb);
+	}
+	json_decref(j);
+	if (st == MF_OK && later) {
+		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+				  "%s: throttled inside a $batch (HTTP 429/5xx)", fr->what);
+		err->retry_after_ms = later_ms;
+	}
+	return st;
+}
+
+/* Deliver v[0..n): by $batch, or in groups of single requests. */
+static int flush(struct folder_run *fr, struct pending_msg *v, size_t n, struct mf_error *err)
+{
+	bool one_by_one = fr->s->batch <= 1 || n == 1;
+	int st = MF_OK;
+	if (!one_by_one) {
+		st = deliver_batch(fr, v, n, &one_by_one, err);
+		if (one_by_one)
+			graph_log(fr->s, MF_LOG_DEBUG, "%s: large messages: fetching %zu one by one",
+				  fr->path, n);
+	}
+	for (size_t i = 0; st == MF_OK && one_by_one && i < n; i += GRAPH_MAX_PARALLEL)
+		st = deliver(fr, v + i, n - i < GRAPH_MAX_PARALLEL ? n - i : GRAPH_MAX_PARALLEL, err);
+	return st;
+}
+
 /* The messages of one delta page that the core does not have yet. */
 static int take_page(struct folder_run *fr, json_t *page, struct mf_error *err)
 {
 	json_t *vals = json_object_get(page, "value");
-	struct pending_msg batch[GRAPH_MAX_PARALLEL];
-	size_t nb = 0;
+	struct pending_msg batch[BATCH_MAX];
+	size_t nb = 0, cap = fr->s->batch > 1 ? fr->s->batch : GRAPH_MAX_PARALLEL;
 	int st = MF_OK;
 	for (size_t i = 0; st == MF_OK && i < json_array_size(vals); i++) {
 		json_t *m = json_array_get(vals, i);
@@ -161,14 +301,14 @@ static int take_page(struct folder_run *fr, json_t *page, struct mf_error *err)
 					   &date))
 			date = MF_DATE_UNKNOWN;
 		batch[nb++] = (struct pending_msg){ mf_xstrdup(id), date, flags_of(m) };
-		if (nb == GRAPH_MAX_PARALLEL) {
-			st = deliver(fr, batch, nb, err);
+		if (nb == cap) {
+			st = flush(fr, batch, nb, err);
 			pending_free(batch, nb);
 			nb = 0;
 		}
 	}
 	if (st == MF_OK && nb > 0)
-		st = deliver(fr, batch, nb, err);
+		st = flush(fr, batch, nb, err);
 	pending_free(batch, nb);
 	return st;
 }

@@ -276,7 +276,8 @@ static void run_round(struct graph_http *h, struct graph_req *reqs, size_t n)
 		reqs[i].curl_error[0] = '\0';
 		reqs[i].retry_after_ms = 0;
 		sc[i] = (struct sink_ctx){ .r = &reqs[i],
-					   .limit = reqs[i].to_file ? GRAPH_MEM_BODY : GRAPH_MAX_JSON };
+					   .limit = reqs[i].to_file ? GRAPH_MEM_BODY
+						    : reqs[i].mem_limit ? reqs[i].mem_limit : GRAPH_MAX_JSON };
 		setup(h, h->easy[i], &reqs[i], &sc[i], &hdrs[i]);
 		curl_easy_setopt(h->easy[i], CURLOPT_PRIVATE, &reqs[i]);
 		curl_multi_add_handle(h->multi, h->easy[i]);
@@ -322,8 +323,11 @@ int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n,
 {
 	if (n > GRAPH_MAX_PARALLEL)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "graph: %zu requests", n);
-	int st = MF_OK;
-	if (h->token == NULL && (st = get_token(h, false, err)) != MF_OK)
+	/* Ask the core every time: it answers from its cache and renews the
+	 * token before it expires, so a refused request stays the
+	 * exception (the 401 path below). */
+	int st = get_token(h, false, err);
+	if (st != MF_OK)
 		return st;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		run_round(h, reqs, n);
@@ -343,6 +347,10 @@ int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n,
 		struct graph_req *r = &reqs[i];
 		if (r->curl_code == CURLE_OK)
 			continue;
+		if (r->body.failed && !r->to_file) {
+			r->too_big = true; /* the caller takes another way */
+			continue;
+		}
 		bool tls = r->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
 			   r->curl_code == CURLE_SSL_CACERT_BADFILE;
 		if (r->body.failed)

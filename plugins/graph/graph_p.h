@@ -51,12 +51,14 @@ struct graph_req {
 	const char *post_json;    /* POST this body, or NULL for GET */
 	const char *prefer;       /* extra "Prefer:" value or NULL */
 	bool to_file;             /* body may spill to a temporary file */
+	size_t mem_limit;         /* in-memory cap when !to_file; 0: the default */
 	/* results */
 	long http;
 	struct graph_body body;
 	uint32_t retry_after_ms;
 	int curl_code;
 	char curl_error[256];
+	bool too_big;             /* !to_file and the body passed mem_limit */
 };
 
 struct graph_http;
@@ -103,6 +105,7 @@ struct mf_source {
 	char *users_url;       /* BASE/v1.0/users/USER */
 	bool hidden;           /* ?hidden=1: migrate hidden folders too */
 	unsigned page_size;    /* delta page size (Prefer odata.maxpagesize) */
+	unsigned batch;        /* bodies per $batch (1: one $value each) */
 	bool listed;
 	struct graph_folder *folders;
 	size_t nfolders;

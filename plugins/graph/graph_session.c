@@ -8,6 +8,8 @@
  *   hidden=1              migrate hidden folders too (Graph lists them
  *                         only with includeHiddenFolders=true)
  *   page-size=N           messages per delta page (default 100)
+ *   batch=N               message bodies per $batch request (default 20,
+ *                         Graph's maximum; 1 = one $value request each)
  * The plugin's init/deinit live here too: libcurl's global state is set up
  * once, before threads, as it requires. */
 #include <config.h>
@@ -97,6 +99,13 @@ int graph_open(void *plugin_ctx, const struct mf_account *acct, struct mf_source
 	s->user = mf_xstrdup(user);
 	s->who = mf_xasprintf("graph: %s", user);
 	s->page_size = page_size;
+	const char *batch = mf_account_option(acct, "batch");
+	s->batch = batch != NULL ? (unsigned)atoi(batch) : 20;
+	if (s->batch == 0 || s->batch > 20) {
+		graph_close(src_r);
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "graph: batch=%s: expected 1 to 20", batch);
+	}
 	const char *hidden = mf_account_option(acct, "hidden");
 	s->hidden = hidden != NULL && strcmp(hidden, "0") != 0 && strcmp(hidden, "no") != 0;
 	const char *base = base_url(mf_account_option(acct, "base"));

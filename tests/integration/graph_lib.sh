@@ -93,7 +93,7 @@ graph_run() {
 	name=$1 user=$2 target=$3
 	shift 3
 	rc=0
-	mf migrate "graph://tenant1/$user?base=$BASE&page-size=50" "$target" --name "$user" \
+	mf migrate "graph://tenant1/$user?base=$BASE&page-size=50${GRAPH_QUERY-}" "$target" --name "$user" \
 		--ca-file "$T/cert.pem" --oauth-authority "$BASE" --oauth-client-id app1 \
 		--oauth-client-secret-file "${SECRET_FILE:-$T/app1.secret}" \
 		--json "$@" > "$T/$name.json" 2> "$T/$name.err" || rc=$?

@@ -18,7 +18,10 @@ trap 'eval "$mf_cleanup_hooks"; rm -rf "$T"' EXIT
 
 # Whole test bounded in time: a watchdog kills this shell if it hangs.
 MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-300}
-( sleep "$MF_TEST_TIMEOUT"; echo "TIMEOUT after ${MF_TEST_TIMEOUT}s" >&2; kill -TERM $$ ) 2>/dev/null &
+# The sleep holds no descriptor of ours: a caller reading our output
+# through a pipe sees its end when we exit, not when the sleep does.
+( sleep "$MF_TEST_TIMEOUT" </dev/null >/dev/null 2>&1
+  echo "TIMEOUT after ${MF_TEST_TIMEOUT}s" >&2; kill -TERM $$ 2>/dev/null ) &
 mf_watchdog=$!
 mf_on_exit "kill $mf_watchdog 2>/dev/null || true"
 

@@ -131,7 +131,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *aux)
 }
 
 struct graph_http *graph_http_new(const struct mf_host *host, const struct mf_account *acct,
-				  const char *tenant, const char *base, const char *who)
+				  const char *tenant, const char *base, const char *who,
+				  const char *mailbox)
 {
 	struct graph_http *h = mf_xcalloc(1, sizeof(*h));
 	h->host = host;
@@ -141,7 +142,8 @@ struct graph_http *graph_http_new(const struct mf_host *host, const struct mf_ac
 	/* oauth_token() needs the account's id, user and options (per-row
 	 * OAuth settings) after open() returned: keep copies. */
 	h->acct_id = mf_xstrdup(acct->id != NULL ? acct->id : who);
-	h->acct_user = acct->user != NULL ? mf_xstrdup(acct->user) : NULL;
+	/* The mailbox is the token's subject (delegated flows). */
+	h->acct_user = mf_xstrdup(mailbox);
 	size_t n = 0;
 	while (acct->options != NULL && acct->options[n] != NULL)
 		n++;

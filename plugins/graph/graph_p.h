@@ -63,7 +63,8 @@ struct graph_req {
 
 struct graph_http;
 struct graph_http *graph_http_new(const struct mf_host *host, const struct mf_account *acct,
-				  const char *tenant, const char *base, const char *who);
+				  const char *tenant, const char *base, const char *who,
+				  const char *mailbox);
 void graph_http_free(struct graph_http **h);
 /* Perform n (<= GRAPH_MAX_PARALLEL) requests at once.  A 401 makes the
  * token be fetched again (refresh) and those requests repeated once.

@@ -113,7 +113,7 @@ int graph_open(void *plugin_ctx, const struct mf_account *acct, struct mf_source
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	char *b = mf_xstrndup(base, blen);
-	s->http = graph_http_new(s->host, acct, tenant, b, s->who);
+	s->http = graph_http_new(s->host, acct, tenant, b, s->who, user);
 	char *up = graph_user_path(s->http, user);
 	s->users_url = mf_xasprintf("%s/v1.0/%s", b, up);
 	free(up);

@@ -5,8 +5,9 @@
 # into the maildir sink, while tokens expire every 3 s and every 150th
 # request is throttled (429 Retry-After); 5 new messages make a re-run
 # fetch exactly 5 bodies; a message deleted mid-run is skipped and
-# counted; a wrong secret fails with the token endpoint's words; no
-# secret reaches any output or the state file.
+# counted; a wrong secret fails with the token endpoint's words; a
+# certificate credential and a service account work too; no secret
+# reaches any output or the state file.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/graph_lib.sh"
 
@@ -72,11 +73,44 @@ grep -q 'invalid_client' "$T/bad.err" || { show bad; fail "no invalid_client in 
 grep -q 'AADSTS7000215' "$T/bad.err" || { show bad; fail "no AADSTS code in the error"; }
 grep -q 'bob@contoso.example' "$T/bad.err" || { show bad; fail "the error does not name the mailbox"; }
 
-# 5. No secret anywhere: outputs and state files.  The fake's access
+# 5. The other two app credentials against the same fake: a certificate
+# (RFC 7523 client assertion, checked by the fake against app2's
+# certificate) and a Google-style service account acting for the mailbox.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=app2 \
+	-keyout "$T/app2.key" -out "$T/app2.crt" >/dev/null 2>&1 || fail "openssl app2"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=sa \
+	-keyout "$T/sa.key" -out "$T/sa.crt" >/dev/null 2>&1 || fail "openssl sa"
+start_fake --generate carol@contoso.example:30:2 --app-cert "app2:$T/app2.crt" \
+	--service-account "sa@proj.iam.gserviceaccount.com:$T/sa.crt"
+mkdir "$T/keys"
+python3 - "$T/sa.key" "$BASE/token" > "$T/keys/sa.json" <<'EOF2'
+import json, sys
+print(json.dumps({"type": "service_account", "client_email": "sa@proj.iam.gserviceaccount.com",
+                  "private_key_id": "k1", "private_key": open(sys.argv[1]).read(),
+                  "token_uri": sys.argv[2]}))
+EOF2
+URI="graph://tenant1/carol@contoso.example?base=$BASE"
+rc=0
+mf migrate "$URI" "maildir:$T/carol-cert" --name carol --state "$T/st-cert.db" --ca-file "$T/cert.pem" \
+	--oauth-authority "$BASE" --oauth-client-id app2 --oauth-cert-file "$T/app2.crt" \
+	--oauth-key-file "$T/app2.key" --json > "$T/cert.json" 2> "$T/cert.err" || rc=$?
+[ "$rc" -eq 0 ] || { show cert; fail "certificate credential run exited $rc"; }
+assert_eq "$(stat_of token client_credentials+assertion)" 1 "token requests by assertion"
+rc=0
+mf migrate "$URI" "maildir:$T/carol-sa" --name carol --state "$T/st-sa.db" --ca-file "$T/cert.pem" \
+	--oauth-service-account-file "$T/keys/sa.json" --oauth-scope "$BASE/.default" \
+	--json > "$T/sa-run.json" 2> "$T/sa-run.err" || rc=$?
+[ "$rc" -eq 0 ] || { show sa-run; fail "service account run exited $rc"; }
+assert_eq "$(stat_of token urn:ietf:params:oauth:grant-type:jwt-bearer)" 1 "service account grants"
+assert_eq "$(maildir_digests "$T/carol-sa")" "$(maildir_digests "$T/carol-cert")" \
+	"the two credentials' copies"
+
+# 6. No secret anywhere: outputs and state files.  The fake's access
 # tokens are "EwB" + 64 base64url characters, as Microsoft's look.
 for f in "$T"/*.json "$T"/*.err "$T"/st*.db; do
 	[ -f "$f" ] || continue
 	if grep -q -a -F "$SECRET" "$f"; then fail "the client secret appears in $f"; fi
+	if grep -q -a 'PRIVATE KEY' "$f"; then fail "a private key appears in $f"; fi
 	if grep -q -a -E 'EwB[A-Za-z0-9_-]{60}' "$f"; then fail "an access token appears in $f"; fi
 done
 echo "graph: 1500 + 5 copied byte-identical, re-run fetched 5, deletion skipped, wrong secret refused"

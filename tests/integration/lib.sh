@@ -36,4 +36,4 @@ maildir_count() { find "$1/cur" "$1/new" -type f 2>/dev/null | wc -l; }
 
 # SHA-256 of every message body in a maildir tree, sorted, one per line:
 # compares two trees by content regardless of file names.
-maildir_digests() { find "$1" -path '*/cur/*' -type f -o -path '*/new/*' -type f | sort | xargs -r sha256sum | cut -d' ' -f1 | sort; }
+maildir_digests() { find "$1" \( -path '*/cur/*' -o -path '*/new/*' \) -type f -exec sha256sum {} + | cut -d' ' -f1 | sort; }

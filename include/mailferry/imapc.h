@@ -194,6 +194,10 @@ int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user,
 		     const char *password, struct mf_error *err);
 int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
 		       struct mf_error *err);
+/* AUTHENTICATE OAUTHBEARER (RFC 7628) with a bearer token; host and port
+ * are the server's as the client dialled them. */
+int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host,
+			   uint16_t port, const char *token, struct mf_error *err);
 
 /* A command under construction: text, quoted strings and literals. */
 struct imapc_cmd;
@@ -299,14 +303,20 @@ struct imapc_account;
 /* Validate and copy what a session needs from acct (the password too,
  * wiped by imapc_account_free).  Settings read from URI options first,
  * then host->setting(): "insecure", "ca-file", "timeout"; URI options
- * "tls" (none|starttls|implicit), "auth" (login|plain|xoauth2),
+ * "tls" (none|starttls|implicit), "auth" (login|plain|xoauth2|oauthbearer),
  * "authzid".  hostname/port: where to connect (port 0 = 993 or 143 by
  * TLS mode).  Warns through host->log about insecure or clear text. */
 int imapc_account_new(const struct mf_host *host,
 		      const struct mf_account *acct, const char *plugin,
 		      const char *hostname, uint16_t port, bool implicit_tls,
 		      struct imapc_account **a_r, struct mf_error *err);
-/* Connect and authenticate (again). */
+/* The OAuth scope for a server: Exchange Online's
+ * "https://outlook.office365.com/.default", Gmail's
+ * "https://mail.google.com/", NULL when not known. */
+const char *imapc_oauth_scope(const char *hostname);
+/* Connect and authenticate (again).  auth=xoauth2|oauthbearer without a
+ * password: the token comes from host->oauth_token (ABI 1.3), and once
+ * more, renewed, if the server refuses it. */
 int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
 			  struct mf_error *err);
 const char *imapc_account_label(const struct imapc_account *a);

@@ -3,9 +3,12 @@
  * session, shared by plugins/imap and sinks/alimail: TLS mode and port
  * from the scheme and the "tls" option, --insecure / --ca-file /
  * --timeout (also per account as URI options), the auth method ("auth"
- * option: login, plain, xoauth2; PLAIN when an authorization identity is
- * given), and reconnecting later with a private copy of the password that
- * is wiped when the account is freed. */
+ * option: login, plain, xoauth2, oauthbearer; PLAIN when an authorization
+ * identity is given), and reconnecting later with a private copy of the
+ * password that is wiped when the account is freed.  With xoauth2 or
+ * oauthbearer and no password, the bearer token comes from the core's
+ * OAuth service (ABI 1.3) at every connect: it caches and renews it, and
+ * is asked once more, for a fresh one, when the server refuses it. */
 #include <config.h>
 #include "imapc_p.h"
 
@@ -15,7 +18,7 @@
 
 #include <openssl/crypto.h>
 
-enum auth_method { AUTH_DEFAULT, AUTH_LOGIN, AUTH_PLAIN, AUTH_XOAUTH2 };
+enum auth_method { AUTH_DEFAULT, AUTH_LOGIN, AUTH_PLAIN, AUTH_XOAUTH2, AUTH_OAUTHBEARER };
 
 struct imapc_account {
 	const struct mf_host *host;
@@ -25,6 +28,10 @@ struct imapc_account {
 	bool insecure;
 	unsigned timeout_ms;
 	enum auth_method auth;
+	/* for host->oauth_token after open() returned: copies */
+	char *acct_id;
+	char **options;
+	struct mf_account oauth_acct;
 };
 
 static void host_log(void *ctx, enum mf_log_level lvl, const char *msg)
@@ -50,6 +57,44 @@ static bool truthy(const char *v)
 	return v != NULL && (v[0] == '\0' || strcmp(v, "1") == 0 ||
 			     mf_ascii_strcasecmp(v, "yes") == 0 ||
 			     mf_ascii_strcasecmp(v, "true") == 0);
+}
+
+/* What the OAuth service needs at a later connect: the account's id, user
+ * and options (per-row oauth-* settings). */
+static void keep_oauth_account(struct imapc_account *a, const struct mf_account *acct,
+			       const char *id)
+{
+	size_t n = 0;
+	while (acct->options != NULL && acct->options[n] != NULL)
+		n++;
+	a->options = mf_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		a->options[i] = mf_xstrdup(acct->options[i]);
+	a->acct_id = mf_xstrdup(id);
+	a->oauth_acct = (struct mf_account){
+		.id = a->acct_id, .scheme = acct->scheme, .user = a->user, .host = a->hostname,
+		.port = a->port, .path = "", .options = (const char *const *)a->options,
+	};
+}
+
+/* The resource a token is for, by server: Exchange Online's and Gmail's
+ * IMAP/POP3; NULL elsewhere (the operator's --oauth-scope then). */
+const char *imapc_oauth_scope(const char *hostname)
+{
+	static const char *const ms[] = { "outlook.office365.com", "outlook.office.com",
+					  ".outlook.com", "partner.outlook.cn", NULL };
+	size_t hl = strlen(hostname);
+	for (size_t i = 0; ms[i] != NULL; i++) {
+		size_t l = strlen(ms[i]);
+		if (mf_ascii_strcasecmp(hostname, ms[i]) == 0 ||
+		    (ms[i][0] == '.' && hl > l && mf_ascii_strcasecmp(hostname + hl - l, ms[i]) == 0))
+			return strstr(ms[i], ".cn") != NULL ? "https://partner.outlook.cn/.default"
+							     : "https://outlook.office365.com/.default";
+	}
+	if (mf_ascii_strcasecmp(hostname, "imap.gmail.com") == 0 ||
+	    mf_ascii_strcasecmp(hostname, "pop.gmail.com") == 0)
+		return "https://mail.google.com/";
+	return NULL;
 }
 
 int imapc_account_new(const struct mf_host *host,
@@ -119,12 +164,15 @@ int imapc_account_new(const struct mf_host *host,
 		a->auth = AUTH_PLAIN;
 	else if (mf_ascii_strcasecmp(auth, "xoauth2") == 0)
 		a->auth = AUTH_XOAUTH2;
+	else if (mf_ascii_strcasecmp(auth, "oauthbearer") == 0)
+		a->auth = AUTH_OAUTHBEARER;
 	else {
 		imapc_account_free(&a);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: auth=%s: expected login, plain or"
-				    " xoauth2", plugin, id, auth);
+				    "%s: %s: auth=%s: expected login, plain,"
+				    " xoauth2 or oauthbearer", plugin, id, auth);
 	}
+	keep_oauth_account(a, acct, id);
 	if (a->authzid != NULL && a->auth != AUTH_PLAIN) {
 		imapc_account_free(&a);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
@@ -152,14 +200,44 @@ const char *imapc_account_label(const struct imapc_account *a)
 	return a->label;
 }
 
-int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
-			  struct mf_error *err)
+static bool is_oauth(enum auth_method m)
+{
+	return m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER;
+}
+
+/* A bearer token from the core's OAuth service (ABI 1.3). */
+static int service_token(struct imapc_account *a, bool refresh, char **token_r,
+			 struct mf_error *err)
+{
+	const struct mf_host *h = a->host;
+	if (h == NULL || h->abi_minor < 3 || h->oauth_token == NULL ||
+	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+				    "%s: no password or token given, and this mailferry has no "
+				    "OAuth token service", a->label);
+	struct mf_oauth_request req = {
+		.struct_size = sizeof(req), .scope = imapc_oauth_scope(a->hostname),
+		.subject = a->user, .refresh = refresh,
+	};
+	return h->oauth_token(h->host_ctx, &a->oauth_acct, &req, token_r, err);
+}
+
+static void wipe(char **s)
+{
+	if (*s != NULL) {
+		OPENSSL_cleanse(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* One connection and login; *refused_r when the server said no to the
+ * credentials (not to the connection). */
+static int connect_once(struct imapc_account *a, const char *secret, struct imapc **c_r,
+			bool *refused_r, struct mf_error *err)
 {
 	*c_r = NULL;
-	if (a->password == NULL)
-		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
-				    "%s: no password given (password file or"
-				    " MAILFERRY_*_PASSWORD)", a->label);
+	*refused_r = false;
 	struct imapc_opts o = {
 		.label = a->label, .host = a->hostname, .port = a->port,
 		.tls = a->tls, .insecure = a->insecure, .ca_file = a->ca_file,
@@ -178,21 +256,53 @@ int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
 			    ? AUTH_PLAIN : AUTH_LOGIN;
 	switch (m) {
 	case AUTH_PLAIN:
-		st = imapc_auth_plain(c, a->authzid, a->user, a->password, err);
+		st = imapc_auth_plain(c, a->authzid, a->user, secret, err);
 		break;
 	case AUTH_XOAUTH2:
-		st = imapc_auth_xoauth2(c, a->user, a->password, err);
+		st = imapc_auth_xoauth2(c, a->user, secret, err);
+		break;
+	case AUTH_OAUTHBEARER:
+		st = imapc_auth_oauthbearer(c, a->user, a->hostname, a->port, secret, err);
 		break;
 	default:
-		st = imapc_login(c, a->user, a->password, err);
+		st = imapc_login(c, a->user, secret, err);
 		break;
 	}
 	if (st != MF_OK) {
+		*refused_r = st == MF_ERR_AUTH && !imapc_is_broken(c);
 		imapc_close(&c);
 		return st;
 	}
 	*c_r = c;
 	return MF_OK;
+}
+
+int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
+			  struct mf_error *err)
+{
+	*c_r = NULL;
+	bool from_service = a->password == NULL && is_oauth(a->auth);
+	if (a->password == NULL && !from_service)
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+				    "%s: no password given (password file or"
+				    " MAILFERRY_*_PASSWORD)", a->label);
+	char *token = NULL;
+	int st = MF_OK;
+	if (from_service && (st = service_token(a, false, &token, err)) != MF_OK)
+		return st;
+	bool refused;
+	st = connect_once(a, from_service ? token : a->password, c_r, &refused, err);
+	wipe(&token);
+	if (st == MF_OK || !from_service || !refused)
+		return st;
+	/* The server refused the token (expired early, revoked): one fresh
+	 * one, then the refusal stands. */
+	host_log((void *)a->host, MF_LOG_INFO, "token refused by the server: asking for a new one");
+	if ((st = service_token(a, true, &token, err)) != MF_OK)
+		return st;
+	st = connect_once(a, token, c_r, &refused, err);
+	wipe(&token);
+	return st;
 }
 
 void imapc_account_free(struct imapc_account **ap)
@@ -209,6 +319,10 @@ void imapc_account_free(struct imapc_account **ap)
 	free(a->ca_file);
 	free(a->user);
 	free(a->authzid);
+	for (size_t i = 0; a->options != NULL && a->options[i] != NULL; i++)
+		free(a->options[i]);
+	free(a->options);
+	free(a->acct_id);
 	free(a);
 	*ap = NULL;
 }

@@ -240,9 +240,11 @@ int imapc_login(struct imapc *c, const char *user, const char *password,
 
 /* AUTHENTICATE mech with one initial response (already base64), sent
  * inline with SASL-IR (RFC 4959) or after the first "+".  A further "+"
- * (XOAUTH2's error challenge) is answered with an empty line. */
-static int authenticate(struct imapc *c, const char *mech, const char *b64,
-			const char *user, struct mf_error *err)
+ * (the JSON error challenge of XOAUTH2 and OAUTHBEARER) is answered with
+ * on_error: "" for XOAUTH2, base64 of ^A for OAUTHBEARER (RFC 7628 §3.2.3),
+ * after which the server sends the tagged NO. */
+static int authenticate_mech(struct imapc *c, const char *mech, const char *b64,
+			     const char *on_error, const char *user, struct mf_error *err)
 {
 	bool ir = imapc_has_cap(c, "SASL-IR");
 	struct imapc_cmd *cmd = imapc_cmd_new("AUTHENTICATE");
@@ -264,7 +266,7 @@ static int authenticate(struct imapc *c, const char *mech, const char *b64,
 			break;
 		if (c->got_cont) {
 			c->got_cont = false;
-			const char *reply = sent ? "" : b64;
+			const char *reply = sent ? on_error : b64;
 			sent = true;
 			st = imapc_write(c, reply, strlen(reply), err);
 			if (st == MF_OK)
@@ -287,6 +289,12 @@ static int authenticate(struct imapc *c, const char *mech, const char *b64,
 		return auth_refused(c, &res, how, user, err);
 	}
 	return after_login(c, &res, err);
+}
+
+static int authenticate(struct imapc *c, const char *mech, const char *b64,
+			const char *user, struct mf_error *err)
+{
+	return authenticate_mech(c, mech, b64, "", user, err);
 }
 
 static char *base64(const unsigned char *in, size_t len)
@@ -333,6 +341,31 @@ int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
 	OPENSSL_cleanse(raw.data, raw.len);
 	mf_buf_free(&raw);
 	int st = authenticate(c, "XOAUTH2", b64, user, err);
+	OPENSSL_cleanse(b64, strlen(b64));
+	free(b64);
+	return st;
+}
+
+int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host,
+			   uint16_t port, const char *token, struct mf_error *err)
+{
+	/* RFC 7628 §3.1: gs2 header "n,a=USER," then ^A-separated
+	 * key=value pairs, ending in ^A^A.  ',' and '=' in the user are
+	 * escaped as =2C and =3D (RFC 5801 saslname). */
+	struct mf_buf raw = { 0 };
+	mf_buf_append_str(&raw, "n,a=");
+	for (const char *p = user; *p != '\0'; p++) {
+		if (*p == ',' || *p == '=')
+			mf_buf_append_str(&raw, *p == ',' ? "=2C" : "=3D");
+		else
+			mf_buf_append(&raw, p, 1);
+	}
+	mf_buf_printf(&raw, ",\001host=%s\001port=%u\001auth=Bearer %s\001\001", host,
+		      (unsigned)port, token ? token : "");
+	char *b64 = base64(raw.data, raw.len);
+	OPENSSL_cleanse(raw.data, raw.len);
+	mf_buf_free(&raw);
+	int st = authenticate_mech(c, "OAUTHBEARER", b64, "AQ==", user, err);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
 	return st;

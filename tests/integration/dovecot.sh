@@ -15,6 +15,7 @@
 #   dovecot_adm NAME ARGS...         doveadm against the instance
 #   dovecot_var NAME imap|imaps|pop3|pop3s|cert|dir|log   print a value
 #   DOVECOT_EXTRA_CONF               appended to the config by dovecot_start
+#   DOVECOT_AUTH_MECHS               auth_mechanisms (default "plain login")
 #
 # Every instance stops with the test (EXIT hook) and, whatever happens,
 # after DOVECOT_TIME_LIMIT seconds (default: MF_TEST_TIMEOUT + 10).
@@ -116,7 +117,7 @@ ssl_cert = <$d/cert.pem
 ssl_key = <$d/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${DOVECOT_AUTH_MECHS:-plain login}
 auth_master_user_separator = *
 # Refusals at once: wrong-password tests need no 2-15 s penalty each
 # (auth_failure_delay, and anvil's growing per-IP auth penalty).

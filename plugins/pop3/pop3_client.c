@@ -258,12 +258,53 @@ static int login_apop(struct pop3_client *c, const struct pop3_login *login,
 	return st;
 }
 
+/* AUTH mech in two steps (RFC 5034): the command, the server's "+ ",
+ * then the base64 response b64 (wiped here).  An error challenge
+ * ("+ " with JSON, as XOAUTH2 sends before refusing) is answered with an
+ * empty line, after which the server sends -ERR. */
+static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login,
+			 const char *mech, char *b64, struct mf_error *err)
+{
+	struct mf_buf cmd = { 0 };
+	const char *text;
+	char how[40];
+	snprintf(how, sizeof(how), "AUTH %s", mech);
+	/* Two steps rather than an initial response: RFC 5034 allows both,
+	 * and every server handles the empty first step. */
+	enum pop3_reply kind = POP3_REPLY_BAD;
+	int st = pop3_client_send(c, how, err);
+	if (st == MF_OK)
+		st = read_reply(c, &kind, &text, err);
+	if (st == MF_OK && kind != POP3_REPLY_CONT)
+		st = kind == POP3_REPLY_ERR
+			     ? login_fail(c, login, how, text, err)
+			     : mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
+					    "%s: %s: expected \"+ \","
+					    " got \"%.80s\"", c->label, how,
+					    (const char *)c->line.data);
+	if (st == MF_OK) {
+		mf_buf_append_str(&cmd, b64);
+		st = pop3_client_send(c, (const char *)cmd.data, err);
+		buf_wipe_free(&cmd);
+	}
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+	if (st == MF_OK)
+		st = read_reply(c, &kind, &text, err);
+	if (st == MF_OK && kind == POP3_REPLY_CONT) {
+		st = pop3_client_send(c, "", err);
+		if (st == MF_OK)
+			st = read_reply(c, &kind, &text, err);
+	}
+	if (st == MF_OK && kind != POP3_REPLY_OK)
+		st = login_fail(c, login, how, text, err);
+	return st;
+}
+
 static int login_plain(struct pop3_client *c, const struct pop3_login *login,
 		       struct mf_error *err)
 {
-	struct mf_buf raw = { 0 }, cmd = { 0 };
-	bool ok;
-	const char *text;
+	struct mf_buf raw = { 0 };
 	/* RFC 4616: authzid NUL authcid NUL passwd.  The authzid is the
 	 * mailbox to open when logging in as a master user. */
 	const char *authz = login->authzid != NULL ? login->authzid : "";
@@ -272,31 +313,19 @@ static int login_plain(struct pop3_client *c, const struct pop3_login *login,
 	mf_buf_append_str(&raw, login->password);
 	char *b64 = pop3_base64(raw.data, raw.len);
 	buf_wipe_free(&raw);
-	/* Two steps rather than an initial response: RFC 5034 allows both,
-	 * and every server handles the empty first step. */
-	enum pop3_reply kind = POP3_REPLY_BAD;
-	int st = pop3_client_send(c, "AUTH PLAIN", err);
-	if (st == MF_OK)
-		st = read_reply(c, &kind, &text, err);
-	if (st == MF_OK && kind != POP3_REPLY_CONT)
-		st = kind == POP3_REPLY_ERR
-			     ? login_fail(c, login, "AUTH PLAIN", text, err)
-			     : mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-					    "%s: AUTH PLAIN: expected \"+ \","
-					    " got \"%.80s\"", c->label,
-					    (const char *)c->line.data);
-	if (st != MF_OK) {
-		explicit_bzero(b64, strlen(b64));
-		free(b64);
-		return st;
-	}
-	mf_buf_append_str(&cmd, b64);
-	explicit_bzero(b64, strlen(b64));
-	free(b64);
-	st = secret_cmd(c, &cmd, &ok, &text, err);
-	if (st == MF_OK && !ok)
-		st = login_fail(c, login, "AUTH PLAIN", text, err);
-	return st;
+	return sasl_two_step(c, login, "PLAIN", b64, err);
+}
+
+/* Google's and Microsoft's XOAUTH2: "user=" USER ^A "auth=Bearer " TOKEN
+ * ^A ^A, the token in login->password. */
+static int login_xoauth2(struct pop3_client *c, const struct pop3_login *login,
+			 struct mf_error *err)
+{
+	struct mf_buf raw = { 0 };
+	mf_buf_printf(&raw, "user=%s\001auth=Bearer %s\001\001", login->user, login->password);
+	char *b64 = pop3_base64(raw.data, raw.len);
+	buf_wipe_free(&raw);
+	return sasl_two_step(c, login, "XOAUTH2", b64, err);
 }
 
 int pop3_client_login(struct pop3_client *c, const struct pop3_login *login,
@@ -318,6 +347,8 @@ int pop3_client_login(struct pop3_client *c, const struct pop3_login *login,
 		return login_apop(c, login, err);
 	case POP3_AUTH_PLAIN:
 		return login_plain(c, login, err);
+	case POP3_AUTH_XOAUTH2:
+		return login_xoauth2(c, login, err);
 	default:
 		if (login->authzid != NULL)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,

@@ -167,7 +167,7 @@ bool pop3_header_date(const unsigned char *hdr, size_t len, int64_t *epoch_r,
 /* Client session (pop3_client.c)                                       */
 
 enum pop3_auth { POP3_AUTH_DEFAULT, POP3_AUTH_USER, POP3_AUTH_APOP,
-		 POP3_AUTH_PLAIN };
+		 POP3_AUTH_PLAIN, POP3_AUTH_XOAUTH2 };
 
 struct pop3_client {
 	const struct mf_host *host;

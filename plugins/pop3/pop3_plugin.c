@@ -10,6 +10,8 @@
 #include <config.h>
 #include "pop3_p.h"
 
+#include <mailferry/imapc.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +90,46 @@ static int read_stat(struct mf_source *s, struct mf_error *err)
 	return MF_OK;
 }
 
+/* A bearer token from the core's OAuth service (ABI 1.3). */
+static int service_token(const struct mf_host *h, const struct mf_account *acct, bool refresh,
+			 char **token_r, struct mf_error *err)
+{
+	if (h == NULL || h->abi_minor < 3 || h->oauth_token == NULL ||
+	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+				    "pop3: %s: no password or token given, and this mailferry "
+				    "has no OAuth token service", acct->id);
+	struct mf_oauth_request req = {
+		.struct_size = sizeof(req), .scope = imapc_oauth_scope(acct->host),
+		.subject = acct->user, .refresh = refresh,
+	};
+	return h->oauth_token(h->host_ctx, acct, &req, token_r, err);
+}
+
+/* Log in; with auth=xoauth2 and no password the token comes from the
+ * core, and a refused one is renewed once (POP3 stays in the
+ * AUTHORIZATION state after a failed AUTH, so on the same connection). */
+static int login_maybe_oauth(struct mf_source *s, const struct mf_account *acct,
+			     struct pop3_login *login, struct mf_error *err)
+{
+	if (login->method != POP3_AUTH_XOAUTH2 || login->password != NULL)
+		return pop3_client_login(&s->c, login, err);
+	int st = MF_OK;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		char *token = NULL;
+		if ((st = service_token(s->host, acct, attempt > 0, &token, err)) != MF_OK)
+			return st;
+		login->password = token;
+		st = pop3_client_login(&s->c, login, err);
+		login->password = NULL;
+		explicit_bzero(token, strlen(token));
+		free(token);
+		if (st != MF_ERR_AUTH || s->c.broken)
+			break;
+	}
+	return st;
+}
+
 static int pop3_open(void *ctx, const struct mf_account *acct,
 		     struct mf_source **src_r, struct mf_error *err)
 {
@@ -114,10 +156,12 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 		login.method = POP3_AUTH_APOP;
 	else if (mf_ascii_strcasecmp(auth, "plain") == 0)
 		login.method = POP3_AUTH_PLAIN;
+	else if (mf_ascii_strcasecmp(auth, "xoauth2") == 0)
+		login.method = POP3_AUTH_XOAUTH2;
 	else
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "pop3: %s: unknown auth=%s (user, apop "
-				    "or plain)", acct->id, auth);
+				    "pop3: %s: unknown auth=%s (user, apop, "
+				    "plain or xoauth2)", acct->id, auth);
 	const char *tls = mf_account_option(acct, "tls");
 	bool plain = tls != NULL && strcmp(tls, "none") == 0;
 	if (tls != NULL && !plain && strcmp(tls, "starttls") != 0 &&
@@ -177,7 +221,7 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 	int st = pop3_client_open(&s->c, h, &opts, !implicit && !plain, label,
 				  err);
 	if (st == MF_OK)
-		st = pop3_client_login(&s->c, &login, err);
+		st = login_maybe_oauth(s, acct, &login, err);
 	if (st == MF_OK)
 		st = read_stat(s, err);
 	if (st == MF_OK)

@@ -10,9 +10,10 @@
 #      fake invalidates the old one on use) and copies 0;
 #   d. connections cut mid-run (imap_proxy): every reconnect logs in with
 #      a renewed token, nothing lost or doubled;
-#   e. a revoked refresh token: exit 3, the endpoint's invalid_grant and
+#   e. POP3 AUTH XOAUTH2 through the same passdb;
+#   f. a revoked refresh token: exit 3, the endpoint's invalid_grant and
 #      the account named;
-#   f. no token or refresh token in any output or state file.
+#   g. no token or refresh token in any output or state file.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/imap_lib.sh"
@@ -121,14 +122,23 @@ assert_eq "$(maildir_digests "$T/alice-cut")" "$(digests_of alice)" "copy throug
 grants=$(( $(stat_of token refresh_token) - g0 ))
 [ "$grants" -ge 2 ] || fail "only $grants token grant(s) over a run with 3 cuts"
 
-# e. A revoked refresh token.
+# POP3 with AUTH XOAUTH2 through the same passdb: the INBOX's 40.
+rc=0
+mf migrate "pop3s://bob%40example.com@127.0.0.1:$(dovecot_var src pop3s)/?auth=xoauth2" \
+	"maildir:$T/bob-pop3" --name bob-pop3 --state "$T/st-pop3.db" --ca-file "$T/ca.pem" \
+	--oauth-token-url "$TOKEN_URL" --oauth-client-id app1 --oauth-refresh-token-file "$T/rt-bob" \
+	--oauth-scope https://outlook.office365.com/.default --json > "$T/p.json" 2> "$T/p.err" || rc=$?
+[ "$rc" -eq 0 ] || { dovecot_dump_logs src; show p; fail "POP3 XOAUTH2 run exited $rc"; }
+assert_eq "$(counts "$T/p.json")" "40 0" "POP3 XOAUTH2: copied failed"
+
+# f. A revoked refresh token.
 printf 'M.R3_revoked\n' > "$T/rt-carol"
 oauth_run e carol xoauth2 "$IMAPS" "maildir:$T/carol" --state "$T/st-carol.db"
 assert_eq "$rc" 3 "exit status with a revoked refresh token"
 grep -q 'invalid_grant' "$T/e.err" || { show e; fail "no invalid_grant in the error"; }
 grep -q 'carol' "$T/e.err" || { show e; fail "the error does not name the account"; }
 
-# f. No token anywhere.
+# g. No token anywhere.
 for f in "$T"/*.json "$T"/*.err "$T"/st*.db; do
 	[ -f "$f" ] || continue
 	if grep -q -a -E 'EwB[A-Za-z0-9_-]{60}|M\.C5[A-Za-z0-9_-]{20}|M\.R3_' "$f"; then

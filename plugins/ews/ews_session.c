@@ -277,6 +277,25 @@ static char *read_token(const char *path, const char *who, struct mf_error *err)
 	return tok;
 }
 
+static int service_token(struct mf_source *s, const struct mf_account *a, char **token_r,
+			 struct mf_error *err)
+{
+	const struct mf_host *h = s->host;
+	if (h == NULL || h->abi_minor < 3 || h->oauth_token == NULL ||
+	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+				    "%s: auth=bearer without token-file, and this mailferry has "
+				    "no OAuth token service", s->who);
+	char *scope = mf_xasprintf("https://%s/.default", a->host);
+	struct mf_oauth_request req = {
+		.struct_size = sizeof(req), .scope = scope,
+		.subject = s->impersonate != NULL ? s->impersonate : a->user,
+	};
+	int st = h->oauth_token(h->host_ctx, a, &req, token_r, err);
+	free(scope);
+	return st;
+}
+
 static const char *setting(const struct mf_host *h, const char *key)
 {
 	return h != NULL && h->setting != NULL ? h->setting(h->host_ctx, key) : NULL;
@@ -327,6 +346,17 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 		token = read_token(tf, s->who, err);
 		if (token == NULL)
 			return err != NULL ? (int)err->status : MF_ERR_FATAL;
+		cfg.password = token;
+	}
+	if (cfg.auth == EWS_AUTH_BEARER && token == NULL &&
+	    (cfg.password == NULL || cfg.password[0] == '\0')) {
+		/* The core's OAuth service (ABI 1.3), for the server's own
+		 * resource: Exchange Online's is https://outlook.office365.com.
+		 * A session that outlives the token gets 401, which the core
+		 * answers by opening a new one: with a renewed token. */
+		int st = service_token(s, a, &token, err);
+		if (st != MF_OK)
+			return st;
 		cfg.password = token;
 	}
 	if (cfg.password == NULL || cfg.password[0] == '\0') {

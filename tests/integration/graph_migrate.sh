@@ -105,7 +105,23 @@ assert_eq "$(stat_of token urn:ietf:params:oauth:grant-type:jwt-bearer)" 1 "serv
 assert_eq "$(maildir_digests "$T/carol-sa")" "$(maildir_digests "$T/carol-cert")" \
 	"the two credentials' copies"
 
-# 6. No secret anywhere: outputs and state files.  The fake's access
+# 6. Admin mode: one app registration, an accounts CSV of three
+# mailboxes, one app token for all of them (cached per tenant and scope).
+start_fake --generate u1@contoso.example:12:1 --generate u2@contoso.example:12:1 \
+	--generate u3@contoso.example:12:1
+printf 'source_user\nu1@contoso.example\nu2@contoso.example\nu3@contoso.example\n' > "$T/users.csv"
+rc=0
+mf migrate --accounts "$T/users.csv" "graph://tenant1/{source_user}?base=$BASE" \
+	"maildir:$T/bulk/{source_user}" --state "$T/st-bulk.db" --ca-file "$T/cert.pem" \
+	--oauth-authority "$BASE" --oauth-client-id app1 --oauth-client-secret-file "$T/app1.secret" \
+	--jobs 3 --json > "$T/bulk.json" 2> "$T/bulk.err" || rc=$?
+[ "$rc" -eq 0 ] || { show bulk; fail "accounts CSV run exited $rc"; }
+for u in u1 u2 u3; do
+	[ "$(maildir_digests "$T/bulk/$u@contoso.example" | wc -l)" -gt 0 ] || fail "nothing for $u"
+done
+assert_eq "$(stat_of token client_credentials)" 1 "app tokens for three mailboxes"
+
+# 7. No secret anywhere: outputs and state files.  The fake's access
 # tokens are "EwB" + 64 base64url characters, as Microsoft's look.
 for f in "$T"/*.json "$T"/*.err "$T"/st*.db; do
 	[ -f "$f" ] || continue

@@ -7,6 +7,7 @@
  * of parallel jobs. */
 #include <config.h>
 #include "state_store.h"
+#include "state_sqlite_schema.h"
 
 #include <mailferry/util.h>
 #include <sqlite3.h>
@@ -16,7 +17,13 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION "1"
+/* Bump with a step in schema_steps below whenever the tables change. */
+#define SCHEMA_VERSION 1
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* schema_steps[k - 1] takes a version k file to version k + 1. */
+static const char *const schema_steps[] = { NULL };
 
 static const struct state_store_ops state_sqlite_ops;
 
@@ -69,7 +76,7 @@ static const char schema_sql[] =
 	" PRIMARY KEY(folder_id, uidvalidity, source_id)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS messages_digest ON messages(folder_id, digest);"
 	"CREATE INDEX IF NOT EXISTS messages_status ON messages(folder_id, status);"
-	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" SCHEMA_VERSION "');";
+	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" STR(SCHEMA_VERSION) "');";
 
 static int db_error(struct sqlite_state *db, struct mf_error *err, const char *what)
 {
@@ -94,8 +101,21 @@ int state_sqlite_open(const char *path, struct state_db **db_r, struct mf_error 
 	sqlite3_busy_timeout(db->db, 30000);
 	char *msg = NULL;
 	if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(db->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK) {
+		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				      "state %s: cannot initialise: %s", path,
+				      msg ? msg : "unknown error");
+		sqlite3_free(msg);
+		sq_close(&db->base);
+		return st;
+	}
+	/* Before creating anything: a newer file is refused untouched. */
+	int up = state_sqlite_schema_upgrade(db->db, path, SCHEMA_VERSION, schema_steps, err);
+	if (up != MF_OK) {
+		sq_close(&db->base);
+		return up;
+	}
+	if (sqlite3_exec(db->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				      "state %s: cannot initialise: %s", path,
 				      msg ? msg : "unknown error");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* State store: resume bookkeeping, the pending -> copied protocol,
- * UIDVALIDITY matching by digest, enable/disable, derived counters, and
- * that a second connection (another process) sees committed rows. */
+ * UIDVALIDITY matching by digest, enable/disable, derived counters, that a
+ * second connection (another process) sees committed rows, and schema
+ * versions: a newer file refused untouched, an older one moved forward in
+ * one transaction. */
 #include <config.h>
 #include <check.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "check_main.h"
 #include "state.h"
+#include "state_sqlite_schema.h"
 
 static char path[256];
 static struct state_db *db;
@@ -190,6 +193,76 @@ START_TEST(unwritable_path_is_a_clear_error)
 }
 END_TEST
 
+static void set_version(const char *v)
+{
+	sqlite3 *raw;
+	ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+	char *sql = sqlite3_mprintf("UPDATE meta SET value=%Q WHERE key='schema_version'", v);
+	ck_assert_int_eq(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	sqlite3_close(raw);
+}
+
+START_TEST(newer_schema_is_refused_naming_both_versions)
+{
+	int64_t mb;
+	bool enabled;
+	ck_assert_int_eq(state_mailbox_begin(db, "alice", "s", "t", &mb, &enabled, &err), MF_OK);
+	state_close(&db);
+	set_version("7");
+	struct state_db *again = NULL;
+	ck_assert_int_eq(state_open(path, &again, &err), MF_ERR_FATAL);
+	ck_assert_ptr_null(again);
+	ck_assert_msg(strstr(err.text, "schema version 7") != NULL &&
+		      strstr(err.text, "up to 1") != NULL, "%s", err.text);
+	set_version("seven");
+	ck_assert_int_eq(state_open(path, &again, &err), MF_ERR_FATAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "unreadable schema version"));
+	/* Back at the known version it opens, data intact. */
+	set_version("1");
+	ck_assert_int_eq(state_open(path, &db, &err), MF_OK);
+	ck_assert_int_eq(state_mailbox_begin(db, "alice", "s", "t", &mb, &enabled, &err), MF_OK);
+}
+END_TEST
+
+static int column_count(sqlite3 *raw, const char *table)
+{
+	char *sql = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q)", table);
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	return n;
+}
+
+START_TEST(older_schema_moves_forward_or_stays_as_it_was)
+{
+	state_close(&db);
+	sqlite3 *raw;
+	ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+	int before = column_count(raw, "mailboxes");
+	/* A failing step: nothing of the upgrade remains. */
+	static const char *const bad[] = { "ALTER TABLE mailboxes ADD COLUMN lease TEXT",
+					   "ALTER TABLE no_such_table ADD COLUMN x" };
+	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, bad, &err), MF_ERR_FATAL);
+	ck_assert_msg(strstr(err.text, "cannot upgrade schema 1 to 3") != NULL, "%s", err.text);
+	ck_assert_int_eq(column_count(raw, "mailboxes"), before);
+	/* Good steps: every one applied, the stamp moved. */
+	static const char *const good[] = { "ALTER TABLE mailboxes ADD COLUMN lease TEXT",
+					    "ALTER TABLE mailboxes ADD COLUMN heartbeat INTEGER" };
+	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, good, &err), MF_OK);
+	ck_assert_int_eq(column_count(raw, "mailboxes"), before + 2);
+	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, good, &err), MF_OK); /* idempotent */
+	sqlite3_close(raw);
+	/* And this binary (schema 1) now refuses the upgraded file. */
+	ck_assert_int_eq(state_open(path, &db, &err), MF_ERR_FATAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "schema version 3"));
+	db = NULL;
+}
+END_TEST
+
 static Suite *state_suite(void)
 {
 	Suite *s = suite_create("state_db");
@@ -201,6 +274,8 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, digest_match_claims_each_old_copy_once);
 	tcase_add_test(tc, status_counts_and_disable_survive_reopen);
 	tcase_add_test(tc, unwritable_path_is_a_clear_error);
+	tcase_add_test(tc, newer_schema_is_refused_naming_both_versions);
+	tcase_add_test(tc, older_schema_moves_forward_or_stays_as_it_was);
 	suite_add_tcase(s, tc);
 	return s;
 }

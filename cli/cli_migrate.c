@@ -342,7 +342,7 @@ static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 				  .folders = &o->folders };
 	struct verify_account *res = mf_xcalloc(n_jobs, sizeof(*res));
 	size_t complete = 0, errors = 0;
-	for (size_t i = 0; i < n_jobs && !mf_cancel_requested; i++) {
+	for (size_t i = 0; i < n_jobs && !atomic_load(&mf_cancel_requested); i++) {
 		verify_account(&cfg, &jobs[i], &res[i]);
 		uint64_t src = 0, dst = 0, missing = 0;
 		for (size_t k = 0; k < res[i].n_folders; k++) {

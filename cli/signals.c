@@ -16,14 +16,14 @@
 
 static void on_signal(int sig)
 {
-	if (mf_cancel_requested) {
+	if (atomic_load(&mf_cancel_requested)) {
 		static const char msg[] = "mailferry: interrupted again, exiting now\n";
 		ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		(void)ignored;
 		_exit(130);
 	}
 	(void)sig;
-	mf_cancel_requested = 1;
+	atomic_store(&mf_cancel_requested, 1);
 }
 
 void cli_install_signal_handlers(void)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Host services for plugins: logging (formatted here, written by the
- * front end's sink), the cancel flag (raised by the front end, e.g. on
- * SIGINT) and run-wide settings.  Nothing here writes to the terminal. */
+/* The host services table handed to plugins: logging (log.c), the cancel
+ * flag (raised by the front end, e.g. on SIGINT), run-wide settings
+ * (settings.c) and OAuth 2.0 tokens (oauth.c).  This file only joins
+ * them; it sits above all of them.  Nothing here writes to the terminal. */
 #include <config.h>
 #include "host.h"
 #include "oauth.h"
@@ -15,76 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-volatile int mf_cancel_requested;
-static enum mf_log_level min_level = MF_LOG_INFO;
-static mf_log_sink *_Atomic sink; /* set once by the front end, before threads */
-
-void settings_set(struct settings *s, const char *key, const char *value)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->keys[i], key) == 0) {
-			free(s->values[i]);
-			s->values[i] = mf_xstrdup(value);
-			return;
-		}
-	}
-	s->keys = mf_xrealloc(s->keys, (s->n + 1) * sizeof(char *));
-	s->values = mf_xrealloc(s->values, (s->n + 1) * sizeof(char *));
-	s->keys[s->n] = mf_xstrdup(key);
-	s->values[s->n] = mf_xstrdup(value);
-	s->n++;
-}
-
-const char *settings_get(const struct settings *s, const char *key)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->keys[i], key) == 0)
-			return s->values[i];
-	return NULL;
-}
-
-void settings_free(struct settings *s)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->keys[i]);
-		free(s->values[i]);
-	}
-	free(s->keys);
-	free(s->values);
-	memset(s, 0, sizeof(*s));
-}
-
-void log_set_sink(mf_log_sink *to)
-{
-	sink = to;
-}
-
-void log_set_level(enum mf_log_level level)
-{
-	min_level = level;
-}
-
-static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
-	MF_PRINTF(2, 0);
-static void log_v(enum mf_log_level level, const char *fmt, va_list ap)
-{
-	if (level < min_level)
-		return;
-	mf_log_sink *to = sink;
-	if (to == NULL)
-		return;
-	char line[2048];
-	vsnprintf(line, sizeof(line), fmt, ap);
-	to(level, line);
-}
-
-void log_msg(enum mf_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_v(level, fmt, ap);
-	va_end(ap);
-}
+atomic_int mf_cancel_requested;
 
 static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
 	MF_PRINTF(3, 4);
@@ -93,14 +25,14 @@ static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
 	(void)ctx;
 	va_list ap;
 	va_start(ap, fmt);
-	log_v(level, fmt, ap);
+	log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
 
 static bool host_canceled(void *ctx)
 {
 	(void)ctx;
-	return mf_cancel_requested != 0;
+	return atomic_load(&mf_cancel_requested) != 0;
 }
 
 static const char *host_setting(void *ctx, const char *key)

@@ -34,7 +34,6 @@ struct folder_run {
 	uint64_t max_seen_uid;  /* highest uid finished in this fetch */
 	uint64_t min_open_uid;  /* lowest uid left unfinished, 0 if none */
 	bool pipelined;         /* the sink has append_start/append_flush */
-	unsigned in_flight;     /* appends started, not yet done */
 	int async_status;       /* first session failure reported by done() */
 	struct mf_error async_err;
 	bool sink_failed;       /* the last error came from the sink */
@@ -231,7 +230,6 @@ static void on_append_done(void *aux, int status, const struct mf_append_result 
 	struct folder_run *fr = in->fr;
 	struct mf_message m = { .source_id = in->source_id, .uid = in->uid, .size = in->size };
 	struct mf_error e;
-	fr->in_flight--;
 	if (status == MF_OK) {
 		int st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, in->source_id,
 					      in->size, in->digest, fr->actual, res->target_id, &e);
@@ -306,7 +304,6 @@ static int start_append(struct folder_run *fr, struct spool *sp, const struct mf
 	in->uid = msg->uid;
 	in->size = m->size;
 	memcpy(in->digest, sp->digest, 32);
-	fr->in_flight++;
 	spool_rewind(sp);
 	crash_enter(j->snk_plugin->desc.name, "storing into", j->job->name, fr->actual);
 	int st = j->snk_plugin->sink.append_start(j->snk, fr->actual, m, on_append_done, in, err);
@@ -479,7 +476,19 @@ static struct writer *writer_start(struct folder_run *fr)
 	pthread_cond_init(&w->cv, NULL);
 	for (size_t i = 0; i < WRITER_SLOTS; i++)
 		spool_init(&w->items[i].spool, WRITER_SPOOL_MEM, fr->j->cfg->tmpdir);
-	pthread_create(&w->thread, NULL, writer_main, w);
+	int e = pthread_create(&w->thread, NULL, writer_main, w);
+	if (e != 0) {
+		/* No thread (resource limits): the source's thread writes
+		 * too, as for a sink without pipelining.  Slower, not wrong. */
+		log_msg(MF_LOG_WARN, "%s: cannot start the writer thread (%s): writing inline",
+			fr->folder->path, strerror(e));
+		for (size_t i = 0; i < WRITER_SLOTS; i++)
+			spool_free(&w->items[i].spool);
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -553,7 +562,7 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	struct mf_error err = { 0 };
 	char what[600];
 
-	if (mf_cancel_requested)
+	if (atomic_load(&mf_cancel_requested))
 		return mf_error_set(cb_err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
 	if (msg->failure != NULL)
 		return record_failure(fr, msg, msg->failure);

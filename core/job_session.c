@@ -94,12 +94,12 @@ bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt
 		err->text, ms, attempt + 1, j->cfg->retry.max_attempts);
 	uint64_t end = throttle_now_ns() + (uint64_t)ms * 1000000ull;
 	while (throttle_now_ns() < end) {
-		if (mf_cancel_requested)
+		if (atomic_load(&mf_cancel_requested))
 			return false;
 		struct timespec ts = { 0, 50000000 };
 		nanosleep(&ts, NULL);
 	}
-	return !mf_cancel_requested;
+	return !atomic_load(&mf_cancel_requested);
 }
 
 /* Open one side with retries for transient failures. */

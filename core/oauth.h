@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <mailferry/plugin.h>
 
-#include "host.h"
+#include "log.h"
+#include "settings.h"
 
 /* Which grant a token comes from. */
 enum oauth_flow {

@@ -82,7 +82,7 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 			log_msg(MF_LOG_INFO, "%s: folder %s excluded", job->name, f->path);
 			continue;
 		}
-		if (mf_cancel_requested) {
+		if (atomic_load(&mf_cancel_requested)) {
 			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
 			break;
 		}
@@ -196,7 +196,7 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		size_t i = p->next < p->n && !mf_cancel_requested ? p->next++ : SIZE_MAX;
+		size_t i = p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
 		pthread_mutex_unlock(&p->lock);
 		if (i == SIZE_MAX)
 			return NULL;
@@ -231,9 +231,22 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 		worker(&p);
 	} else {
 		pthread_t *t = mf_xcalloc(nthreads, sizeof(*t));
-		for (unsigned i = 0; i < nthreads; i++)
-			pthread_create(&t[i], NULL, worker, &p);
-		for (unsigned i = 0; i < nthreads; i++)
+		unsigned started = 0;
+		for (unsigned i = 0; i < nthreads; i++) {
+			int e = pthread_create(&t[started], NULL, worker, &p);
+			if (e == 0) {
+				started++;
+				continue;
+			}
+			/* Fewer parallel mailboxes, same result: the workers
+			 * take jobs from one queue. */
+			log_msg(MF_LOG_WARN, "cannot start job thread %u of %u (%s): running %u",
+				i + 1, nthreads, strerror(e), started);
+			break;
+		}
+		if (started == 0)
+			worker(&p);
+		for (unsigned i = 0; i < started; i++)
 			pthread_join(t[i], NULL);
 		free(t);
 	}

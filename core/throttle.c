@@ -152,7 +152,7 @@ static void pair_slots(struct throttle *t, const char *host_a, const char *host_
 }
 
 bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
-				volatile const int *canceled)
+				const atomic_int *canceled)
 {
 	if (t == NULL || t->per_host == 0)
 		return true;
@@ -160,7 +160,7 @@ bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const ch
 	struct host_slot *a, *b;
 	pair_slots(t, host_a, host_b, &a, &b);
 	while (!pair_free(t, a, b)) {
-		if (canceled != NULL && *canceled) {
+		if (canceled != NULL && atomic_load(canceled)) {
 			pthread_mutex_unlock(&t->lock);
 			return false;
 		}
@@ -183,7 +183,7 @@ bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const ch
 }
 
 bool throttle_conn_acquire(struct throttle *t, const char *host,
-			   volatile const int *canceled)
+			   const atomic_int *canceled)
 {
 	return throttle_conn_acquire_pair(t, host, NULL, canceled);
 }

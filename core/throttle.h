@@ -4,6 +4,7 @@
 #ifndef MF_CORE_THROTTLE_H
 #define MF_CORE_THROTTLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,12 +37,12 @@ void throttle_message(struct throttle *t);
 /* Wait for a connection slot to host (blocking, polling cancel via
  * *canceled); false if canceled.  Release exactly once per acquire. */
 bool throttle_conn_acquire(struct throttle *t, const char *host,
-			   volatile const int *canceled);
+			   const atomic_int *canceled);
 /* Both slots at once (one job's source and sink), so that jobs each
  * holding one slot can never wait on each other for the second.  A NULL
  * host needs no slot; the same host twice needs two. */
 bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
-				volatile const int *canceled);
+				const atomic_int *canceled);
 void throttle_conn_release(struct throttle *t, const char *host);
 void throttle_conn_release_pair(struct throttle *t, const char *host_a, const char *host_b);
 

@@ -148,7 +148,7 @@ static int digest_message(const struct mf_message *msg, void *aux, struct mf_err
 	}
 	mf_sha256_final(rc->side->sha, d);
 	entry_push(rc->list, d, total);
-	return mf_cancel_requested ? MF_ERR_CANCELED : MF_OK;
+	return atomic_load(&mf_cancel_requested) ? MF_ERR_CANCELED : MF_OK;
 }
 
 struct wanted {

@@ -177,7 +177,6 @@ int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r,
 /* LOGOUT (best effort, short timeout) and free; NULL-safe. */
 void imapc_close(struct imapc **c);
 
-const char *imapc_label(const struct imapc *c); /* "label (imaps host:port)" */
 bool imapc_has_cap(const struct imapc *c, const char *cap);
 /* Refresh the capability list (CAPABILITY command). */
 int imapc_capability(struct imapc *c, struct mf_error *err);
@@ -262,7 +261,6 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 		 struct imapc_mailbox *mb_r, struct mf_error *err);
 /* The mailbox currently selected, or NULL; live counters. */
 const struct imapc_mailbox *imapc_selected(const struct imapc *c);
-const char *imapc_selected_name(const struct imapc *c);
 
 #define IMAPC_LIST_NOSELECT   (1u << 0)
 #define IMAPC_LIST_NOINFERIORS (1u << 1)

@@ -65,10 +65,6 @@ int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
 		       struct mf_error *err);
 /* Bytes already received and buffered (readable without waiting). */
 size_t mf_conn_buffered(const struct mf_conn *conn);
-/* Wait up to timeout_ms for readable data; *ready_r says whether any
- * arrived (or EOF is pending).  Used to drain responses while pipelining. */
-int mf_conn_poll_readable(struct mf_conn *conn, unsigned timeout_ms,
-			  bool *ready_r, struct mf_error *err);
 
 /* Queue len bytes for sending.  Output is buffered (up to 32 KiB) so a
  * command and its literal leave in few TCP segments / TLS records; every

@@ -62,11 +62,6 @@ int imapc_fail(struct imapc *c, int st, struct mf_error *err)
 	return st;
 }
 
-const char *imapc_label(const struct imapc *c)
-{
-	return c->label;
-}
-
 bool imapc_is_broken(const struct imapc *c)
 {
 	return c->broken || c->bye;

@@ -38,7 +38,6 @@ struct imapc {
 	char *cont_text;
 
 	bool selected;
-	char *sel_name;
 	struct imapc_mailbox sel;
 };
 

@@ -15,8 +15,6 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 {
 	memset(&c->sel, 0, sizeof(c->sel));
 	c->selected = false;
-	free(c->sel_name);
-	c->sel_name = mf_xstrdup(mailbox_mutf7);
 	struct imapc_cmd *cmd = imapc_cmd_new(read_only ? "EXAMINE" : "SELECT");
 	imapc_cmd_astring(cmd, mailbox_mutf7);
 	struct imapc_result res;
@@ -41,11 +39,6 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 const struct imapc_mailbox *imapc_selected(const struct imapc *c)
 {
 	return c->selected ? &c->sel : NULL;
-}
-
-const char *imapc_selected_name(const struct imapc *c)
-{
-	return c->selected ? c->sel_name : NULL;
 }
 
 struct list_ctx {

@@ -181,7 +181,6 @@ void imapc_close(struct imapc **cp)
 	free(c->caps);
 	free(c->q);
 	free(c->cont_text);
-	free(c->sel_name);
 	free(c->label);
 	free(c);
 	*cp = NULL;

@@ -571,25 +571,6 @@ int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
 	}
 }
 
-int mf_conn_poll_readable(struct mf_conn *conn, unsigned timeout_ms,
-			  bool *ready_r, struct mf_error *err)
-{
-	int st = mf_conn_flush(conn, err);
-	if (st != MF_OK)
-		return st;
-	*ready_r = true;
-	if (mf_conn_buffered(conn) > 0 ||
-	    (conn->ssl != NULL && SSL_pending(conn->ssl) > 0))
-		return MF_OK;
-	int se = 0;
-	int w = wait_fd(conn->fd, POLLIN, timeout_ms, &se);
-	if (w < 0)
-		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, se,
-			    "poll: %s", strerror(se));
-	*ready_r = w == 0;
-	return MF_OK;
-}
-
 /* Send len bytes straight to the socket / TLS session. */
 static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 		    struct mf_error *err)

@@ -31,6 +31,8 @@ struct ews_http {
 	void *sink_aux;
 	uint64_t streamed;  /* bytes given to sink */
 	char *secret;     /* password or bearer token, wiped at close */
+	ews_renew_fn *renew; /* bearer from the OAuth service, or NULL */
+	void *renew_aux;
 	char *url, *who;
 	const struct mf_host *host;
 	char errbuf[CURL_ERROR_SIZE];
@@ -121,6 +123,8 @@ int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
 				    "%s: curl_easy_init failed", cfg->who);
 	}
 	h->host = cfg->host;
+	h->renew = cfg->auth == EWS_AUTH_BEARER ? cfg->renew : NULL;
+	h->renew_aux = cfg->renew_aux;
 	h->url = mf_xstrdup(cfg->url);
 	h->who = mf_xstrdup(cfg->who);
 	CURL *c = h->curl;
@@ -221,16 +225,18 @@ static int transport_error(struct ews_http *h, CURLcode rc, struct mf_error *err
 			    h->who, h->url, why);
 }
 
-int ews_http_post(struct ews_http *h, const struct mf_buf *body,
-		  long *status_r, const struct mf_buf **resp_r,
-		  struct mf_error *err)
+static void wipe_secret(struct ews_http *h)
 {
-	return ews_http_post_stream(h, body, NULL, NULL, status_r, resp_r, err);
+	if (h->secret != NULL) {
+		explicit_bzero(h->secret, strlen(h->secret));
+		free(h->secret);
+		h->secret = NULL;
+	}
 }
 
-int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
-			 ews_sink_fn *sink, void *sink_aux, long *status_r,
-			 const struct mf_buf **resp_r, struct mf_error *err)
+/* One POST of body; what a previous attempt left is cleared first. */
+static CURLcode perform_once(struct ews_http *h, const struct mf_buf *body,
+			     ews_sink_fn *sink, void *sink_aux)
 {
 	h->sink = sink;
 	h->sink_aux = sink_aux;
@@ -239,17 +245,50 @@ int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
 	h->retry_after[0] = '\0';
 	h->errbuf[0] = '\0';
 	h->too_big = false;
-	*status_r = 0;
-	*resp_r = &h->resp;
 	/* POSTFIELDS, not a read callback: the NTLM handshake re-sends the
 	 * body, which a read callback could only do with a seek function. */
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, (const char *)body->data);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	CURLcode rc = curl_easy_perform(h->curl);
 	h->sink = NULL;
+	return rc;
+}
+
+/* The server refused our bearer (expired, revoked): swap in a fresh one
+ * from the OAuth service.  The old one is wiped; libcurl keeps only the
+ * pointer, so it is set again. */
+static int renew_bearer(struct ews_http *h, struct mf_error *err)
+{
+	char *tok = NULL;
+	int st = h->renew(h->renew_aux, &tok, err);
+	if (st != MF_OK)
+		return st;
+	wipe_secret(h);
+	h->secret = tok;
+	curl_easy_setopt(h->curl, CURLOPT_XOAUTH2_BEARER, h->secret);
+	return MF_OK;
+}
+
+int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
+			 ews_sink_fn *sink, void *sink_aux, long *status_r,
+			 const struct mf_buf **resp_r, struct mf_error *err)
+{
+	*status_r = 0;
+	*resp_r = &h->resp;
+	CURLcode rc = perform_once(h, body, sink, sink_aux);
+	long code = 0;
+	if (rc == CURLE_OK && h->renew != NULL &&
+	    (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code), code == 401)) {
+		/* A token from the service: ask once for a new one and
+		 * re-send (a 401 body never reaches sink, so nothing was
+		 * streamed).  A second 401 is mapped below. */
+		int st = renew_bearer(h, err);
+		if (st != MF_OK)
+			return st;
+		rc = perform_once(h, body, sink, sink_aux);
+	}
 	if (rc != CURLE_OK)
 		return transport_error(h, rc, err);
-	long code = 0;
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
 	*status_r = code;
 	int st = MF_OK;
@@ -318,10 +357,7 @@ void ews_http_close(struct ews_http **hp)
 	curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->hdrs);
 	mf_buf_free(&h->resp);
-	if (h->secret != NULL) {
-		explicit_bzero(h->secret, strlen(h->secret));
-		free(h->secret);
-	}
+	wipe_secret(h);
 	free(h->url);
 	free(h->who);
 	free(h);

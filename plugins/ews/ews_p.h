@@ -223,6 +223,10 @@ void ews_req_get_item(struct mf_buf *b, const char *const *ids, size_t n);
 
 enum ews_auth { EWS_AUTH_BASIC, EWS_AUTH_NTLM, EWS_AUTH_BEARER };
 
+/* A fresh bearer token (malloc'd; the transport wipes and frees it), for
+ * a token the server refused with HTTP 401. */
+typedef int ews_renew_fn(void *aux, char **token_r, struct mf_error *err);
+
 struct ews_http_cfg {
 	const char *url;
 	const char *user, *password; /* password or bearer token */
@@ -233,19 +237,20 @@ struct ews_http_cfg {
 	long timeout_s;              /* connect timeout and stall limit */
 	const struct mf_host *host;  /* for canceled(); may be NULL */
 	const char *who;             /* "ews: alice@corp" for error texts */
+	/* Bearer tokens from the core's OAuth service: on a 401 the
+	 * transport asks renew once for a new token and re-sends the
+	 * request.  NULL (token file, Basic, NTLM): a 401 is mapped. */
+	ews_renew_fn *renew;
+	void *renew_aux;
 };
 
 struct ews_http;
 int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
 		  struct mf_error *err);
 /* POST body.  MF_OK when the server answered 200 or 500 (whose body may be
- * a SOAP fault): *status_r, and the body in *resp_r (owned by h, valid
- * until the next post).  Every other outcome is mapped to err. */
-int ews_http_post(struct ews_http *h, const struct mf_buf *body,
-		  long *status_r, const struct mf_buf **resp_r,
-		  struct mf_error *err);
-/* The same, but the body of a 200 reply is handed to sink as it arrives
- * instead of being kept (*resp_r then holds only non-200 bodies). */
+ * a SOAP fault): *status_r; a 200 reply's body is handed to sink as it
+ * arrives (sink NULL: kept in *resp_r, owned by h, valid until the next
+ * post), other bodies are kept.  Every other outcome is mapped to err. */
 typedef void ews_sink_fn(void *aux, const char *data, size_t len);
 int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
 			 ews_sink_fn *sink, void *sink_aux, long *status_r,
@@ -281,6 +286,9 @@ struct mf_source {
 	struct ews_http *http;
 	char *who;            /* "ews: alice@corp.example" for error texts */
 	char *impersonate;    /* or NULL */
+	/* Borrowed until close (plugin.h): for renewing a bearer from the
+	 * OAuth service when the server refuses it. */
+	const struct mf_account *acct;
 	int version;          /* index into ews_versions */
 	bool version_pinned, version_saved;
 	unsigned folder_page, item_page, sync_batch, get_batch;

@@ -277,8 +277,11 @@ static char *read_token(const char *path, const char *who, struct mf_error *err)
 	return tok;
 }
 
-static int service_token(struct mf_source *s, const struct mf_account *a, char **token_r,
-			 struct mf_error *err)
+/* A bearer from the core's OAuth service (ABI 1.3) for the server's own
+ * resource (Exchange Online's is https://outlook.office365.com), acting
+ * for the impersonated mailbox. */
+static int service_token(struct mf_source *s, const struct mf_account *a, bool refresh,
+			 char **token_r, struct mf_error *err)
 {
 	const struct mf_host *h = s->host;
 	if (h == NULL || h->abi_minor < 3 || h->oauth_token == NULL ||
@@ -290,10 +293,20 @@ static int service_token(struct mf_source *s, const struct mf_account *a, char *
 	struct mf_oauth_request req = {
 		.struct_size = sizeof(req), .scope = scope,
 		.subject = s->impersonate != NULL ? s->impersonate : a->user,
+		.refresh = refresh,
 	};
 	int st = h->oauth_token(h->host_ctx, a, &req, token_r, err);
 	free(scope);
 	return st;
+}
+
+/* ews_renew_fn: the server answered 401 to the service's token (expired
+ * mid-session, revoked): a fresh one, once per request. */
+static int renew_token(void *aux, char **token_r, struct mf_error *err)
+{
+	struct mf_source *s = aux;
+	ews_log(s, MF_LOG_INFO, "%s: HTTP 401: asking the OAuth service for a new token", s->who);
+	return service_token(s, s->acct, true, token_r, err);
 }
 
 static const char *setting(const struct mf_host *h, const char *key)
@@ -309,6 +322,7 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 	*src_r = s;
 	s->host = pc != NULL ? pc->host : NULL;
 	s->pc = pc;
+	s->acct = a;
 	const char *imp = a->impersonate;
 	if (imp == NULL || *imp == '\0')
 		imp = mf_account_option(a, "impersonate");
@@ -334,7 +348,8 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 		cfg.auth = EWS_AUTH_BASIC;
 	else if (strcmp(auth, "ntlm") == 0)
 		cfg.auth = EWS_AUTH_NTLM;
-	else if (strcmp(auth, "bearer") == 0 || strcmp(auth, "oauth2") == 0)
+	else if (strcmp(auth, "bearer") == 0 || strcmp(auth, "oauth") == 0 ||
+		 strcmp(auth, "oauth2") == 0)
 		cfg.auth = EWS_AUTH_BEARER;
 	else
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
@@ -350,14 +365,14 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 	}
 	if (cfg.auth == EWS_AUTH_BEARER && token == NULL &&
 	    (cfg.password == NULL || cfg.password[0] == '\0')) {
-		/* The core's OAuth service (ABI 1.3), for the server's own
-		 * resource: Exchange Online's is https://outlook.office365.com.
-		 * A session that outlives the token gets 401, which the core
-		 * answers by opening a new one: with a renewed token. */
-		int st = service_token(s, a, &token, err);
+		/* The core's OAuth service (ABI 1.3).  A 401, first or
+		 * mid-session (the token expired), renews it once. */
+		int st = service_token(s, a, false, &token, err);
 		if (st != MF_OK)
 			return st;
 		cfg.password = token;
+		cfg.renew = renew_token;
+		cfg.renew_aux = s;
 	}
 	if (cfg.password == NULL || cfg.password[0] == '\0') {
 		free(token);

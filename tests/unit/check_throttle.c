@@ -3,6 +3,7 @@
  * and the per-host connection cap. */
 #include <config.h>
 #include <check.h>
+#include <stdatomic.h>
 #include <pthread.h>
 
 #include "check_main.h"
@@ -86,7 +87,7 @@ START_TEST(connections_per_host_are_capped)
 	struct conn_arg a = { t, &active, &peak, &lock };
 	pthread_t th[8];
 	for (int i = 0; i < 8; i++)
-		pthread_create(&th[i], NULL, hold_connection, &a);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, hold_connection, &a), 0);
 	for (int i = 0; i < 8; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_int_eq(peak, 2);
@@ -101,7 +102,7 @@ END_TEST
 START_TEST(cancel_releases_a_waiter)
 {
 	struct throttle *t = throttle_new(0, 0, 1);
-	volatile int canceled = 1;
+	atomic_int canceled = 1;
 	ck_assert(throttle_conn_acquire(t, "h", &canceled));
 	ck_assert(!throttle_conn_acquire(t, "h", &canceled));
 	throttle_free(&t);
@@ -138,7 +139,7 @@ START_TEST(jobs_taking_two_slots_on_one_host_never_deadlock)
 	struct pair_arg a = { t, &done, &lock };
 	pthread_t th[12];
 	for (int i = 0; i < 12; i++)
-		pthread_create(&th[i], NULL, hold_pair, &a);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, hold_pair, &a), 0);
 	for (int i = 0; i < 12; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_int_eq(done, 12);

@@ -174,6 +174,16 @@ if command -v python3 > /dev/null 2>&1 && [ -f "$GEN" ]; then
 		"$MAILFERRY" migrate "maildir:$T/gen" "mbox:$T/kmb" --state "$T/k.db" -q \
 			--max-messages-per-second 30 > /dev/null 2>&1 &
 		pid=$!
+		# Kill only once this run has appended something: a fixed sleep
+		# misses the copy phase on a loaded machine (sanitizers, CI).
+		grown=$(find "$T/kmb" -type f -size +0 2>/dev/null | xargs cat 2>/dev/null | wc -c)
+		waited=0
+		while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 300 ]; do
+			now=$(find "$T/kmb" -type f -size +0 2>/dev/null | xargs cat 2>/dev/null | wc -c)
+			[ "$now" -gt "$grown" ] && break
+			sleep 0.1
+			waited=$((waited + 1))
+		done
 		sleep "0.$((attempt * 2))"
 		kill -9 "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true

@@ -300,7 +300,11 @@ int oauth_request_token(const struct oauth_client *c, char **token_r, int64_t *e
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout_s);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 brought _STR, and deprecated the bitmask */
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+#else
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP));
+#endif
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "mailferry/" PACKAGE_VERSION);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);

@@ -255,7 +255,11 @@ static void setup(struct graph_http *h, CURL *c, struct graph_req *r, struct sin
 	/* A stalled transfer, not a long one, is the failure. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->timeout_s);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 brought _STR, and deprecated the bitmask */
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP));
+#endif
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "mailferry/" PACKAGE_VERSION);
 	if (h->ca_file != NULL)

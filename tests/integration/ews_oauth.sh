@@ -4,7 +4,9 @@
 # core's OAuth service (client credentials against a token stub that
 # issues one known token), with the scope of the EWS server and the
 # impersonated mailbox as subject; the fake EWS accepts only that token.
-# Then a token endpoint that refuses: exit 3 with its words.
+# A 401 mid-session (what an expired token gets): the session asks the
+# service once more and re-sends the request.  Then a token endpoint
+# that refuses: exit 3 with its words.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/ews_lib.sh"
 
@@ -69,6 +71,25 @@ if grep -q -F 'ews-stub-token' "$T/a.json" "$T/a.err" "$T/st.db"; then
 	fail "the access token appears in an output or the state"
 fi
 
+# A 401 on the 4th request, after the token worked: renewed (refresh) and
+# re-sent inside the session; --retries 0, so no reconnect by the core
+# can be what saves the run.
+start_fake --token 'ews-stub-token-0123456789:svc@example.com' --unauthorized-on 4
+URI="ews://svc%40example.com@127.0.0.1:$(cat "$T/port")/EWS/Exchange.asmx?auth=oauth"
+rc=0
+mf migrate "$URI" "maildir:$T/out3" --impersonate alice@example.com --ca-file "$T/cert.pem" \
+	--state "$T/st3.db" --oauth-token-url "$TOKEN_URL" --oauth-client-id app1 \
+	--oauth-client-secret-file "$T/app1.secret" --retries 0 -v --json \
+	> "$T/c.json" 2> "$T/c.err" || rc=$?
+assert_eq "$rc" 1 "exit status with a 401 mid-session ($(tail -3 "$T/c.err"))"
+assert_eq "$(counts "$T/c.json")" "9 1" "copied/failed through a 401"
+assert_eq "$(requests '"injected": "401"')" 1 "injected 401s"
+grep -q 'HTTP 401: asking the OAuth service for a new token' "$T/c.err" ||
+	fail "no renewal after the 401: $(tail -5 "$T/c.err")"
+if grep -q -F 'ews-stub-token' "$T/c.json" "$T/c.err" "$T/st3.db"; then
+	fail "the access token appears in an output or the state (401 case)"
+fi
+
 # A token endpoint that refuses: the mailbox fails with its words.
 start_stub 1
 rc=0
@@ -77,4 +98,4 @@ mf migrate "$URI" "maildir:$T/out2" --impersonate alice@example.com --ca-file "$
 	--oauth-client-secret-file "$T/app1.secret" > "$T/b.out" 2> "$T/b.err" || rc=$?
 assert_eq "$rc" 3 "exit status when the token endpoint refuses"
 grep -q 'unauthorized_client: AADSTS700016' "$T/b.err" || fail "endpoint words missing: $(cat "$T/b.err")"
-echo "ews: bearer from the core's OAuth service, 9 copied; refusal named"
+echo "ews: bearer from the core's OAuth service, 9 copied; a 401 mid-session renewed in place; refusal named"

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* delay_proxy: a TCP forwarder on loopback that behaves like a WAN link:
  * every byte is delayed by a fixed one-way latency and each direction of
- * each connection is serialised at a capped bandwidth.  Used by the
- * benchmarks to compare mail clients over "25 ms each way, 100 Mbit/s".
+ * direction of the link is serialised at a capped bandwidth shared by all
+ * connections (one customer uplink: several streams must not multiply it).
+ * Used by the benchmarks to compare mail clients over "25 ms each way,
+ * 100 Mbit/s".
  *
  *   delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS
  *
  * Listens on 127.0.0.1:LISTEN_PORT, forwards to 127.0.0.1:TARGET_PORT, and
  * exits by itself after SECONDS.  Link model: a chunk read at time t
- * leaves at max(t, link_free) + size/rate and arrives DELAY_MS later;
+ * leaves at max(t, link_free of its direction) + size/rate and arrives
+ * DELAY_MS later;
  * reading stops while a direction has more than 8 MiB in flight, so a
  * fast sender is slowed (TCP backpressure) rather than buffered forever. */
 #define _GNU_SOURCE
@@ -41,7 +44,6 @@ struct direction {
 	int from, to;
 	struct chunk *head, *tail;
 	size_t inflight;
-	uint64_t link_free_ns;
 	int eof; /* reader saw EOF: shut down the writer once drained */
 };
 
@@ -52,6 +54,8 @@ struct conn {
 
 static struct conn conns[MAX_CONN];
 static uint64_t delay_ns;
+/* When each direction of the shared link is next free (0: upstream). */
+static uint64_t link_free_ns[2];
 static double bytes_per_ns;
 
 static uint64_t now_ns(void)
@@ -95,7 +99,7 @@ static void close_conn(struct conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void read_side(struct direction *d)
+static void read_side(struct direction *d, int dir)
 {
 	unsigned char buf[65536];
 	ssize_t n = read(d->from, buf, sizeof(buf));
@@ -113,9 +117,9 @@ static void read_side(struct direction *d)
 	c->off = 0;
 	c->next = NULL;
 	uint64_t t = now_ns();
-	uint64_t start = t > d->link_free_ns ? t : d->link_free_ns;
-	d->link_free_ns = start + (uint64_t)((double)n / bytes_per_ns);
-	c->due_ns = d->link_free_ns + delay_ns;
+	uint64_t start = t > link_free_ns[dir] ? t : link_free_ns[dir];
+	link_free_ns[dir] = start + (uint64_t)((double)n / bytes_per_ns);
+	c->due_ns = link_free_ns[dir] + delay_ns;
 	if (d->tail)
 		d->tail->next = c;
 	else
@@ -226,7 +230,7 @@ int main(int argc, char **argv)
 			if (map[j] >= 0 && (p[j].revents & (POLLIN | POLLHUP | POLLERR))) {
 				struct conn *c = &conns[map[j] / 2];
 				if (c->used)
-					read_side(&c->d[map[j] % 2]);
+					read_side(&c->d[map[j] % 2], map[j] % 2);
 			}
 		}
 		t = now_ns();

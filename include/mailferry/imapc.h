@@ -286,11 +286,23 @@ int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err);
  * none, it is empty, or the server answers NO. */
 int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
 			   struct mf_error *err);
+/* imapc_separator + imapc_namespace_prefix + (pattern != NULL)
+ * imapc_list(pattern, fn) pipelined: one round trip instead of three.  fn
+ * sees *sep_r and *prefix_r already set. */
+int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
+		 const char *pattern, imapc_list_fn *fn, void *ctx,
+		 struct mf_error *err);
 /* STATUS (MESSAGES) etc.: *messages_r = MF_COUNT_UNKNOWN if absent. */
 int imapc_status(struct imapc *c, const char *mailbox_mutf7,
 		 uint64_t *messages_r, uint32_t *uidvalidity_r,
 		 struct mf_error *err);
 /* CREATE; ALREADYEXISTS is success. */
+/* CREATE without waiting for the answer (it is read with the next
+ * replies): for a caller whose next commands cope with the mailbox
+ * missing, e.g. APPEND answered NO [TRYCREATE].  done (may be NULL) gets
+ * the answer; it is not called if the connection closes first. */
+int imapc_create_async(struct imapc *c, const char *mailbox_mutf7,
+		       imapc_done_fn *done, void *ctx, struct mf_error *err);
 int imapc_create(struct imapc *c, const char *mailbox_mutf7,
 		 struct mf_error *err);
 

@@ -431,10 +431,26 @@ void imapc_cmd_free(struct imapc_cmd **cmdp)
 	*cmdp = NULL;
 }
 
+void imapc_note_wait(struct imapc *c, unsigned tag)
+{
+	if (c->got_cont || mf_conn_buffered(c->conn) > 0)
+		return;
+	for (size_t i = 0; i < c->qlen; i++)
+		if (!c->q[i].completed && c->q[i].tag != tag)
+			return;
+	struct imapc_inflight *e = find(c, tag);
+	if (e != NULL && !e->completed)
+		c->idle_waits++;
+}
+
 /* Read responses until a '+' arrives (*cont_r) or command tag completes. */
 static int wait_cont(struct imapc *c, unsigned tag, bool *cont_r,
 		     struct mf_error *err)
 {
+	/* Idle whatever else is in flight: nothing more can be sent on
+	 * this connection until the "+" arrives. */
+	if (!c->got_cont)
+		c->idle_waits++;
 	for (;;) {
 		if (c->got_cont) {
 			c->got_cont = false;
@@ -492,6 +508,7 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 	}
 	struct imapc_inflight *e = enqueue(c, fn, done, ctx);
 	unsigned tag = e->tag;
+	c->commands++;
 	if (tag_r != NULL)
 		*tag_r = tag;
 	char tagtxt[16];
@@ -525,6 +542,7 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
 	       struct mf_error *err)
 {
+	imapc_note_wait(c, tag);
 	for (;;) {
 		struct imapc_inflight *e = find(c, tag);
 		if (e == NULL)
@@ -615,6 +633,7 @@ int imapc_append_begin(struct imapc *c, const char *mailbox_mutf7,
 	 * literal itself is written by the caller as it streams. */
 	struct imapc_inflight *e = enqueue(c, NULL, NULL, NULL);
 	unsigned tag = e->tag;
+	c->commands++;
 	*tag_r = tag;
 	char tagtxt[16];
 	snprintf(tagtxt, sizeof(tagtxt), "a%u ", tag);

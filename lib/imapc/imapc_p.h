@@ -39,7 +39,17 @@ struct imapc {
 
 	bool selected;
 	struct imapc_mailbox sel;
+
+	/* Debug counters (logged at close): commands sent, and waits for a
+	 * reply while nothing else was in flight: each such wait leaves the
+	 * link idle for a whole round trip (the WAN's real cost). */
+	unsigned long commands;
+	unsigned long idle_waits;
 };
+
+/* Count an idle round trip if the reply to tag is not in yet and no other
+ * command is outstanding (call once, before blocking for that reply). */
+void imapc_note_wait(struct imapc *c, unsigned tag);
 
 /* Record session-wide response codes (CAPABILITY, ALERT, SELECT data). */
 void imapc_note_code(struct imapc *c, const struct imapc_resp *r);

@@ -110,29 +110,40 @@ static int on_list(struct imapc *c, const struct imapc_resp *r, void *vctx,
 	return MF_OK;
 }
 
-int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
-	       void *ctx, struct mf_error *err)
+static struct imapc_cmd *list_cmd(struct imapc *c, const char *pattern)
 {
-	struct mf_error cb_err = { 0 };
-	struct list_ctx lc = { .fn = fn, .ctx = ctx, .err = &cb_err };
 	struct imapc_cmd *cmd = imapc_cmd_new("LIST");
 	imapc_cmd_quoted(cmd, "");
 	imapc_cmd_quoted(cmd, pattern);
 	if (imapc_has_cap(c, "SPECIAL-USE"))
 		imapc_cmd_raw(cmd, "RETURN (SPECIAL-USE)");
-	struct imapc_result res;
-	int st = imapc_run(c, cmd, on_list, &lc, &res, err);
-	if (st != MF_OK)
-		return st;
-	if (lc.st != MF_OK) {
+	return cmd;
+}
+
+/* The outcome of a LIST once its tagged reply is in. */
+static int list_outcome(struct imapc *c, const struct list_ctx *lc,
+			const struct imapc_result *res, const char *what,
+			struct mf_error *err)
+{
+	if (lc->st != MF_OK) {
 		if (err != NULL)
-			*err = cb_err;
-		return lc.st;
+			*err = *lc->err;
+		return lc->st;
 	}
-	if (res.status != IMAPC_OK)
-		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
-					  MF_RETRY_LATER, "LIST", err);
+	if (res->status != IMAPC_OK)
+		return imapc_result_error(c, res, MF_ERR_ACCOUNT,
+					  MF_RETRY_LATER, what, err);
 	return MF_OK;
+}
+
+int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
+	       void *ctx, struct mf_error *err)
+{
+	struct mf_error cb_err = { 0 };
+	struct list_ctx lc = { .fn = fn, .ctx = ctx, .err = &cb_err };
+	struct imapc_result res;
+	int st = imapc_run(c, list_cmd(c, pattern), on_list, &lc, &res, err);
+	return st != MF_OK ? st : list_outcome(c, &lc, &res, "LIST", err);
 }
 
 static int sep_cb(const struct imapc_list_entry *e, void *ctx,
@@ -202,6 +213,49 @@ int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
 	return st;
 }
 
+/* The separator, the namespace and (optionally) the folder list in one
+ * round trip: the three commands are sent back to back and their replies
+ * read in order.  Untagged data of one command arrives before the next
+ * command's, so fn already sees *sep_r and *prefix_r filled. */
+int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
+		 const char *pattern, imapc_list_fn *fn, void *ctx,
+		 struct mf_error *err)
+{
+	*sep_r = 0;
+	free(*prefix_r);
+	*prefix_r = NULL;
+	struct mf_error sep_err = { 0 }, list_err = { 0 };
+	struct list_ctx sep_lc = { .fn = sep_cb, .ctx = sep_r, .err = &sep_err };
+	struct list_ctx lc = { .fn = fn, .ctx = ctx, .err = &list_err };
+	unsigned sep_tag, ns_tag = 0, list_tag = 0;
+	struct imapc_cmd *sep = imapc_cmd_new("LIST");
+	imapc_cmd_quoted(sep, "");
+	imapc_cmd_quoted(sep, "");
+	int st = imapc_send(c, sep, on_list, NULL, &sep_lc, &sep_tag, err);
+	if (st == MF_OK && imapc_has_cap(c, "NAMESPACE"))
+		st = imapc_send(c, imapc_cmd_new("NAMESPACE"), on_namespace, NULL,
+				prefix_r, &ns_tag, err);
+	if (st == MF_OK && pattern != NULL)
+		st = imapc_send(c, list_cmd(c, pattern), on_list, NULL, &lc,
+				&list_tag, err);
+	struct imapc_result res;
+	if (st == MF_OK && (st = imapc_wait(c, sep_tag, &res, err)) == MF_OK &&
+	    res.status != IMAPC_OK)
+		st = imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+					"LIST \"\" \"\"", err);
+	/* A tagged NO to NAMESPACE only means no prefix (as above). */
+	if (st == MF_OK && ns_tag != 0)
+		st = imapc_wait(c, ns_tag, &res, err);
+	if (*prefix_r != NULL && (*prefix_r)[0] == '\0') {
+		free(*prefix_r);
+		*prefix_r = NULL;
+	}
+	if (st == MF_OK && list_tag != 0 &&
+	    (st = imapc_wait(c, list_tag, &res, err)) == MF_OK)
+		st = list_outcome(c, &lc, &res, "LIST", err);
+	return st;
+}
+
 struct status_ctx {
 	uint64_t messages;
 	uint32_t uidvalidity;
@@ -261,6 +315,26 @@ static int exists_cb(const struct imapc_list_entry *e, void *ctx,
 	if (!(e->flags & IMAPC_LIST_NONEXISTENT))
 		*(bool *)ctx = true;
 	return MF_OK;
+}
+
+static int ignore_create(struct imapc *c, const struct imapc_result *res,
+			 void *ctx, struct mf_error *err)
+{
+	(void)c;
+	(void)res;
+	(void)ctx;
+	(void)err;
+	return MF_OK;
+}
+
+int imapc_create_async(struct imapc *c, const char *mailbox_mutf7,
+		       imapc_done_fn *done, void *ctx, struct mf_error *err)
+{
+	struct imapc_cmd *cmd = imapc_cmd_new("CREATE");
+	imapc_cmd_astring(cmd, mailbox_mutf7);
+	/* With a done callback the entry leaves the queue when answered. */
+	return imapc_send(c, cmd, NULL, done != NULL ? done : ignore_create, ctx,
+			  NULL, err);
 }
 
 int imapc_create(struct imapc *c, const char *mailbox_mutf7,

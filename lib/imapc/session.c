@@ -51,6 +51,7 @@ int imapc_capability(struct imapc *c, struct mf_error *err)
 static int greeting(struct imapc *c, bool *preauth_r, struct mf_error *err)
 {
 	struct imapc_resp r;
+	c->idle_waits++; /* nothing to send until the server speaks */
 	int st = imapc_parse_response(&c->parser, &r, err);
 	if (st != MF_OK) {
 		imapc_resp_free(&r);
@@ -168,12 +169,16 @@ void imapc_close(struct imapc **cp)
 	if (c->conn != NULL && !imapc_is_broken(c)) {
 		struct mf_error e;
 		mf_conn_set_io_timeout(c->conn, 2000);
+		/* LOGOUT's answer is not awaited: nothing depends on it, and
+		 * waiting costs every session a round trip at its end. */
 		unsigned tag;
 		if (imapc_drain(c, &e) == MF_OK &&
 		    imapc_send(c, imapc_cmd_new("LOGOUT"), NULL, NULL, NULL,
 			       &tag, &e) == MF_OK)
-			(void)imapc_wait(c, tag, NULL, &e);
+			(void)mf_conn_flush(c->conn, &e);
 	}
+	imapc_logf(c, MF_LOG_DEBUG, "%s: %lu commands, %lu idle round trips", c->label, c->commands,
+		   c->idle_waits);
 	mf_conn_close(&c->conn);
 	imapc_parser_free(&c->parser);
 	for (size_t i = 0; i < c->ncaps; i++)

@@ -75,7 +75,13 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 			struct imapc_result *res, struct mf_error *err)
 {
 	*go_r = false;
-	int st = alimail_select(snk, folder, err);
+	int st = MF_OK;
+	if (!snk->flags_known && (st = alimail_select(snk, folder, err)) == MF_OK) {
+		snk->flags_known = true;
+		snk->have_perm = snk->sel.have_perm;
+		snk->perm_flags = snk->sel.perm_flags;
+		snk->perm_keywords = snk->sel.perm_keywords;
+	}
 	if (st != MF_OK)
 		return st;
 	const struct alimail_folder *f = alimail_find(snk, folder);
@@ -83,8 +89,8 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 		       : imapc_path_to_name(folder, snk->sep, snk->ns_prefix);
 	/* Without a PERMANENTFLAGS code RFC 3501 §7.1 says all flags may be
 	 * changed permanently. */
-	uint32_t mask = snk->sel.have_perm ? snk->sel.perm_flags : 0xffffffffu;
-	bool kw = !snk->sel.have_perm || snk->sel.perm_keywords;
+	uint32_t mask = snk->have_perm ? snk->perm_flags : 0xffffffffu;
+	bool kw = !snk->have_perm || snk->perm_keywords;
 	struct mf_buf flags = { 0 };
 	imapc_format_flags(msg->flags, mask, kw, msg->keywords, &flags);
 	char date[40] = "";
@@ -167,8 +173,10 @@ int alimail_append_now(struct mf_sink *snk, const char *folder,
 			/* Deleted behind our back: create it again, once. */
 			char *actual = NULL;
 			snk->listed = false;
+			snk->create_waits = true; /* a refusal must be seen now */
 			st = alimail_ensure_folder(snk, folder, MF_SPECIAL_NONE,
 						   &actual, err);
+			snk->create_waits = false;
 			free(actual);
 			if (st != MF_OK)
 				return st;

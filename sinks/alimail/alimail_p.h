@@ -35,6 +35,19 @@ struct mf_sink {
 	struct alimail_folder *folders;
 	size_t nfolders;
 	bool listed;
+	/* CREATEs sent without waiting (imapc_create_async), oldest first:
+	 * their answers come in this order; the first refusal is kept for
+	 * the APPENDs into that folder, answered NO [TRYCREATE]. */
+	char **creating;
+	size_t ncreating;
+	char *create_refused;
+	bool create_waits; /* retrying after TRYCREATE: CREATE waits */
+	/* PERMANENTFLAGS of the first folder appended to, used for every
+	 * folder: APPEND needs no SELECT, so the others are never selected
+	 * (a round trip and a pipeline drain per folder saved). */
+	bool flags_known;
+	bool have_perm, perm_keywords;
+	uint32_t perm_flags;
 	/* the selected target folder and what SELECT told about it */
 	char *sel_path;
 	struct imapc_mailbox sel;

@@ -52,7 +52,17 @@ static int finish_oldest(struct mf_sink *snk, struct mf_error *err)
 	struct mf_error e = { 0 };
 	bool trycreate;
 	int status = alimail_append_outcome(snk, &res, in->what, &out, &trycreate, &e);
-	if (trycreate) {
+	if (trycreate && snk->create_refused != NULL) {
+		/* Our pipelined CREATE was refused: the folder fails with the
+		 * server's words, as a waited-for CREATE would have. */
+		char *text = mf_xasprintf("%s; %s", e.text, snk->create_refused);
+		mf_error_set(&e, MF_ERR_FOLDER, MF_RETRY_NEVER, "%s", text);
+		free(text);
+		status = MF_ERR_FOLDER;
+		free(snk->create_refused);
+		snk->create_refused = NULL;
+		snk->listed = false;
+	} else if (trycreate) {
 		/* The folder vanished: a session-level problem; the core
 		 * reconnects, ensures the folder again and asks lookup(). */
 		e.status = MF_ERR_ACCOUNT;
@@ -87,9 +97,8 @@ int alimail_append_start(struct mf_sink *snk, const char *folder,
 			 void *done_aux, struct mf_error *err)
 {
 	int st = MF_OK;
-	/* SELECT (for PERMANENTFLAGS) only between batches of one folder. */
-	if (snk->npipe > 0 && (snk->sel_path == NULL || strcmp(snk->sel_path, folder) != 0))
-		st = alimail_append_flush(snk, err);
+	/* No SELECT between folders (flags_known): appends to the next
+	 * folder follow those to the last one without a drain. */
 	while (st == MF_OK && snk->npipe > 0 &&
 	       (snk->npipe >= PIPE_MAX || snk->pipe_bytes + msg->size > PIPE_MAX_BYTES))
 		st = finish_oldest(snk, err);

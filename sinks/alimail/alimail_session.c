@@ -50,6 +50,38 @@ static void free_folders(struct mf_sink *snk)
 	snk->listed = false;
 }
 
+/* The answer to a pipelined CREATE (the oldest still open). */
+static int on_created(struct imapc *c, const struct imapc_result *res, void *ctx,
+		      struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	struct mf_sink *snk = ctx;
+	if (snk->ncreating == 0)
+		return MF_OK;
+	char *name = snk->creating[0];
+	memmove(&snk->creating[0], &snk->creating[1],
+		(snk->ncreating - 1) * sizeof(*snk->creating));
+	snk->ncreating--;
+	if (res->status != IMAPC_OK && strcmp(res->code, "ALREADYEXISTS") != 0 &&
+	    snk->create_refused == NULL)
+		snk->create_refused = mf_xasprintf("CREATE %s: %s%s%s%s %s", name,
+						   res->status == IMAPC_NO ? "NO" : "BAD",
+						   res->code[0] ? " [" : "", res->code,
+						   res->code[0] ? "]" : "", res->text);
+	free(name);
+	return MF_OK;
+}
+
+static void free_creating(struct mf_sink *snk)
+{
+	for (size_t i = 0; i < snk->ncreating; i++)
+		free(snk->creating[i]);
+	free(snk->creating);
+	snk->creating = NULL;
+	snk->ncreating = 0;
+}
+
 void alimail_session_free(struct mf_sink **snkp)
 {
 	struct mf_sink *snk = *snkp;
@@ -58,10 +90,43 @@ void alimail_session_free(struct mf_sink **snkp)
 	imapc_close(&snk->c);
 	imapc_account_free(&snk->acct);
 	free_folders(snk);
+	free_creating(snk);
+	free(snk->create_refused);
 	free(snk->ns_prefix);
 	free(snk->sel_path);
 	free(snk);
 	*snkp = NULL;
+}
+
+static void add_folder(struct mf_sink *snk, const char *name,
+		       enum mf_special_use su)
+{
+	snk->folders = mf_xrealloc(snk->folders,
+				   (snk->nfolders + 1) * sizeof(*snk->folders));
+	struct alimail_folder *f = &snk->folders[snk->nfolders++];
+	f->name = mf_xstrdup(name);
+	f->path = imapc_name_to_path(name, snk->sep, snk->ns_prefix);
+	f->special_use = su;
+}
+
+static int collect(const struct imapc_list_entry *e, void *ctx,
+		   struct mf_error *err)
+{
+	(void)err;
+	struct mf_sink *snk = ctx;
+	if (!(e->flags & IMAPC_LIST_NONEXISTENT))
+		add_folder(snk, e->name_mutf7, e->special_use);
+	return MF_OK;
+}
+
+static int ignore_reply(struct imapc *c, const struct imapc_result *res, void *ctx,
+			struct mf_error *err)
+{
+	(void)c;
+	(void)res;
+	(void)ctx;
+	(void)err;
+	return MF_OK;
 }
 
 int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
@@ -69,24 +134,28 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 	if (snk->c != NULL && !imapc_is_broken(snk->c))
 		return MF_OK;
 	imapc_close(&snk->c);
+	free_creating(snk);
 	free(snk->sel_path);
 	snk->sel_path = NULL;
 	int st = imapc_account_connect(snk->acct, &snk->c, err);
 	if (st != MF_OK)
 		return st;
-	struct imapc_result res;
 	if (imapc_has_cap(snk->c, "ID")) {
 		/* RFC 2971; some Chinese providers insist on it (NetEase);
-		 * harmless elsewhere. */
+		 * harmless elsewhere.  Its answer is not needed: not waited
+		 * for. */
 		struct imapc_cmd *cmd = imapc_cmd_new("ID");
 		imapc_cmd_raw(cmd, "(\"name\" \"mailferry\" \"version\" \""
 			      PACKAGE_VERSION "\")");
-		if ((st = imapc_run(snk->c, cmd, NULL, NULL, &res, err)) != MF_OK)
+		if ((st = imapc_send(snk->c, cmd, NULL, ignore_reply, NULL, NULL, err)) != MF_OK)
 			return st;
 	}
-	if ((st = imapc_separator(snk->c, &snk->sep, err)) != MF_OK)
-		return st;
-	return imapc_namespace_prefix(snk->c, &snk->ns_prefix, err);
+	/* Separator, namespace and the folder list in one round trip. */
+	free_folders(snk);
+	st = imapc_layout(snk->c, &snk->sep, &snk->ns_prefix, "*", collect, snk, err);
+	if (st == MF_OK)
+		snk->listed = true;
+	return st;
 }
 
 int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
@@ -130,27 +199,6 @@ int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
 }
 
 /* ---- folders ------------------------------------------------------ */
-
-static void add_folder(struct mf_sink *snk, const char *name,
-		       enum mf_special_use su)
-{
-	snk->folders = mf_xrealloc(snk->folders,
-				   (snk->nfolders + 1) * sizeof(*snk->folders));
-	struct alimail_folder *f = &snk->folders[snk->nfolders++];
-	f->name = mf_xstrdup(name);
-	f->path = imapc_name_to_path(name, snk->sep, snk->ns_prefix);
-	f->special_use = su;
-}
-
-static int collect(const struct imapc_list_entry *e, void *ctx,
-		   struct mf_error *err)
-{
-	(void)err;
-	struct mf_sink *snk = ctx;
-	if (!(e->flags & IMAPC_LIST_NONEXISTENT))
-		add_folder(snk, e->name_mutf7, e->special_use);
-	return MF_OK;
-}
 
 static int load_folders(struct mf_sink *snk, struct mf_error *err)
 {
@@ -240,7 +288,19 @@ static int create_path(struct mf_sink *snk, const char *path,
 		if (alimail_find(snk, buf) == NULL) {
 			char *name = imapc_path_to_name(buf, snk->sep,
 							snk->ns_prefix);
-			st = imapc_create(snk->c, name, err);
+			/* Not waited for: an APPEND into a folder whose
+			 * CREATE failed is answered NO [TRYCREATE], and that
+			 * path creates it again, waiting. */
+			if (snk->create_waits) {
+				st = imapc_create(snk->c, name, err);
+			} else {
+				st = imapc_create_async(snk->c, name, on_created, snk, err);
+				if (st == MF_OK) {
+					snk->creating = mf_xrealloc(snk->creating,
+						(snk->ncreating + 1) * sizeof(*snk->creating));
+					snk->creating[snk->ncreating++] = mf_xstrdup(name);
+				}
+			}
 			if (st == MF_OK)
 				add_folder(snk, name, MF_SPECIAL_NONE);
 			free(name);

@@ -1,0 +1,201 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Benchmark (issue 15): how much of a WAN link to the target mailferry
+# uses.  Dovecot -> Dovecot, the source on loopback, the target behind
+# bench/delay_proxy (25 ms each way, 100 Mbit/s shared by all connections:
+# the customer's uplink to Alibaba Mail).  Plain IMAP on both sides.
+# Cases, each against the link floor (payload bits / link rate) measured on
+# the same bytes, and mbsync (Debian's isync) on the first one:
+#   one    1 mailbox, N messages (default 1000), 9 folders
+#   many   10 mailboxes x N/10 messages, --jobs 1 and --jobs 8
+#   nolit  "one" into a target that does not offer LITERAL+ (every APPEND
+#          waits for "+"), default streams
+# Prints a Markdown table and the idle round trips mailferry's sessions
+# counted (-v log); exits non-zero only if a copy was incomplete.
+#
+#   bench/wan.sh [MESSAGES]     (from a built tree, or top_builddir set)
+# Extra mailferry options for every run: MF_BENCH_OPTS (e.g. "--streams 1").
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$here/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+export top_srcdir top_builddir
+MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-3000}
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/dovecot.sh"
+N=${1:-1000}
+DELAY_MS=25
+MBIT=100
+FOLDERS=INBOX,Sent,Drafts,Trash,Archive,Projects,Projects/2025,Projects/2026,Clients
+
+cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
+proxy() { # proxy TARGET_PORT: sets PROXY_PORT (not in $(...): see run.sh)
+	PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	"$T/delay_proxy" "$PROXY_PORT" "$1" "$DELAY_MS" "$MBIT" "$MF_TEST_TIMEOUT" >/dev/null 2>&1 &
+	mf_on_exit "kill $! 2>/dev/null || true"
+	sleep 0.2
+}
+
+# --- servers and mail ------------------------------------------------------
+dovecot_user src one one-pw
+i=0
+while [ $i -lt 10 ]; do dovecot_user src "m$i" "m$i-pw"; i=$((i + 1)); done
+for u in mbsync-one mf-one; do dovecot_user dst "$u" "$u-pw"; done
+i=0
+while [ $i -lt 10 ]; do
+	dovecot_user dst "mf-many1-m$i" pw
+	dovecot_user dst "mf-many8-m$i" pw
+	i=$((i + 1))
+done
+dovecot_user nolit mf-nolit mf-nolit-pw
+dovecot_start src
+dovecot_start dst
+# Dovecot's own list minus LITERAL+ / LITERAL- (imap_capability replaces it).
+DOVECOT_EXTRA_CONF='protocol imap {
+  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE SPECIAL-USE
+}' dovecot_start nolit
+SRC_DIR=$(dovecot_var src dir)
+echo "generating mail..." >&2
+python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
+	--out "$SRC_DIR/mail/one" --messages "$N" --seed 42 --big-fraction 0.02 \
+	--folders "$FOLDERS" --manifest "$T/one.txt" > /dev/null
+: > "$T/many.txt"
+i=0
+while [ $i -lt 10 ]; do
+	python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
+		--out "$SRC_DIR/mail/m$i" --messages "$((N / 10))" --seed "$((100 + i))" \
+		--big-fraction 0.02 --folders INBOX,Sent,Archive --manifest "$T/m$i.txt" > /dev/null
+	cat "$T/m$i.txt" >> "$T/many.txt"
+	i=$((i + 1))
+done
+chown -R nobody "$SRC_DIR/mail" 2>/dev/null || true
+bytes() { awk -F'\t' '{s += $3} END {print s}' "$1"; }
+ONE_BYTES=$(bytes "$T/one.txt")
+MANY_BYTES=$(bytes "$T/many.txt")
+SRC_PORT=$(dovecot_var src imap)
+# Warm Dovecot's indexes once so no run pays for it.
+for u in one m0 m1 m2 m3 m4 m5 m6 m7 m8 m9; do dovecot_adm src fetch -u "$u" guid all > /dev/null; done
+proxy "$(dovecot_var dst imap)"
+P_DST=$PROXY_PORT
+proxy "$(dovecot_var nolit imap)"
+P_NOLIT=$PROXY_PORT
+printf 'user,source_password\n' > "$T/accounts.csv"
+i=0
+while [ $i -lt 10 ]; do printf 'm%d,m%d-pw\n' $i $i >> "$T/accounts.csv"; i=$((i + 1)); done
+
+# --- runs -------------------------------------------------------------------
+timed() { # timed LABEL CMD...: wall seconds and max RSS into $T/time-LABEL
+	label=$1
+	shift
+	/usr/bin/time -f "%e %M" -o "$T/time-$label" "$@" > "$T/log-$label" 2>&1 ||
+		{ tail -30 "$T/log-$label" >&2; fail "$label failed"; }
+}
+run_mf() { # run_mf LABEL TARGET_PORT SOURCE_USER EXTRA...
+	label=$1 port=$2 user=$3
+	shift 3
+	# shellcheck disable=SC2086
+	MAILFERRY_SOURCE_PASSWORD=$user-pw MAILFERRY_SINK_PASSWORD=$label-pw \
+		timed "$label" "$MAILFERRY" migrate -v --state "$T/state-$label.db" \
+		"imap://$user@127.0.0.1:$SRC_PORT/?tls=none" "imap://$label@127.0.0.1:$port/?tls=none" \
+		${MF_BENCH_OPTS:-} "$@"
+}
+run_mf_many() { # run_mf_many LABEL JOBS: mailbox mI into target LABEL-mI
+	# shellcheck disable=SC2086
+	MAILFERRY_SINK_PASSWORD=pw \
+		timed "$1" "$MAILFERRY" migrate -v --state "$T/state-$1.db" --jobs "$2" \
+		--accounts "$T/accounts.csv" \
+		"imap://{user}@127.0.0.1:$SRC_PORT/?tls=none" \
+		"imap://$1-{user}@127.0.0.1:$P_DST/?tls=none" \
+		${MF_BENCH_OPTS:-}
+}
+run_mbsync() { # run_mbsync LABEL TARGET_PORT SOURCE_USER
+	mkdir -p "$T/mbsync-$1"
+	cat > "$T/mbsync-$1/rc" <<RC
+IMAPAccount far
+Host 127.0.0.1
+Port $SRC_PORT
+User $3
+Pass $3-pw
+SSLType None
+AuthMechs LOGIN
+PipelineDepth 64
+
+IMAPStore far
+Account far
+
+IMAPAccount near
+Host 127.0.0.1
+Port $2
+User $1
+Pass $1-pw
+SSLType None
+AuthMechs LOGIN
+PipelineDepth 64
+
+IMAPStore near
+Account near
+
+Channel copy
+Far :far:
+Near :near:
+Patterns *
+Create Near
+Sync Pull New
+Expunge None
+CopyArrivalDate yes
+SyncState $T/mbsync-$1/
+RC
+	timed "$1" mbsync -q -c "$T/mbsync-$1/rc" -a
+}
+
+echo "one: mbsync..." >&2
+run_mbsync mbsync-one "$P_DST" one
+echo "one: mailferry..." >&2
+run_mf mf-one "$P_DST" one
+echo "many: --jobs 1..." >&2
+run_mf_many mf-many1 1
+echo "many: --jobs 8..." >&2
+run_mf_many mf-many8 8
+echo "nolit: mailferry..." >&2
+run_mf mf-nolit "$P_NOLIT" one
+
+# --- checks and table ------------------------------------------------------
+status=0
+check() { # check SERVER USER EXPECTED
+	got=$(dovecot_adm "$1" search -u "$2" mailbox '*' all | wc -l)
+	[ "$got" = "$3" ] || { echo "INCOMPLETE: $2 has $got of $3 messages" >&2; status=1; }
+}
+check dst mbsync-one "$N"
+check dst mf-one "$N"
+i=0
+while [ $i -lt 10 ]; do
+	check dst "mf-many1-m$i" "$((N / 10))"
+	check dst "mf-many8-m$i" "$((N / 10))"
+	i=$((i + 1))
+done
+check nolit mf-nolit "$N"
+
+secs() { cut -d' ' -f1 "$T/time-$1"; }
+rss() { cut -d' ' -f2 "$T/time-$1"; }
+# Idle round trips the sink sessions counted (lib/imapc, -v log).
+rtts() { sed -n 's/.*imap-sink.* \([0-9][0-9]*\) idle round trips.*/\1/p' "$T/log-$1" |
+	awk '{s += $1} END {print s + 0}'; }
+row() { # row CASE TOOL LABEL BYTES
+	awk -v c="$1" -v tool="$2" -v s="$(secs "$3")" -v r="$(rss "$3")" -v b="$4" \
+		-v mbit="$MBIT" -v rt="$5" 'BEGIN {
+		floor = b * 8 / (mbit * 1e6)
+		printf "| %s | %s | %.2f | %.2f | %.0f%% | %s | %.1f MiB |\n", c, tool, s, floor,
+			floor / s * 100, rt, r / 1024 }'
+}
+printf 'Dovecot -> Dovecot, target behind %d ms each way + %d Mbit/s (shared), plain IMAP.\n\n' \
+	"$DELAY_MS" "$MBIT"
+printf '| case | tool | seconds | link floor | link use | idle round trips (sink) | max RSS |\n'
+printf '|---|---|---|---|---|---|---|\n'
+row "1 mailbox, $N messages, 9 folders" mbsync mbsync-one "$ONE_BYTES" -
+row "1 mailbox, $N messages, 9 folders" mailferry mf-one "$ONE_BYTES" "$(rtts mf-one)"
+row "10 mailboxes x $((N / 10)), --jobs 1" mailferry mf-many1 "$MANY_BYTES" "$(rtts mf-many1)"
+row "10 mailboxes x $((N / 10)), --jobs 8" mailferry mf-many8 "$MANY_BYTES" "$(rtts mf-many8)"
+row "1 mailbox, target without LITERAL+" mailferry mf-nolit "$ONE_BYTES" "$(rtts mf-nolit)"
+printf '\nLink floor: payload bits / link rate.  mailferry vs mbsync on case 1: %s\n' \
+	"$(awk -v m="$(secs mbsync-one)" -v f="$(secs mf-one)" 'BEGIN {printf "%.2fx", m / f}')"
+exit $status

@@ -48,6 +48,7 @@ while [ $i -lt 10 ]; do
 	i=$((i + 1))
 done
 dovecot_user nolit mf-nolit mf-nolit-pw
+dovecot_user nolit mf-nolit8 mf-nolit8-pw
 dovecot_start src
 dovecot_start dst
 # Dovecot's own list minus LITERAL+ / LITERAL- (imap_capability replaces it).
@@ -96,6 +97,7 @@ run_mf() { # run_mf LABEL TARGET_PORT SOURCE_USER EXTRA...
 	# shellcheck disable=SC2086
 	MAILFERRY_SOURCE_PASSWORD=$user-pw MAILFERRY_SINK_PASSWORD=$label-pw \
 		timed "$label" "$MAILFERRY" migrate -v --state "$T/state-$label.db" \
+		--connections-per-host 64 \
 		"imap://$user@127.0.0.1:$SRC_PORT/?tls=none" "imap://$label@127.0.0.1:$port/?tls=none" \
 		${MF_BENCH_OPTS:-} "$@"
 }
@@ -103,6 +105,7 @@ run_mf_many() { # run_mf_many LABEL JOBS: mailbox mI into target LABEL-mI
 	# shellcheck disable=SC2086
 	MAILFERRY_SINK_PASSWORD=pw \
 		timed "$1" "$MAILFERRY" migrate -v --state "$T/state-$1.db" --jobs "$2" \
+		--connections-per-host 64 \
 		--accounts "$T/accounts.csv" \
 		"imap://{user}@127.0.0.1:$SRC_PORT/?tls=none" \
 		"imap://$1-{user}@127.0.0.1:$P_DST/?tls=none" \
@@ -158,6 +161,8 @@ echo "many: --jobs 8..." >&2
 run_mf_many mf-many8 8
 echo "nolit: mailferry..." >&2
 run_mf mf-nolit "$P_NOLIT" one
+echo "nolit: mailferry --streams 8..." >&2
+run_mf mf-nolit8 "$P_NOLIT" one --streams 8
 
 # --- checks and table ------------------------------------------------------
 status=0
@@ -174,6 +179,7 @@ while [ $i -lt 10 ]; do
 	i=$((i + 1))
 done
 check nolit mf-nolit "$N"
+check nolit mf-nolit8 "$N"
 
 secs() { cut -d' ' -f1 "$T/time-$1"; }
 rss() { cut -d' ' -f2 "$T/time-$1"; }
@@ -196,6 +202,7 @@ row "1 mailbox, $N messages, 9 folders" mailferry mf-one "$ONE_BYTES" "$(rtts mf
 row "10 mailboxes x $((N / 10)), --jobs 1" mailferry mf-many1 "$MANY_BYTES" "$(rtts mf-many1)"
 row "10 mailboxes x $((N / 10)), --jobs 8" mailferry mf-many8 "$MANY_BYTES" "$(rtts mf-many8)"
 row "1 mailbox, target without LITERAL+" mailferry mf-nolit "$ONE_BYTES" "$(rtts mf-nolit)"
+row "same, --streams 8" mailferry mf-nolit8 "$ONE_BYTES" "$(rtts mf-nolit8)"
 printf '\nLink floor: payload bits / link rate.  mailferry vs mbsync on case 1: %s\n' \
 	"$(awk -v m="$(secs mbsync-one)" -v f="$(secs mf-one)" 'BEGIN {printf "%.2fx", m / f}')"
 exit $status

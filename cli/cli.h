@@ -21,6 +21,8 @@ int cli_migrate(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_plugins(int argc, char **argv);
+/* "--version": versions of mailferry, the plugin ABI and each plugin found. */
+int cli_version(int argc, char **argv);
 int cli_enable(int argc, char **argv, bool enable);
 int cli_bundle(int argc, char **argv);
 void cli_usage(FILE *out);

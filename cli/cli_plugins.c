@@ -22,28 +22,72 @@ static json_t *schemes_json(const struct mf_plugin *d)
 	return a;
 }
 
-int cli_plugins(int argc, char **argv)
+/* The options both "plugins" and "--version" take: --plugin-dir DIR
+ * (repeatable, into *dirs_r) and --json.  false on a bad option. */
+static bool parse_list_opts(int argc, char **argv, const char ***dirs_r, size_t *n_dirs_r,
+			    bool *json_r)
 {
 	static const struct option opts[] = {
 		{ "plugin-dir", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **dirs = NULL;
-	size_t n_dirs = 0;
-	bool json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd') {
-			dirs = mf_xrealloc(dirs, (n_dirs + 1) * sizeof(char *));
-			dirs[n_dirs++] = optarg;
+			*dirs_r = mf_xrealloc(*dirs_r, (*n_dirs_r + 1) * sizeof(char *));
+			(*dirs_r)[(*n_dirs_r)++] = optarg;
 		} else if (c == 'j') {
-			json = true;
+			*json_r = true;
 		} else {
-			free(dirs);
-			return EXIT_USAGE;
+			free(*dirs_r);
+			*dirs_r = NULL;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* "mailferry --version": what a bug report needs in one look, the
+ * program's and ABI's versions and every plugin found with its own. */
+int cli_version(int argc, char **argv)
+{
+	const char **dirs = NULL;
+	size_t n_dirs = 0;
+	bool json = false;
+	if (!parse_list_opts(argc, argv, &dirs, &n_dirs, &json) || json) {
+		free(dirs);
+		fprintf(stderr, "usage: mailferry --version [--plugin-dir DIR]\n");
+		return EXIT_USAGE;
+	}
+	struct settings settings = { 0 };
+	struct mf_host host;
+	host_init(&host, &settings);
+	struct plugin_registry reg = { 0 };
+	registry_load(&reg, &host, dirs, n_dirs);
+	printf("mailferry %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, MF_ABI_MAJOR, MF_ABI_MINOR);
+	printf("plugins:%s\n", reg.n_plugins == 0 ? " none found" : "");
+	for (size_t i = 0; i < reg.n_plugins; i++) {
+		const struct mf_plugin *d = &reg.plugins[i].desc;
+		printf("  %-8s %-8s %-6s ABI %u.%u  %s\n", d->name, d->version ? d->version : "?",
+		       d->kind == MF_PLUGIN_SOURCE ? "source" : "sink", d->abi_major,
+		       d->abi_minor, reg.plugins[i].file);
+	}
+	for (size_t i = 0; i < reg.n_refused; i++)
+		printf("  refused %s: %s\n", reg.refused[i].file, reg.refused[i].reason);
+	registry_free(&reg);
+	settings_free(&settings);
+	free(dirs);
+	return EXIT_OK;
+}
+
+int cli_plugins(int argc, char **argv)
+{
+	const char **dirs = NULL;
+	size_t n_dirs = 0;
+	bool json = false;
+	if (!parse_list_opts(argc, argv, &dirs, &n_dirs, &json))
+		return EXIT_USAGE;
 	struct settings settings = { 0 };
 	struct mf_host host;
 	host_init(&host, &settings);

@@ -35,10 +35,8 @@ int main(int argc, char **argv)
 		cli_usage(stdout);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("mailferry %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, MF_ABI_MAJOR, MF_ABI_MINOR);
-		return EXIT_OK;
-	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0)
+		return cli_version(argc - 1, argv + 1);
 	fprintf(stderr, "mailferry: unknown command '%s'\n\n", cmd);
 	cli_usage(stderr);
 	return EXIT_USAGE;

@@ -87,6 +87,51 @@ static json_t *counters_json(const struct job_counters *c)
 			 "folders_failed", (json_int_t)c->folders_failed);
 }
 
+/* One side's bytes: plain (protocol data) and wire (after COMPRESS). */
+static json_t *side_io_json(const struct job_io *io)
+{
+	uint64_t plain = io->plain_in + io->plain_out, wire = io->wire_in + io->wire_out;
+	json_t *o = json_pack("{sI sI sI sI sb}", "plain_in", (json_int_t)io->plain_in,
+			      "plain_out", (json_int_t)io->plain_out, "wire_in",
+			      (json_int_t)io->wire_in, "wire_out", (json_int_t)io->wire_out,
+			      "compressed", io->compressed);
+	if (plain > 0)
+		json_object_set_new(o, "compress_ratio", json_real((double)wire / (double)plain));
+	return o;
+}
+
+static json_t *io_json(const struct job_counters *c)
+{
+	return json_pack("{so so}", "source", side_io_json(&c->source_io), "sink",
+			 side_io_json(&c->sink_io));
+}
+
+/* "sink: 42.0 MB sent as 13.1 MB (31%), ..." for the compressed sides,
+ * or nothing when no side was compressed. */
+static void print_io(FILE *out, const char *prefix, const struct job_counters *c)
+{
+	const struct job_io *sides[2] = { &c->source_io, &c->sink_io };
+	static const char *const names[2] = { "source", "sink" };
+	bool any = false;
+	for (int i = 0; i < 2; i++) {
+		const struct job_io *io = sides[i];
+		if (!io->compressed)
+			continue;
+		char b1[32], b2[32];
+		uint64_t plain = io->plain_in + io->plain_out, wire = io->wire_in + io->wire_out;
+		if (!any)
+			fprintf(out, "%scompression: ", prefix);
+		fprintf(out, "%s%s: %s moved as %s on the wire (COMPRESS=DEFLATE, %.0f%%)",
+			any ? ", " : "", names[i],
+			progress_human_bytes(plain, b1, sizeof(b1)),
+			progress_human_bytes(wire, b2, sizeof(b2)),
+			plain > 0 ? 100.0 * (double)wire / (double)plain : 100.0);
+		any = true;
+	}
+	if (any)
+		fputc('\n', out);
+}
+
 static void on_mailbox_start(void *ctx, const char *mailbox, const char *source,
 			    const char *sink)
 {
@@ -177,6 +222,7 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 		json_t *ev = json_pack("{ss ss ss so sf}", "event", "mailbox_done", "mailbox",
 				       mailbox, "status", status, "counts", counters_json(c),
 				       "seconds", seconds);
+		json_object_set_new(ev, "io", io_json(c));
 		if (error != NULL)
 			json_object_set_new(ev, "error", json_string(error));
 		emit(p, ev);
@@ -189,6 +235,7 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 			progress_human_bytes(c->copied_bytes, b, sizeof(b)),
 			(unsigned long long)c->skipped, (unsigned long long)c->failed,
 			(unsigned long long)c->folders, error ? ": " : "", error ? error : "");
+		print_io(p->out, "  ", c);
 		fflush(p->out);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -208,10 +255,12 @@ void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailbo
 	pthread_mutex_lock(&p->lock);
 	clear_line(p);
 	if (p->json) {
-		emit(p, json_pack("{ss sI sI so sf sb}", "event", "summary", "mailboxes",
-				  (json_int_t)mailboxes, "mailboxes_failed",
-				  (json_int_t)failed_mailboxes, "counts", counters_json(t),
-				  "seconds", seconds, "dry_run", dry_run));
+		json_t *ev = json_pack("{ss sI sI so sf sb}", "event", "summary", "mailboxes",
+				       (json_int_t)mailboxes, "mailboxes_failed",
+				       (json_int_t)failed_mailboxes, "counts", counters_json(t),
+				       "seconds", seconds, "dry_run", dry_run);
+		json_object_set_new(ev, "io", io_json(t));
+		emit(p, ev);
 	} else {
 		char b1[32], b2[32];
 		double rate = seconds > 0 ? (double)t->copied_bytes / seconds : 0;
@@ -222,6 +271,7 @@ void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailbo
 			progress_human_bytes(t->copied_bytes, b1, sizeof(b1)),
 			(unsigned long long)t->skipped, (unsigned long long)t->failed, seconds,
 			progress_human_bytes((uint64_t)rate, b2, sizeof(b2)));
+		print_io(p->out, "", t);
 	}
 	fflush(p->out);
 	pthread_mutex_unlock(&p->lock);

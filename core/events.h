@@ -7,7 +7,16 @@
 #ifndef MF_CORE_EVENTS_H
 #define MF_CORE_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* Bytes one side's sessions moved (plugin ABI 1.4 io_stats): plain is the
+ * protocol's data, wire what crossed the network after COMPRESS=DEFLATE.
+ * All zero when the plugin does not count. */
+struct job_io {
+	uint64_t plain_in, plain_out, wire_in, wire_out;
+	bool compressed;
+};
 
 struct job_counters {
 	uint64_t copied, copied_bytes; /* appended by this run */
@@ -15,7 +24,18 @@ struct job_counters {
 	uint64_t failed;               /* recorded as failed by this run */
 	uint64_t folders, folders_failed;
 	uint64_t expected;             /* messages the source announced, if known */
+	struct job_io source_io, sink_io;
 };
+
+/* Add b to a (summaries over sessions and mailboxes). */
+static inline void job_io_add(struct job_io *a, const struct job_io *b)
+{
+	a->plain_in += b->plain_in;
+	a->plain_out += b->plain_out;
+	a->wire_in += b->wire_in;
+	a->wire_out += b->wire_out;
+	a->compressed = a->compressed || b->compressed;
+}
 
 enum progress_outcome { OUTCOME_COPIED, OUTCOME_SKIPPED, OUTCOME_FAILED };
 

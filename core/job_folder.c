@@ -40,7 +40,8 @@ struct folder_run {
 	/* With a pipelined sink, a writer thread stores while the source
 	 * keeps reading (each link busy at once, not in turns): */
 	struct state_db *wdb;   /* the storing side's connection */
-	pthread_mutex_t lock;   /* counters, cursor, outcomes */
+	pthread_mutex_t *lock;  /* counters, cursor, outcomes: the job's
+				 * lock, as the job's other streams count too */
 	struct writer *writer;  /* NULL: store on the source's thread */
 	struct mf_error *fatal; /* where to put an error that ends the fetch */
 	int fatal_status;
@@ -53,9 +54,9 @@ static bool have_cb(const char *source_id, void *aux)
 	/* Sources ask once per message before downloading it; a yes is a
 	 * message an earlier run already handled. */
 	if (have) {
-		pthread_mutex_lock(&fr->lock);
+		pthread_mutex_lock(fr->lock);
 		fr->j->job->counters.skipped++;
-		pthread_mutex_unlock(&fr->lock);
+		pthread_mutex_unlock(fr->lock);
 	}
 	return have;
 }
@@ -97,9 +98,9 @@ static void note_locked(struct folder_run *fr, const char *source_id, enum progr
 static void note(struct folder_run *fr, const char *source_id, enum progress_outcome o,
 		 uint64_t bytes, const char *error)
 {
-	pthread_mutex_lock(&fr->lock);
+	pthread_mutex_lock(fr->lock);
 	note_locked(fr, source_id, o, bytes, error);
-	pthread_mutex_unlock(&fr->lock);
+	pthread_mutex_unlock(fr->lock);
 }
 
 static void note_locked(struct folder_run *fr, const char *source_id, enum progress_outcome o,
@@ -129,14 +130,14 @@ static void advance_uid(struct folder_run *fr, const struct mf_message *msg, boo
 {
 	if (msg->uid == 0)
 		return;
-	pthread_mutex_lock(&fr->lock);
+	pthread_mutex_lock(fr->lock);
 	if (!finished) {
 		if (fr->min_open_uid == 0 || msg->uid < fr->min_open_uid)
 			fr->min_open_uid = msg->uid;
 	} else if (msg->uid > fr->max_seen_uid) {
 		fr->max_seen_uid = msg->uid;
 	}
-	pthread_mutex_unlock(&fr->lock);
+	pthread_mutex_unlock(fr->lock);
 }
 
 static uint64_t cursor_after(const struct folder_run *fr)
@@ -674,19 +675,19 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 /* Messages this run has copied or recorded as failed so far. */
 static uint64_t settled_messages(struct folder_run *fr)
 {
-	pthread_mutex_lock(&fr->lock);
+	pthread_mutex_lock(fr->lock);
 	uint64_t n = fr->j->job->counters.copied + fr->j->job->counters.failed;
-	pthread_mutex_unlock(&fr->lock);
+	pthread_mutex_unlock(fr->lock);
 	return n;
 }
 
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
 {
-	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db };
+	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db,
+				 .lock = j->lock };
 	int st = state_folder_begin(j->db, j->mailbox_id, folder->path, &fr.sf, err);
 	if (st != MF_OK)
 		return st;
-	pthread_mutex_init(&fr.lock, NULL);
 	fr.uidvalidity = folder->uidvalidity;
 	fr.validity_changed = fr.sf.uidvalidity != 0 && fr.sf.uidvalidity != folder->uidvalidity;
 	if (fr.validity_changed)
@@ -757,6 +758,5 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	state_folder_clear(&fr.sf);
 	if (fr.wdb != j->db)
 		state_close(&fr.wdb);
-	pthread_mutex_destroy(&fr.lock);
 	return st;
 }

@@ -4,6 +4,8 @@
 #ifndef MF_CORE_JOB_P_H
 #define MF_CORE_JOB_P_H
 
+#include <pthread.h>
+
 #include "plugin_loader.h"
 #include "scheduler.h"
 #include "spool.h"
@@ -21,11 +23,17 @@ struct job_ctx {
 	int64_t mailbox_id;
 	struct spool spool;
 	uint64_t rng;
+	/* The job's counters and error text, shared by its streams (each
+	 * a job_ctx of its own: sessions, state connection, spool). */
+	pthread_mutex_t *lock;
 };
 
 /* job_session.c.  The job's connection slots (both hosts), taken before
  * its first connection; false if canceled while waiting. */
 bool job_acquire_slots(struct job_ctx *j);
+/* The same for a further stream of the job: false at once if a host is
+ * at its connection cap. */
+bool job_try_acquire_slots(struct job_ctx *j);
 void job_release_slots(struct job_ctx *j);
 /* Open (or reopen after a failure) one side, within the per-host cap. */
 int job_open_source(struct job_ctx *j, struct mf_error *err);

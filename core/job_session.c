@@ -54,16 +54,40 @@ static int snk_opener(struct job_ctx *j, const struct mf_account *a, struct mf_e
 	return st;
 }
 
+/* A session's byte counts (ABI 1.4, optional) into the mailbox's. */
+static void add_io(struct job_io *to, const struct mf_io_stats *st)
+{
+	struct job_io one = { st->plain_in, st->plain_out, st->wire_in, st->wire_out,
+			      st->compressed };
+	job_io_add(to, &one);
+}
+
 void job_close_source(struct job_ctx *j)
 {
-	if (j->src_plugin != NULL)
-		j->src_plugin->source.close(&j->src);
+	if (j->src_plugin == NULL)
+		return;
+	if (j->src != NULL && j->src_plugin->source.io_stats != NULL) {
+		struct mf_io_stats st = { .struct_size = sizeof(st) };
+		j->src_plugin->source.io_stats(j->src, &st);
+		pthread_mutex_lock(j->lock); /* the job's other streams add too */
+		add_io(&j->job->counters.source_io, &st);
+		pthread_mutex_unlock(j->lock);
+	}
+	j->src_plugin->source.close(&j->src);
 }
 
 void job_close_sink(struct job_ctx *j)
 {
-	if (j->snk_plugin != NULL)
-		j->snk_plugin->sink.close(&j->snk);
+	if (j->snk_plugin == NULL)
+		return;
+	if (j->snk != NULL && j->snk_plugin->sink.io_stats != NULL) {
+		struct mf_io_stats st = { .struct_size = sizeof(st) };
+		j->snk_plugin->sink.io_stats(j->snk, &st);
+		pthread_mutex_lock(j->lock); /* the job's other streams add too */
+		add_io(&j->job->counters.sink_io, &st);
+		pthread_mutex_unlock(j->lock);
+	}
+	j->snk_plugin->sink.close(&j->snk);
 }
 
 /* A job's connection slots (source and sink host) are taken together
@@ -75,6 +99,14 @@ bool job_acquire_slots(struct job_ctx *j)
 	const char *sink_host = j->cfg->dry_run ? NULL : j->job->sink.acct.host;
 	j->slots_held = throttle_conn_acquire_pair(j->cfg->throttle, j->job->source.acct.host,
 						   sink_host, &mf_cancel_requested);
+	return j->slots_held;
+}
+
+bool job_try_acquire_slots(struct job_ctx *j)
+{
+	const char *sink_host = j->cfg->dry_run ? NULL : j->job->sink.acct.host;
+	j->slots_held = throttle_conn_try_acquire_pair(j->cfg->throttle, j->job->source.acct.host,
+						       sink_host);
 	return j->slots_held;
 }
 

@@ -59,6 +59,148 @@ static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_e
 	}
 }
 
+/* The folders of one mailbox, handed out one by one to its streams. */
+struct folder_queue {
+	struct folder_list l;
+	size_t next;
+};
+
+static const struct mf_folder *next_folder(struct job_ctx *j, struct folder_queue *q)
+{
+	const struct mf_folder *f = NULL;
+	pthread_mutex_lock(j->lock);
+	while (f == NULL && q->next < q->l.n) {
+		const struct mf_folder *c = &q->l.v[q->next++];
+		if (!c->selectable)
+			continue;
+		if (!folder_map_wanted(j->fmap, c->path)) {
+			log_msg(MF_LOG_INFO, "%s: folder %s excluded", j->job->name, c->path);
+			continue;
+		}
+		f = c;
+	}
+	pthread_mutex_unlock(j->lock);
+	return f;
+}
+
+/* Copy folders from q until none is left: one stream's work. */
+static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_error *err)
+{
+	struct job *job = j->job;
+	int st = MF_OK;
+	for (const struct mf_folder *f; st == MF_OK && (f = next_folder(j, q)) != NULL;) {
+		if (atomic_load(&mf_cancel_requested)) {
+			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
+			break;
+		}
+		st = job_copy_folder(j, f, err);
+		if (st == MF_ERR_FOLDER) {
+			log_msg(MF_LOG_ERROR, "%s", err->text);
+			if (j->cfg->events.folder_failed)
+				j->cfg->events.folder_failed(j->cfg->events.ctx, job->name, f->path,
+							     err->text);
+			pthread_mutex_lock(j->lock);
+			job->counters.folders_failed++;
+			snprintf(job->error, sizeof(job->error), "%s", err->text);
+			pthread_mutex_unlock(j->lock);
+			st = MF_OK;
+		} else if (st == MF_OK) {
+			pthread_mutex_lock(j->lock);
+			job->counters.folders++;
+			pthread_mutex_unlock(j->lock);
+		}
+	}
+	return st;
+}
+
+/* A further stream of a mailbox: sessions, state connection and spool of
+ * its own, folders from the shared queue. */
+struct stream {
+	struct job_ctx j;
+	struct folder_queue *q;
+	unsigned number;
+	pthread_t thread;
+	int st;
+	struct mf_error err;
+};
+
+static void *stream_main(void *arg)
+{
+	struct stream *s = arg;
+	struct job_ctx *j = &s->j;
+	int st = state_open(j->cfg->state_path, &j->db, &s->err);
+	if (st == MF_OK)
+		st = job_open_source(j, &s->err);
+	if (st == MF_OK)
+		st = job_open_sink(j, &s->err);
+	if (st == MF_OK) {
+		st = copy_folders(j, s->q, &s->err);
+	} else if (st != MF_ERR_CANCELED) {
+		/* Servers cap connections per user: fewer streams, same
+		 * result, the others take this one's folders. */
+		log_msg(MF_LOG_WARN, "%s: stream %u not started (%s); the other streams go on",
+			j->job->name, s->number, s->err.text);
+		st = MF_OK;
+	}
+	s->st = st;
+	job_close_source(j);
+	job_close_sink(j);
+	job_release_slots(j);
+	spool_free(&j->spool);
+	state_close(&j->db);
+	return NULL;
+}
+
+/* How many streams this mailbox gets: what was asked, no more than it has
+ * folders to copy, and one unless both plugins allow parallel sessions. */
+static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *q)
+{
+	unsigned want = j->cfg->streams > 0 ? j->cfg->streams : 1;
+	bool parallel = (j->src_plugin->desc.caps & MF_CAP_PARALLEL_SESSIONS) &&
+			(j->cfg->dry_run || (j->snk_plugin->desc.caps & MF_CAP_PARALLEL_SESSIONS));
+	if (!parallel)
+		return 1;
+	unsigned folders = 0;
+	for (size_t i = 0; i < q->l.n; i++)
+		if (q->l.v[i].selectable && folder_map_wanted(j->fmap, q->l.v[i].path))
+			folders++;
+	return want < folders ? want : folders > 0 ? folders : 1;
+}
+
+/* Start up to n - 1 further streams; returns how many started. */
+static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct stream *s,
+			      unsigned n)
+{
+	unsigned started = 0;
+	for (unsigned i = 0; i + 1 < n; i++) {
+		struct stream *st = &s[started];
+		memset(st, 0, sizeof(*st));
+		st->j = *j;
+		st->j.src = NULL;
+		st->j.snk = NULL;
+		st->j.db = NULL;
+		st->j.slots_held = false;
+		st->j.rng = j->rng ^ (0x9e3779b97f4a7c15ull * (i + 1));
+		st->q = q;
+		st->number = i + 2;
+		/* Within --connections-per-host: a stream that would pass it
+		 * does not start (the mailbox's first stream always runs). */
+		if (!job_try_acquire_slots(&st->j))
+			break;
+		spool_init(&st->j.spool, j->cfg->spool_mem_limit, j->cfg->tmpdir);
+		int e = pthread_create(&st->thread, NULL, stream_main, st);
+		if (e != 0) {
+			log_msg(MF_LOG_WARN, "%s: cannot start stream %u (%s)", j->job->name,
+				st->number, strerror(e));
+			spool_free(&st->j.spool);
+			job_release_slots(&st->j);
+			break;
+		}
+		started++;
+	}
+	return started;
+}
+
 static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 {
 	struct job *job = j->job;
@@ -67,45 +209,39 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 		st = job_open_sink(j, err);
 	if (st != MF_OK)
 		return st;
-	struct folder_list l = { 0 };
-	st = list_with_retry(j, &l, err);
-	for (size_t i = 0; st == MF_OK && i < l.n; i++) {
-		if (l.v[i].messages != MF_COUNT_UNKNOWN && l.v[i].selectable &&
-		    folder_map_wanted(j->fmap, l.v[i].path))
-			job->counters.expected += l.v[i].messages;
+	struct folder_queue q = { .next = 0 };
+	st = list_with_retry(j, &q.l, err);
+	for (size_t i = 0; st == MF_OK && i < q.l.n; i++) {
+		if (q.l.v[i].messages != MF_COUNT_UNKNOWN && q.l.v[i].selectable &&
+		    folder_map_wanted(j->fmap, q.l.v[i].path))
+			job->counters.expected += q.l.v[i].messages;
 	}
-	for (size_t i = 0; st == MF_OK && i < l.n; i++) {
-		const struct mf_folder *f = &l.v[i];
-		if (!f->selectable)
-			continue;
-		if (!folder_map_wanted(j->fmap, f->path)) {
-			log_msg(MF_LOG_INFO, "%s: folder %s excluded", job->name, f->path);
-			continue;
+	if (st == MF_OK) {
+		unsigned n = streams_for(j, &q);
+		struct stream *extra = n > 1 ? mf_xcalloc(n - 1, sizeof(*extra)) : NULL;
+		unsigned started = n > 1 ? start_streams(j, &q, extra, n) : 0;
+		if (n > 1)
+			log_msg(MF_LOG_DEBUG, "%s: %u streams", job->name, started + 1);
+		st = copy_folders(j, &q, err);
+		for (unsigned i = 0; i < started; i++) {
+			pthread_join(extra[i].thread, NULL);
+			if (st == MF_OK && extra[i].st != MF_OK) {
+				st = extra[i].st;
+				*err = extra[i].err;
+			}
 		}
-		if (atomic_load(&mf_cancel_requested)) {
-			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
-			break;
-		}
-		st = job_copy_folder(j, f, err);
-		if (st == MF_ERR_FOLDER) {
-			job->counters.folders_failed++;
-			log_msg(MF_LOG_ERROR, "%s", err->text);
-			if (j->cfg->events.folder_failed)
-				j->cfg->events.folder_failed(j->cfg->events.ctx, job->name, f->path,
-							     err->text);
-			snprintf(job->error, sizeof(job->error), "%s", err->text);
-			st = MF_OK;
-		} else if (st == MF_OK) {
-			job->counters.folders++;
-		}
+		free(extra);
 	}
-	folder_list_free(&l);
+	folder_list_free(&q.l);
 	return st;
 }
 
 static void run_job(const struct run_config *cfg, struct job *job)
 {
-	struct job_ctx j = { .cfg = cfg, .job = job, .fmap = job->folders ? job->folders : cfg->folders };
+	pthread_mutex_t lock;
+	pthread_mutex_init(&lock, NULL);
+	struct job_ctx j = { .cfg = cfg, .job = job, .fmap = job->folders ? job->folders : cfg->folders,
+			     .lock = &lock };
 	struct mf_error err = { 0 };
 	uint64_t t0 = throttle_now_ns();
 	j.rng = t0 ^ (uint64_t)(uintptr_t)job;
@@ -170,6 +306,7 @@ static void run_job(const struct run_config *cfg, struct job *job)
 out:
 	spool_free(&j.spool);
 	state_close(&j.db);
+	pthread_mutex_destroy(&lock);
 }
 
 void job_free(struct job *job)

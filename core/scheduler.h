@@ -24,6 +24,8 @@ struct run_config {
 	size_t spool_mem_limit;
 	const char *tmpdir;
 	unsigned jobs;     /* mailboxes at once */
+	unsigned streams;  /* sessions per side per mailbox (0: 1); used only
+			    * when source and sink allow parallel sessions */
 	bool dry_run;
 };
 

@@ -151,8 +151,8 @@ static void pair_slots(struct throttle *t, const char *host_a, const char *host_
 		*b_r = NULL;
 }
 
-bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
-				const atomic_int *canceled)
+static bool acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
+			 const atomic_int *canceled, bool wait)
 {
 	if (t == NULL || t->per_host == 0)
 		return true;
@@ -160,7 +160,7 @@ bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const ch
 	struct host_slot *a, *b;
 	pair_slots(t, host_a, host_b, &a, &b);
 	while (!pair_free(t, a, b)) {
-		if (canceled != NULL && atomic_load(canceled)) {
+		if (!wait || (canceled != NULL && atomic_load(canceled))) {
 			pthread_mutex_unlock(&t->lock);
 			return false;
 		}
@@ -180,6 +180,17 @@ bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const ch
 		b->in_use++;
 	pthread_mutex_unlock(&t->lock);
 	return true;
+}
+
+bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
+				const atomic_int *canceled)
+{
+	return acquire_pair(t, host_a, host_b, canceled, true);
+}
+
+bool throttle_conn_try_acquire_pair(struct throttle *t, const char *host_a, const char *host_b)
+{
+	return acquire_pair(t, host_a, host_b, NULL, false);
 }
 
 bool throttle_conn_acquire(struct throttle *t, const char *host,

@@ -44,6 +44,8 @@ bool throttle_conn_acquire(struct throttle *t, const char *host,
 bool throttle_conn_acquire_pair(struct throttle *t, const char *host_a, const char *host_b,
 				const atomic_int *canceled);
 void throttle_conn_release(struct throttle *t, const char *host);
+/* The same without waiting: false if either host is at its cap. */
+bool throttle_conn_try_acquire_pair(struct throttle *t, const char *host_a, const char *host_b);
 void throttle_conn_release_pair(struct throttle *t, const char *host_a, const char *host_b);
 
 uint64_t throttle_now_ns(void);

@@ -185,6 +185,15 @@ void imapc_set_stream(struct imapc *c, imapc_stream_fn *fn, void *ctx);
 /* True once the connection failed or the server said BYE. */
 bool imapc_is_broken(const struct imapc *c);
 
+/* COMPRESS DEFLATE (RFC 4978) if not yet active: on OK the connection
+ * deflates both ways from then on; a NO/BAD is logged and the session
+ * goes on uncompressed (MF_OK).  Call with nothing in flight, after
+ * authentication. */
+int imapc_compress(struct imapc *c, struct mf_error *err);
+bool imapc_is_compressed(const struct imapc *c);
+/* Bytes of this session before (plain) and after (wire) compression. */
+void imapc_io_stats(const struct imapc *c, struct mf_conn_stats *st_r);
+
 /* Authentication; MF_ERR_AUTH on a refusal (the server's text included,
  * AUTHENTICATIONFAILED noted), never retried. */
 int imapc_login(struct imapc *c, const char *user, const char *password,
@@ -330,6 +339,11 @@ const char *imapc_oauth_scope(const char *hostname);
 int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
 			  struct mf_error *err);
 const char *imapc_account_label(const struct imapc_account *a);
+/* The bytes of every connection this account made (those closed, plus
+ * live if it is one of them, may be NULL) into st (its struct_size is
+ * left alone). */
+void imapc_account_io_stats(const struct imapc_account *a, const struct imapc *live,
+			    struct mf_io_stats *st);
 void imapc_account_free(struct imapc_account **a);
 
 /* ------------------------------------------------------------------ */

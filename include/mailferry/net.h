@@ -76,6 +76,23 @@ int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
 int mf_conn_write_str(struct mf_conn *conn, const char *s,
 		      struct mf_error *err);
 
+/* COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw
+ * deflate streams above TLS.  Call right after reading the server's OK to
+ * COMPRESS, with nothing of ours unsent; bytes already buffered beyond
+ * that OK are the start of the server's compressed stream.  A corrupt
+ * stream from the server is an error of the connection (MF_ERR_ACCOUNT,
+ * RETRY_LATER), never a crash. */
+int mf_conn_start_compress(struct mf_conn *conn, struct mf_error *err);
+bool mf_conn_is_compressed(const struct mf_conn *conn);
+
+/* Bytes of the protocol's own data (plain) and as sent to or received from
+ * the socket / TLS layer (wire: after compression; TLS framing not
+ * counted).  Without compression plain == wire. */
+struct mf_conn_stats {
+	uint64_t plain_in, plain_out, wire_in, wire_out;
+};
+void mf_conn_get_stats(const struct mf_conn *conn, struct mf_conn_stats *st_r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 3
+#define MF_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -291,6 +291,17 @@ typedef int mf_folder_cb(const struct mf_folder *folder, void *aux);
 typedef int mf_message_cb(const struct mf_message *msg, void *aux,
 			  struct mf_error *err);
 
+/* Since ABI 1.4: the bytes one session moved so far (all its
+ * connections, reconnects included), for the run summary: plain is the
+ * protocol's own data, wire what crossed the network layer (after
+ * COMPRESS=DEFLATE; equal to plain without compression; TLS framing not
+ * counted).  in = received from the server. */
+struct mf_io_stats {
+	uint32_t struct_size; /* sizeof(struct mf_io_stats) of the caller */
+	uint64_t plain_in, plain_out, wire_in, wire_out;
+	bool compressed;      /* some connection of the session was compressed */
+};
+
 /* Opaque per-session handles, defined by each plugin. */
 struct mf_source;
 struct mf_sink;
@@ -329,7 +340,10 @@ struct mf_source_ops {
 		     char **sync_state_r, struct mf_error *err);
 	/* NULL-safe, safe after a failed open; sets *src = NULL. */
 	void (*close)(struct mf_source **src);
-	/* ABI 1.1 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.4, optional: fill *st (its struct_size set by the core) with
+	 * the session's byte counts; called before close(). */
+	void (*io_stats)(struct mf_source *src, struct mf_io_stats *st);
+	/* ABI 1.5 and later: new optional slots go here, may be NULL. */
 };
 
 struct mf_append_result {
@@ -386,7 +400,9 @@ struct mf_sink_ops {
 			    const struct mf_message *msg, mf_append_done_cb *done,
 			    void *done_aux, struct mf_error *err);
 	int (*append_flush)(struct mf_sink *snk, struct mf_error *err);
-	/* ABI 1.2 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.4, optional: as mf_source_ops.io_stats. */
+	void (*io_stats)(struct mf_sink *snk, struct mf_io_stats *st);
+	/* ABI 1.5 and later: new optional slots go here, may be NULL. */
 };
 
 enum mf_plugin_kind { MF_PLUGIN_SOURCE = 1, MF_PLUGIN_SINK = 2 };

@@ -8,7 +8,9 @@
  * password that is wiped when the account is freed.  With xoauth2 or
  * oauthbearer and no password, the bearer token comes from the core's
  * OAuth service (ABI 1.3) at every connect: it caches and renews it, and
- * is asked once more, for a fresh one, when the server refuses it. */
+ * is asked once more, for a fresh one, when the server refuses it.
+ * After login COMPRESS=DEFLATE (RFC 4978) is switched on whenever the
+ * server offers it, unless the URI says compress=no. */
 #include <config.h>
 #include "imapc_p.h"
 
@@ -28,6 +30,9 @@ struct imapc_account {
 	bool insecure;
 	unsigned timeout_ms;
 	enum auth_method auth;
+	bool compress;     /* COMPRESS=DEFLATE when offered (compress=no: never) */
+	struct mf_conn_stats io_totals; /* of the connections closed so far */
+	bool io_compressed;
 	/* for host->oauth_token after open() returned: copies */
 	char *acct_id;
 	char **options;
@@ -155,6 +160,17 @@ int imapc_account_new(const struct mf_host *host,
 	}
 	a->port = port ? port : (a->tls == IMAPC_TLS_IMPLICIT ? 993 : 143);
 
+	const char *comp = mf_account_option(acct, "compress");
+	a->compress = true;
+	if (comp != NULL && (mf_ascii_strcasecmp(comp, "no") == 0 || strcmp(comp, "0") == 0 ||
+			     mf_ascii_strcasecmp(comp, "false") == 0))
+		a->compress = false;
+	else if (comp != NULL && !truthy(comp)) {
+		imapc_account_free(&a);
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "%s: %s: compress=%s: expected yes or no", plugin, id, comp);
+	}
+
 	const char *auth = mf_account_option(acct, "auth");
 	if (auth == NULL)
 		a->auth = a->authzid ? AUTH_PLAIN : AUTH_DEFAULT;
@@ -273,6 +289,13 @@ static int connect_once(struct imapc_account *a, const char *secret, struct imap
 		imapc_close(&c);
 		return st;
 	}
+	c->io_totals = &a->io_totals;
+	c->io_compressed = &a->io_compressed;
+	if (a->compress && imapc_has_cap(c, "COMPRESS=DEFLATE") &&
+	    (st = imapc_compress(c, err)) != MF_OK) {
+		imapc_close(&c);
+		return st;
+	}
 	*c_r = c;
 	return MF_OK;
 }
@@ -303,6 +326,26 @@ int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
 	st = connect_once(a, token, c_r, &refused, err);
 	wipe(&token);
 	return st;
+}
+
+void imapc_account_io_stats(const struct imapc_account *a, const struct imapc *live,
+			    struct mf_io_stats *st)
+{
+	struct mf_conn_stats s = a->io_totals, l;
+	bool compressed = a->io_compressed;
+	if (live != NULL && live->io_totals == &a->io_totals) {
+		imapc_io_stats(live, &l);
+		s.plain_in += l.plain_in;
+		s.plain_out += l.plain_out;
+		s.wire_in += l.wire_in;
+		s.wire_out += l.wire_out;
+		compressed = compressed || imapc_is_compressed(live);
+	}
+	st->plain_in = s.plain_in;
+	st->plain_out = s.plain_out;
+	st->wire_in = s.wire_in;
+	st->wire_out = s.wire_out;
+	st->compressed = compressed;
 }
 
 void imapc_account_free(struct imapc_account **ap)

@@ -45,11 +45,20 @@ struct imapc {
 	 * link idle for a whole round trip (the WAN's real cost). */
 	unsigned long commands;
 	unsigned long idle_waits;
+
+	/* Where imapc_close adds this connection's byte counts and whether
+	 * it was compressed (the account's totals across reconnects), or
+	 * NULL. */
+	struct mf_conn_stats *io_totals;
+	bool *io_compressed;
 };
 
 /* Count an idle round trip if the reply to tag is not in yet and no other
  * command is outstanding (call once, before blocking for that reply). */
 void imapc_note_wait(struct imapc *c, unsigned tag);
+
+/* compress.c: add the connection's byte counts to io_totals (once). */
+void imapc_account_io_add(struct imapc *c);
 
 /* Record session-wide response codes (CAPABILITY, ALERT, SELECT data). */
 void imapc_note_code(struct imapc *c, const struct imapc_resp *r);

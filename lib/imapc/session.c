@@ -179,6 +179,7 @@ void imapc_close(struct imapc **cp)
 	}
 	imapc_logf(c, MF_LOG_DEBUG, "%s: %lu commands, %lu idle round trips", c->label, c->commands,
 		   c->idle_waits);
+	imapc_account_io_add(c);
 	mf_conn_close(&c->conn);
 	imapc_parser_free(&c->parser);
 	for (size_t i = 0; i < c->ncaps; i++)

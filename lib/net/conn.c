@@ -6,12 +6,16 @@
  * writes with poll()-based timeouts, and the error texts/classes that
  * net.h promises.  Protocol logic (IMAP, POP3) lives with its callers.
  * The socket stays non-blocking for its whole life so that every wait,
- * including the ones inside SSL_read/SSL_write, goes through poll(). */
+ * including the ones inside SSL_read/SSL_write, goes through poll().
+ * With COMPRESS=DEFLATE (lib/net/deflate.c) the buffers hold plain bytes:
+ * output is deflated when flushed, input inflated from a second buffer of
+ * raw bytes as it is filled, so callers see no difference. */
 #include <config.h>
 #include <mailferry/net.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +34,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "deflate.h"
+
 #define IN_BUF_SIZE (64 * 1024)
 #define OUT_BUF_SIZE (32 * 1024)
 
@@ -46,7 +52,23 @@ struct mf_conn {
 	size_t in_pos, in_len;
 	unsigned char out[OUT_BUF_SIZE];
 	size_t out_len;
+	/* COMPRESS=DEFLATE: the streams, the server's raw (compressed)
+	 * bytes not yet inflated, and scratch space for deflate's output. */
+	struct mf_deflate *z;
+	unsigned char *zin, *zout;
+	size_t zin_pos, zin_len;
+	struct mf_conn_stats stats;
 };
+
+bool mf_conn_is_compressed(const struct mf_conn *conn)
+{
+	return conn->z != NULL;
+}
+
+void mf_conn_get_stats(const struct mf_conn *conn, struct mf_conn_stats *st_r)
+{
+	*st_r = conn->stats;
+}
 
 const char *mf_conn_label(const struct mf_conn *conn)
 {
@@ -407,6 +429,9 @@ int mf_conn_start_tls(struct mf_conn *conn, struct mf_error *err)
 	if (conn->ssl != NULL)
 		return fail(err, conn->label, MF_ERR_FATAL, MF_RETRY_NEVER, 0,
 			    "STARTTLS on a connection already using TLS");
+	if (conn->z != NULL)
+		return fail(err, conn->label, MF_ERR_FATAL, MF_RETRY_NEVER, 0,
+			    "STARTTLS after COMPRESS (RFC 4978 §4 orders them the other way)");
 	if (mf_conn_buffered(conn) != 0)
 		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NEVER, 0,
 			    "server sent data before the TLS handshake"
@@ -431,6 +456,12 @@ void mf_conn_close(struct mf_conn **connp)
 		SSL_free(conn->ssl);
 	}
 	SSL_CTX_free(conn->ctx);
+	if (conn->z != NULL) {
+		mf_deflate_free(conn->z);
+		free(conn->z);
+	}
+	free(conn->zin);
+	free(conn->zout);
 	if (conn->fd >= 0)
 		close(conn->fd);
 	free(conn->host);
@@ -439,23 +470,23 @@ void mf_conn_close(struct mf_conn **connp)
 	*connp = NULL;
 }
 
-/* One raw read into the input buffer (which must be empty); waits at most
- * the I/O timeout. */
-static int fill(struct mf_conn *conn, struct mf_error *err)
+/* One raw read of 1..cap bytes from the socket / TLS session into buf;
+ * waits at most the I/O timeout. */
+static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t *n_r,
+		    struct mf_error *err)
 {
-	int st = mf_conn_flush(conn, err);
-	if (st != MF_OK)
-		return st;
-	conn->in_pos = conn->in_len = 0;
 	int64_t deadline = now_ms() + conn->io_timeout_ms;
+	if (cap > INT_MAX)
+		cap = INT_MAX;
 	for (;;) {
 		short want = POLLIN;
 		if (conn->ssl != NULL) {
 			ERR_clear_error();
 			errno = 0;
-			int r = SSL_read(conn->ssl, conn->in, sizeof(conn->in));
+			int r = SSL_read(conn->ssl, buf, (int)cap);
 			if (r > 0) {
-				conn->in_len = (size_t)r;
+				*n_r = (size_t)r;
+				conn->stats.wire_in += (uint64_t)r;
 				return MF_OK;
 			}
 			int e = SSL_get_error(conn->ssl, r);
@@ -481,9 +512,10 @@ static int fill(struct mf_conn *conn, struct mf_error *err)
 					    msg);
 			}
 		} else {
-			ssize_t r = recv(conn->fd, conn->in, sizeof(conn->in), 0);
+			ssize_t r = recv(conn->fd, buf, cap, 0);
 			if (r > 0) {
-				conn->in_len = (size_t)r;
+				*n_r = (size_t)r;
+				conn->stats.wire_in += (uint64_t)r;
 				return MF_OK;
 			}
 			if (r == 0)
@@ -499,6 +531,44 @@ static int fill(struct mf_conn *conn, struct mf_error *err)
 		int ws = wait_until(conn, want, deadline, "no answer from server", err);
 		if (ws != MF_OK)
 			return ws;
+	}
+}
+
+/* Refill the (empty) input buffer with at least one byte of plain data:
+ * straight from the peer, or inflated from its compressed stream (which
+ * may take several raw reads: a read can end inside a deflate block, and
+ * inflate may still hold output from the last one). */
+static int fill(struct mf_conn *conn, struct mf_error *err)
+{
+	int st = mf_conn_flush(conn, err);
+	if (st != MF_OK)
+		return st;
+	conn->in_pos = conn->in_len = 0;
+	if (conn->z == NULL) {
+		st = raw_read(conn, conn->in, sizeof(conn->in), &conn->in_len, err);
+		conn->stats.plain_in += conn->in_len;
+		return st;
+	}
+	for (;;) {
+		size_t used, made;
+		const char *why = NULL;
+		if (!mf_deflate_read(conn->z, conn->zin + conn->zin_pos,
+				     conn->zin_len - conn->zin_pos, &used, conn->in,
+				     sizeof(conn->in), &made, &why))
+			return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, 0,
+				    "COMPRESS=DEFLATE: bad compressed data from server: %s", why);
+		conn->zin_pos += used;
+		if (made > 0) {
+			conn->in_len = made;
+			conn->stats.plain_in += made;
+			return MF_OK;
+		}
+		if (conn->zin_pos < conn->zin_len)
+			continue; /* input consumed in pieces (block headers) */
+		conn->zin_pos = conn->zin_len = 0;
+		st = raw_read(conn, conn->zin, IN_BUF_SIZE, &conn->zin_len, err);
+		if (st != MF_OK)
+			return st;
 	}
 }
 
@@ -575,6 +645,7 @@ int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
 static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 		    struct mf_error *err)
 {
+	conn->stats.wire_out += len;
 	int64_t deadline = now_ms() + conn->io_timeout_ms;
 	while (len > 0) {
 		short want = POLLOUT;
@@ -636,13 +707,73 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 	return MF_OK;
 }
 
+struct emit_ctx {
+	struct mf_conn *conn;
+	struct mf_error *err;
+	int st;
+};
+
+static int emit_raw(void *vctx, const unsigned char *p, size_t n)
+{
+	struct emit_ctx *e = vctx;
+	e->st = send_all(e->conn, p, n, e->err);
+	return e->st != MF_OK ? 1 : 0;
+}
+
+/* Plain bytes out: as they are, or through deflate (sync: flushed so the
+ * server can read all of it now). */
+static int send_plain(struct mf_conn *conn, const unsigned char *p, size_t len, bool sync,
+		      struct mf_error *err)
+{
+	conn->stats.plain_out += len;
+	if (conn->z == NULL)
+		return send_all(conn, p, len, err);
+	struct emit_ctx e = { .conn = conn, .err = err, .st = MF_OK };
+	const char *why = NULL;
+	int r = mf_deflate_write(conn->z, p, len, sync, conn->zout, OUT_BUF_SIZE + 64, emit_raw,
+				 &e, &why);
+	if (r == 0)
+		return MF_OK;
+	if (e.st != MF_OK)
+		return e.st;
+	return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NOW, 0, "COMPRESS=DEFLATE: %s", why);
+}
+
+int mf_conn_start_compress(struct mf_conn *conn, struct mf_error *err)
+{
+	if (conn->z != NULL)
+		return fail(err, conn->label, MF_ERR_FATAL, MF_RETRY_NEVER, 0,
+			    "COMPRESS on a connection already compressed");
+	int st = mf_conn_flush(conn, err);
+	if (st != MF_OK)
+		return st;
+	struct mf_deflate *z = mf_xcalloc(1, sizeof(*z));
+	const char *why = NULL;
+	if (!mf_deflate_init(z, &why)) {
+		free(z);
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, 0,
+			    "COMPRESS=DEFLATE: %s", why);
+	}
+	conn->z = z;
+	conn->zin = mf_xmalloc(IN_BUF_SIZE);
+	conn->zout = mf_xmalloc(OUT_BUF_SIZE + 64);
+	/* What the server sent after its OK is already compressed. */
+	size_t left = mf_conn_buffered(conn);
+	memcpy(conn->zin, conn->in + conn->in_pos, left);
+	conn->zin_pos = 0;
+	conn->zin_len = left;
+	conn->stats.plain_in -= left;
+	conn->in_pos = conn->in_len = 0;
+	return MF_OK;
+}
+
 int mf_conn_flush(struct mf_conn *conn, struct mf_error *err)
 {
-	if (conn->out_len == 0)
+	if (conn->out_len == 0 && (conn->z == NULL || !conn->z->pending))
 		return MF_OK;
 	size_t n = conn->out_len;
 	conn->out_len = 0;
-	int st = send_all(conn, conn->out, n, err);
+	int st = send_plain(conn, conn->out, n, true, err);
 	/* The buffer held LOGIN/PASS/AUTHENTICATE lines too: leave no
 	 * password behind in it. */
 	explicit_bzero(conn->out, n);
@@ -665,7 +796,9 @@ int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
 		conn->out_len = len;
 		return MF_OK;
 	}
-	return send_all(conn, data, len, err);
+	/* A big piece (a message literal) goes out at once; compressed, it
+	 * is flushed with the next small write's flush. */
+	return send_plain(conn, data, len, false, err);
 }
 
 int mf_conn_write_str(struct mf_conn *conn, const char *s,

@@ -5,10 +5,18 @@
 #include <config.h>
 #include "imap_p.h"
 
+/* Bytes before and after COMPRESS=DEFLATE over all the session's
+ * connections (ABI 1.4). */
+static void imap_io_stats(struct mf_source *src, struct mf_io_stats *st)
+{
+	imapc_account_io_stats(src->acct, src->c, st);
+}
+
 const struct mf_source_ops imap_source_ops = {
 	.struct_size = sizeof(struct mf_source_ops),
 	.open = imap_open,
 	.list_folders = imap_list_folders,
 	.fetch = imap_fetch,
 	.close = imap_close,
+	.io_stats = imap_io_stats,
 };

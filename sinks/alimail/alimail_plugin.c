@@ -16,7 +16,7 @@ MF_PLUGIN_EXPORT(alimail) = {
 	.description = "Alibaba Mail (alimail://user@corp) and other IMAP"
 		       " servers as target, by APPEND",
 	.schemes = alimail_schemes,
-	.caps = MF_CAP_RETURNS_ID | MF_CAP_WANTS_CRLF,
+	.caps = MF_CAP_RETURNS_ID | MF_CAP_WANTS_CRLF | MF_CAP_PARALLEL_SESSIONS,
 	.init = alimail_plugin_init,
 	.deinit = alimail_plugin_deinit,
 	.sink = &alimail_sink_ops,

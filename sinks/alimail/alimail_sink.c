@@ -39,6 +39,13 @@ static int alimail_lookup(struct mf_sink *snk, const char *folder,
 						found_r, res_r, err);
 }
 
+/* Bytes before and after COMPRESS=DEFLATE over all the session's
+ * connections (ABI 1.4). */
+static void alimail_io_stats(struct mf_sink *snk, struct mf_io_stats *st)
+{
+	imapc_account_io_stats(snk->acct, snk->c, st);
+}
+
 const struct mf_sink_ops alimail_sink_ops = {
 	.struct_size = sizeof(struct mf_sink_ops),
 	.open = alimail_session_open,
@@ -48,4 +55,5 @@ const struct mf_sink_ops alimail_sink_ops = {
 	.lookup = alimail_lookup,
 	.append_start = alimail_append_start,
 	.append_flush = alimail_append_flush,
+	.io_stats = alimail_io_stats,
 };

@@ -22,6 +22,8 @@ Scenarios:
                      PERMANENTFLAGS without \\*, synchronising literals,
                      APPEND of a message containing REJECTME refused with
                      NO [TOOBIG]; appended messages are saved to LOGFILE.d/
+  compress-refused   offers COMPRESS=DEFLATE but answers COMPRESS with NO;
+                     the client must go on uncompressed
 """
 import base64
 import os
@@ -92,6 +94,8 @@ class Conn:
             return "IMAP4rev1"
         if SCENARIO == "xoauth2":
             return "IMAP4rev1 SASL-IR AUTH=XOAUTH2 LOGINDISABLED"
+        if SCENARIO == "compress-refused":
+            return "IMAP4rev1 LITERAL+ UIDPLUS COMPRESS=DEFLATE"
         return "IMAP4rev1 LITERAL+ UIDPLUS"
 
     def run(self):
@@ -163,6 +167,8 @@ class Conn:
             return False
         elif cmd in ("NOOP", "ID", "NAMESPACE"):
             ok()
+        elif cmd == "COMPRESS" and SCENARIO == "compress-refused":
+            self.send("%s NO [CANNOT] compression is off today\r\n" % tag)
         elif cmd == "LIST":
             if args.endswith('""'):
                 self.send('* LIST (\\Noselect) "/" ""\r\n')

@@ -4,7 +4,8 @@
 # through the CLI: a hung greeting is bounded by --timeout; a connection
 # cut in the middle of a message literal is reopened and the folder
 # resumed with nothing lost or doubled; unsolicited and unknown untagged
-# data is tolerated and [ALERT] shown; XOAUTH2 sends the bearer token; and
+# data is tolerated and [ALERT] shown; a refused COMPRESS leaves the
+# session uncompressed; XOAUTH2 sends the bearer token; and
 # an Alibaba-shaped target (glued greeting without capabilities, no
 # LITERAL+/UIDPLUS/SPECIAL-USE, Chinese folder names, no keywords) gets an
 # explicit CAPABILITY, synchronising literals, only system flags, Sent
@@ -63,6 +64,16 @@ mf migrate "imap://alice@127.0.0.1:$PORT/?tls=none" "maildir:$T/md-bogus" \
 	>"$T/out" 2>&1 || { cat "$T/out"; fail "bogus-untagged run failed"; }
 assert_eq "$(maildir_count "$T/md-bogus")" 3 "messages despite noise"
 grep -q "server alert: maintenance tonight" "$T/out" || { cat "$T/out"; fail "ALERT not shown"; }
+
+# 3b. COMPRESS=DEFLATE offered but refused with NO: go on uncompressed.
+fake compress-refused nocomp
+mf migrate "imap://alice@127.0.0.1:$PORT/?tls=none" "maildir:$T/md-nocomp" \
+	--state "$T/nocomp.db" --source-password-file "$T/pw" --timeout 5 \
+	>"$T/out" 2>&1 || { cat "$T/out"; fail "compress-refused run failed"; }
+assert_eq "$(maildir_count "$T/md-nocomp")" 3 "messages after a refused COMPRESS"
+grep -q "COMPRESS DEFLATE" "$LOG" || { cat "$LOG"; fail "COMPRESS not asked for"; }
+grep -q "server refused COMPRESS DEFLATE (\[CANNOT\] compression is off today)" "$T/out" ||
+	{ cat "$T/out"; fail "refusal not logged"; }
 
 # 4. XOAUTH2 with a bearer token as the password.
 fake xoauth2 xo

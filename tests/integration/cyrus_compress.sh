@@ -1,0 +1,221 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Cyrus IMAP 3.6 as sink and as source, COMPRESS=DEFLATE (RFC 4978)
+# (issues 15 and 17): a generated mailbox (a few hundred messages, nested
+# non-ASCII folders, flags, dates, 8-bit headers, LF and CRLF mail) moved
+#   1. Dovecot -> Cyrus (imaps: compression above TLS): compression on the sink side (Cyrus offers it,
+#      Dovecot 2.3 without imap_zlib does not): the JSON summary shows it
+#      active and fewer wire than plain bytes; byte-identical with flags
+#      and dates; a re-run copies 0; mailferry verify agrees;
+#   2. Cyrus -> Dovecot: compression on the source side, the same checks;
+#   3. Dovecot -> Cyrus with ?compress=no: no compression, still identical;
+#   4. into a Cyrus with its default munge8bit: 1, which rewrites raw 8-bit
+#      header bytes on APPEND: mailferry verify must report that message
+#      as missing on the target (and the other one as fine);
+#   5. into a Cyrus with its 3.x default layout (altnamespace and
+#      unixhierarchysep: '/' separator, folders beside INBOX): identical.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/dovecot.sh"
+. "$top_srcdir/tests/integration/imap_lib.sh"
+. "$top_srcdir/tests/integration/cyrus.sh"
+cyrus_available || { echo "SKIP: Cyrus not unpacked (tools/install-cyrus.sh)"; exit 77; }
+
+N=${MF_CYRUS_MESSAGES:-300}
+dovecot_user src alice secret-a
+dovecot_user src dave secret-d
+dovecot_user src erin secret-e
+dovecot_start src
+cyrus_user dst bob secret-b
+cyrus_user dst carol secret-c
+cyrus_start dst
+cyrus_user munged frank secret-f
+CYRUS_MUNGE8BIT=1 cyrus_start munged
+cyrus_user alt gina secret-g
+CYRUS_ALTNAMESPACE=yes CYRUS_UNIXHIERARCHYSEP=yes cyrus_start alt
+trap 'st=$?; [ $st = 0 ] || { dovecot_dump_logs src; cyrus_dump_logs dst munged alt; }; eval "$mf_cleanup_hooks"; rm -rf "$T"; exit $st' EXIT
+
+python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
+	--out "$(dovecot_var src dir)/mail/alice" --messages "$N" --seed 15 \
+	--big-fraction 0.03 --max-big 300000 \
+	--folders 'INBOX,Sent,Projects,Projects/2024,Archiv/Übersicht,Archiv/Übersicht/Älter,日本語'
+# Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk.
+python3 - "$(dovecot_var src dir)/mail/alice" <<'EOF'
+import base64, os, sys
+def mutf7(name):
+    out, buf = "", ""
+    def flush():
+        nonlocal out, buf
+        if buf:
+            out += "&" + base64.b64encode(buf.encode("utf-16-be")).decode().rstrip("=").replace("/", ",") + "-"
+            buf = ""
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out += "&-" if ch == "&" else ch
+        else:
+            buf += ch
+    flush()
+    return out
+for root, dirs, files in os.walk(sys.argv[1], topdown=False):
+    for d in dirs:
+        if mutf7(d) != d:
+            os.rename(os.path.join(root, d), os.path.join(root, mutf7(d)))
+EOF
+chown -R nobody "$(dovecot_var src dir)/mail" 2>/dev/null || true
+cat "$(dovecot_var src cert)" "$(cyrus_var dst cert)" >"$T/ca.pem"
+for u in a b c d e f g; do echo "secret-$u" >"$T/pw-$u"; done
+DOVE="imaps://%s@127.0.0.1:$(dovecot_var src imaps)"
+CYR="imap://%s@127.0.0.1:$(cyrus_var dst imap)/?tls=none"
+CYRS="imaps://%s@127.0.0.1:$(cyrus_var dst imaps)"
+
+# describe PORT USER PASS TLS: one line per message, sorted, names without
+# the personal namespace prefix and with '/' between levels:
+#   <folder> <sha256 of BODY[]> <flags> <internal date as epoch seconds>
+describe() {
+	MF_PORT=$1 MF_USER=$2 MF_PASS=$3 MF_TLS=$4 MF_CA=$T/ca.pem python3 - <<'EOF'
+import imaplib, os, re, hashlib, ssl, time, calendar
+port = int(os.environ["MF_PORT"])
+if os.environ["MF_TLS"] == "1":
+    ctx = ssl.create_default_context(cafile=os.environ["MF_CA"])
+    M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+else:
+    M = imaplib.IMAP4("127.0.0.1", port)
+M.login(os.environ["MF_USER"], os.environ["MF_PASS"])
+typ, boxes = M.list('""', '"*"')
+lines = []
+for b in boxes:
+    b = b.decode()
+    m = re.match(r'\((.*?)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$', b)
+    if "\\Noselect" in m.group(1) or "\\NonExistent" in m.group(1):
+        continue
+    sep = m.group(2).strip('"')
+    name = m.group(3)
+    raw = name[1:-1] if name.startswith('"') else name
+    norm = raw
+    if norm.upper().startswith("INBOX" + sep) and sep != "NIL":
+        norm = norm[6:]
+    if sep not in ("NIL", "/"):
+        norm = norm.replace(sep, "/")
+    typ, _ = M.select('"%s"' % raw, readonly=True)
+    assert typ == "OK", raw
+    typ, data = M.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        meta = item[0].decode()
+        flags = sorted(f for f in re.search(r"FLAGS \((.*?)\)", meta).group(1).split()
+                       if f != "\\Recent")
+        when = time.mktime(imaplib.Internaldate2tuple(item[0]))
+        lines.append("%s %s %s %d" % (norm, hashlib.sha256(item[1]).hexdigest(),
+                                      ",".join(flags) or "-", int(when)))
+for l in sorted(lines):
+    print(l)
+M.logout()
+EOF
+}
+
+# io SIDE FIELD FILE: a field of the summary event's io.SIDE
+io() {
+	python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+side, field, path = sys.argv[1:]
+ev = [json.loads(l) for l in open(path) if l.startswith("{")]
+s = [e for e in ev if e.get("event") == "summary"][-1]
+print(json.dumps(s["io"][side][field]))
+EOF
+}
+copied() { grep '"event":"summary"' "$1" | sed 's/.*"copied":\([0-9]*\).*/\1/'; }
+
+run() { # state source sink
+	st=$1 src=$2 snk=$3
+	shift 3
+	mf migrate "$src" "$snk" --state "$T/$st.db" --ca-file "$T/ca.pem" --json \
+		--timeout 30 "$@"
+}
+
+describe "$(dovecot_var src imaps)" alice secret-a 1 >"$T/alice.txt"
+[ "$(wc -l <"$T/alice.txt")" -eq "$N" ] || fail "seeding: $(wc -l <"$T/alice.txt") messages"
+
+echo "== 1. Dovecot -> Cyrus, COMPRESS on the sink side"
+t0=$(date +%s)
+run s1 "$(printf "$DOVE" alice)" "$(printf "$CYRS" bob)" --source-password-file "$T/pw-a" \
+	--sink-password-file "$T/pw-b" >"$T/run1.json" 2>"$T/run1.err" ||
+	{ cat "$T/run1.err"; fail "Dovecot -> Cyrus failed"; }
+echo "   $(copied "$T/run1.json") copied in $(( $(date +%s) - t0 )) s"
+assert_eq "$(copied "$T/run1.json")" "$N" "messages copied to Cyrus"
+assert_eq "$(io sink compressed "$T/run1.json")" true "compression on the Cyrus side"
+assert_eq "$(io source compressed "$T/run1.json")" false "Dovecot offers no COMPRESS"
+grep -q "COMPRESS=DEFLATE active" "$T/run1.err" || fail "no 'COMPRESS=DEFLATE active' in the log"
+pin=$(io sink plain_out "$T/run1.json") win=$(io sink wire_out "$T/run1.json")
+echo "   sink: $pin plain bytes sent, $win on the wire"
+[ "$win" -gt 0 ] && [ "$win" -lt "$pin" ] || fail "compressed sink bytes $win not below plain $pin"
+src_p=$(io source plain_in "$T/run1.json") src_w=$(io source wire_in "$T/run1.json")
+assert_eq "$src_w" "$src_p" "uncompressed source: wire == plain"
+describe "$(cyrus_var dst imap)" bob secret-b 0 >"$T/bob.txt"
+diff "$T/alice.txt" "$T/bob.txt" >&2 || fail "Cyrus copy differs from the Dovecot source"
+
+run s1 "$(printf "$DOVE" alice)" "$(printf "$CYRS" bob)" --source-password-file "$T/pw-a" \
+	--sink-password-file "$T/pw-b" >"$T/run1b.json" 2>"$T/run1b.err" ||
+	{ cat "$T/run1b.err"; fail "re-run failed"; }
+assert_eq "$(copied "$T/run1b.json")" 0 "re-run copies"
+MAILFERRY_SOURCE_PASSWORD=secret-a MAILFERRY_SINK_PASSWORD=secret-b \
+	mf verify "$(printf "$DOVE" alice)" "$(printf "$CYRS" bob)" --ca-file "$T/ca.pem" --state "$T/s1.db" \
+	--report "$T/report1" >"$T/verify1.out" 2>&1 || { cat "$T/verify1.out"; fail "verify Dovecot/Cyrus"; }
+
+echo "== 2. Cyrus -> Dovecot, COMPRESS on the source side"
+run s2 "$(printf "$CYR" bob)" "$(printf "$DOVE" dave)" --source-password-file "$T/pw-b" \
+	--sink-password-file "$T/pw-d" >"$T/run2.json" 2>"$T/run2.err" ||
+	{ cat "$T/run2.err"; fail "Cyrus -> Dovecot failed"; }
+assert_eq "$(copied "$T/run2.json")" "$N" "messages copied from Cyrus"
+assert_eq "$(io source compressed "$T/run2.json")" true "compression on the Cyrus side"
+assert_eq "$(io sink compressed "$T/run2.json")" false "Dovecot sink uncompressed"
+pin=$(io source plain_in "$T/run2.json") win=$(io source wire_in "$T/run2.json")
+echo "   source: $pin plain bytes received, $win on the wire"
+[ "$win" -gt 0 ] && [ "$win" -lt "$pin" ] || fail "compressed source bytes $win not below plain $pin"
+describe "$(dovecot_var src imaps)" dave secret-d 1 >"$T/dave.txt"
+diff "$T/bob.txt" "$T/dave.txt" >&2 || fail "Dovecot copy differs from the Cyrus source"
+run s2 "$(printf "$CYR" bob)" "$(printf "$DOVE" dave)" --source-password-file "$T/pw-b" \
+	--sink-password-file "$T/pw-d" >"$T/run2b.json" 2>/dev/null || fail "re-run 2 failed"
+assert_eq "$(copied "$T/run2b.json")" 0 "re-run copies"
+
+echo "== 3. Dovecot -> Cyrus with ?compress=no"
+run s3 "$(printf "$DOVE" alice)" "$(printf "$CYR" carol)&compress=no" \
+	--source-password-file "$T/pw-a" --sink-password-file "$T/pw-c" \
+	>"$T/run3.json" 2>"$T/run3.err" || { cat "$T/run3.err"; fail "compress=no run failed"; }
+assert_eq "$(copied "$T/run3.json")" "$N" "messages copied with compress=no"
+assert_eq "$(io sink compressed "$T/run3.json")" false "compress=no honoured"
+assert_eq "$(io sink wire_out "$T/run3.json")" "$(io sink plain_out "$T/run3.json")" \
+	"uncompressed: wire == plain"
+grep -q "COMPRESS=DEFLATE active" "$T/run3.err" && fail "compression used despite compress=no"
+describe "$(cyrus_var dst imap)" carol secret-c 0 >"$T/carol.txt"
+diff "$T/alice.txt" "$T/carol.txt" >&2 || fail "compress=no copy differs"
+echo "== 4. Cyrus with munge8bit: 1 alters 8-bit headers; verify says so"
+printf 'From: a@example.com\r\nSubject: plain\r\n\r\nascii only\r\n' |
+	imap_append src erin secret-e INBOX '\Seen' '01-Feb-2020 10:00:00 +0000'
+printf 'From: a@example.com\r\nSubject: 8bit\r\nX-Legacy: caf\351\r\n\r\nbody\r\n' |
+	imap_append src erin secret-e INBOX '' '02-Feb-2020 10:00:00 +0000'
+CYR4="imap://frank@127.0.0.1:$(cyrus_var munged imap)/?tls=none"
+run s4 "$(printf "$DOVE" erin)" "$CYR4" --source-password-file "$T/pw-e" \
+	--sink-password-file "$T/pw-f" >"$T/run4.json" 2>"$T/run4.err" ||
+	{ cat "$T/run4.err"; fail "run into the munging Cyrus failed"; }
+assert_eq "$(copied "$T/run4.json")" 2 "messages copied into the munging Cyrus"
+rc=0
+MAILFERRY_SOURCE_PASSWORD=secret-e MAILFERRY_SINK_PASSWORD=secret-f \
+	mf verify "$(printf "$DOVE" erin)" "$CYR4" --ca-file "$T/ca.pem" --state "$T/s4.db" \
+	--report "$T/report4" >"$T/verify4.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || { cat "$T/verify4.out"; fail "verify missed the altered message"; }
+python3 - "$T/report4/verify-report.json" <<'EOF' || fail "verify report: $(cat "$T/report4/verify-report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+inbox = [f for f in r["accounts"][0]["folders"] if f["target"] == "INBOX"][0]
+assert inbox["source_messages"] == 2 and inbox["target_messages"] == 2, inbox
+assert inbox["missing"] == 1 and inbox["extra"] == 1, inbox
+EOF
+echo "== 5. Dovecot -> Cyrus with altnamespace and '/' as separator"
+run s5 "$(printf "$DOVE" alice)" "imap://gina@127.0.0.1:$(cyrus_var alt imap)/?tls=none" \
+	--source-password-file "$T/pw-a" --sink-password-file "$T/pw-g" \
+	>"$T/run5.json" 2>"$T/run5.err" || { cat "$T/run5.err"; fail "run into alt Cyrus failed"; }
+assert_eq "$(copied "$T/run5.json")" "$N" "messages copied into the alt-namespace Cyrus"
+describe "$(cyrus_var alt imap)" gina secret-g 0 >"$T/gina.txt"
+diff "$T/alice.txt" "$T/gina.txt" >&2 || fail "alt-namespace copy differs"
+echo "cyrus_compress: OK ($N messages each way)"

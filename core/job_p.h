@@ -18,6 +18,9 @@ struct job_ctx {
 	struct loaded_plugin *src_plugin, *snk_plugin;
 	struct mf_source *src;
 	struct mf_sink *snk;
+	/* The accounts lent to the open sessions (password NULL once
+	 * open() returned): plugin.h says valid until close(). */
+	struct mf_account src_acct, snk_acct;
 	bool slots_held;  /* connection slots of both hosts */
 	struct state_db *db;
 	int64_t mailbox_id;

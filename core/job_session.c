@@ -20,15 +20,20 @@
 /* Hand a plugin a copy of the account whose password we wipe as soon as
  * open() returns (plugin.h promises that); the job keeps its own copy for
  * reconnecting. */
-static int open_side(struct job_ctx *j, struct account_spec *spec, const char *what,
+static int open_side(struct job_ctx *j, struct account_spec *spec, struct mf_account *acct,
+		     const char *what,
 		     int (*opener)(struct job_ctx *, const struct mf_account *, struct mf_error *),
 		     struct mf_error *err)
 {
-	struct mf_account acct = spec->acct;
-	acct.id = j->job->name; /* error texts name the mailbox as the operator does */
+	/* In the job context, not on this stack: plugin.h lends the account
+	 * from open() until close() (EWS asks the OAuth service with it when
+	 * a token expires mid-session). */
+	*acct = spec->acct;
+	acct->id = j->job->name; /* error texts name the mailbox as the operator does */
 	char *pw = spec->password ? mf_xstrdup(spec->password) : NULL;
-	acct.password = pw;
-	int st = opener(j, &acct, err);
+	acct->password = pw;
+	int st = opener(j, acct, err);
+	acct->password = NULL;
 	if (pw != NULL) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
@@ -138,8 +143,8 @@ bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt
 static int open_with_retry(struct job_ctx *j, bool source, struct mf_error *err)
 {
 	for (unsigned attempt = 1;; attempt++) {
-		int st = source ? open_side(j, &j->job->source, "source", src_opener, err)
-				: open_side(j, &j->job->sink, "sink", snk_opener, err);
+		int st = source ? open_side(j, &j->job->source, &j->src_acct, "source", src_opener, err)
+				: open_side(j, &j->job->sink, &j->snk_acct, "sink", snk_opener, err);
 		if (st == MF_OK)
 			return MF_OK;
 		if (source)

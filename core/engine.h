@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The engine as its front ends see it: the one header cli/ (and a coming
- * dashboard or database-backed worker) includes.  A front end
+/* The engine as its front ends see it: the one header cli/ (the command
+ * and its dashboard, mailferry serve; a coming database-backed worker)
+ * includes.  A front end
  *   - loads plugins into a registry (plugin_loader.h) with the host
  *     services (host.h: logging sink, cancel flag),
  *   - describes each mailbox as a job of two account specs (uri.h) and a

@@ -341,6 +341,20 @@ static void *worker(void *arg)
 	}
 }
 
+/* Every mailbox of the run is in the state, "pending", before the first
+ * starts: a dashboard shows the ones still waiting too. */
+static void declare_jobs(struct state_db *db, const struct job *jobs, size_t n)
+{
+	struct state_mailbox_decl *v = mf_xcalloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct state_mailbox_decl){ jobs[i].name, jobs[i].source.uri,
+						    jobs[i].sink.uri };
+	struct mf_error err;
+	if (state_mailboxes_declare(db, v, n, &err) != MF_OK)
+		log_msg(MF_LOG_WARN, "%s", err.text);
+	free(v);
+}
+
 void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 {
 	/* Initialise every plugin we will need on this thread: plugin init()
@@ -358,6 +372,8 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	struct mf_error err;
 	if (state_open(cfg->state_path, &db, &err) != MF_OK)
 		log_msg(MF_LOG_ERROR, "%s", err.text); /* each job reports it too */
+	else
+		declare_jobs(db, jobs, n);
 	state_close(&db);
 	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };
 	pthread_mutex_init(&p.lock, NULL);

@@ -130,3 +130,26 @@ int state_folder_targets(struct state_db *db, const char *mailbox_name,
 {
 	return db->ops->folder_targets(db, mailbox_name, cb, aux, err);
 }
+
+int state_mailboxes_declare(struct state_db *db, const struct state_mailbox_decl *v, size_t n,
+			    struct mf_error *err)
+{
+	return db->ops->mailboxes_declare(db, v, n, err);
+}
+
+int state_mailbox_page(struct state_db *db, const struct state_mailbox_query *q,
+		       uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err)
+{
+	return db->ops->mailbox_page(db, q, matched_r, cb, aux, err);
+}
+
+int state_totals(struct state_db *db, struct state_totals *t_r, struct mf_error *err)
+{
+	return db->ops->totals(db, t_r, err);
+}
+
+int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds,
+		     state_rate_cb *cb, void *aux, struct mf_error *err)
+{
+	return db->ops->throughput(db, since, bucket_seconds, cb, aux, err);
+}

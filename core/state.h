@@ -10,6 +10,7 @@
 #define MF_CORE_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <mailferry/plugin.h>
 
@@ -91,9 +92,58 @@ int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 struct state_folder_target {
 	const char *path, *target_path; /* target_path NULL if never copied */
 	uint64_t copied, failed;
+	const char *status, *last_error; /* the folder's last outcome; NULL if none */
 };
 typedef int state_folder_target_cb(const struct state_folder_target *t, void *aux);
 int state_folder_targets(struct state_db *db, const char *mailbox_name,
 			 state_folder_target_cb *cb, void *aux, struct mf_error *err);
+
+/* The dashboard's views (mailferry serve), answered by the store so that
+ * 5,000 mailboxes cost one page's work, not a scan per request.
+ * Every mailbox of a run is declared "pending" before the first starts,
+ * so the ones still waiting are visible; an existing row is left as it
+ * is. */
+struct state_mailbox_decl {
+	const char *name, *source_uri, *sink_uri;
+};
+int state_mailboxes_declare(struct state_db *db, const struct state_mailbox_decl *v, size_t n,
+			    struct mf_error *err);
+
+enum state_sort {
+	STATE_SORT_NAME,
+	STATE_SORT_STATUS,
+	STATE_SORT_STARTED,
+	STATE_SORT_FINISHED,
+	STATE_SORT_COPIED,
+	STATE_SORT_BYTES,
+	STATE_SORT_FAILED,
+};
+struct state_mailbox_query {
+	const char *search; /* NULL, or a substring of the name or sink URI (any case) */
+	const char *status; /* NULL, or only mailboxes in this status */
+	enum state_sort sort;
+	bool descending;
+	uint64_t offset, limit; /* limit 0: all */
+};
+/* The rows of one page, in order; *matched_r: how many match in all. */
+int state_mailbox_page(struct state_db *db, const struct state_mailbox_query *q,
+		       uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err);
+
+struct state_totals {
+	uint64_t mailboxes, pending, running, done, failed, disabled, other;
+	uint64_t copied, copied_bytes, failed_messages, pending_messages;
+	int64_t first_started, last_finished; /* unix seconds, 0 if none */
+};
+int state_totals(struct state_db *db, struct state_totals *t_r, struct mf_error *err);
+
+/* Messages copied per bucket of bucket_seconds since the unix time since,
+ * oldest first; empty buckets are left out. */
+struct state_rate_sample {
+	int64_t start; /* unix seconds, a multiple of bucket_seconds */
+	uint64_t messages, bytes;
+};
+typedef int state_rate_cb(const struct state_rate_sample *s, void *aux);
+int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds,
+		     state_rate_cb *cb, void *aux, struct mf_error *err);
 
 #endif

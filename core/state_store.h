@@ -45,6 +45,15 @@ struct state_store_ops {
 				state_failure_cb *cb, void *aux, struct mf_error *err);
 	int (*folder_targets)(struct state_db *db, const char *mailbox_name,
 			      state_folder_target_cb *cb, void *aux, struct mf_error *err);
+	/* The dashboard's views; see state.h. */
+	int (*mailboxes_declare)(struct state_db *db, const struct state_mailbox_decl *v,
+				 size_t n, struct mf_error *err);
+	int (*mailbox_page)(struct state_db *db, const struct state_mailbox_query *q,
+			    uint64_t *matched_r, state_status_cb *cb, void *aux,
+			    struct mf_error *err);
+	int (*totals)(struct state_db *db, struct state_totals *t_r, struct mf_error *err);
+	int (*throughput)(struct state_db *db, int64_t since, unsigned bucket_seconds,
+			  state_rate_cb *cb, void *aux, struct mf_error *err);
 };
 
 struct state_db {

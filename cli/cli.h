@@ -25,6 +25,8 @@ int cli_plugins(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_enable(int argc, char **argv, bool enable);
 int cli_bundle(int argc, char **argv);
+/* "serve": the web dashboard (cli_serve.c). */
+int cli_serve(int argc, char **argv);
 void cli_usage(FILE *out);
 
 /* signals.c: SIGINT/SIGTERM cancel the run; log lines to stderr. */

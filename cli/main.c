@@ -29,6 +29,8 @@ int main(int argc, char **argv)
 		return cli_plugins_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "bundle") == 0)
 		return cli_bundle(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return cli_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
 		return cli_enable(argc - 1, argv + 1, cmd[0] == 'e');
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

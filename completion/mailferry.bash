@@ -107,7 +107,7 @@ _mailferry()
 	done
 
 	if [[ -z $cmd ]]; then
-		_mailferry_reply 'migrate verify status enable disable plugins bundle help version --help --version' "$cur"
+		_mailferry_reply 'migrate verify status enable disable serve plugins bundle help version --help --version' "$cur"
 		return 0
 	fi
 	if [[ $prev == --* && $cur != -* ]] && _mailferry_value "$prev" "$cur"; then
@@ -118,6 +118,7 @@ _mailferry()
 	migrate | verify) opts=$_mailferry_migrate_opts ;;
 	status) opts='--state --json --csv' ;;
 	enable | disable) opts='--state' ;;
+	serve) opts='--state --listen --token-file --read-only --reports --verbose' ;;
 	plugins) opts='--plugin-dir --bundle --json' ;;
 	bundle)
 		case $sub in

@@ -59,7 +59,7 @@ expect "mailferry migrate --state Maildir-b" Maildir-bob/
 echo "== every option offered is accepted by its command"
 offered_all="$T/offered"
 : > "$offered_all"
-for cmd in migrate verify status enable disable plugins "bundle create" "bundle inspect"; do
+for cmd in migrate verify status enable disable serve plugins "bundle create" "bundle inspect"; do
 	comp "mailferry $cmd --" > "$T/offered.cmd"
 	[ -s "$T/offered.cmd" ] || fail "no options offered for '$cmd'"
 	while read -r opt; do

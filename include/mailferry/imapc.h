@@ -316,6 +316,24 @@ int imapc_create(struct imapc *c, const char *mailbox_mutf7,
 		 struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Preflight probes (plugin ABI 1.5): read-only                        */
+
+/* Append the capabilities that matter for a migration to p->caps and set
+ * p->max_message_size from APPENDLIMIT=n (RFC 7889). */
+void imapc_probe_caps(const struct imapc *c, struct mf_probe *p);
+/* GETQUOTAROOT mailbox (RFC 9208) if the server offers QUOTA: the first
+ * STORAGE resource into p->quota_used/limit, in bytes.  A NO leaves them
+ * alone (MF_OK). */
+int imapc_probe_quota(struct imapc *c, const char *mailbox_mutf7, struct mf_probe *p,
+		      struct mf_error *err);
+/* Messages, bytes and messages over larger_than (0: not asked) of one
+ * mailbox: STATUS (MESSAGES SIZE) with STATUS=SIZE (RFC 8438) and EXAMINE
+ * + UID SEARCH LARGER; else EXAMINE + FETCH 1:* (RFC822.SIZE).  Leaves the
+ * mailbox EXAMINEd.  NO -> MF_ERR_FOLDER. */
+int imapc_probe_mailbox(struct imapc *c, const char *mailbox_mutf7, uint64_t larger_than,
+			struct mf_folder_probe *p, struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Accounts: URI + settings to a logged-in session                     */
 
 struct imapc_account;

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 4
+#define MF_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -302,6 +302,34 @@ struct mf_io_stats {
 	bool compressed;      /* some connection of the session was compressed */
 };
 
+/* Since ABI 1.5: what "mailferry preflight" learns about one session
+ * without copying anything.  The core zeroes it, sets struct_size and
+ * the MF_COUNT_UNKNOWN defaults; a probe() fills what it knows. */
+struct mf_probe {
+	uint32_t struct_size; /* sizeof(struct mf_probe) of the caller */
+	/* The server's capabilities that change how a migration runs,
+	 * space-separated as the server spells them (IMAP: UIDPLUS LITERAL+
+	 * COMPRESS=DEFLATE SPECIAL-USE QUOTA APPENDLIMIT=n STATUS=SIZE); "" if
+	 * the protocol has none. */
+	char caps[256];
+	/* Storage quota of the account (IMAP GETQUOTAROOT INBOX, RFC 9208:
+	 * STORAGE is in KiB, given here in bytes), or MF_COUNT_UNKNOWN. */
+	uint64_t quota_used, quota_limit;
+	/* Largest message the server accepts (IMAP APPENDLIMIT, RFC 7889), or
+	 * MF_COUNT_UNKNOWN when it does not say. */
+	uint64_t max_message_size;
+	char separator;       /* hierarchy separator, 0 if flat or unknown */
+};
+
+/* Since ABI 1.5: one source folder as probe_folder() measured it. */
+struct mf_folder_probe {
+	uint32_t struct_size; /* sizeof(struct mf_folder_probe) of the caller */
+	uint64_t messages, bytes; /* or MF_COUNT_UNKNOWN */
+	/* Messages larger than the larger_than asked for, and the largest
+	 * such; MF_COUNT_UNKNOWN if not found out. */
+	uint64_t n_larger, largest;
+};
+
 /* Opaque per-session handles, defined by each plugin. */
 struct mf_source;
 struct mf_sink;
@@ -343,7 +371,18 @@ struct mf_source_ops {
 	/* ABI 1.4, optional: fill *st (its struct_size set by the core) with
 	 * the session's byte counts; called before close(). */
 	void (*io_stats)(struct mf_source *src, struct mf_io_stats *st);
-	/* ABI 1.5 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.5, optional: fill *p (see struct mf_probe; quota and size
+	 * limit are a target's matter, a source may leave them) on an open
+	 * session.  MF_OK, or the session's error. */
+	int (*probe)(struct mf_source *src, struct mf_probe *p, struct mf_error *err);
+	/* ABI 1.5, optional: count folder's messages and bytes and those
+	 * larger than larger_than bytes (0: not asked), reading as little as
+	 * the protocol allows (IMAP STATUS SIZE, SEARCH LARGER; no bodies).
+	 * Read-only: nothing on the source changes.  MF_ERR_FOLDER if this
+	 * folder cannot be read. */
+	int (*probe_folder)(struct mf_source *src, const char *folder, uint64_t larger_than,
+			    struct mf_folder_probe *p, struct mf_error *err);
+	/* ABI 1.6 and later: new optional slots go here, may be NULL. */
 };
 
 struct mf_append_result {
@@ -402,7 +441,16 @@ struct mf_sink_ops {
 	int (*append_flush)(struct mf_sink *snk, struct mf_error *err);
 	/* ABI 1.4, optional: as mf_source_ops.io_stats. */
 	void (*io_stats)(struct mf_sink *snk, struct mf_io_stats *st);
-	/* ABI 1.5 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.5, optional: as mf_source_ops.probe, for the target: its
+	 * quota, size limit and separator matter most. */
+	int (*probe)(struct mf_sink *snk, struct mf_probe *p, struct mf_error *err);
+	/* ABI 1.5, optional: whether ensure_folder(path) would be refused by
+	 * rules the sink knows without trying (a level too long, a reserved
+	 * name, the target's separator inside a level it cannot replace).
+	 * Creates nothing.  true + why[] (NUL-terminated) if refused. */
+	bool (*folder_refused)(struct mf_sink *snk, const char *path, char *why,
+			       size_t why_size);
+	/* ABI 1.6 and later: new optional slots go here, may be NULL. */
 };
 
 enum mf_plugin_kind { MF_PLUGIN_SOURCE = 1, MF_PLUGIN_SINK = 2 };

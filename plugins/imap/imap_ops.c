@@ -19,4 +19,6 @@ const struct mf_source_ops imap_source_ops = {
 	.fetch = imap_fetch,
 	.close = imap_close,
 	.io_stats = imap_io_stats,
+	.probe = imap_probe,
+	.probe_folder = imap_probe_folder,
 };

@@ -55,6 +55,11 @@ int imap_fetch(struct mf_source *src, const char *folder,
 	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
 	       char **sync_state_r, struct mf_error *err);
 
+/* imap_probe.c: preflight (ABI 1.5) */
+int imap_probe(struct mf_source *src, struct mf_probe *p, struct mf_error *err);
+int imap_probe_folder(struct mf_source *src, const char *folder, uint64_t larger_than,
+		      struct mf_folder_probe *p, struct mf_error *err);
+
 int imap_plugin_init(const struct mf_host *host, void **ctx_r,
 		     struct mf_error *err);
 void imap_plugin_deinit(void *ctx);

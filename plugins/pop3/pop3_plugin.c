@@ -600,6 +600,50 @@ static int pop3_fetch(struct mf_source *s, const char *folder,
 	return st;
 }
 
+/* Preflight (ABI 1.5): the one folder's counts are STAT's; the messages
+ * over larger_than come from LIST sizes (RFC 1939 §5), no body read. */
+static int pop3_probe_folder(struct mf_source *s, const char *folder, uint64_t larger_than,
+			     struct mf_folder_probe *p, struct mf_error *err)
+{
+	if (strcmp(folder, "INBOX") != 0)
+		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
+				    "%s: a POP3 maildrop has no folder %s", s->c.label, folder);
+	p->messages = s->count;
+	p->bytes = s->total;
+	if (larger_than == 0)
+		return MF_OK;
+	p->n_larger = 0;
+	if (s->count == 0)
+		return MF_OK;
+	struct pop3_client *c = &s->c;
+	bool ok;
+	const char *text;
+	int st = pop3_client_send(c, "LIST", err);
+	if (st == MF_OK)
+		st = pop3_client_status(c, &ok, &text, err);
+	if (st != MF_OK)
+		return st;
+	if (!ok) {
+		p->n_larger = MF_COUNT_UNKNOWN;
+		return MF_OK;
+	}
+	for (;;) {
+		if ((st = pop3_rd_line(&c->rd, &c->line, POP3_LINE_MAX, err)) != MF_OK) {
+			c->broken = true;
+			return st;
+		}
+		if (pop3_ml_line(&c->line))
+			return MF_OK;
+		uint64_t n, size;
+		if (!pop3_parse_list_line((const char *)c->line.data, &n, &size) ||
+		    size <= larger_than)
+			continue;
+		p->n_larger++;
+		if (p->largest == MF_COUNT_UNKNOWN || size > p->largest)
+			p->largest = size;
+	}
+}
+
 static void pop3_close(struct mf_source **srcp)
 {
 	struct mf_source *s = srcp != NULL ? *srcp : NULL;
@@ -618,6 +662,7 @@ static const struct mf_source_ops pop3_source_ops = {
 	.list_folders = pop3_list_folders,
 	.fetch = pop3_fetch,
 	.close = pop3_close,
+	.probe_folder = pop3_probe_folder,
 };
 
 static const char *const pop3_schemes[] = { "pop3", "pop3s", NULL };

@@ -117,5 +117,9 @@ int alimail_append_start(struct mf_sink *snk, const char *folder,
 int alimail_append_flush(struct mf_sink *snk, struct mf_error *err);
 void alimail_pipeline_abandon(struct mf_sink *snk);
 
+/* ---- alimail_probe.c: preflight (ABI 1.5), read-only ---- */
+int alimail_probe(struct mf_sink *snk, struct mf_probe *p, struct mf_error *err);
+bool alimail_folder_refused(struct mf_sink *snk, const char *path, char *why,
+			    size_t why_size);
 
 #endif

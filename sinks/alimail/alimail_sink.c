@@ -56,4 +56,6 @@ const struct mf_sink_ops alimail_sink_ops = {
 	.append_start = alimail_append_start,
 	.append_flush = alimail_append_flush,
 	.io_stats = alimail_io_stats,
+	.probe = alimail_probe,
+	.folder_refused = alimail_folder_refused,
 };

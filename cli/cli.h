@@ -28,6 +28,20 @@ int cli_bundle(int argc, char **argv);
 /* "serve": the web dashboard (cli_serve.c). */
 int cli_serve(int argc, char **argv);
 void cli_usage(FILE *out);
+/* "preflight": log into every source and target without copying
+ * (cli_preflight.c). */
+int cli_preflight(int argc, char **argv);
+
+/* cli_migrate.c, shared with preflight so a preflight row is what migrate
+ * would run: a single job's password from --SIDE-password-file, then the
+ * environment env, then the URI (only with allow_uri); a bulk run's rows
+ * without one get the file's, else the environment's. */
+struct account_spec;
+struct job;
+bool resolve_password(struct account_spec *spec, const char *file, const char *env,
+		      bool allow_uri, const char *side);
+bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
+			 const char *env);
 
 /* signals.c: SIGINT/SIGTERM cancel the run; log lines to stderr. */
 void cli_install_signal_handlers(void);

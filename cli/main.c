@@ -23,6 +23,8 @@ int main(int argc, char **argv)
 		return cli_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cli_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "preflight") == 0)
+		return cli_preflight(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)

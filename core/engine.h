@@ -8,7 +8,9 @@
  *     folder map (folder_map.h),
  *   - runs them (scheduler.h) with a throttle (throttle.h), a retry policy
  *     (retry.h), a state store (state.h) and its event hooks (events.h),
- *   - and may read both sides back to compare them (verify.h).
+ *   - and may read both sides back to compare them (verify.h), or log
+ *     into both without copying to find what would stop a run
+ *     (preflight.h).
  * Plugins get OAuth 2.0 tokens from the engine (oauth.h) configured by
  * the same settings; a front end clears the cache at the end.
  * The engine prints nothing: it logs through the host's log sink and
@@ -22,6 +24,7 @@
 #include "host.h"
 #include "oauth.h"
 #include "plugin_loader.h"
+#include "preflight.h"
 #include "retry.h"
 #include "scheduler.h"
 #include "state.h"

@@ -25,7 +25,7 @@
 
 struct migrate_opts {
 	const char *state_path;
-	bool json, dry_run, allow_uri_password, quiet, verbose;
+	bool json, dry_run, allow_uri_password, quiet, verbose, only_failed;
 	unsigned long long max_bps;
 	double max_mps;
 	unsigned conn_per_host, jobs, streams, retries;
@@ -42,7 +42,7 @@ enum {
 	OPT_STATE = 256, OPT_JSON, OPT_DRY_RUN, OPT_BPS, OPT_MPS, OPT_CONN, OPT_JOBS, OPT_STREAMS,
 	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
 	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
-	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT, OPT_BUNDLE, OPT_CONFIG,
+	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT, OPT_BUNDLE, OPT_CONFIG, OPT_ONLY_FAILED,
 	OPT_OAUTH, /* OPT_OAUTH + i: oauth_settings[i] */
 };
 
@@ -60,6 +60,7 @@ static const struct option long_opts[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "only-failed", no_argument, NULL, OPT_ONLY_FAILED },
 	{ "max-bytes-per-second", required_argument, NULL, OPT_BPS },
 	{ "max-messages-per-second", required_argument, NULL, OPT_MPS },
 	{ "connections-per-host", required_argument, NULL, OPT_CONN },
@@ -120,6 +121,7 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_STATE: o->state_path = optarg; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_DRY_RUN: o->dry_run = true; break;
+		case OPT_ONLY_FAILED: o->only_failed = true; break;
 		case OPT_BPS:
 			if (!cli_parse_size(optarg, &o->max_bps)) {
 				fprintf(stderr, "mailferry: --max-bytes-per-second '%s': expected a "
@@ -202,8 +204,8 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 }
 
 /* Password precedence: file option, then environment, then the URI (only
- * with --allow-uri-password). */
-static bool resolve_password(struct account_spec *spec, const char *file, const char *env,
+ * with --allow-uri-password).  Shared with preflight (cli.h). */
+bool resolve_password(struct account_spec *spec, const char *file, const char *env,
 			     bool allow_uri, const char *side)
 {
 	if (spec->password != NULL && !allow_uri) {
@@ -229,7 +231,7 @@ static bool resolve_password(struct account_spec *spec, const char *file, const 
  * master-user template such as imaps://admin@host/?authzid={source_user},
  * or an EWS service account) take the password file's, else the
  * environment's. */
-static bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
+bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
 				const char *env)
 {
 	char *pw = NULL;
@@ -267,6 +269,39 @@ static int lock_state(const char *state_path)
 	return fd;
 }
 
+struct still_failing {
+	struct progress *p;
+	const char *mailbox;
+};
+
+static int on_still_failing(const struct state_failure *f, void *aux)
+{
+	struct still_failing *sf = aux;
+	progress_still_failing(sf->p, sf->mailbox, f->folder, f->source_id, f->error);
+	return MF_OK;
+}
+
+/* --only-failed ends with what still fails, with the server's latest
+ * words, read back from the state: the record the next retry works from. */
+static void list_still_failing(struct progress *p, const char *state_path,
+			       const struct job *jobs, size_t n_jobs)
+{
+	struct state_db *db = NULL;
+	struct mf_error err;
+	if (state_open(state_path, &db, &err) != MF_OK) {
+		log_msg(MF_LOG_ERROR, "%s", err.text);
+		return;
+	}
+	for (size_t i = 0; i < n_jobs; i++) {
+		if (jobs[i].result == JOB_NOTHING_FAILED)
+			continue;
+		struct still_failing sf = { p, jobs[i].name };
+		if (state_failures_foreach(db, jobs[i].name, on_still_failing, &sf, &err) != MF_OK)
+			log_msg(MF_LOG_ERROR, "%s", err.text);
+	}
+	state_close(&db);
+}
+
 static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 {
 	int lock_fd = lock_state(o->state_path);
@@ -292,10 +327,13 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		 * its docs suggest 2-4 per mailbox (alibaba-mail.md). */
 		.streams = o->streams ? o->streams : 4,
 		.dry_run = o->dry_run,
+		.only_failed = o->only_failed,
 	};
 	if (o->retries > 0)
 		cfg.retry.max_attempts = o->retries;
 	struct progress *progress = progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2));
+	if (o->only_failed)
+		progress_set_only_failed(progress);
 	cfg.events = progress_events(progress);
 	uint64_t t0 = throttle_now_ns();
 	scheduler_run(&cfg, jobs, n_jobs);
@@ -310,6 +348,8 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		total.failed += c->failed;
 		total.folders += c->folders;
 		total.folders_failed += c->folders_failed;
+		total.retried += c->retried;
+		total.recovered += c->recovered;
 		job_io_add(&total.source_io, &c->source_io);
 		job_io_add(&total.sink_io, &c->sink_io);
 		if (jobs[i].result == JOB_FAILED) {
@@ -319,6 +359,8 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 		canceled |= jobs[i].result == JOB_CANCELED;
 		partial |= c->failed > 0 || c->folders_failed > 0;
 	}
+	if (o->only_failed && !o->dry_run)
+		list_still_failing(progress, o->state_path, jobs, n_jobs);
 	progress_summary(progress, n_jobs, failed, &total,
 			 (double)(throttle_now_ns() - t0) / 1e9, o->dry_run);
 	progress_free(&progress);

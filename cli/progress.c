@@ -2,7 +2,9 @@
 /* Progress: JSON-lines events (jansson) and a redrawn terminal line.
  * Events carry names only, never credentials.  The terminal line is
  * redrawn at most five times a second so a fast local copy is not slowed
- * down by its own progress output. */
+ * down by its own progress output.  With --only-failed the mailbox lines
+ * and the summary count what was retried and what succeeded now, and the
+ * messages that still fail are listed before the summary. */
 #include <config.h>
 #include "progress.h"
 
@@ -22,6 +24,8 @@ struct progress {
 	uint64_t last_draw_ns;
 	uint64_t start_ns;
 	bool line_dirty;
+	bool only_failed;
+	size_t skipped_mailboxes; /* --only-failed: nothing failed in them */
 };
 
 struct progress *progress_new(FILE *out, bool json, bool live)
@@ -79,12 +83,17 @@ static void emit(struct progress *p, json_t *ev)
 	free(s);
 }
 
-static json_t *counters_json(const struct job_counters *c)
+static json_t *counters_json(const struct progress *p, const struct job_counters *c)
 {
-	return json_pack("{sI sI sI sI sI sI}", "copied", (json_int_t)c->copied, "bytes",
+	json_t *o = json_pack("{sI sI sI sI sI sI}", "copied", (json_int_t)c->copied, "bytes",
 			 (json_int_t)c->copied_bytes, "skipped", (json_int_t)c->skipped, "failed",
 			 (json_int_t)c->failed, "folders", (json_int_t)c->folders,
 			 "folders_failed", (json_int_t)c->folders_failed);
+	if (p->only_failed) {
+		json_object_set_new(o, "retried", json_integer((json_int_t)c->retried));
+		json_object_set_new(o, "succeeded_now", json_integer((json_int_t)c->recovered));
+	}
+	return o;
 }
 
 /* One side's bytes: plain (protocol data) and wire (after COMPRESS). */
@@ -218,14 +227,30 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 {
 	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
+	if (strcmp(status, "skipped") == 0)
+		p->skipped_mailboxes++;
 	if (p->json) {
 		json_t *ev = json_pack("{ss ss ss so sf}", "event", "mailbox_done", "mailbox",
-				       mailbox, "status", status, "counts", counters_json(c),
+				       mailbox, "status", status, "counts", counters_json(p, c),
 				       "seconds", seconds);
 		json_object_set_new(ev, "io", io_json(c));
 		if (error != NULL)
 			json_object_set_new(ev, "error", json_string(error));
 		emit(p, ev);
+	} else if (p->only_failed) {
+		clear_line(p);
+		if (strcmp(status, "skipped") == 0)
+			fprintf(p->out, "%s: skipped: nothing recorded as failed\n", mailbox);
+		else
+			fprintf(p->out, "%s: %s: %llu retried, %llu succeeded now, %llu still failing"
+					"%s%s\n",
+				mailbox, status, (unsigned long long)c->retried,
+				(unsigned long long)c->recovered, (unsigned long long)c->failed,
+				error ? ": " : "", error ? error : "");
+		if (c->copied > c->recovered)
+			fprintf(p->out, "  %llu more copied from folders that had failed\n",
+				(unsigned long long)(c->copied - c->recovered));
+		fflush(p->out);
 	} else {
 		char b[32];
 		clear_line(p);
@@ -249,6 +274,32 @@ struct run_events progress_events(struct progress *p)
 				    .mailbox_done = on_mailbox_done };
 }
 
+void progress_set_only_failed(struct progress *p)
+{
+	p->only_failed = true;
+}
+
+void progress_still_failing(struct progress *p, const char *mailbox, const char *folder,
+			    const char *source_id, const char *error)
+{
+	pthread_mutex_lock(&p->lock);
+	clear_line(p);
+	if (p->json) {
+		json_t *ev = json_pack("{ss ss ss ss}", "event", "still_failed", "mailbox", mailbox,
+				       "folder", folder, "id", source_id);
+		if (error != NULL)
+			json_object_set_new(ev, "error", json_string(error));
+		emit(p, ev);
+	} else if (error != NULL) {
+		/* The recorded text already names mailbox, folder and message. */
+		fprintf(p->out, "still failing: %s\n", error);
+	} else {
+		fprintf(p->out, "still failing: %s: %s: message %s\n", mailbox, folder, source_id);
+	}
+	fflush(p->out);
+	pthread_mutex_unlock(&p->lock);
+}
+
 void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailboxes,
 		      const struct job_counters *t, double seconds, bool dry_run)
 {
@@ -257,10 +308,20 @@ void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailbo
 	if (p->json) {
 		json_t *ev = json_pack("{ss sI sI so sf sb}", "event", "summary", "mailboxes",
 				       (json_int_t)mailboxes, "mailboxes_failed",
-				       (json_int_t)failed_mailboxes, "counts", counters_json(t),
+				       (json_int_t)failed_mailboxes, "counts", counters_json(p, t),
 				       "seconds", seconds, "dry_run", dry_run);
 		json_object_set_new(ev, "io", io_json(t));
+		if (p->only_failed)
+			json_object_set_new(ev, "mailboxes_skipped",
+					    json_integer((json_int_t)p->skipped_mailboxes));
 		emit(p, ev);
+	} else if (p->only_failed) {
+		fprintf(p->out, "%s--only-failed: %zu mailbox(es) retried, %zu skipped (nothing "
+				"failed), %zu failed: %llu messages retried, %llu succeeded now, "
+				"%llu still failing, in %.1f s\n",
+			dry_run ? "dry run: " : "", mailboxes - p->skipped_mailboxes,
+			p->skipped_mailboxes, failed_mailboxes, (unsigned long long)t->retried,
+			(unsigned long long)t->recovered, (unsigned long long)t->failed, seconds);
 	} else {
 		char b1[32], b2[32];
 		double rate = seconds > 0 ? (double)t->copied_bytes / seconds : 0;

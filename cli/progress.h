@@ -16,6 +16,12 @@ struct progress;
 struct progress *progress_new(FILE *out, bool json, bool live);
 void progress_free(struct progress **p);
 
+/* migrate --only-failed: mailbox lines and the summary say how many
+ * messages were retried and how many succeeded now. */
+void progress_set_only_failed(struct progress *p);
+/* --only-failed, before the summary: one message that still fails. */
+void progress_still_failing(struct progress *p, const char *mailbox, const char *folder,
+			    const char *source_id, const char *error);
 /* The engine's hooks, drawing on p. */
 struct run_events progress_events(struct progress *p);
 void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailboxes,

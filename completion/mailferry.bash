@@ -14,7 +14,7 @@ _mailferry_current_word()
 
 _mailferry_schemes='mbox: maildir: eml: imap:// imaps:// pop3:// pop3s:// ews:// graph:// alimail://'
 
-_mailferry_migrate_opts='--state --json --dry-run --max-bytes-per-second
+_mailferry_migrate_opts='--state --json --dry-run --only-failed --max-bytes-per-second
 --max-messages-per-second --connections-per-host --jobs --streams --folder-policy
 --include-folder --exclude-folder --plugin-dir --source-password-file
 --sink-password-file --allow-uri-password --name --impersonate --insecure
@@ -77,7 +77,7 @@ _mailferry_value()
 		[[ ${COMPREPLY[0]-} == *: ]] && compopt -o nospace 2>/dev/null
 		;;
 	--max-bytes-per-second | --max-messages-per-second | --connections-per-host | \
-	--jobs | --streams | --retries | --timeout | --name | --impersonate | --set | --oauth-* | \
+	--jobs | --streams | --retries | --timeout | --rate | --name | --impersonate | --set | --oauth-* | \
 	--include-folder | --exclude-folder)
 		COMPREPLY=() ;;
 	*) return 1 ;;
@@ -107,7 +107,7 @@ _mailferry()
 	done
 
 	if [[ -z $cmd ]]; then
-		_mailferry_reply 'migrate verify status enable disable serve plugins bundle help version --help --version' "$cur"
+		_mailferry_reply 'migrate verify preflight status enable disable serve plugins bundle help version --help --version' "$cur"
 		return 0
 	fi
 	if [[ $prev == --* && $cur != -* ]] && _mailferry_value "$prev" "$cur"; then
@@ -116,6 +116,13 @@ _mailferry()
 	local opts=""
 	case $cmd in
 	migrate | verify) opts=$_mailferry_migrate_opts ;;
+	preflight) opts='--accounts --json --csv --jobs --timeout --rate --state
+--folder-policy --include-folder --exclude-folder --plugin-dir --source-password-file
+--sink-password-file --allow-uri-password --name --impersonate --insecure --ca-file --set
+--oauth-client-id --oauth-tenant --oauth-authority --oauth-token-url
+--oauth-client-secret-file --oauth-cert-file --oauth-key-file
+--oauth-service-account-file --oauth-refresh-token-file --oauth-scope
+--verbose --quiet --help' ;;
 	status) opts='--state --json --csv' ;;
 	enable | disable) opts='--state' ;;
 	serve) opts='--state --listen --token-file --read-only --reports --verbose' ;;
@@ -134,7 +141,7 @@ _mailferry()
 		return 0
 	fi
 	case $cmd in
-	migrate | verify)
+	migrate | verify | preflight)
 		case $cur in
 		mbox:* | maildir:* | eml:*)
 			_mailferry_files "${cur%%:*}:" "${cur#*:}" ;;

@@ -24,6 +24,10 @@ struct job_counters {
 	uint64_t failed;               /* recorded as failed by this run */
 	uint64_t folders, folders_failed;
 	uint64_t expected;             /* messages the source announced, if known */
+	/* migrate --only-failed: messages recorded failed or pending by an
+	 * earlier run that this one tried again, and how many of those are
+	 * now on the target (counted in copied or skipped too). */
+	uint64_t retried, recovered;
 	struct job_io source_io, sink_io;
 };
 
@@ -51,7 +55,8 @@ struct run_events {
 			const struct job_counters *c);
 	void (*folder_failed)(void *ctx, const char *mailbox, const char *folder,
 			      const char *error);
-	/* status: "done", "failed", "disabled" or "canceled". */
+	/* status: "done", "failed", "disabled", "canceled", or "skipped"
+	 * (--only-failed: nothing recorded as failed in it). */
 	void (*mailbox_done)(void *ctx, const char *mailbox, const char *status, const char *error,
 			     const struct job_counters *c, double seconds);
 };

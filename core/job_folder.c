@@ -8,7 +8,9 @@
  * and the next run asks the sink (lookup) before appending again, so a
  * kill -9 at any moment neither loses nor duplicates a message.  A message
  * the sink refuses is recorded as failed with the server's words and the
- * folder goes on; a dropped sink connection is reopened with back-off. */
+ * folder goes on; a dropped sink connection is reopened with back-off.
+ * --only-failed runs the same pipeline over just the messages an earlier
+ * run recorded failed or pending (job_retry_folder). */
 #include <config.h>
 
 #include <mailferry/util.h>
@@ -45,11 +47,21 @@ struct folder_run {
 	struct writer *writer;  /* NULL: store on the source's thread */
 	struct mf_error *fatal; /* where to put an error that ends the fetch */
 	int fatal_status;
+	/* --only-failed: the messages recorded failed or pending, counted
+	 * as retried when they come by; with filter, the only ones sent
+	 * (and the folder's cursor is left as it was). */
+	struct retry_set *rs;
+	bool filter;
 };
 
 static bool have_cb(const char *source_id, void *aux)
 {
 	struct folder_run *fr = aux;
+	if (fr->filter) {
+		/* Only what is to be retried is worth downloading. */
+		const struct retry_id *e = retry_set_find(fr->rs, source_id);
+		return e == NULL || e->taken;
+	}
 	bool have = state_message_have(fr->j->db, fr->sf.id, fr->uidvalidity, source_id);
 	/* Sources ask once per message before downloading it; a yes is a
 	 * message an earlier run already handled. */
@@ -107,6 +119,10 @@ static void note_locked(struct folder_run *fr, const char *source_id, enum progr
 			uint64_t bytes, const char *error)
 {
 	struct job *job = fr->j->job;
+	if (o != OUTCOME_SKIPPED && retry_set_find(fr->rs, source_id) != NULL) {
+		job->counters.retried++;
+		job->counters.recovered += o == OUTCOME_COPIED;
+	}
 	if (o == OUTCOME_COPIED) {
 		job->counters.copied++;
 		job->counters.copied_bytes += bytes;
@@ -369,6 +385,13 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 	if (st != MF_OK)
 		return st;
 	advance_uid(fr, msg, true);
+	if (found && retry_set_find(fr->rs, msg->source_id) != NULL) {
+		/* An interrupted retry that had landed: now recorded copied. */
+		pthread_mutex_lock(fr->lock);
+		fr->j->job->counters.retried++;
+		fr->j->job->counters.recovered++;
+		pthread_mutex_unlock(fr->lock);
+	}
 	note(fr, msg->source_id, found ? OUTCOME_SKIPPED : OUTCOME_COPIED, m->size, NULL);
 	return MF_OK;
 }
@@ -434,7 +457,8 @@ static void *writer_main(void *arg)
 			failed ? it->prior
 			       : state_message_status(fr->wdb, fr->sf.id, fr->uidvalidity,
 						      it->msg.source_id);
-		if (!failed && (prior == STATE_MSG_COPIED || prior == STATE_MSG_FAILED)) {
+		if (!failed && (prior == STATE_MSG_COPIED ||
+				(prior == STATE_MSG_FAILED && !fr->filter))) {
 			advance_uid(fr, &it->msg, true);
 			note(fr, it->msg.source_id, OUTCOME_SKIPPED, 0, NULL);
 		} else if (!failed) {
@@ -565,15 +589,27 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 
 	if (atomic_load(&mf_cancel_requested))
 		return mf_error_set(cb_err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
-	if (msg->failure != NULL)
+	struct retry_id *retry = retry_set_find(fr->rs, msg->source_id);
+	/* --only-failed sends nothing new and nothing already copied, and
+	 * each message once (a source may deliver one twice). */
+	if (fr->filter && (retry == NULL || retry->taken))
+		return MF_OK;
+	if (msg->failure != NULL) {
+		if (retry != NULL)
+			retry->taken = true;
 		return record_failure(fr, msg, msg->failure);
+	}
 	enum state_msg_status prior =
 		state_message_status(j->db, fr->sf.id, fr->uidvalidity, msg->source_id);
-	if (prior == STATE_MSG_COPIED || prior == STATE_MSG_FAILED) {
+	if (prior == STATE_MSG_COPIED || (prior == STATE_MSG_FAILED && !fr->filter)) {
 		advance_uid(fr, msg, true);
 		note(fr, msg->source_id, OUTCOME_SKIPPED, 0, NULL);
 		return MF_OK;
 	}
+	/* Taken on here, so the filter pass after a resumed folder does not
+	 * send it a second time. */
+	if (retry != NULL)
+		retry->taken = true;
 	throttle_message(j->cfg->throttle);
 	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
 		 msg->source_id);
@@ -649,6 +685,19 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 		.have = have_cb,
 		.have_aux = fr,
 	};
+	if (fr->filter) {
+		/* Every message, so the recorded ones below the cursor come
+		 * by too; have() keeps the others from being downloaded. */
+		since.last_uid = 0;
+		since.sync_state = NULL;
+		/* One whose append was cut off (a dropped connection) is
+		 * pending: offer it again, lookup() settles it. */
+		for (size_t i = 0; i < fr->rs->n; i++)
+			if (fr->rs->v[i].taken &&
+			    state_message_status(j->db, fr->sf.id, fr->uidvalidity,
+						 fr->rs->v[i].id) == STATE_MSG_PENDING)
+				fr->rs->v[i].taken = false;
+	}
 	fr->since_uid = since.last_uid;
 	fr->max_seen_uid = fr->min_open_uid = 0;
 	fr->sink_failed = false;
@@ -681,10 +730,22 @@ static uint64_t settled_messages(struct folder_run *fr)
 	return n;
 }
 
-int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
+/* The messages the filter pass is about to offer again. */
+static uint64_t retry_count(const struct retry_set *rs)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < rs->n; i++)
+		n += !rs->v[i].taken;
+	return n;
+}
+
+/* One pass over a folder: the whole folder from its cursor (filter
+ * false), or --only-failed's pass over the messages in rs. */
+static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
+			    struct retry_set *rs, bool filter, struct mf_error *err)
 {
 	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db,
-				 .lock = j->lock };
+				 .lock = j->lock, .rs = rs, .filter = filter };
 	int st = state_folder_begin(j->db, j->mailbox_id, folder->path, &fr.sf, err);
 	if (st != MF_OK)
 		return st;
@@ -694,6 +755,24 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 		log_msg(MF_LOG_WARN, "%s: %s: UIDVALIDITY changed from %u to %u; matching "
 				     "messages by content so nothing is copied twice",
 			j->job->name, folder->path, fr.sf.uidvalidity, folder->uidvalidity);
+	if (rs != NULL && !rs->loaded) {
+		st = retry_set_load(rs, j->db, fr.sf.id, fr.uidvalidity, err);
+		if (st != MF_OK) {
+			state_folder_clear(&fr.sf);
+			return st;
+		}
+	}
+	if (fr.filter && fr.validity_changed) {
+		/* The recorded ids are of the old numbering: resume the
+		 * whole folder instead, which matches copies by content. */
+		log_msg(MF_LOG_WARN, "%s: %s: failed messages are recorded under another "
+				     "UIDVALIDITY; resuming the whole folder",
+			j->job->name, folder->path);
+		fr.filter = false;
+	} else if (fr.filter && retry_count(rs) == 0) {
+		state_folder_clear(&fr.sf);
+		return MF_OK; /* the resumed folder took them all on */
+	}
 	fr.target = folder_map_target(j->fmap, folder, &fr.special);
 	fr.since_uid = fr.validity_changed ? 0 : fr.sf.last_uid;
 	fr.pipelined = !j->cfg->dry_run && j->snk_plugin->sink.append_start != NULL &&
@@ -705,7 +784,7 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	st = ensure_target(&fr, err);
 	if (st == MF_OK && j->cfg->events.folder)
 		j->cfg->events.folder(j->cfg->events.ctx, j->job->name, folder->path, fr.actual,
-				      folder->messages);
+				      fr.filter ? retry_count(rs) : folder->messages);
 	char *sync_state = NULL;
 	for (unsigned attempt = 1; st == MF_OK; attempt++) {
 		free(sync_state);
@@ -744,6 +823,14 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	uint32_t saved_validity = st == MF_OK || fr.sf.uidvalidity == 0 ? fr.uidvalidity
 									 : fr.sf.uidvalidity;
 	uint64_t saved_uid = saved_validity == fr.uidvalidity ? cursor_after(&fr) : fr.sf.last_uid;
+	if (fr.filter) {
+		/* A pass over a few old messages says nothing about the
+		 * rest of the folder: its cursor and sync token stay. */
+		saved_validity = fr.sf.uidvalidity != 0 ? fr.sf.uidvalidity : fr.uidvalidity;
+		saved_uid = fr.sf.last_uid;
+		free(sync_state);
+		sync_state = NULL;
+	}
 	int st2 = state_folder_save(j->db, fr.sf.id, saved_validity, saved_uid,
 				    st == MF_OK ? sync_state : NULL, fr.actual,
 				    st == MF_OK ? "done" : "failed", st == MF_OK ? NULL : err->text,
@@ -758,5 +845,25 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
 	state_folder_clear(&fr.sf);
 	if (fr.wdb != j->db)
 		state_close(&fr.wdb);
+	return st;
+}
+
+int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
+{
+	return copy_folder_pass(j, folder, NULL, false, err);
+}
+
+int job_retry_folder(struct job_ctx *j, const struct mf_folder *folder,
+		     const struct retry_folder *rf, struct mf_error *err)
+{
+	struct retry_set rs = { 0 };
+	int st = MF_OK;
+	/* A folder that failed as a whole is resumed first, so a kill
+	 * between the two passes leaves it "failed", to be visited again. */
+	if (rf->failed)
+		st = copy_folder_pass(j, folder, &rs, false, err);
+	if (st == MF_OK)
+		st = copy_folder_pass(j, folder, &rs, true, err);
+	retry_set_free(&rs);
 	return st;
 }

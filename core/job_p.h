@@ -11,6 +11,18 @@
 #include "spool.h"
 #include "state.h"
 
+/* --only-failed: the folders of a mailbox with work left by earlier runs
+ * (state_retry_folders), read once before the mailbox starts. */
+struct retry_folder {
+	char *path;
+	bool failed;       /* the folder itself ended "failed": resume it whole */
+	uint64_t messages; /* messages recorded failed or pending in it */
+};
+struct retry_folders {
+	struct retry_folder *v;
+	size_t n;
+};
+
 struct job_ctx {
 	const struct run_config *cfg;
 	struct job *job;
@@ -29,6 +41,8 @@ struct job_ctx {
 	/* The job's counters and error text, shared by its streams (each
 	 * a job_ctx of its own: sessions, state connection, spool). */
 	pthread_mutex_t *lock;
+	/* --only-failed: the folders to visit (NULL: every wanted folder). */
+	const struct retry_folders *retry;
 };
 
 /* job_session.c.  The job's connection slots (both hosts), taken before
@@ -47,8 +61,31 @@ void job_close_sink(struct job_ctx *j);
 /* Sleep for a retry delay, waking early on cancel; false if canceled. */
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt);
 
+/* job_retry.c.  --only-failed: the ids of one folder's messages recorded
+ * failed or pending, each marked once this run has taken it on. */
+struct retry_id {
+	char *id;
+	bool taken; /* written by the source's thread only */
+};
+struct retry_set {
+	struct retry_id *v; /* sorted by id */
+	size_t n;
+	bool loaded;
+};
+int retry_set_load(struct retry_set *rs, struct state_db *db, int64_t folder_id,
+		   uint32_t uidvalidity, struct mf_error *err);
+/* NULL if id is not in the set.  Safe from any thread once loaded. */
+struct retry_id *retry_set_find(const struct retry_set *rs, const char *id);
+void retry_set_free(struct retry_set *rs);
+
 /* job_folder.c.  Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
  * error that ends the mailbox. */
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err);
+/* --only-failed: retry one folder of j->retry.  A folder that ended
+ * "failed" is first resumed as job_copy_folder() would; then only the
+ * messages recorded failed or pending are fetched and sent again, the
+ * folder's cursor left as it was.  Same returns as job_copy_folder(). */
+int job_retry_folder(struct job_ctx *j, const struct mf_folder *folder,
+		     const struct retry_folder *rf, struct mf_error *err);
 
 #endif

@@ -3,7 +3,8 @@
  * thread pool; a job opens its source and sink sessions (job_session.c,
  * counted against the per-host connection cap), lists the source's
  * folders, and hands each wanted folder to job_copy_folder()
- * (job_folder.c).  Calls go down only: scheduler -> job_folder ->
+ * (job_folder.c); with --only-failed, only the mailboxes and folders an
+ * earlier run left failed (job_retry_folder).  Calls go down only: scheduler -> job_folder ->
  * job_session / spool / state -> plugins. */
 #include <config.h>
 #include "scheduler.h"
@@ -59,6 +60,43 @@ static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_e
 	}
 }
 
+/* --only-failed: the entry of a folder with work left, or NULL. */
+static const struct retry_folder *retry_folder_of(const struct job_ctx *j, const char *path)
+{
+	for (size_t i = 0; j->retry != NULL && i < j->retry->n; i++)
+		if (strcmp(j->retry->v[i].path, path) == 0)
+			return &j->retry->v[i];
+	return NULL;
+}
+
+/* A folder this run copies: wanted by the folder map and, with
+ * --only-failed, one with failures recorded. */
+static bool folder_selected(const struct job_ctx *j, const struct mf_folder *f)
+{
+	return f->selectable && folder_map_wanted(j->fmap, f->path) &&
+	       (j->retry == NULL || retry_folder_of(j, f->path) != NULL);
+}
+
+static int add_retry_folder(const struct state_retry_folder *f, void *aux)
+{
+	struct retry_folders *r = aux;
+	r->v = mf_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	r->v[r->n++] = (struct retry_folder){
+		.path = mf_xstrdup(f->path),
+		.failed = f->status != NULL && strcmp(f->status, "failed") == 0,
+		.messages = f->failed + f->pending,
+	};
+	return MF_OK;
+}
+
+static void retry_folders_free(struct retry_folders *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].path);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
 /* The folders of one mailbox, handed out one by one to its streams. */
 struct folder_queue {
 	struct folder_list l;
@@ -77,6 +115,11 @@ static const struct mf_folder *next_folder(struct job_ctx *j, struct folder_queu
 			log_msg(MF_LOG_INFO, "%s: folder %s excluded", j->job->name, c->path);
 			continue;
 		}
+		if (!folder_selected(j, c)) {
+			log_msg(MF_LOG_DEBUG, "%s: folder %s: nothing failed in it, skipped",
+				j->job->name, c->path);
+			continue;
+		}
 		f = c;
 	}
 	pthread_mutex_unlock(j->lock);
@@ -93,7 +136,8 @@ static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_err
 			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
 			break;
 		}
-		st = job_copy_folder(j, f, err);
+		const struct retry_folder *rf = retry_folder_of(j, f->path);
+		st = rf != NULL ? job_retry_folder(j, f, rf, err) : job_copy_folder(j, f, err);
 		if (st == MF_ERR_FOLDER) {
 			log_msg(MF_LOG_ERROR, "%s", err->text);
 			if (j->cfg->events.folder_failed)
@@ -162,7 +206,7 @@ static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *
 		return 1;
 	unsigned folders = 0;
 	for (size_t i = 0; i < q->l.n; i++)
-		if (q->l.v[i].selectable && folder_map_wanted(j->fmap, q->l.v[i].path))
+		if (folder_selected(j, &q->l.v[i]))
 			folders++;
 	return want < folders ? want : folders > 0 ? folders : 1;
 }
@@ -212,9 +256,22 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 	struct folder_queue q = { .next = 0 };
 	st = list_with_retry(j, &q.l, err);
 	for (size_t i = 0; st == MF_OK && i < q.l.n; i++) {
-		if (q.l.v[i].messages != MF_COUNT_UNKNOWN && q.l.v[i].selectable &&
-		    folder_map_wanted(j->fmap, q.l.v[i].path))
+		const struct retry_folder *rf = retry_folder_of(j, q.l.v[i].path);
+		if (rf != NULL && !rf->failed && folder_selected(j, &q.l.v[i]))
+			job->counters.expected += rf->messages;
+		else if (q.l.v[i].messages != MF_COUNT_UNKNOWN && folder_selected(j, &q.l.v[i]))
 			job->counters.expected += q.l.v[i].messages;
+	}
+	/* A folder with failures recorded that the source no longer has
+	 * cannot be retried: say so rather than pass over it in silence. */
+	for (size_t i = 0; st == MF_OK && j->retry != NULL && i < j->retry->n; i++) {
+		bool found = false;
+		for (size_t k = 0; !found && k < q.l.n; k++)
+			found = strcmp(q.l.v[k].path, j->retry->v[i].path) == 0;
+		if (!found)
+			log_msg(MF_LOG_WARN, "%s: folder %s has failures recorded but the source "
+					     "no longer lists it; not retried",
+				job->name, j->retry->v[i].path);
 	}
 	if (st == MF_OK) {
 		unsigned n = streams_for(j, &q);
@@ -251,7 +308,25 @@ static void run_job(const struct run_config *cfg, struct job *job)
 	memset(&job->counters, 0, sizeof(job->counters));
 
 	bool enabled = true;
+	struct retry_folders retry = { 0 };
 	int st = state_open(cfg->state_path, &j.db, &err);
+	if (st == MF_OK && cfg->only_failed) {
+		/* Asked before the mailbox is marked running: one with
+		 * nothing to retry is left exactly as it was. */
+		st = state_retry_folders(j.db, job->name, add_retry_folder, &retry, &err);
+		j.retry = &retry;
+		if (st == MF_OK && retry.n == 0) {
+			job->result = JOB_NOTHING_FAILED;
+			log_msg(MF_LOG_INFO, "%s: no folder or message recorded as failed: skipped "
+					     "(a mailbox that failed before reaching a folder is "
+					     "retried by a run without --only-failed)",
+				job->name);
+			if (cfg->events.mailbox_done)
+				cfg->events.mailbox_done(cfg->events.ctx, job->name, "skipped", NULL,
+							 &job->counters, 0);
+			goto out;
+		}
+	}
 	if (st == MF_OK)
 		st = state_mailbox_begin(j.db, job->name, job->source.uri, job->sink.uri,
 					 &j.mailbox_id, &enabled, &err);
@@ -304,6 +379,7 @@ static void run_job(const struct run_config *cfg, struct job *job)
 					 job->error[0] ? job->error : NULL, &job->counters,
 					 (double)(throttle_now_ns() - t0) / 1e9);
 out:
+	retry_folders_free(&retry);
 	spool_free(&j.spool);
 	state_close(&j.db);
 	pthread_mutex_destroy(&lock);
@@ -372,7 +448,7 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	struct mf_error err;
 	if (state_open(cfg->state_path, &db, &err) != MF_OK)
 		log_msg(MF_LOG_ERROR, "%s", err.text); /* each job reports it too */
-	else
+	else if (!cfg->only_failed) /* a retry adds no mailboxes */
 		declare_jobs(db, jobs, n);
 	state_close(&db);
 	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };

@@ -27,6 +27,11 @@ struct run_config {
 	unsigned streams;  /* sessions per side per mailbox (0: 1); used only
 			    * when source and sink allow parallel sessions */
 	bool dry_run;
+	/* migrate --only-failed: visit only mailboxes with failed folders or
+	 * messages recorded, in them only those folders, and send only the
+	 * messages recorded failed or pending (a failed folder is resumed
+	 * as a whole); the folders' cursors are left as they were. */
+	bool only_failed;
 };
 
 enum job_result {
@@ -34,6 +39,7 @@ enum job_result {
 	JOB_FAILED,    /* the mailbox could not be completed */
 	JOB_DISABLED,  /* skipped: disabled in the state store */
 	JOB_CANCELED,
+	JOB_NOTHING_FAILED, /* --only-failed: nothing recorded as failed, skipped */
 };
 
 struct job {

@@ -125,6 +125,18 @@ int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 	return db->ops->failures_foreach(db, mailbox_name, cb, aux, err);
 }
 
+int state_retry_folders(struct state_db *db, const char *mailbox_name,
+			state_retry_folder_cb *cb, void *aux, struct mf_error *err)
+{
+	return db->ops->retry_folders(db, mailbox_name, cb, aux, err);
+}
+
+int state_retry_messages(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			 state_id_cb *cb, void *aux, struct mf_error *err)
+{
+	return db->ops->retry_messages(db, folder_id, uidvalidity, cb, aux, err);
+}
+
 int state_folder_targets(struct state_db *db, const char *mailbox_name,
 			 state_folder_target_cb *cb, void *aux, struct mf_error *err)
 {

@@ -87,6 +87,23 @@ typedef int state_failure_cb(const struct state_failure *f, void *aux);
 int state_failures_foreach(struct state_db *db, const char *mailbox_name,
 			   state_failure_cb *cb, void *aux, struct mf_error *err);
 
+/* migrate --only-failed: the folders of a mailbox with work left by
+ * earlier runs (the folder ended "failed", or messages in it are recorded
+ * failed, or pending: an append whose outcome is not known yet), ordered
+ * by path.  A mailbox with none has nothing to retry. */
+struct state_retry_folder {
+	const char *path, *status; /* status: the folder's last outcome, NULL if none */
+	uint64_t failed, pending;  /* message rows under the folder's uidvalidity */
+};
+typedef int state_retry_folder_cb(const struct state_retry_folder *f, void *aux);
+int state_retry_folders(struct state_db *db, const char *mailbox_name,
+			state_retry_folder_cb *cb, void *aux, struct mf_error *err);
+/* The source ids of one folder's messages recorded failed (for good or
+ * not) or pending under uidvalidity, in no particular order. */
+typedef int state_id_cb(const char *source_id, void *aux);
+int state_retry_messages(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			 state_id_cb *cb, void *aux, struct mf_error *err);
+
 /* Every folder of a mailbox with where it went and how many of its
  * messages are recorded as failed. */
 struct state_folder_target {

@@ -460,6 +460,54 @@ static int sq_folder_targets(struct state_db *base, const char *mailbox_name,
 	return rc;
 }
 
+static int sq_retry_folders(struct state_db *base, const char *mailbox_name,
+			    state_retry_folder_cb *cb, void *aux, struct mf_error *err)
+{
+	struct sqlite_state *db = (struct sqlite_state *)base;
+	sqlite3_stmt *q;
+	/* Rows of an older uidvalidity name messages the source no longer
+	 * numbers that way; the folder's own one is what a retry can find. */
+	if (sqlite3_prepare_v2(db->db,
+			       "SELECT path, status, nf, np FROM (SELECT f.path, f.status,"
+			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+			       "  AND m.uidvalidity=f.uidvalidity AND m.status='failed') nf,"
+			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+			       "  AND m.uidvalidity=f.uidvalidity AND m.status='pending') np"
+			       " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id WHERE b.name=?1)"
+			       " WHERE status='failed' OR nf>0 OR np>0 ORDER BY path",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, err, "prepare");
+	sqlite3_bind_text(q, 1, mailbox_name, -1, SQLITE_TRANSIENT);
+	int rc = MF_OK;
+	while (rc == MF_OK && sqlite3_step(q) == SQLITE_ROW) {
+		struct state_retry_folder f = { col_text(q, 0), col_text(q, 1),
+						(uint64_t)sqlite3_column_int64(q, 2),
+						(uint64_t)sqlite3_column_int64(q, 3) };
+		rc = cb(&f, aux);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int sq_retry_messages(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
+			     state_id_cb *cb, void *aux, struct mf_error *err)
+{
+	struct sqlite_state *db = (struct sqlite_state *)base;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db->db,
+			       "SELECT source_id FROM messages WHERE folder_id=?1 AND uidvalidity=?2"
+			       " AND status IN ('failed','pending')",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, err, "prepare");
+	sqlite3_bind_int64(q, 1, folder_id);
+	sqlite3_bind_int64(q, 2, uidvalidity);
+	int rc = MF_OK;
+	while (rc == MF_OK && sqlite3_step(q) == SQLITE_ROW)
+		rc = cb(col_text(q, 0), aux);
+	sqlite3_finalize(q);
+	return rc;
+}
+
 static const struct state_store_ops state_sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -476,6 +524,8 @@ static const struct state_store_ops state_sqlite_ops = {
 	.status_foreach = sq_status_foreach,
 	.failures_foreach = sq_failures_foreach,
 	.folder_targets = sq_folder_targets,
+	.retry_folders = sq_retry_folders,
+	.retry_messages = sq_retry_messages,
 	.mailboxes_declare = sq_mailboxes_declare,
 	.mailbox_page = sq_mailbox_page,
 	.totals = sq_totals,

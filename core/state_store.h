@@ -45,6 +45,11 @@ struct state_store_ops {
 				state_failure_cb *cb, void *aux, struct mf_error *err);
 	int (*folder_targets)(struct state_db *db, const char *mailbox_name,
 			      state_folder_target_cb *cb, void *aux, struct mf_error *err);
+	/* migrate --only-failed; see state.h. */
+	int (*retry_folders)(struct state_db *db, const char *mailbox_name,
+			     state_retry_folder_cb *cb, void *aux, struct mf_error *err);
+	int (*retry_messages)(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
+			      state_id_cb *cb, void *aux, struct mf_error *err);
 	/* The dashboard's views; see state.h. */
 	int (*mailboxes_declare)(struct state_db *db, const struct state_mailbox_decl *v,
 				 size_t n, struct mf_error *err);

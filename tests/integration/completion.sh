@@ -44,6 +44,7 @@ expect "mailferry migrate --sta" --state
 expect "mailferry ve" verify version
 expect "mailferry migrate --oauth-c" --oauth-client-id --oauth-client-secret-file --oauth-cert-file
 expect "mailferry status --" --state --json --csv
+expect "mailferry preflight --ra" --rate
 expect "mailferry enable --" --state
 expect "mailferry bundle " create inspect
 expect "mailferry bundle inspect --" --json
@@ -59,7 +60,7 @@ expect "mailferry migrate --state Maildir-b" Maildir-bob/
 echo "== every option offered is accepted by its command"
 offered_all="$T/offered"
 : > "$offered_all"
-for cmd in migrate verify status enable disable serve plugins "bundle create" "bundle inspect"; do
+for cmd in migrate verify preflight status enable disable serve plugins "bundle create" "bundle inspect"; do
 	comp "mailferry $cmd --" > "$T/offered.cmd"
 	[ -s "$T/offered.cmd" ] || fail "no options offered for '$cmd'"
 	while read -r opt; do

@@ -233,6 +233,8 @@ int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
 int imapc_read_one(struct imapc *c, struct mf_error *err);
 /* Read responses until nothing is in flight. */
 int imapc_drain(struct imapc *c, struct mf_error *err);
+/* The server has sent something not read yet (never waits). */
+bool imapc_input_ready(const struct imapc *c);
 /* send + wait. */
 int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 	      void *ctx, struct imapc_result *res_r, struct mf_error *err);

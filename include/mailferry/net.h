@@ -65,6 +65,9 @@ int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
 		       struct mf_error *err);
 /* Bytes already received and buffered (readable without waiting). */
 size_t mf_conn_buffered(const struct mf_conn *conn);
+/* Some input can be read now: buffered, inside TLS or the inflater, or
+ * waiting on the socket (a zero-timeout poll). */
+bool mf_conn_input_ready(const struct mf_conn *conn);
 
 /* Queue len bytes for sending.  Output is buffered (up to 32 KiB) so a
  * command and its literal leave in few TCP segments / TLS records; every

@@ -572,6 +572,11 @@ int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
 	}
 }
 
+bool imapc_input_ready(const struct imapc *c)
+{
+	return c != NULL && c->conn != NULL && mf_conn_input_ready(c->conn);
+}
+
 int imapc_drain(struct imapc *c, struct mf_error *err)
 {
 	for (;;) {

@@ -90,6 +90,15 @@ size_t mf_conn_buffered(const struct mf_conn *conn)
 	return conn->in_len - conn->in_pos;
 }
 
+bool mf_conn_input_ready(const struct mf_conn *conn)
+{
+	if (mf_conn_buffered(conn) > 0 || conn->zin_len > conn->zin_pos ||
+	    (conn->ssl != NULL && SSL_pending(conn->ssl) > 0))
+		return true;
+	struct pollfd p = { .fd = conn->fd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
+}
+
 /* Fill err with "<label>: <what>" and the class; returns the status. */
 static int fail(struct mf_error *err, const char *label, enum mf_status st,
 		enum mf_retry rt, int sys_errno, const char *fmt, ...)

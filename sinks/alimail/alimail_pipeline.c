@@ -7,7 +7,12 @@
  * later, oldest first, while up to PIPE_MAX messages or PIPE_MAX_BYTES are
  * in flight.  IMAP servers answer commands of one connection in order, so
  * outcomes are reported in the order the core started them, as the ABI
- * requires.  A session failure reports every outstanding append as of
+ * requires.  Answers that have already arrived are read after each
+ * send, without waiting, so the core records a message as soon as the
+ * server confirmed it: with a slow source the window would otherwise
+ * fill only every PIPE_MAX messages, the state (and a dashboard over it)
+ * lagging that far behind, and a kill -9 leaving as many to settle.
+ * A session failure reports every outstanding append as of
  * unknown fate; the core reconnects and settles them with lookup(). */
 #include <config.h>
 #include "alimail_p.h"
@@ -82,6 +87,19 @@ static int finish_oldest(struct mf_sink *snk, struct mf_error *err)
 	return MF_OK;
 }
 
+/* Report the answers the server has sent already, without waiting.  The
+ * oldest first, as long as it has said something: an untagged line alone
+ * costs at most a wait for the oldest answer, which is on its way. */
+static int finish_arrived(struct mf_sink *snk, struct mf_error *err)
+{
+	while (snk->npipe > 0 && imapc_input_ready(snk->c)) {
+		int st = finish_oldest(snk, err);
+		if (st != MF_OK)
+			return st;
+	}
+	return MF_OK;
+}
+
 int alimail_append_flush(struct mf_sink *snk, struct mf_error *err)
 {
 	while (snk->npipe > 0) {
@@ -96,7 +114,8 @@ int alimail_append_start(struct mf_sink *snk, const char *folder,
 			 const struct mf_message *msg, mf_append_done_cb *done,
 			 void *done_aux, struct mf_error *err)
 {
-	int st = MF_OK;
+	/* What came in while the source was busy (a slow source's gaps). */
+	int st = finish_arrived(snk, err);
 	/* No SELECT between folders (flags_known): appends to the next
 	 * folder follow those to the last one without a drain. */
 	while (st == MF_OK && snk->npipe > 0 &&
@@ -145,7 +164,7 @@ int alimail_append_start(struct mf_sink *snk, const char *folder,
 		.tag = tag, .done = done, .aux = done_aux, .what = what, .size = msg->size
 	};
 	snk->pipe_bytes += msg->size;
-	return MF_OK;
+	return finish_arrived(snk, err);
 }
 
 /* At close: the core flushes before closing, so nothing should be left;

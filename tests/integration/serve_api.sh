@@ -59,12 +59,14 @@ s1=$(api GET /api/summary --token-file "$T/token")
 c1=$(echo "$s1" | json_get 'd["messages"]["copied"]')
 r1=$(echo "$s1" | json_get 'd["mailboxes"]["running"]')
 assert_eq "$(echo "$s1" | json_get 'd["mailboxes"]["total"]')" 6 "mailboxes declared"
-[ "$r1" -ge 1 ] || fail "no mailbox running in the first summary"
+[ "$r1" -ge 1 ] || { echo "$s1"; cat "$T/migrate.err"; mf status --state "$T/state.db"
+	fail "no mailbox running in the first summary"; }
 sleep 2.5
 s2=$(api GET /api/summary --token-file "$T/token")
 c2=$(echo "$s2" | json_get 'd["messages"]["copied"]')
 echo "   copied $c1 -> $c2 in 2.5 s; $r1 running"
-[ "$c2" -gt "$c1" ] || fail "copied count did not rise ($c1 -> $c2)"
+[ "$c2" -gt "$c1" ] || { mf status --state "$T/state.db"; tail -5 "$T/migrate.err"
+	fail "copied count did not rise ($c1 -> $c2)"; }
 [ "$(echo "$s2" | json_get 'sum(x["messages"] for x in d["throughput"])')" -ge "$c2" ] ||
 	fail "throughput samples do not add up to the copied messages"
 echo "$s2" | json_get 'd["rate"]["messages_per_second"] > 0' | grep -q True ||

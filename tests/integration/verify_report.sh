@@ -51,6 +51,65 @@ assert inbox["source_messages"] == 60, inbox
 assert [f["target"] for f in acc["u3"]["folders"]] == ["Old Mail"], acc["u3"]
 PY
 [ -f "$T/r2/verify-report.html" ] || fail "verify did not create its report directory"
+
+echo "== the HTML summary: one row per mailbox, incomplete first, linked to its section"
+python3 - "$T/r2/verify-report.html" <<'PY'
+import re, sys
+html = open(sys.argv[1]).read()
+body = html[html.index('<table id="summary">'):]
+body = body[:body.index("</table>")]
+rows = re.findall(r'<tr class="(ok|bad)"><td><a href="#(m\d+)">([^<]*)</a></td><td data-v="(\d)">'
+                  r'([^<]*)</td><td>(\d+)</td><td data-v="\d+">[^<]*</td><td>(\d+)</td>'
+                  r'<td>(\d+)</td><td>(\d+)</td>', body)
+assert [r[2] for r in rows] == ["u1", "u2", "u3"], rows
+assert rows[0][0] == "bad" and rows[0][4] == "messages missing" and rows[0][7] == "1", rows[0]
+assert rows[1][4] == "complete" and rows[1][8] == "1", rows[1]   # u2: one extra
+assert rows[1][5] == "60", rows[1]
+for r in rows:
+    assert 'id="%s"' % r[1] in html, r
+PY
+CHROMIUM=$(command -v chromium || true)
+if [ -n "$CHROMIUM" ]; then
+	# The page's script in a real browser: a filter and a sort given in
+	# the address (#filter=...&sort=Na|Nd) are applied on load.
+	chrome() {
+		HOME="$T/home" timeout 90 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu \
+			--user-data-dir="$T/chrome" --no-first-run --disable-extensions \
+			--disable-sync --disable-background-networking --disable-component-update \
+			--virtual-time-budget=5000 "$@" 2> "$T/chrome.err"
+	}
+	mkdir -p "$T/home"
+	chrome --dump-dom "file://$T/r2/verify-report.html#filter=U2" > "$T/filtered.html" ||
+		{ tail "$T/chrome.err"; fail "chromium --dump-dom"; }
+	python3 - "$T/filtered.html" <<'PY' || fail "filter in the browser"
+import re, sys
+body = open(sys.argv[1]).read()
+body = body[body.index('id="summary"'):body.index("</table>")]
+rows = re.findall(r'<tr class="\w+"( hidden="")?><td><a href="#m\d+">(\w+)</a>', body)
+assert [(n, bool(h)) for h, n in rows] == [("u1", True), ("u2", False), ("u3", True)], rows
+assert 'title="sort"' in body, "the script did not run"
+PY
+	# Column 2 (source messages) descending: 80, 60, 40.
+	chrome --dump-dom "file://$T/r2/verify-report.html#sort=2d" > "$T/sorted.html" ||
+		{ tail "$T/chrome.err"; fail "chromium --dump-dom"; }
+	grep -q 'data-sorted="2d"' "$T/sorted.html" || fail "sort not applied in the browser"
+	python3 - "$T/sorted.html" <<'PY' || fail "sort in the browser"
+import re, sys
+body = open(sys.argv[1]).read()
+body = body[body.index('id="summary"'):body.index("</table>")]
+names = re.findall(r'<a href="#m\d+">(\w+)</a>', body)
+assert names == ["u1", "u2", "u3"], names
+PY
+	chrome --dump-dom "file://$T/r2/verify-report.html#sort=2a" > "$T/sorted.html"
+	python3 - "$T/sorted.html" <<'PY' || fail "ascending sort in the browser"
+import re, sys
+body = open(sys.argv[1]).read()
+body = body[body.index('id="summary"'):body.index("</table>")]
+assert re.findall(r'<a href="#m\d+">(\w+)</a>', body) == ["u3", "u2", "u1"]
+PY
+else
+	echo "   chromium not installed: the summary's script not tried in a browser"
+fi
 echo "== an impossible report directory fails before any mailbox is read"
 rc=0
 mf verify --accounts "$T/acc.csv" --state "$T/s.db" --report "$T/no/such/dir" "$SRC" "$DST" \

@@ -24,6 +24,9 @@ Scenarios:
                      NO [TOOBIG]; appended messages are saved to LOGFILE.d/
   compress-refused   offers COMPRESS=DEFLATE but answers COMPRESS with NO;
                      the client must go on uncompressed
+  starttls-refused   offers STARTTLS and LOGIN, answers STARTTLS with NO; a
+                     client that asked for TLS must leave without a password
+  no-starttls        does not offer STARTTLS (nor LOGINDISABLED); the same
 """
 import base64
 import os
@@ -96,6 +99,8 @@ class Conn:
             return "IMAP4rev1 SASL-IR AUTH=XOAUTH2 LOGINDISABLED"
         if SCENARIO == "compress-refused":
             return "IMAP4rev1 LITERAL+ UIDPLUS COMPRESS=DEFLATE"
+        if SCENARIO == "starttls-refused":
+            return "IMAP4rev1 STARTTLS LITERAL+ UIDPLUS AUTH=PLAIN"
         return "IMAP4rev1 LITERAL+ UIDPLUS"
 
     def run(self):
@@ -167,6 +172,8 @@ class Conn:
             return False
         elif cmd in ("NOOP", "ID", "NAMESPACE"):
             ok()
+        elif cmd == "STARTTLS" and SCENARIO == "starttls-refused":
+            self.send("%s NO [UNAVAILABLE] TLS is broken today\r\n" % tag)
         elif cmd == "COMPRESS" and SCENARIO == "compress-refused":
             self.send("%s NO [CANNOT] compression is off today\r\n" % tag)
         elif cmd == "LIST":

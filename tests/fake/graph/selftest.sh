@@ -4,8 +4,9 @@
 # JWT assertion, wrong secret, refresh rotation, Google service account),
 # folder paging, delta + deltaLink after /_control/add and /_control/delete,
 # $value bytes, $batch, introspection, throttling, token expiry.
-# Bounded: every curl has --max-time, the servers have --time-limit 240
-# (generous: under a loaded CI machine the whole script can take minutes).
+# Bounded: every curl has --max-time, the servers have --time-limit 600
+# (generous: under a loaded CI machine the whole script can take minutes;
+# 240 s once ran out half way, a connection refused).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +65,7 @@ start() { # NAME ARGS... ; sets PORT
     name=$1; shift
     python3 "$FAKE" --fixture "$W/fx" --generate bob@contoso.example:40:3 \
         --port-file "$W/$name.port" --cert "$W/tls.pem" --key "$W/tls.key" \
-        --log "$W/$name.jsonl" --time-limit 240 --tenant contoso \
+        --log "$W/$name.jsonl" --time-limit 600 --tenant contoso \
         --app app1:s3cret --app-cert app2:"$W/app.pem" \
         --refresh-token rt1:app1:$A \
         --service-account sa@proj.iam.gserviceaccount.com:"$W/app.pem" "$@" &

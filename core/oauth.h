@@ -69,7 +69,6 @@ char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json,
 /* base64url of SHA-1 of the first certificate in cert_pem (x5t), or
  * NULL with err set. */
 char *oauth_cert_thumbprint(const char *cert_file, struct mf_error *err);
-char *oauth_base64url(const unsigned char *data, size_t len);
 
 /* oauth_endpoint.c: one token request.  On MF_OK *token_r (malloc'd) and
  * *expires_in_s; a refresh token the server rotated is written back to

@@ -21,30 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *oauth_base64url(const unsigned char *data, size_t len)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	char *out = mf_xmalloc(len / 3 * 4 + 5), *o = out;
-	size_t i = 0;
-	for (; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = tab[v >> 6 & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < len) { /* no '=' padding in base64url JWT parts */
-		unsigned v = (unsigned)data[i] << 16 | (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0);
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		if (i + 1 < len)
-			*o++ = tab[v >> 6 & 63];
-	}
-	*o = '\0';
-	return out;
-}
-
 static int ssl_fail(struct mf_error *err, const char *what)
 {
 	char buf[256] = "";
@@ -59,7 +35,7 @@ static int ssl_fail(struct mf_error *err, const char *what)
 static char *json_part(json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	char *b = oauth_base64url((const unsigned char *)s, strlen(s));
+	char *b = mf_base64url_encode(s, strlen(s));
 	free(s);
 	return b;
 }
@@ -97,7 +73,7 @@ char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json,
 		if (EVP_DigestSignFinal(md, sig, &sig_len) != 1) {
 			ssl_fail(err, "cannot sign the assertion");
 		} else {
-			char *s = oauth_base64url(sig, sig_len);
+			char *s = mf_base64url_encode(sig, sig_len);
 			jwt = mf_xasprintf("%s.%s", input, s);
 			free(s);
 		}
@@ -134,5 +110,5 @@ char *oauth_cert_thumbprint(const char *cert_file, struct mf_error *err)
 	unsigned char sha1[SHA_DIGEST_LENGTH];
 	SHA1(der, (size_t)len, sha1);
 	OPENSSL_free(der);
-	return oauth_base64url(sha1, sizeof(sha1));
+	return mf_base64url_encode(sha1, sizeof(sha1));
 }

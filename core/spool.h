@@ -4,22 +4,19 @@
 #define MF_CORE_SPOOL_H
 
 #include <mailferry/plugin.h>
+#include <mailferry/spool.h>
 #include <mailferry/util.h>
 
 struct throttle;
 
-/* Small messages stay in memory; larger ones go to an unlinked temp file,
- * so memory stays flat whatever the message size, and the sink can be
- * retried (or reconnected) without asking the source again. */
+/* The bytes live in the lib spool (<mailferry/spool.h>: memory, then an
+ * unlinked temp file), so the sink can be retried (or reconnected) without
+ * asking the source again; the core adds the digest of the source bytes,
+ * the CRLF form for sinks that want it, and pacing. */
 struct spool {
-	struct mf_buf mem;
-	int fd;             /* -1 while the message fits in memory */
-	uint64_t size;
-	uint64_t pos;       /* replay position */
+	struct mf_spool store;
 	unsigned char digest[32];
-	size_t mem_limit;
 	struct mf_sha256 *sha;
-	const char *tmpdir;
 	struct mf_buf conv; /* a chunk in CRLF form (spool_fill with crlf) */
 };
 

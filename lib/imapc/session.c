@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h> /* OPENSSL_cleanse */
 
 /* The parser's reads, and the literal reads a message callback makes
  * through it: a failure names this session (imapc_fail), whoever sees it,
@@ -302,30 +302,13 @@ static int authenticate(struct imapc *c, const char *mech, const char *b64,
 	return authenticate_mech(c, mech, b64, "", user, err);
 }
 
-static char *base64(const unsigned char *in, size_t len)
-{
-	char *out = mf_xmalloc(4 * ((len + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	return out;
-}
-
 int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user,
 		     const char *password, struct mf_error *err)
 {
 	if (!imapc_has_cap(c, "AUTH=PLAIN"))
 		imapc_logf(c, MF_LOG_DEBUG, "%s: AUTH=PLAIN not advertised,"
 			   " trying anyway", c->label);
-	/* RFC 4616: [authzid] NUL authcid NUL passwd */
-	struct mf_buf raw = { 0 };
-	if (authzid != NULL)
-		mf_buf_append_str(&raw, authzid);
-	mf_buf_append(&raw, "", 1);
-	mf_buf_append_str(&raw, user);
-	mf_buf_append(&raw, "", 1);
-	mf_buf_append_str(&raw, password ? password : "");
-	char *b64 = base64(raw.data, raw.len);
-	OPENSSL_cleanse(raw.data, raw.len);
-	mf_buf_free(&raw);
+	char *b64 = mf_sasl_plain(authzid, user, password);
 	char who[300];
 	snprintf(who, sizeof(who), "%s%s%s", user, authzid ? " for " : "",
 		 authzid ? authzid : "");
@@ -338,13 +321,7 @@ int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user,
 int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
 		       struct mf_error *err)
 {
-	/* "user=" user ^A "auth=Bearer " token ^A ^A (Google's XOAUTH2). */
-	struct mf_buf raw = { 0 };
-	mf_buf_printf(&raw, "user=%s\001auth=Bearer %s\001\001", user,
-		      token ? token : "");
-	char *b64 = base64(raw.data, raw.len);
-	OPENSSL_cleanse(raw.data, raw.len);
-	mf_buf_free(&raw);
+	char *b64 = mf_sasl_xoauth2(user, token);
 	int st = authenticate(c, "XOAUTH2", b64, user, err);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
@@ -367,7 +344,7 @@ int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host,
 	}
 	mf_buf_printf(&raw, ",\001host=%s\001port=%u\001auth=Bearer %s\001\001", host,
 		      (unsigned)port, token ? token : "");
-	char *b64 = base64(raw.data, raw.len);
+	char *b64 = mf_base64_encode(raw.data, raw.len);
 	OPENSSL_cleanse(raw.data, raw.len);
 	mf_buf_free(&raw);
 	int st = authenticate_mech(c, "OAUTHBEARER", b64, "AQ==", user, err);

@@ -128,17 +128,6 @@ int ews_parse_status(const char *xml, size_t len, struct ews_status *st);
 /* ------------------------------------------------------------------ */
 /* Pure helpers (ews_util.c)                                            */
 
-/* Lenient about whitespace (RFC 2045 §6.8 line breaks), strict about
- * everything else.  Appends to out; false on invalid input. */
-bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out);
-/* The same, fed in pieces (MimeContent arriving from a stream). */
-struct ews_b64 {
-	uint32_t acc;
-	unsigned n, pad;
-	bool bad;
-};
-void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out);
-bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out);
 /* Appends s with the five XML special characters escaped. */
 void ews_xml_escape(struct mf_buf *b, const char *s);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Pure helpers of the EWS plugin: base64 (MimeContent), xs:dateTime,
- * XML escaping, item/folder class filters, and the mapping of EWS
- * ResponseCodes onto mailferry's error classes (protocol brief §5).  No
- * state, no network. */
+/* Pure helpers of the EWS plugin: xs:dateTime, XML escaping, item/folder
+ * class filters, and the mapping of EWS ResponseCodes onto mailferry's
+ * error classes (protocol brief §5).  No state, no network.  MimeContent's
+ * base64 is libmailferry's (mf_base64_feed, lenient about line breaks). */
 #include <config.h>
 #include "ews_p.h"
 
@@ -11,76 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-void ews_b64_feed(struct ews_b64 *d, const char *in, size_t len, struct mf_buf *out)
-{
-	unsigned char chunk[3];
-
-	mf_buf_reserve(out, len / 4 * 3 + 3);
-	for (size_t i = 0; i < len && !d->bad; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			d->pad++;
-			continue;
-		}
-		int v = b64_val(c);
-		if (v < 0 || d->pad > 0) {
-			d->bad = true; /* junk, or data after padding */
-			break;
-		}
-		d->acc = d->acc << 6 | (uint32_t)v;
-		if (++d->n == 4) {
-			chunk[0] = (unsigned char)(d->acc >> 16);
-			chunk[1] = (unsigned char)(d->acc >> 8);
-			chunk[2] = (unsigned char)d->acc;
-			mf_buf_append(out, chunk, 3);
-			d->acc = 0;
-			d->n = 0;
-		}
-	}
-}
-
-bool ews_b64_finish(struct ews_b64 *d, struct mf_buf *out)
-{
-	unsigned char chunk[2];
-	/* n leftover sextets: 2 -> 1 byte, 3 -> 2 bytes; padding, when
-	 * present, must complete the quantum (RFC 4648 §4). */
-	if (d->bad || d->n == 1 || (d->pad > 0 && d->n + d->pad != 4) || d->pad > 2)
-		return false;
-	if (d->n == 2) {
-		chunk[0] = (unsigned char)(d->acc >> 4);
-		mf_buf_append(out, chunk, 1);
-	} else if (d->n == 3) {
-		chunk[0] = (unsigned char)(d->acc >> 10);
-		chunk[1] = (unsigned char)(d->acc >> 2);
-		mf_buf_append(out, chunk, 2);
-	}
-	return true;
-}
-
-bool ews_base64_decode(const char *in, size_t len, struct mf_buf *out)
-{
-	struct ews_b64 d = { 0 };
-	ews_b64_feed(&d, in, len, out);
-	return ews_b64_finish(&d, out);
-}
 
 void ews_xml_escape(struct mf_buf *b, const char *s)
 {

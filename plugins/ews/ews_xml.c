@@ -499,8 +499,8 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 			else
 				b64 = copy = xmlNodeGetContent(c);
 			if (b64 == NULL ||
-			    !ews_base64_decode((const char *)b64,
-					       strlen((const char *)b64), &it->mime)) {
+			    !mf_base64_decode((const char *)b64,
+					      strlen((const char *)b64), &it->mime)) {
 				it->mime_bad = true;
 				mf_buf_free(&it->mime);
 			}

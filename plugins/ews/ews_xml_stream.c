@@ -57,7 +57,7 @@ struct ews_getitem_stream {
 	struct ews_status msg_st;
 	char faultcode[64];
 	bool have_ecode;
-	struct ews_b64 b64;
+	struct mf_base64 b64;
 };
 
 static bool ns_is(const xmlChar *uri, const char *ns)
@@ -292,7 +292,7 @@ static void on_text(void *ctx, const xmlChar *s, int len)
 	if (g->failed || len <= 0)
 		return;
 	if (g->d_mime != 0) {
-		ews_b64_feed(&g->b64, (const char *)s, (size_t)len, &g->it->mime);
+		mf_base64_feed(&g->b64, (const char *)s, (size_t)len, &g->it->mime);
 		return;
 	}
 	if (g->d_text != 0 && g->text.len < TEXT_CAP) {
@@ -411,7 +411,7 @@ static void on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
 	if (d == g->d_text) {
 		end_field(g);
 	} else if (d == g->d_mime) {
-		if (!ews_b64_finish(&g->b64, &g->it->mime)) {
+		if (!mf_base64_finish(&g->b64, &g->it->mime)) {
 			g->it->mime_bad = true;
 			mf_buf_free(&g->it->mime);
 		}

@@ -13,7 +13,6 @@
 #include "graph_p.h"
 
 #include <mailferry/date.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +39,10 @@ static int read_body(const struct mf_message *msg, unsigned char *buf, size_t ca
 		     size_t *n_r, struct mf_error *err)
 {
 	struct body_reader *br = msg->read_ctx;
-	int e = graph_body_pread(br->body, br->off, buf, cap, n_r);
-	if (e != 0)
+	struct mf_error e;
+	if (mf_spool_pread(&br->body->sp, br->off, buf, cap, n_r, &e) != MF_OK)
 		return mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER, "%s: message %s: %s",
-				    br->who, br->id, strerror(e));
+				    br->who, br->id, e.text);
 	br->off += *n_r;
 	return MF_OK;
 }
@@ -106,7 +105,7 @@ static int deliver(struct folder_run *fr, struct pending_msg *v, size_t n, struc
 		struct body_reader br = { .body = &r->body, .who = fr->what, .id = v[i].id };
 		struct mf_message msg = {
 			.source_id = v[i].id,
-			.size = r->body.size,
+			.size = r->body.sp.size,
 			.internal_date = v[i].date,
 			.flags = v[i].flags,
 			.read = read_body,
@@ -144,20 +143,18 @@ static void pending_free(struct pending_msg *v, size_t n)
 		free(v[i].id);
 }
 
-/* Base64 (a $batch item's body) into b; false if it is not base64. */
+/* Base64 (a $batch item's body) into b; false if it is not base64.  Graph
+ * sends it unbroken and padded, so a length that is not a multiple of 4
+ * is refused too. */
 static bool decode_body(const char *text, struct graph_body *b)
 {
 	size_t len = strlen(text);
-	if (len % 4 != 0)
-		return false;
-	mf_buf_reserve(&b->mem, len / 4 * 3 + 1);
-	int n = len > 0 ? EVP_DecodeBlock(b->mem.data, (const unsigned char *)text, (int)len) : 0;
-	if (n < 0)
-		return false;
-	size_t pad = len >= 2 && text[len - 1] == '=' ? (text[len - 2] == '=' ? 2 : 1) : 0;
-	b->mem.len = (size_t)n - pad;
-	b->size = b->mem.len;
-	return true;
+	struct mf_buf raw = { 0 };
+	struct mf_error e;
+	bool ok = len % 4 == 0 && mf_base64_decode(text, len, &raw) &&
+		  mf_spool_add(&b->sp, raw.data, raw.len, &e) == MF_OK;
+	mf_buf_free(&raw);
+	return ok;
 }
 
 /* The bodies of v[0..n) in one $batch.  *fallback_r: the answer was too
@@ -189,7 +186,7 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 	else if (st == MF_OK && r.http != 200)
 		st = graph_error(&r, fr->what, MF_ERR_FOLDER, NULL, 0, err);
 	else if (st == MF_OK &&
-		 (j = json_loadb((const char *)r.body.mem.data, r.body.mem.len, 0, NULL)) == NULL)
+		 (j = json_loadb((const char *)r.body.sp.mem.data, r.body.sp.mem.len, 0, NULL)) == NULL)
 		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 				  "%s: $batch answer is not JSON", fr->what);
 	graph_body_free(&r.body);
@@ -251,7 +248,7 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 			msg.read = NULL;
 			msg.failure = &failure;
 		}
-		msg.size = mb.size;
+		msg.size = mb.sp.size;
 		st = fr->cb(&msg, fr->aux, err);
 		graph_body_free(&mb);
 	}

@@ -41,56 +41,13 @@ struct graph_http {
 void graph_body_init(struct graph_body *b)
 {
 	memset(b, 0, sizeof(*b));
-	b->fd = -1;
+	mf_spool_init(&b->sp, SIZE_MAX, getenv("TMPDIR"));
 }
 
 void graph_body_free(struct graph_body *b)
 {
-	mf_buf_free(&b->mem);
-	if (b->fd >= 0)
-		close(b->fd);
+	mf_spool_free(&b->sp);
 	graph_body_init(b);
-}
-
-int graph_body_pread(const struct graph_body *b, uint64_t off, unsigned char *buf,
-		     size_t cap, size_t *n_r)
-{
-	*n_r = 0;
-	if (off >= b->size)
-		return 0;
-	if (cap > b->size - off)
-		cap = (size_t)(b->size - off);
-	if (b->fd < 0) {
-		memcpy(buf, b->mem.data + off, cap);
-		*n_r = cap;
-		return 0;
-	}
-	for (;;) {
-		ssize_t n = pread(b->fd, buf, cap, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? errno : EIO;
-		*n_r = (size_t)n;
-		return 0;
-	}
-}
-
-/* Move the memory part to an unlinked temporary file. */
-static bool spill(struct graph_body *b)
-{
-	const char *dir = getenv("TMPDIR");
-	char *tmpl = mf_xasprintf("%s/mailferry-graph.XXXXXX", dir && *dir ? dir : "/tmp");
-	b->fd = mkstemp(tmpl);
-	if (b->fd >= 0)
-		unlink(tmpl);
-	free(tmpl);
-	if (b->fd < 0 || write(b->fd, b->mem.data, b->mem.len) != (ssize_t)b->mem.len) {
-		b->sys_errno = errno;
-		return false;
-	}
-	mf_buf_free(&b->mem);
-	return true;
 }
 
 struct sink_ctx {
@@ -103,30 +60,20 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *aux)
 	struct sink_ctx *sc = aux;
 	struct graph_body *b = &sc->r->body;
 	size_t n = size * nmemb;
+	struct mf_error e = { 0 };
 	if (b->failed)
 		return 0;
-	if (b->fd < 0 && b->mem.len + n > sc->limit) {
-		if (!sc->r->to_file || !spill(b)) {
-			b->failed = true;
-			return 0;
-		}
+	/* Past the limit the spool moves to a file, where the request
+	 * allows one (message bodies); a JSON page that big is refused. */
+	if (!sc->r->to_file && b->sp.size + n > sc->limit) {
+		b->failed = true;
+		return 0;
 	}
-	if (b->fd >= 0) {
-		for (size_t off = 0; off < n;) {
-			ssize_t w = write(b->fd, data + off, n - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				b->sys_errno = w < 0 ? errno : EIO;
-				b->failed = true;
-				return 0;
-			}
-			off += (size_t)w;
-		}
-	} else {
-		mf_buf_append(&b->mem, data, n);
+	if (mf_spool_add(&b->sp, data, n, &e) != MF_OK) {
+		b->sys_errno = e.sys_errno != 0 ? e.sys_errno : EIO;
+		b->failed = true;
+		return 0;
 	}
-	b->size += n;
 	return n;
 }
 
@@ -284,6 +231,7 @@ static void run_round(struct graph_http *h, struct graph_req *reqs, size_t n)
 		sc[i] = (struct sink_ctx){ .r = &reqs[i],
 					   .limit = reqs[i].to_file ? GRAPH_MEM_BODY
 						    : reqs[i].mem_limit ? reqs[i].mem_limit : GRAPH_MAX_JSON };
+		reqs[i].body.sp.mem_limit = sc[i].limit;
 		setup(h, h->easy[i], &reqs[i], &sc[i], &hdrs[i]);
 		curl_easy_setopt(h->easy[i], CURLOPT_PRIVATE, &reqs[i]);
 		curl_multi_add_handle(h->multi, h->easy[i]);
@@ -376,8 +324,8 @@ int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n,
 int graph_error(const struct graph_req *r, const char *what, enum mf_status dflt,
 		char *code_r, size_t code_cap, struct mf_error *err)
 {
-	json_t *j = r->body.fd < 0 && r->body.mem.len > 0
-			    ? json_loadb((const char *)r->body.mem.data, r->body.mem.len, 0, NULL)
+	json_t *j = r->body.sp.fd < 0 && r->body.sp.mem.len > 0
+			    ? json_loadb((const char *)r->body.sp.mem.data, r->body.sp.mem.len, 0, NULL)
 			    : NULL;
 	json_t *e = json_object_get(j, "error");
 	const char *code = json_string_value(json_object_get(e, "code"));
@@ -430,7 +378,7 @@ int graph_get_json(struct graph_http *h, const char *url, const char *prefer,
 		st = graph_error(&r, what, dflt, NULL, 0, err);
 	if (st == MF_OK) {
 		json_error_t je;
-		*json_r = json_loadb((const char *)r.body.mem.data, r.body.mem.len, 0, &je);
+		*json_r = json_loadb((const char *)r.body.sp.mem.data, r.body.sp.mem.len, 0, &je);
 		if (*json_r == NULL)
 			st = mf_error_set(err, dflt, MF_RETRY_NEVER, "%s: not a JSON answer: %s",
 					  what, je.text);

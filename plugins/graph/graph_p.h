@@ -14,6 +14,7 @@
 #define MAILFERRY_GRAPH_P_H
 
 #include <mailferry/plugin.h>
+#include <mailferry/spool.h>
 #include <mailferry/util.h>
 
 #include <jansson.h>
@@ -31,20 +32,17 @@ struct graph_plugin {
 
 /* ---- graph_http.c ----------------------------------------------------- */
 
-/* Where one response body goes: memory up to a limit, then a temporary
- * file (a 100 MB message never sits in memory). */
+/* Where one response body goes: a lib spool (<mailferry/spool.h>), memory
+ * up to the request's limit, then a temporary file (a 100 MB message never
+ * sits in memory); read it back with mf_spool_pread. */
 struct graph_body {
-	struct mf_buf mem;
-	int fd;              /* -1 while in memory */
-	uint64_t size;
-	bool failed;         /* the temporary file could not be written */
+	struct mf_spool sp;
+	bool failed;         /* over a !to_file limit, or the temporary file
+				could not be written (sys_errno) */
 	int sys_errno;
 };
 void graph_body_init(struct graph_body *b);
 void graph_body_free(struct graph_body *b);
-/* Read from the start of the body: pread on the file or a memory copy. */
-int graph_body_pread(const struct graph_body *b, uint64_t off, unsigned char *buf,
-		     size_t cap, size_t *n_r);
 
 struct graph_req {
 	const char *url;          /* absolute */

@@ -11,6 +11,8 @@
 #include <config.h>
 #include "mbox_p.h"
 
+#include <mailferry/maildir.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,47 +51,16 @@ uint32_t maildir_name_flags(const char *name, char *letters_r, size_t cap)
 	if (sep == NULL || sep[1] != '2' || sep[2] != ',')
 		return 0;
 	for (const char *p = sep + 3; *p != '\0' && *p != ','; p++) {
-		switch (*p) {
-		case 'S': flags |= MF_FLAG_SEEN; break;
-		case 'R': flags |= MF_FLAG_ANSWERED; break;
-		case 'F': flags |= MF_FLAG_FLAGGED; break;
-		case 'T': flags |= MF_FLAG_DELETED; break;
-		case 'D': flags |= MF_FLAG_DRAFT; break;
-		case 'P': flags |= MF_FLAG_FORWARDED; break;
-		default:
-			if (*p >= 'a' && *p <= 'z' && nl + 1 < cap &&
-			    memchr(letters_r, *p, nl) == NULL)
+		if (*p >= 'a' && *p <= 'z') {
+			if (nl + 1 < cap && memchr(letters_r, *p, nl) == NULL)
 				letters_r[nl++] = *p;
-			break;
+		} else {
+			flags |= mf_maildir_flag(*p);
 		}
 	}
 	if (cap > 0)
 		letters_r[nl] = '\0';
 	return flags;
-}
-
-/* dovecot-keywords: "<index> <name>" per line, index 0..25 = 'a'..'z'. */
-static void load_keywords(const char *dir, char *names[26])
-{
-	memset(names, 0, 26 * sizeof(*names));
-	char *path = mf_xasprintf("%s/dovecot-keywords", dir);
-	FILE *f = fopen(path, "re");
-	free(path);
-	if (f == NULL)
-		return;
-	char line[512];
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t len = strcspn(line, "\r\n");
-		line[len] = '\0';
-		char *sp = strchr(line, ' ');
-		uint64_t idx;
-		if (sp == NULL || !mf_parse_u64(line, (size_t)(sp - line), &idx) ||
-		    idx >= 26 || sp[1] == '\0')
-			continue;
-		free(names[idx]);
-		names[idx] = mf_xstrdup(sp + 1);
-	}
-	fclose(f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -132,14 +103,16 @@ int maildir_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 	const char *dir = f->path;
 	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
-	char *kwnames[26];
+	char *kwnames[MF_MAILDIR_KEYWORDS] = { NULL };
 	int rc = MF_OK;
 
 	collect(dir, "cur", false, &v, &n, &cap);
 	collect(dir, "new", true, &v, &n, &cap);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), entry_cmp);
-	load_keywords(dir, kwnames);
+	char *kwpath = mf_xasprintf("%s/dovecot-keywords", dir);
+	(void)mf_maildir_keywords_read(AT_FDCWD, kwpath, kwnames);
+	free(kwpath);
 
 	for (size_t i = 0; i < n && rc == MF_OK; i++) {
 		if (offline_fetch_canceled(f, err)) {
@@ -187,7 +160,6 @@ int maildir_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
-	for (size_t i = 0; i < 26; i++)
-		free(kwnames[i]);
+	mf_maildir_keywords_free(kwnames);
 	return rc;
 }

@@ -304,15 +304,9 @@ static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login,
 static int login_plain(struct pop3_client *c, const struct pop3_login *login,
 		       struct mf_error *err)
 {
-	struct mf_buf raw = { 0 };
-	/* RFC 4616: authzid NUL authcid NUL passwd.  The authzid is the
-	 * mailbox to open when logging in as a master user. */
-	const char *authz = login->authzid != NULL ? login->authzid : "";
-	mf_buf_append(&raw, authz, strlen(authz) + 1);
-	mf_buf_append(&raw, login->user, strlen(login->user) + 1);
-	mf_buf_append_str(&raw, login->password);
-	char *b64 = pop3_base64(raw.data, raw.len);
-	buf_wipe_free(&raw);
+	/* The authzid is the mailbox to open when logging in as a master
+	 * user. */
+	char *b64 = mf_sasl_plain(login->authzid, login->user, login->password);
 	return sasl_two_step(c, login, "PLAIN", b64, err);
 }
 
@@ -321,10 +315,7 @@ static int login_plain(struct pop3_client *c, const struct pop3_login *login,
 static int login_xoauth2(struct pop3_client *c, const struct pop3_login *login,
 			 struct mf_error *err)
 {
-	struct mf_buf raw = { 0 };
-	mf_buf_printf(&raw, "user=%s\001auth=Bearer %s\001\001", login->user, login->password);
-	char *b64 = pop3_base64(raw.data, raw.len);
-	buf_wipe_free(&raw);
+	char *b64 = mf_sasl_xoauth2(login->user, login->password);
 	return sasl_two_step(c, login, "XOAUTH2", b64, err);
 }
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mailferry/plugin.h>
+#include <mailferry/spool.h>
 #include <mailferry/util.h>
 
 struct mf_conn;
@@ -128,22 +129,16 @@ bool pop3_parse_uidl_line(const char *line, size_t len, uint64_t *num_r,
  * its brackets, or NULL. */
 char *pop3_apop_timestamp(const char *greeting);
 
-/* Base64 (RFC 4648) of in[0..len), NUL-terminated, malloc'd. */
-char *pop3_base64(const unsigned char *in, size_t len);
-
 /* ------------------------------------------------------------------ */
-/* Spool: one decoded message, memory up to a limit, then an unlinked
- * temp file.  Keeps the first POP3_HEAD_MAX bytes for header parsing.  */
+/* Spool: one decoded message in a bounded lib spool (<mailferry/spool.h>:
+ * memory up to a limit, then an unlinked temp file), plus the first
+ * POP3_HEAD_MAX bytes for header parsing and the digest of it all.  */
 
 #define POP3_HEAD_MAX (256 * 1024)
 
 struct pop3_spool {
-	size_t mem_limit;
-	const char *tmpdir;
-	struct mf_buf mem;    /* all bytes while size <= mem_limit */
-	struct mf_buf head;   /* first POP3_HEAD_MAX bytes */
-	int fd;               /* -1 until the spool overflows memory */
-	uint64_t size, pos;
+	struct mf_spool store; /* read back with mf_spool_read / _message_read */
+	struct mf_buf head;    /* first POP3_HEAD_MAX bytes */
 	struct mf_sha256 *sha; /* digest of the whole message */
 	unsigned char digest[32];
 };
@@ -153,9 +148,7 @@ void pop3_spool_init(struct pop3_spool *sp, size_t mem_limit,
 void pop3_spool_reset(struct pop3_spool *sp);
 int pop3_spool_add(struct pop3_spool *sp, const unsigned char *p, size_t n,
 		   struct mf_error *err);
-void pop3_spool_finish(struct pop3_spool *sp); /* fills digest, pos = 0 */
-int pop3_spool_read(struct pop3_spool *sp, unsigned char *buf, size_t cap,
-		    size_t *n_r, struct mf_error *err);
+void pop3_spool_finish(struct pop3_spool *sp); /* fills digest, rewinds */
 void pop3_spool_free(struct pop3_spool *sp);
 
 /* Internal date from a header block (RFC 5322): the newest Received:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* POP3 reply parsing: the buffered reader, status lines, the RFC 1939 §3
- * multi-line decoder, CAPA/STAT/LIST/UIDL lines, APOP timestamps, base64
+ * multi-line decoder, CAPA/STAT/LIST/UIDL lines, APOP timestamps
  * and the internal-date pick.  Everything here reads bytes from a server
  * that may be hostile: lengths are explicit, numbers are range-checked,
  * and nothing touches the network directly (the reader's fill() does), so
@@ -332,27 +332,6 @@ char *pop3_apop_timestamp(const char *greeting)
 		    (unsigned char)*p >= 0x7f)
 			return NULL;
 	return mf_xstrndup(lt, (size_t)(gt - lt) + 1);
-}
-
-char *pop3_base64(const unsigned char *in, size_t len)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = mf_xmalloc((len + 2) / 3 * 4 + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
 }
 
 bool pop3_header_date(const unsigned char *hdr, size_t len, int64_t *epoch_r,

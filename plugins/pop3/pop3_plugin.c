@@ -453,12 +453,6 @@ static int index_messages(struct mf_source *s, struct mf_error *err)
 	return st;
 }
 
-static int msg_read(const struct mf_message *msg, unsigned char *buf,
-		    size_t cap, size_t *n_r, struct mf_error *err)
-{
-	return pop3_spool_read(msg->read_ctx, buf, cap, n_r, err);
-}
-
 /* Decode the body of a RETR whose +OK was read into the spool. */
 static int spool_body(struct mf_source *s, struct mf_error *err)
 {
@@ -494,17 +488,17 @@ static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb,
 		snprintf(idbuf, sizeof(idbuf), "sha256:%s", hex);
 		id = idbuf;
 	}
-	if (m->size != UINT64_MAX && m->size != s->spool.size)
+	if (m->size != UINT64_MAX && m->size != s->spool.store.size)
 		LOG(s, MF_LOG_DEBUG, "%s: message %llu: LIST said %llu octets, "
 		    "RETR gave %llu", s->c.label, (unsigned long long)i + 1,
 		    (unsigned long long)m->size,
-		    (unsigned long long)s->spool.size);
+		    (unsigned long long)s->spool.store.size);
 	struct mf_message msg = {
 		.source_id = id,
-		.size = s->spool.size,
+		.size = s->spool.store.size,
 		.flags = s->mark_seen ? MF_FLAG_SEEN : 0,
-		.read = msg_read,
-		.read_ctx = &s->spool,
+		.read = mf_spool_message_read,
+		.read_ctx = &s->spool.store,
 	};
 	if (!pop3_header_date(s->spool.head.data, s->spool.head.len,
 			      &msg.internal_date, &msg.tz_offset_min)) {

@@ -8,6 +8,7 @@
 #ifndef SINKS_LOCAL_LOCAL_P_H
 #define SINKS_LOCAL_LOCAL_P_H
 
+#include <mailferry/maildir.h>
 #include <mailferry/plugin.h>
 #include <mailferry/util.h>
 
@@ -25,7 +26,7 @@
 #define LOCAL_TMP_STALE_SECS (36 * 3600)
 
 /* Dovecot's dovecot-keywords maps at most 26 keywords onto letters a-z. */
-#define LOCAL_MAX_KEYWORDS 26
+#define LOCAL_MAX_KEYWORDS MF_MAILDIR_KEYWORDS
 
 enum local_format { LOCAL_MAILDIR = 1, LOCAL_MBOX = 2 };
 

@@ -3,14 +3,15 @@
  * folder has a "dovecot-keywords" file of "<index> <keyword>" lines, and
  * a message carries keyword <index> as the letter 'a' + index in the info
  * part of its file name (so at most 26 keywords per folder).  This file
- * owns reading that table, assigning letters to new keywords, and
- * replacing the file atomically (write in tmp/, fsync, rename, fsync the
- * folder) before any message that uses a new letter is renamed into cur/.
+ * owns assigning letters to new keywords and replacing the file
+ * atomically (write in tmp/, fsync, rename, fsync the folder) before any
+ * message that uses a new letter is renamed into cur/.
  * Additions happen under flock() on the folder directory after a fresh
  * read, so parallel sessions never give one letter two meanings.
  * Keywords that are not IMAP atoms (RFC 3501 §9 "flag-keyword") or do not
  * fit into the 26 letters are dropped with a warning: the message itself
- * still arrives. */
+ * still arrives.  Reading the table is libmailferry's
+ * (mf_maildir_keywords_read), the same reader the maildir source uses. */
 #include <config.h>
 #include "local_p.h"
 
@@ -26,38 +27,13 @@
 
 void maildir_keywords_clear(struct mf_sink *snk)
 {
-	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
-		free(snk->keywords[i]);
-		snk->keywords[i] = NULL;
-	}
+	mf_maildir_keywords_free(snk->keywords);
 }
 
 void maildir_keywords_load(struct mf_sink *snk)
 {
-	maildir_keywords_clear(snk);
-	int fd = openat(snk->folder_fd, "dovecot-keywords",
-			O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	FILE *f = fdopen(fd, "r");
-	if (f == NULL) {
-		close(fd);
-		return;
-	}
-	char line[1024];
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t len = strcspn(line, "\r\n");
-		line[len] = '\0';
-		size_t digits = strspn(line, "0123456789");
-		uint64_t idx;
-		if (digits == 0 || line[digits] != ' ' ||
-		    !mf_parse_u64(line, digits, &idx) ||
-		    idx >= LOCAL_MAX_KEYWORDS || line[digits + 1] == '\0')
-			continue;
-		free(snk->keywords[idx]);
-		snk->keywords[idx] = mf_xstrdup(line + digits + 1);
-	}
-	fclose(f);
+	(void)mf_maildir_keywords_read(snk->folder_fd, "dovecot-keywords",
+				       snk->keywords);
 }
 
 /* RFC 3501 §9: flag-keyword = atom; atom-specials are "(){ %*\"\\]" and

@@ -293,19 +293,7 @@ static void flags_string(uint32_t flags, const char *letters, char *out)
 {
 	/* maildir(5) "info" flags, in ASCII order as the spec demands;
 	 * keyword letters (lowercase) sort after them. */
-	size_t n = 0;
-	if (flags & MF_FLAG_DRAFT)
-		out[n++] = 'D';
-	if (flags & MF_FLAG_FLAGGED)
-		out[n++] = 'F';
-	if (flags & MF_FLAG_FORWARDED)
-		out[n++] = 'P';
-	if (flags & MF_FLAG_ANSWERED)
-		out[n++] = 'R';
-	if (flags & MF_FLAG_SEEN)
-		out[n++] = 'S';
-	if (flags & MF_FLAG_DELETED)
-		out[n++] = 'T';
+	size_t n = mf_maildir_flag_letters(flags, out);
 	for (const char *l = letters; *l != '\0'; l++)
 		out[n++] = *l;
 	out[n] = '\0';

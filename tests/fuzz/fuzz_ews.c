@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		classify(&st);
 
 	struct mf_buf b = { 0 };
-	(void)ews_base64_decode(x, size, &b);
+	(void)mf_base64_decode(x, size, &b);
 	mf_buf_free(&b);
 	char *s = mf_xstrndup(x, size);
 	int64_t t;

@@ -17,6 +17,8 @@
 
 #include "lib/net/deflate.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct sink {
 	unsigned char *buf;
 	size_t len, cap;

@@ -416,30 +416,6 @@ START_TEST(garbage_is_rejected)
 }
 END_TEST
 
-static bool b64(const char *in, const char *expect)
-{
-	struct mf_buf b = { 0 };
-	bool ok = ews_base64_decode(in, strlen(in), &b);
-	if (ok && expect != NULL)
-		ok = b.len == strlen(expect) && memcmp(b.data, expect, b.len) == 0;
-	mf_buf_free(&b);
-	return ok;
-}
-
-START_TEST(base64_lenient_whitespace_strict_alphabet)
-{
-	ck_assert(b64("SGVsbG8=", "Hello"));
-	ck_assert(b64("SGVs\r\n bG8=\n", "Hello"));
-	ck_assert(b64("SGVsbG8", "Hello"));   /* unpadded */
-	ck_assert(b64("SGVsbA==", "Hell"));
-	ck_assert(b64("", ""));
-	ck_assert(!b64("SGVsbG8*", NULL));
-	ck_assert(!b64("SGVsbG8=A", NULL));   /* data after padding */
-	ck_assert(!b64("SGVsb", NULL));       /* 1 leftover sextet */
-	ck_assert(!b64("SGVsbG===", NULL));
-}
-END_TEST
-
 START_TEST(datetime_forms)
 {
 	int64_t t;
@@ -681,7 +657,6 @@ static Suite *ews_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("util");
 	tcase_add_test(tc, error_classes);
-	tcase_add_test(tc, base64_lenient_whitespace_strict_alphabet);
 	tcase_add_test(tc, datetime_forms);
 	tcase_add_test(tc, tree_orphans_cycles_collisions_system);
 	tcase_add_test(tc, tree_deep_and_wide_stays_cheap);

@@ -41,7 +41,7 @@ static void roundtrip(size_t len, size_t mem_limit)
 	struct mf_error err;
 	spool_init(&sp, mem_limit, NULL);
 	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "test", &err), MF_OK);
-	ck_assert_int_eq(sp.fd >= 0, len > mem_limit);
+	ck_assert_int_eq(sp.store.fd >= 0, len > mem_limit);
 	unsigned char want[32];
 	struct mf_sha256 *h = mf_sha256_new();
 	mf_sha256_update(h, data, len);
@@ -142,7 +142,7 @@ START_TEST(crlf_sink_gets_bare_lf_as_crlf)
 			struct mf_error err;
 			spool_init(&sp, mem ? 1024 : 3, NULL);
 			ck_assert_int_eq(spool_fill(&sp, &msg, true, NULL, "x", &err), MF_OK);
-			ck_assert_uint_eq(sp.size, strlen(want));
+			ck_assert_uint_eq(sp.store.size, strlen(want));
 			unsigned char d[32];
 			struct mf_sha256 *h = mf_sha256_new();
 			mf_sha256_update(h, in, strlen(in));

@@ -200,7 +200,7 @@ static bool is_false(const char *v)
 
 static bool make_job(const char *path, unsigned line, const struct csv_record *hdr,
 		     const struct csv_record *row, const char *src_t, const char *snk_t,
-		     struct job *job)
+		     const struct plugin_registry *reg, struct job *job)
 {
 	struct mf_error err;
 	char *missing = NULL;
@@ -213,8 +213,8 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 			path, line, missing);
 		goto out;
 	}
-	if (uri_parse(src, &job->source, &err) != MF_OK ||
-	    uri_parse(snk, &job->sink, &err) != MF_OK) {
+	if (registry_uri_parse(reg, MF_PLUGIN_SOURCE, src, &job->source, &err) != MF_OK ||
+	    registry_uri_parse(reg, MF_PLUGIN_SINK, snk, &job->sink, &err) != MF_OK) {
 		fprintf(stderr, "mailferry: %s line %u: %s\n", path, line, err.text);
 		goto out;
 	}
@@ -295,7 +295,8 @@ static char *slurp(const char *path, size_t *len_r, struct mf_error *err)
 }
 
 int accounts_load(const char *path, const char *source_template, const char *sink_template,
-		  bool allow_uri_password, struct job **jobs_r, size_t *n_r, struct mf_error *err)
+		  const struct plugin_registry *reg, bool allow_uri_password,
+		  struct job **jobs_r, size_t *n_r, struct mf_error *err)
 {
 	(void)allow_uri_password; /* rows carry passwords by design */
 	size_t len, pos = 0;
@@ -338,7 +339,7 @@ int accounts_load(const char *path, const char *source_template, const char *sin
 					"skipped\n", path, start, row.n, hdr.n);
 		} else if (!blank) {
 			*jobs_r = mf_xrealloc(*jobs_r, (*n_r + 1) * sizeof(**jobs_r));
-			if (make_job(path, start, &hdr, &row, source_template, sink_template,
+			if (make_job(path, start, &hdr, &row, source_template, sink_template, reg,
 				     &(*jobs_r)[*n_r]))
 				(*n_r)++;
 		}

@@ -8,6 +8,7 @@
 #include <mailferry/plugin.h>
 
 struct job;
+struct plugin_registry;
 
 /* Reads path (RFC 4180 CSV with a header row).  Every {column} in the
  * templates is replaced by the row's value, percent-encoded where a URI
@@ -15,10 +16,12 @@ struct job;
  * target_user, target_password, source_host, source_port,
  * source_protocol, impersonate, folder_policy, enabled.  A malformed row
  * is reported on stderr with its line number and skipped; the others
- * become jobs.  Fails only if the file cannot be read or has no header. */
+ * become jobs.  Fails only if the file cannot be read or has no header.
+ * The URIs are parsed by the rules of reg's plugins (registry_uri_parse;
+ * NULL: generic). */
 int accounts_load(const char *path, const char *source_template, const char *sink_template,
-		  bool allow_uri_password, struct job **jobs_r, size_t *n_r,
-		  struct mf_error *err);
+		  const struct plugin_registry *reg, bool allow_uri_password,
+		  struct job **jobs_r, size_t *n_r, struct mf_error *err);
 
 /* One parsed CSV record; exposed for tests and the fuzz target. */
 struct csv_record {

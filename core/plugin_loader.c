@@ -313,3 +313,31 @@ struct loaded_plugin *registry_get(struct plugin_registry *reg, enum mf_plugin_k
 		     kind == MF_PLUGIN_SOURCE ? "source" : "sink", scheme);
 	return NULL;
 }
+
+/* The address_schemes entry of the plugin of kind that handles the scheme
+ * text[0..len), case-insensitively like handles(). */
+static bool address_login(const struct plugin_registry *reg, enum mf_plugin_kind kind,
+			  const char *text, size_t len)
+{
+	char *scheme = mf_xstrndup(text, len);
+	bool yes = false;
+	for (size_t i = 0; reg != NULL && i < reg->n_plugins; i++) {
+		const struct loaded_plugin *lp = &reg->plugins[i];
+		if (lp->desc.kind != kind || !handles(lp, scheme))
+			continue;
+		for (const char *const *s = lp->desc.address_schemes; s != NULL && *s != NULL; s++)
+			yes |= mf_ascii_strcasecmp(*s, scheme) == 0;
+		break; /* the plugin registry_get() would pick */
+	}
+	free(scheme);
+	return yes;
+}
+
+int registry_uri_parse(const struct plugin_registry *reg, enum mf_plugin_kind kind,
+		       const char *text, struct account_spec *spec_r, struct mf_error *err)
+{
+	size_t len = uri_scheme_len(text);
+	if (len > 0 && address_login(reg, kind, text, len))
+		return uri_parse_address_login(text, spec_r, err);
+	return uri_parse(text, spec_r, err);
+}

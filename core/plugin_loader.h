@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <mailferry/plugin.h>
 
+#include "uri.h"
+
 struct loaded_plugin {
 	char *file;                 /* path it was loaded from */
 	void *handle;               /* lt_dlhandle */
@@ -43,5 +45,12 @@ void registry_free(struct plugin_registry *reg);
  * err filled when none or when its init() failed. */
 struct loaded_plugin *registry_get(struct plugin_registry *reg, enum mf_plugin_kind kind,
 				   const char *scheme, struct mf_error *err);
+
+/* uri_parse() by the rules of the plugin of kind handling text's scheme
+ * (its address_schemes, ABI 1.6), so the core needs no plugin's URI
+ * conventions; generic when reg is NULL or no plugin handles the scheme
+ * (registry_get() then says so).  Initialises nothing. */
+int registry_uri_parse(const struct plugin_registry *reg, enum mf_plugin_kind kind,
+		       const char *text, struct account_spec *spec_r, struct mf_error *err);
 
 #endif

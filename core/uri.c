@@ -145,11 +145,12 @@ static void build_display_uri(struct account_spec *spec, const char *text)
 	spec->uri = mf_xasprintf("%.*s%s", (int)(colon - text), text, at);
 }
 
-int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
+static int parse(const char *text, bool address_login, struct account_spec *spec,
+		 struct mf_error *err)
 {
 	memset(spec, 0, sizeof(*spec));
-	size_t slen = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-	if (slen == 0 || text[slen] != ':')
+	size_t slen = uri_scheme_len(text);
+	if (slen == 0)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "'%s' is not a URI: expected scheme:... such as mbox:/path "
 				    "or imaps://user@host", text);
@@ -170,11 +171,11 @@ int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
 		size_t ats = 0;
 		for (size_t i = 0; i < alen; i++)
 			ats += rest[i] == '@';
-		if (strcmp(spec->scheme, "alimail") == 0 && ats == 1 &&
-		    memchr(rest, ':', alen) == NULL) {
-			/* Alibaba logins are whole addresses: "alimail://a@corp.example"
-			 * is the user a@corp.example on the default host; a host is
-			 * given after a second '@'. */
+		if (address_login && ats == 1 && memchr(rest, ':', alen) == NULL) {
+			/* The plugin's logins are whole addresses (struct
+			 * mf_plugin.address_schemes): "s://a@corp.example" is the
+			 * user a@corp.example on the plugin's default server; a
+			 * host is given after a second '@'. */
 			spec->user = decode(rest, alen);
 			st = MF_OK;
 		} else {
@@ -209,6 +210,22 @@ int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
 	spec->id = mf_xstrdup(spec->user && spec->host ? spec->user : spec->uri);
 	sync_account(spec);
 	return MF_OK;
+}
+
+int uri_parse(const char *text, struct account_spec *spec, struct mf_error *err)
+{
+	return parse(text, false, spec, err);
+}
+
+int uri_parse_address_login(const char *text, struct account_spec *spec, struct mf_error *err)
+{
+	return parse(text, true, spec, err);
+}
+
+size_t uri_scheme_len(const char *text)
+{
+	size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	return text[n] == ':' ? n : 0;
 }
 
 void uri_set_password(struct account_spec *spec, const char *password)

@@ -19,6 +19,15 @@ struct account_spec {
  * user, password, path and option values.  acct.uri is the text without
  * the password. */
 int uri_parse(const char *text, struct account_spec *spec_r, struct mf_error *err);
+/* As uri_parse, for a scheme its plugin lists in struct
+ * mf_plugin.address_schemes (registry_uri_parse() decides): an authority
+ * with one '@' and no ':', "s://alice@corp.example", is the user
+ * alice@corp.example with no host (the plugin's default server). */
+int uri_parse_address_login(const char *text, struct account_spec *spec_r,
+			    struct mf_error *err);
+/* Length of text's scheme (the part before the first ':'), 0 if text does
+ * not start with one. */
+size_t uri_scheme_len(const char *text);
 void uri_add_option(struct account_spec *spec, const char *key, const char *value);
 /* Replaces the password (wiping the old one). */
 void uri_set_password(struct account_spec *spec, const char *password);

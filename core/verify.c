@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Verification: read every message of the source and of the sink's store
- * (through the source plugin that reads that store: the sink API writes
- * only), and compare per target folder the multisets of (SHA-256, size),
+ * (through a source plugin, at the URI the sink plugin names with its
+ * reader_uri slot: the rest of the sink API writes only), and compare per target folder the multisets of (SHA-256, size),
  * both taken with bare LFs counted as CRLF: an IMAP target serves CRLF
  * whatever was appended, so an LF-only mbox and its copy must still
  * match.
@@ -49,41 +49,32 @@ static int entry_cmp(const void *a, const void *b)
 	return x->size < y->size ? -1 : x->size > y->size;
 }
 
-char *verify_reader_uri(const struct account_spec *sink)
+/* Where the sink's store is read back from: the sink plugin says (ABI 1.6
+ * reader_uri), so the core needs to know no sink's schemes or servers and
+ * an out-of-tree sink can be verified too.  *uri_r is malloc'd. */
+static int sink_reader_uri(const struct run_config *cfg, struct job *job, char **uri_r,
+			   struct mf_error *err)
 {
-	const char *s = sink->scheme;
-	if (strcmp(s, "maildir") == 0 || strcmp(s, "mbox") == 0)
-		return mf_xasprintf("%s:%s", s, sink->path);
-	if (strcmp(s, "imap") == 0 || strcmp(s, "imaps") == 0 || strcmp(s, "alimail") == 0) {
-		const char *host = sink->host;
-		unsigned port = sink->acct.port;
-		if (host == NULL) {
-			/* alimail's defaults (docs/alibaba-mail.md §1). */
-			const char *region = mf_account_option(&sink->acct, "region");
-			host = region && strcmp(region, "cn") == 0 ? "imap.qiye.aliyun.com"
-								   : "imap.sg.aliyun.com";
-		}
-		bool v6 = strchr(host, ':') != NULL;
-		char portbuf[16] = "";
-		if (port != 0)
-			snprintf(portbuf, sizeof(portbuf), ":%u", port);
-		const char *scheme = strcmp(s, "imap") == 0 ? "imap" : "imaps";
-		struct mf_buf b = { 0 };
-		mf_buf_printf(&b, "%s://", scheme);
-		/* Re-encode the user: it may hold '@' and is followed by @host. */
-		for (const char *p = sink->user ? sink->user : ""; *p; p++) {
-			if (*p == '@' || *p == ':' || *p == '%' || *p == '/')
-				mf_buf_printf(&b, "%%%02X", (unsigned char)*p);
-			else
-				mf_buf_append(&b, p, 1);
-		}
-		mf_buf_printf(&b, "@%s%s%s%s/", v6 ? "[" : "", host, v6 ? "]" : "", portbuf);
-		/* Keep the connection options (TLS, auth, CA) the sink used. */
-		for (size_t i = 0; i < sink->n_options; i++)
-			mf_buf_printf(&b, "%c%s", i == 0 ? '?' : '&', sink->options[i]);
-		return (char *)b.data;
+	*uri_r = NULL;
+	struct loaded_plugin *lp = registry_get(cfg->registry, MF_PLUGIN_SINK, job->sink.scheme, err);
+	if (lp == NULL)
+		return MF_ERR_FATAL;
+	if (lp->sink.reader_uri == NULL)
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "%s: the sink plugin '%s' (%s) cannot say how its '%s:' store is "
+				    "read back (no reader_uri slot, plugin ABI 1.6), so it cannot be "
+				    "verified",
+				    job->name, lp->desc.name, lp->file, job->sink.scheme);
+	int st = lp->sink.reader_uri(lp->ctx, &job->sink.acct, uri_r, err);
+	if (st == MF_OK && *uri_r == NULL)
+		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				  "%s: the sink plugin '%s' gave no reader URI", job->name,
+				  lp->desc.name);
+	if (st != MF_OK) {
+		free(*uri_r);
+		*uri_r = NULL;
 	}
-	return NULL;
+	return st;
 }
 
 /* One side's messages, per folder path. */
@@ -288,13 +279,11 @@ void verify_account(const struct run_config *cfg, struct job *job, struct verify
 				     &want);
 	if (st == MF_OK)
 		st = read_side(cfg, &job->source, &want, &src, &err);
-	char *reader_uri = st == MF_OK ? verify_reader_uri(&job->sink) : NULL;
-	if (st == MF_OK && reader_uri == NULL)
-		st = mf_error_set(&err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				  "%s: no source plugin can read back a '%s:' sink", job->name,
-				  job->sink.scheme);
+	char *reader_uri = NULL;
 	if (st == MF_OK)
-		st = uri_parse(reader_uri, &reader, &err);
+		st = sink_reader_uri(cfg, job, &reader_uri, &err);
+	if (st == MF_OK)
+		st = registry_uri_parse(cfg->registry, MF_PLUGIN_SOURCE, reader_uri, &reader, &err);
 	if (st == MF_OK) {
 		uri_set_password(&reader, job->sink.password);
 		free(reader.authzid);

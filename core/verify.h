@@ -28,11 +28,6 @@ struct verify_account {
 	bool ok;              /* nothing missing anywhere */
 };
 
-/* The URI under which the sink's store can be read back by a source
- * plugin (maildir: -> maildir:, alimail://u -> imaps://u@imap.sg...:993),
- * malloc'd, or NULL when there is none. */
-char *verify_reader_uri(const struct account_spec *sink);
-
 /* Reads both sides of job (which must have run: the state file says which
  * source folder went to which target folder). */
 void verify_account(const struct run_config *cfg, struct job *job, struct verify_account *out);

@@ -123,6 +123,18 @@ void mf_buf_free(struct mf_buf *b)
 	b->len = b->cap = 0;
 }
 
+void mf_buf_append_uri_part(struct mf_buf *b, const char *s, const char *also)
+{
+	for (const char *p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		/* Controls too: a URI is one line of text wherever it is shown. */
+		if (c == '%' || c < 0x20 || c == 0x7f || strchr(also, c) != NULL)
+			mf_buf_printf(b, "%%%02X", c);
+		else
+			mf_buf_append(b, p, 1);
+	}
+}
+
 static int ascii_lower(int c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 5
+#define MF_ABI_MINOR 6
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -334,15 +334,42 @@ struct mf_folder_probe {
 struct mf_source;
 struct mf_sink;
 
-/* Source capability bits: behaviour the scheduler plans around. */
-#define MF_CAP_STABLE_IDS        (1ull << 0) /* source_id survives sessions */
-#define MF_CAP_FOLDERS           (1ull << 1) /* more than one folder */
-#define MF_CAP_PARALLEL_SESSIONS (1ull << 2) /* several sessions per mailbox ok */
-#define MF_CAP_MONOTONIC_UIDS    (1ull << 3) /* uid ascends: last_uid resumes */
-#define MF_CAP_SYNC_STATE        (1ull << 4) /* uses cursor.sync_state */
+/* Source capability bits: behaviour the scheduler plans around.  Each says
+ * what the core does for a plugin that lacks it (docs/plugin-abi.md §5;
+ * tests/abi/check_caps.c has a case per bit). */
+/* source_id names the same message in every session (and nothing else).
+ * Without it the core trusts no id across sessions: since->have() always
+ * answers false, there is no uid cursor, every message offered is read
+ * and recognised by its content (SHA-256, identical copies counted), and
+ * --only-failed resumes the whole folder. */
+#define MF_CAP_STABLE_IDS        (1ull << 0)
+/* More than one folder.  Without it the mailbox is one folder, the inbox:
+ * the core copies the first selectable folder listed as special-use
+ * INBOX, whatever its name, and ignores (with a warning) any others. */
+#define MF_CAP_FOLDERS           (1ull << 1)
+/* Several sessions on one mailbox at once are fine.  The core runs
+ * --streams sessions per side only when the source and the sink (or a
+ * dry run) both have it; otherwise one. */
+#define MF_CAP_PARALLEL_SESSIONS (1ull << 2)
+/* uid ascends within a uidvalidity: a new message never gets a uid at or
+ * below one handed out before.  Only with it (and STABLE_IDS) does the
+ * core keep a cursor and pass since->last_uid; without, last_uid is 0 and
+ * the source offers the whole folder, the core skipping by have(). */
+#define MF_CAP_MONOTONIC_UIDS    (1ull << 3)
+/* fetch() returns *sync_state_r and honours since->sync_state.  Without
+ * it the core neither stores a token the source returns nor hands one
+ * back (since->sync_state is NULL). */
+#define MF_CAP_SYNC_STATE        (1ull << 4)
 /* Sink capability bits. */
-#define MF_CAP_RETURNS_ID        (1ull << 16) /* append fills target_id */
-#define MF_CAP_KEYWORDS          (1ull << 17) /* stores user keywords */
+/* append/lookup fill target_id with the stored message's own id.
+ * Without it (or when it is "") the core ignores target_id and records an
+ * id of its own, unique per message, so matching by content after a
+ * UIDVALIDITY change still tells which copies are claimed. */
+#define MF_CAP_RETURNS_ID        (1ull << 16)
+/* Stores msg->keywords.  Without it the core hands the sink every message
+ * with keywords NULL (a message is never refused for them), counts those
+ * it stripped and logs the count per folder. */
+#define MF_CAP_KEYWORDS          (1ull << 17)
 /* Since ABI 1.2: the sink stores messages with CRLF line ends (IMAP APPEND,
  * RFC 3501 §6.3.11): the core hands it every bare LF as CRLF, with size
  * counted so.  Digests the core records stay those of the source bytes. */
@@ -382,7 +409,7 @@ struct mf_source_ops {
 	 * folder cannot be read. */
 	int (*probe_folder)(struct mf_source *src, const char *folder, uint64_t larger_than,
 			    struct mf_folder_probe *p, struct mf_error *err);
-	/* ABI 1.6 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.7 and later: new optional slots go here, may be NULL. */
 };
 
 struct mf_append_result {
@@ -450,7 +477,24 @@ struct mf_sink_ops {
 	 * Creates nothing.  true + why[] (NUL-terminated) if refused. */
 	bool (*folder_refused)(struct mf_sink *snk, const char *path, char *why,
 			       size_t why_size);
-	/* ABI 1.6 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.6, optional: how what this sink stores for acct is read back
+	 * ("mailferry verify" compares it with the source).  *uri_r: a
+	 * malloc'd source URI (the core frees it) that an installed source
+	 * plugin opens read-only, e.g. "maildir:/srv/alice" for
+	 * maildir:/srv/alice, "imaps://alice%40corp.example@imap.example:993/"
+	 * for an IMAP target.  Percent-encode '%', and in each part the
+	 * characters that would end it ('@' ':' '/' in a login, '?' in a
+	 * path, '&' '=' in an option).  Whatever else the reader needs goes
+	 * in the query (?tls=none&ca=...), read by the source with
+	 * mf_account_option().  No password: the core hands the reader the
+	 * sink's credentials (password, authzid, OAuth identity).  Called on
+	 * the main thread after init(), with no session open: work it out
+	 * from acct alone, contact nothing.  MF_ERR_FATAL (err says why) when
+	 * this account's store cannot be read back.  NULL: verify reports
+	 * that this plugin's stores cannot be read back. */
+	int (*reader_uri)(void *plugin_ctx, const struct mf_account *acct, char **uri_r,
+			  struct mf_error *err);
+	/* ABI 1.7 and later: new optional slots go here, may be NULL. */
 };
 
 enum mf_plugin_kind { MF_PLUGIN_SOURCE = 1, MF_PLUGIN_SINK = 2 };
@@ -471,7 +515,15 @@ struct mf_plugin {
 	void (*deinit)(void *plugin_ctx); /* may be NULL */
 	const struct mf_source_ops *source; /* set iff kind == SOURCE */
 	const struct mf_sink_ops *sink;     /* set iff kind == SINK */
-	/* ABI 1.1 and later: new fields go here. */
+	/* Since ABI 1.6, may be NULL: the schemes (among the above) whose
+	 * URIs name a mailbox by its whole address on the plugin's default
+	 * server.  The core then reads "scheme://alice@corp.example" (one
+	 * '@', no ':' in the authority) as login "alice@corp.example" with
+	 * host NULL, and "scheme://alice@corp.example@host:port" as that
+	 * login at host:port.  Any other scheme reads the first as login
+	 * "alice" at host "corp.example". */
+	const char *const *address_schemes;
+	/* ABI 1.7 and later: new fields go here. */
 };
 
 /* libltdl resolves "<module>_LTX_<sym>" when asked for "<sym>", so several

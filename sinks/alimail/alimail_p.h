@@ -5,7 +5,9 @@
  *                       blocking command, abandons it at close
  *   alimail_pipeline.c  pipelined APPEND (ABI 1.1 append_start/flush)
  *   alimail_append.c    one APPEND (send, outcome), lookup
- *   alimail_session.c   connection, folder list, CREATE, SELECT */
+ *   alimail_session.c   connection, folder list, CREATE, SELECT
+ * beside them alimail_probe.c (preflight) and alimail_reader.c (the
+ * reader URI verify uses), which call alimail_session.c only. */
 #ifndef MAILFERRY_ALIMAIL_P_H
 #define MAILFERRY_ALIMAIL_P_H
 
@@ -72,6 +74,16 @@ int alimail_plugin_init(const struct mf_host *host, void **ctx_r,
 void alimail_plugin_deinit(void *ctx);
 
 /* ---- alimail_session.c ---- */
+/* Where acct's mail goes, worked out from the account alone. */
+struct alimail_target {
+	const char *host;  /* the URI's host, ?host=, else (alimail://) the
+			      region's default; NULL if none; borrowed */
+	bool alimail;      /* alimail:// rather than a generic IMAP target */
+	bool implicit_tls; /* alimail://, imaps:// (else STARTTLS) */
+};
+/* MF_ERR_FATAL for a region it does not know. */
+int alimail_target(const struct mf_account *acct, struct alimail_target *t,
+		   struct mf_error *err);
 int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
 			 struct mf_sink **snk_r, struct mf_error *err);
 /* Frees the session; the pipeline must be empty (or abandoned). */
@@ -121,5 +133,9 @@ void alimail_pipeline_abandon(struct mf_sink *snk);
 int alimail_probe(struct mf_sink *snk, struct mf_probe *p, struct mf_error *err);
 bool alimail_folder_refused(struct mf_sink *snk, const char *path, char *why,
 			    size_t why_size);
+
+/* ---- alimail_reader.c: how verify reads the target (ABI 1.6) ---- */
+int alimail_reader_uri(void *plugin_ctx, const struct mf_account *acct, char **uri_r,
+		       struct mf_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const char *const alimail_schemes[] = { "alimail", "imap", "imaps",
 					       NULL };
+static const char *const alimail_address_schemes[] = { "alimail", NULL };
 
 MF_PLUGIN_EXPORT(alimail) = {
 	MF_ABI_INIT,
@@ -16,8 +17,14 @@ MF_PLUGIN_EXPORT(alimail) = {
 	.description = "Alibaba Mail (alimail://user@corp) and other IMAP"
 		       " servers as target, by APPEND",
 	.schemes = alimail_schemes,
-	.caps = MF_CAP_RETURNS_ID | MF_CAP_WANTS_CRLF | MF_CAP_PARALLEL_SESSIONS,
+	/* KEYWORDS: sent where the folder's PERMANENTFLAGS allow (\*), left
+	 * out by the sink itself where they do not (alimail_append.c). */
+	.caps = MF_CAP_RETURNS_ID | MF_CAP_KEYWORDS | MF_CAP_WANTS_CRLF |
+		MF_CAP_PARALLEL_SESSIONS,
 	.init = alimail_plugin_init,
 	.deinit = alimail_plugin_deinit,
 	.sink = &alimail_sink_ops,
+	/* Alibaba logins are whole addresses: alimail://alice@corp.example is
+	 * alice@corp.example on the region's server (alimail_session.c). */
+	.address_schemes = alimail_address_schemes,
 };

@@ -158,18 +158,16 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 	return st;
 }
 
-int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
-			struct mf_sink **snk_r, struct mf_error *err)
+int alimail_target(const struct mf_account *acct, struct alimail_target *t,
+		   struct mf_error *err)
 {
-	struct alimail_plugin *pc = plugin_ctx;
-	*snk_r = NULL;
-	bool alimail = acct->scheme == NULL ||
-		       mf_ascii_strcasecmp(acct->scheme, "alimail") == 0;
-	bool implicit = alimail || mf_ascii_strcasecmp(acct->scheme, "imaps") == 0;
-	const char *host = acct->host;
-	if (host == NULL || host[0] == '\0')
-		host = mf_account_option(acct, "host");
-	if ((host == NULL || host[0] == '\0') && alimail) {
+	t->alimail = acct->scheme == NULL ||
+		     mf_ascii_strcasecmp(acct->scheme, "alimail") == 0;
+	t->implicit_tls = t->alimail || mf_ascii_strcasecmp(acct->scheme, "imaps") == 0;
+	t->host = acct->host;
+	if (t->host == NULL || t->host[0] == '\0')
+		t->host = mf_account_option(acct, "host");
+	if ((t->host == NULL || t->host[0] == '\0') && t->alimail) {
 		const char *region = mf_account_option(acct, "region");
 		if (region != NULL && mf_ascii_strcasecmp(region, "cn") != 0 &&
 		    mf_ascii_strcasecmp(region, "intl") != 0 &&
@@ -178,16 +176,28 @@ int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
 					    "alimail: %s: region=%s: expected cn"
 					    " or intl", acct->id ? acct->id : "",
 					    region);
-		host = region != NULL && mf_ascii_strcasecmp(region, "cn") == 0
-			       ? ALIMAIL_HOST_CN : ALIMAIL_HOST_INTL;
+		t->host = region != NULL && mf_ascii_strcasecmp(region, "cn") == 0
+				  ? ALIMAIL_HOST_CN : ALIMAIL_HOST_INTL;
 	}
+	return MF_OK;
+}
+
+int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
+			struct mf_sink **snk_r, struct mf_error *err)
+{
+	struct alimail_plugin *pc = plugin_ctx;
+	*snk_r = NULL;
+	struct alimail_target t;
+	int st = alimail_target(acct, &t, err);
+	if (st != MF_OK)
+		return st;
+	bool alimail = t.alimail;
 	struct mf_sink *snk = mf_xcalloc(1, sizeof(*snk));
 	snk->plugin = pc;
 	const char *san = mf_account_option(acct, "sanitize");
 	snk->sanitize = san != NULL ? strcmp(san, "0") != 0 : alimail;
-	int st = imapc_account_new(pc->host, acct,
-				   alimail ? "alimail" : "imap-sink", host,
-				   acct->port, implicit, &snk->acct, err);
+	st = imapc_account_new(pc->host, acct, alimail ? "alimail" : "imap-sink", t.host,
+			       acct->port, t.implicit_tls, &snk->acct, err);
 	if (st == MF_OK)
 		st = alimail_ensure_conn(snk, err);
 	if (st != MF_OK) {

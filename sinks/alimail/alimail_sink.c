@@ -58,4 +58,5 @@ const struct mf_sink_ops alimail_sink_ops = {
 	.io_stats = alimail_io_stats,
 	.probe = alimail_probe,
 	.folder_refused = alimail_folder_refused,
+	.reader_uri = alimail_reader_uri,
 };

@@ -166,6 +166,28 @@ static int local_lookup(struct mf_sink *snk, const char *folder,
 		mbox_lookup(snk, folder, msg, digest, found_r, res_r, err);
 }
 
+/* ABI 1.6: both layouts are the ones the offline source (plugins/mbox)
+ * reads under the same scheme: Maildir++ folders, Thunderbird-style
+ * mboxrd files (its default format). */
+static int local_reader_uri(void *plugin_ctx, const struct mf_account *acct,
+			    char **uri_r, struct mf_error *err)
+{
+	(void)plugin_ctx;
+	*uri_r = NULL;
+	if (acct->scheme == NULL || (strcmp(acct->scheme, "maildir") != 0 &&
+				     strcmp(acct->scheme, "mbox") != 0))
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "local: %s: unsupported scheme \"%s\"",
+				    acct->id != NULL ? acct->id : "?",
+				    acct->scheme != NULL ? acct->scheme : "");
+	struct mf_buf b = { 0 };
+	mf_buf_printf(&b, "%s:", acct->scheme);
+	/* '?' would start a query where a '=' follows it. */
+	mf_buf_append_uri_part(&b, acct->path != NULL ? acct->path : "", "?");
+	*uri_r = (char *)b.data;
+	return MF_OK;
+}
+
 const struct mf_sink_ops local_sink_ops = {
 	.struct_size = sizeof(struct mf_sink_ops),
 	.open = local_open,
@@ -173,6 +195,7 @@ const struct mf_sink_ops local_sink_ops = {
 	.append = local_append,
 	.close = local_close,
 	.lookup = local_lookup,
+	.reader_uri = local_reader_uri,
 };
 
 static const char *const local_schemes[] = { "maildir", "mbox", NULL };

@@ -10,7 +10,18 @@
 
 #include "accounts.h"
 #include "check_main.h"
+#include "plugin_loader.h"
 #include "scheduler.h"
+
+/* A registry holding one sink descriptor that lists "alimail" in its
+ * address_schemes, as sinks/alimail does: the URIs' login rule comes from
+ * the plugin, not from the core. */
+static const char *const address_schemes[] = { "alimail", NULL };
+static struct loaded_plugin address_sink = {
+	.desc = { .kind = MF_PLUGIN_SINK, .name = "alimail", .schemes = address_schemes,
+		  .address_schemes = address_schemes },
+};
+static const struct plugin_registry address_reg = { .plugins = &address_sink, .n_plugins = 1 };
 
 START_TEST(quoted_fields_commas_and_doubled_quotes)
 {
@@ -90,7 +101,8 @@ START_TEST(rows_become_jobs_and_bad_rows_are_skipped)
 	struct mf_error err;
 	unsetenv("MAILFERRY_SOURCE_PASSWORD");
 	ck_assert_int_eq(accounts_load(path, "imaps://{source_user}@127.0.0.1:993",
-				       "alimail://{target_user}", false, &jobs, &n, &err), MF_OK);
+				       "alimail://{target_user}", &address_reg, false, &jobs, &n, &err),
+			 MF_OK);
 	unlink(path);
 	ck_assert_uint_eq(n, 3); /* broken (field count) and carol (bad policy) skipped */
 	ck_assert_str_eq(jobs[0].name, "alice@old.example");
@@ -113,12 +125,12 @@ START_TEST(missing_file_and_empty_file_fail_clearly)
 	struct job *jobs;
 	size_t n;
 	struct mf_error err;
-	ck_assert_int_ne(accounts_load("/nonexistent/accounts.csv", "a:{x}", "b:{y}", false, &jobs,
-				       &n, &err), MF_OK);
+	ck_assert_int_ne(accounts_load("/nonexistent/accounts.csv", "a:{x}", "b:{y}", NULL, false,
+				       &jobs, &n, &err), MF_OK);
 	ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/accounts.csv"));
 	char path[] = "/tmp/mf-accounts-XXXXXX";
 	close(mkstemp(path));
-	ck_assert_int_ne(accounts_load(path, "a:{x}", "b:{y}", false, &jobs, &n, &err), MF_OK);
+	ck_assert_int_ne(accounts_load(path, "a:{x}", "b:{y}", NULL, false, &jobs, &n, &err), MF_OK);
 	ck_assert_ptr_nonnull(strstr(err.text, "header"));
 	unlink(path);
 }

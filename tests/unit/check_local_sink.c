@@ -108,6 +108,30 @@ START_TEST(descriptor_names_local_sink_with_both_schemes)
 }
 END_TEST
 
+/* verify reads the store back through the offline source, at a URI
+ * whose path the core decodes again: '%' and '?' must survive. */
+START_TEST(reader_uri_is_the_offline_source_at_the_same_path)
+{
+	static const char *const none[] = { NULL };
+	struct mf_account a = { .id = "x", .scheme = "maildir", .path = "/srv/100% mail?a=b",
+				.options = none };
+	struct mf_error err;
+	char *uri = NULL;
+	ck_assert_ptr_nonnull(local_sink_ops.reader_uri);
+	ck_assert_int_eq(local_sink_ops.reader_uri(NULL, &a, &uri, &err), MF_OK);
+	ck_assert_str_eq(uri, "maildir:/srv/100%25 mail%3Fa=b");
+	free(uri);
+	a.scheme = "mbox";
+	a.path = "rel/Mail";
+	ck_assert_int_eq(local_sink_ops.reader_uri(NULL, &a, &uri, &err), MF_OK);
+	ck_assert_str_eq(uri, "mbox:rel/Mail");
+	free(uri);
+	a.scheme = "eml";
+	ck_assert_int_eq(local_sink_ops.reader_uri(NULL, &a, &uri, &err), MF_ERR_FATAL);
+	ck_assert_ptr_null(uri);
+}
+END_TEST
+
 START_TEST(open_creates_maildir_root)
 {
 	ck_assert(is_dir("cur"));
@@ -767,6 +791,7 @@ static Suite *local_sink_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, descriptor_names_local_sink_with_both_schemes);
+	tcase_add_test(tc, reader_uri_is_the_offline_source_at_the_same_path);
 	tcase_add_test(tc, open_creates_maildir_root);
 	tcase_add_test(tc, close_is_null_safe_and_safe_after_failed_open);
 	tcase_add_test(tc, append_is_byte_identical);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "plugin_loader.h"
 #include "uri.h"
 
 static struct account_spec s;
@@ -101,14 +102,50 @@ END_TEST
 
 START_TEST(alimail_address_alone_means_default_host)
 {
-	ck_assert_int_eq(uri_parse("alimail://alice@corp.example", &s, &err), MF_OK);
+	ck_assert_int_eq(uri_parse_address_login("alimail://alice@corp.example", &s, &err), MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice@corp.example");
 	ck_assert_ptr_null(s.acct.host);
 	uri_spec_free(&s);
-	ck_assert_int_eq(uri_parse("alimail://alice@corp.example@127.0.0.1:1993", &s, &err), MF_OK);
+	ck_assert_int_eq(uri_parse_address_login("alimail://alice@corp.example@127.0.0.1:1993", &s,
+						 &err), MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice@corp.example");
 	ck_assert_str_eq(s.acct.host, "127.0.0.1");
 	uri_spec_free(&s);
+}
+END_TEST
+
+/* Which rule applies is the plugin's word (struct mf_plugin.address_schemes),
+ * looked up by kind and scheme; the core knows no scheme of its own. */
+START_TEST(address_login_is_the_plugins_rule)
+{
+	static const char *const schemes[] = { "alimail", "imaps", NULL };
+	static const char *const address[] = { "alimail", NULL };
+	struct loaded_plugin sink = {
+		.desc = { .kind = MF_PLUGIN_SINK, .name = "alimail", .schemes = schemes,
+			  .address_schemes = address },
+	};
+	struct plugin_registry reg = { .plugins = &sink, .n_plugins = 1 };
+	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SINK, "ALIMAIL://alice@corp.example",
+					    &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.user, "alice@corp.example");
+	ck_assert_ptr_null(s.acct.host);
+	ck_assert_str_eq(s.acct.id, "ALIMAIL://alice@corp.example");
+	uri_spec_free(&s);
+	/* The plugin's other schemes, other kinds and no registry: generic. */
+	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SINK, "imaps://alice@corp.example",
+					    &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.user, "alice");
+	ck_assert_str_eq(s.acct.host, "corp.example");
+	uri_spec_free(&s);
+	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SOURCE, "alimail://alice@corp.example",
+					    &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.host, "corp.example");
+	uri_spec_free(&s);
+	ck_assert_int_eq(registry_uri_parse(NULL, MF_PLUGIN_SINK, "alimail://alice@corp.example",
+					    &s, &err), MF_OK);
+	ck_assert_str_eq(s.acct.user, "alice");
+	uri_spec_free(&s);
+	ck_assert_int_ne(registry_uri_parse(&reg, MF_PLUGIN_SINK, "no scheme", &s, &err), MF_OK);
 }
 END_TEST
 
@@ -124,6 +161,7 @@ static Suite *uri_suite(void)
 	tcase_add_test(tc, bad_uris_are_refused_with_the_text);
 	tcase_add_test(tc, bare_option_reads_as_empty);
 	tcase_add_test(tc, alimail_address_alone_means_default_host);
+	tcase_add_test(tc, address_login_is_the_plugins_rule);
 	suite_add_tcase(su, tc);
 	return su;
 }

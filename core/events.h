@@ -28,6 +28,9 @@ struct job_counters {
 	 * earlier run that this one tried again, and how many of those are
 	 * now on the target (counted in copied or skipped too). */
 	uint64_t retried, recovered;
+	/* Messages copied without their keywords: the sink lacks
+	 * MF_CAP_KEYWORDS (logged per folder; not a failure). */
+	uint64_t keywords_dropped;
 	struct job_io source_io, sink_io;
 };
 

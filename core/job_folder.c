@@ -13,6 +13,7 @@
  * run recorded failed or pending (job_retry_folder). */
 #include <config.h>
 
+#include <inttypes.h>
 #include <mailferry/util.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,11 +53,24 @@ struct folder_run {
 	 * (and the folder's cursor is left as it was). */
 	struct retry_set *rs;
 	bool filter;
+	/* What the plugins' capability bits promise (plugin.h says what the
+	 * core does without each): */
+	bool stable_ids;     /* source ids name messages across sessions */
+	bool uid_cursor;     /* ...and uids ascend, so last_uid resumes */
+	bool sync_state_ok;  /* the source keeps a sync token */
+	bool sink_ids;       /* the sink fills target_id */
+	bool drop_keywords;  /* the sink cannot store keywords */
+	struct content_keys keys; /* !stable_ids: messages named by content */
+	uint64_t keywords_dropped;
 };
 
 static bool have_cb(const char *source_id, void *aux)
 {
 	struct folder_run *fr = aux;
+	/* Without stable ids an id says nothing about what an earlier run
+	 * copied: every message is read and recognised by its content. */
+	if (!fr->stable_ids)
+		return false;
 	if (fr->filter) {
 		/* Only what is to be retried is worth downloading. */
 		const struct retry_id *e = retry_set_find(fr->rs, source_id);
@@ -144,7 +158,7 @@ static void note_locked(struct folder_run *fr, const char *source_id, enum progr
  * highest finished one, and derive the cursor from both at the end. */
 static void advance_uid(struct folder_run *fr, const struct mf_message *msg, bool finished)
 {
-	if (msg->uid == 0)
+	if (msg->uid == 0 || !fr->uid_cursor)
 		return;
 	pthread_mutex_lock(fr->lock);
 	if (!finished) {
@@ -232,6 +246,19 @@ static int append_with_retry(struct folder_run *fr, struct spool *sp, const stru
 	}
 }
 
+/* The target id to record: the sink's, when it promises one.  Otherwise
+ * (no MF_CAP_RETURNS_ID: whatever it left in target_id means nothing, or
+ * no id at all) one of the core's own, unique per row, which is what the
+ * content matching after a UIDVALIDITY change tells claimed rows by. */
+static const char *target_id_for(const struct folder_run *fr, const char *source_id,
+				 const struct mf_append_result *res, char buf[128])
+{
+	if (fr->sink_ids && res->target_id[0] != '\0')
+		return res->target_id;
+	core_target_id(fr->uidvalidity, source_id, buf);
+	return buf;
+}
+
 /* One pipelined append in flight: what must be recorded when it ends. */
 struct inflight {
 	struct folder_run *fr;
@@ -247,9 +274,11 @@ static void on_append_done(void *aux, int status, const struct mf_append_result 
 	struct folder_run *fr = in->fr;
 	struct mf_message m = { .source_id = in->source_id, .uid = in->uid, .size = in->size };
 	struct mf_error e;
+	char tid[128];
 	if (status == MF_OK) {
 		int st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, in->source_id,
-					      in->size, in->digest, fr->actual, res->target_id, &e);
+					      in->size, in->digest, fr->actual,
+					      target_id_for(fr, in->source_id, res, tid), &e);
 		advance_uid(fr, &m, st == MF_OK);
 		if (st == MF_OK)
 			note(fr, in->source_id, OUTCOME_COPIED, in->size, NULL);
@@ -338,7 +367,7 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 	struct job_ctx *j = fr->j;
 	struct mf_error err = { 0 };
 	struct mf_append_result res = { { 0 } };
-	char what[600];
+	char what[600], tid[128];
 	int st;
 	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
 		 msg->source_id);
@@ -381,7 +410,8 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 		}
 	}
 	st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id, m->size,
-				  sp->digest, fr->actual, res.target_id, cb_err);
+				  sp->digest, fr->actual, target_id_for(fr, msg->source_id, &res, tid),
+				  cb_err);
 	if (st != MF_OK)
 		return st;
 	advance_uid(fr, msg, true);
@@ -580,15 +610,84 @@ static void writer_push(struct writer *w, struct writer_item *it, const struct m
 	pthread_mutex_unlock(&w->mu);
 }
 
-static int on_message(const struct mf_message *msg, void *aux, struct mf_error *cb_err)
+/* The spool the message goes into: the writer's next free slot, or the
+ * job's own when this thread stores too. */
+static int take_spool(struct folder_run *fr, struct spool **sp_r, struct writer_item **slot_r,
+		      struct mf_error *cb_err)
+{
+	*sp_r = &fr->j->spool;
+	*slot_r = NULL;
+	if (fr->writer == NULL)
+		return MF_OK;
+	int st;
+	struct mf_error err = { 0 };
+	*slot_r = writer_slot(fr->writer, &err, &st);
+	if (*slot_r == NULL) {
+		fr->sink_failed = true;
+		*cb_err = err;
+		return st;
+	}
+	*sp_r = &(*slot_r)->spool;
+	return MF_OK;
+}
+
+static int read_message(struct folder_run *fr, struct spool *sp, const struct mf_message *msg,
+			struct mf_error *err)
+{
+	struct job_ctx *j = fr->j;
+	char what[600];
+	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
+		 msg->source_id);
+	crash_enter(j->src_plugin->desc.name, "reading a message of", j->job->name,
+		    fr->folder->path);
+	int st = spool_fill(sp, msg, (j->snk_plugin->desc.caps & MF_CAP_WANTS_CRLF) != 0,
+			    j->cfg->throttle, what, err);
+	crash_leave();
+	return st;
+}
+
+static int on_message(const struct mf_message *src_msg, void *aux, struct mf_error *cb_err)
 {
 	struct folder_run *fr = aux;
 	struct job_ctx *j = fr->j;
 	struct mf_error err = { 0 };
-	char what[600];
+	struct spool *sp = NULL;
+	struct writer_item *slot = NULL;
+	int st;
 
 	if (atomic_load(&mf_cancel_requested))
 		return mf_error_set(cb_err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
+	/* The message as the state and the sink see it. */
+	struct mf_message em = *src_msg;
+	const struct mf_message *msg = &em;
+	bool had_keywords = em.keywords != NULL && em.keywords[0] != NULL;
+	if (fr->drop_keywords)
+		em.keywords = NULL; /* the sink cannot store them: not a failure */
+	char key[700];
+	if (!fr->stable_ids) {
+		/* No MF_CAP_STABLE_IDS: the content names the message, so it
+		 * is read before anything is decided.  One the source cannot
+		 * produce keeps its id of this session, marked so it can never
+		 * pass for a content name. */
+		st = MF_OK;
+		if (em.failure == NULL) {
+			st = take_spool(fr, &sp, &slot, cb_err);
+			if (st != MF_OK)
+				return st;
+			st = read_message(fr, sp, src_msg, &err);
+		}
+		if (em.failure == NULL && st == MF_OK)
+			content_key_next(&fr->keys, sp->digest, key);
+		else
+			snprintf(key, sizeof(key), "id:%s", src_msg->source_id);
+		em.source_id = key;
+		if (st == MF_ERR_MESSAGE)
+			return record_failure(fr, msg, &err);
+		if (st != MF_OK) {
+			*cb_err = err;
+			return st;
+		}
+	}
 	struct retry_id *retry = retry_set_find(fr->rs, msg->source_id);
 	/* --only-failed sends nothing new and nothing already copied, and
 	 * each message once (a source may deliver one twice). */
@@ -611,33 +710,21 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 	if (retry != NULL)
 		retry->taken = true;
 	throttle_message(j->cfg->throttle);
-	snprintf(what, sizeof(what), "%s: %s: message %s", j->job->name, fr->folder->path,
-		 msg->source_id);
-	struct spool *sp = &j->spool;
-	struct writer_item *slot = NULL;
-	int st;
-	if (fr->writer != NULL) {
-		slot = writer_slot(fr->writer, &err, &st);
-		if (slot == NULL) {
-			fr->sink_failed = true;
+	if (sp == NULL) {
+		st = take_spool(fr, &sp, &slot, cb_err);
+		if (st != MF_OK)
+			return st;
+		st = read_message(fr, sp, src_msg, &err);
+		/* A message the source cannot deliver in full is recorded
+		 * (retried next run unless permanent); if the connection
+		 * really died, the source's next read fails at the account
+		 * level anyway. */
+		if (st == MF_ERR_MESSAGE)
+			return record_failure(fr, msg, &err);
+		if (st != MF_OK) {
 			*cb_err = err;
 			return st;
 		}
-		sp = &slot->spool;
-	}
-	crash_enter(j->src_plugin->desc.name, "reading a message of", j->job->name,
-		    fr->folder->path);
-	st = spool_fill(sp, msg, (j->snk_plugin->desc.caps & MF_CAP_WANTS_CRLF) != 0,
-			j->cfg->throttle, what, &err);
-	crash_leave();
-	/* A message the source cannot deliver in full is recorded (retried
-	 * next run unless permanent); if the connection really died, the
-	 * source's next read fails at the account level anyway. */
-	if (st == MF_ERR_MESSAGE)
-		return record_failure(fr, msg, &err);
-	if (st != MF_OK) {
-		*cb_err = err;
-		return st;
 	}
 	struct mf_message m;
 	spool_message(sp, msg, &m);
@@ -657,6 +744,8 @@ static int on_message(const struct mf_message *msg, void *aux, struct mf_error *
 		note(fr, msg->source_id, OUTCOME_COPIED, m.size, NULL);
 		return MF_OK;
 	}
+	if (fr->drop_keywords && had_keywords)
+		fr->keywords_dropped++;
 	if (slot != NULL) {
 		writer_push(fr->writer, slot, msg, prior);
 		return MF_OK;
@@ -680,8 +769,8 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	struct job_ctx *j = fr->j;
 	struct mf_cursor since = {
 		.uidvalidity = fr->sf.uidvalidity,
-		.last_uid = fr->validity_changed ? 0 : fr->sf.last_uid,
-		.sync_state = fr->validity_changed ? NULL : fr->sf.sync_state,
+		.last_uid = fr->validity_changed || !fr->uid_cursor ? 0 : fr->sf.last_uid,
+		.sync_state = fr->validity_changed || !fr->sync_state_ok ? NULL : fr->sf.sync_state,
 		.have = have_cb,
 		.have_aux = fr,
 	};
@@ -700,6 +789,7 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	}
 	fr->since_uid = since.last_uid;
 	fr->max_seen_uid = fr->min_open_uid = 0;
+	content_keys_reset(&fr->keys); /* the source offers the folder from its start */
 	fr->sink_failed = false;
 	/* A pipelined sink gets its own thread, so reading the source and
 	 * writing the target overlap instead of taking turns. */
@@ -709,6 +799,12 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	int st = j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message_core, fr,
 					     sync_state_r, err);
 	crash_leave();
+	if (!fr->sync_state_ok && sync_state_r != NULL && *sync_state_r != NULL) {
+		/* No MF_CAP_SYNC_STATE: a token it hands out anyway is not
+		 * kept, so it is never handed back either. */
+		free(*sync_state_r);
+		*sync_state_r = NULL;
+	}
 	/* Whatever ended the fetch, learn the fate of every append. */
 	struct mf_error ferr = { 0 };
 	int fst = fr->writer != NULL ? writer_finish(&fr->writer, &ferr) : flush_appends(fr, &ferr);
@@ -750,6 +846,12 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 	if (st != MF_OK)
 		return st;
 	fr.uidvalidity = folder->uidvalidity;
+	uint64_t src_caps = j->src_plugin->desc.caps, snk_caps = j->snk_plugin->desc.caps;
+	fr.stable_ids = (src_caps & MF_CAP_STABLE_IDS) != 0;
+	fr.uid_cursor = fr.stable_ids && (src_caps & MF_CAP_MONOTONIC_UIDS) != 0;
+	fr.sync_state_ok = (src_caps & MF_CAP_SYNC_STATE) != 0;
+	fr.sink_ids = (snk_caps & MF_CAP_RETURNS_ID) != 0;
+	fr.drop_keywords = (snk_caps & MF_CAP_KEYWORDS) == 0;
 	fr.validity_changed = fr.sf.uidvalidity != 0 && fr.sf.uidvalidity != folder->uidvalidity;
 	if (fr.validity_changed)
 		log_msg(MF_LOG_WARN, "%s: %s: UIDVALIDITY changed from %u to %u; matching "
@@ -762,7 +864,11 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 			return st;
 		}
 	}
-	if (fr.filter && fr.validity_changed) {
+	if (fr.filter && !fr.stable_ids) {
+		/* The recorded ids are content names: found only by reading
+		 * every message, as a whole-folder resume does. */
+		fr.filter = false;
+	} else if (fr.filter && fr.validity_changed) {
 		/* The recorded ids are of the old numbering: resume the
 		 * whole folder instead, which matches copies by content. */
 		log_msg(MF_LOG_WARN, "%s: %s: failed messages are recorded under another "
@@ -774,7 +880,7 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 		return MF_OK; /* the resumed folder took them all on */
 	}
 	fr.target = folder_map_target(j->fmap, folder, &fr.special);
-	fr.since_uid = fr.validity_changed ? 0 : fr.sf.last_uid;
+	fr.since_uid = fr.validity_changed || !fr.uid_cursor ? 0 : fr.sf.last_uid;
 	fr.pipelined = !j->cfg->dry_run && j->snk_plugin->sink.append_start != NULL &&
 		       j->snk_plugin->sink.append_flush != NULL;
 	/* The writer thread needs a state connection of its own (SQLite
@@ -839,6 +945,15 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 		*err = e2;
 		st = st2;
 	}
+	if (fr.keywords_dropped > 0) {
+		log_msg(MF_LOG_WARN, "%s: %s: the sink cannot store keywords; copied %" PRIu64
+				     " messages without theirs",
+			j->job->name, folder->path, fr.keywords_dropped);
+		pthread_mutex_lock(j->lock);
+		j->job->counters.keywords_dropped += fr.keywords_dropped;
+		pthread_mutex_unlock(j->lock);
+	}
+	content_keys_free(&fr.keys);
 	free(sync_state);
 	free(fr.target);
 	free(fr.actual);

@@ -78,6 +78,24 @@ int retry_set_load(struct retry_set *rs, struct state_db *db, int64_t folder_id,
 struct retry_id *retry_set_find(const struct retry_set *rs, const char *id);
 void retry_set_free(struct retry_set *rs);
 
+/* job_keys.c.  Names for a source without MF_CAP_STABLE_IDS: the next
+ * message of one fetch with this content is "sha256:<hex>/<n>", n = 1 for
+ * the first with that digest, 2 for an identical second, ... */
+#define CONTENT_KEY_SIZE 96
+struct content_slot;
+struct content_keys {
+	struct content_slot *v;
+	size_t cap, used;
+};
+void content_key_next(struct content_keys *k, const unsigned char digest[32],
+		      char key[CONTENT_KEY_SIZE]);
+/* A new fetch counts identical messages from 1 again. */
+void content_keys_reset(struct content_keys *k);
+void content_keys_free(struct content_keys *k);
+/* The target id recorded when the sink gave none (no MF_CAP_RETURNS_ID,
+ * or an empty target_id): unique per (uidvalidity, source_id). */
+void core_target_id(uint32_t uidvalidity, const char *source_id, char out[128]);
+
 /* job_folder.c.  Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
  * error that ends the mailbox. */
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err);

@@ -43,6 +43,28 @@ static void folder_list_free(struct folder_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* A source without MF_CAP_FOLDERS (POP3) has one folder, the mailbox
+ * itself: it is the inbox whatever the source calls it, and a folder the
+ * source lists past it is not one the source can serve. */
+static void one_folder(const struct job_ctx *j, struct folder_list *l)
+{
+	size_t keep = 0;
+	while (keep < l->n && !l->v[keep].selectable)
+		keep++;
+	if (keep == l->n)
+		return;
+	if (l->n > 1)
+		log_msg(MF_LOG_WARN, "%s: the source has a single folder (no MF_CAP_FOLDERS) but "
+				     "listed %zu; copying %s only, as the inbox",
+			j->job->name, l->n, l->v[keep].path);
+	for (size_t i = 0; i < l->n; i++)
+		if (i != keep)
+			free((char *)l->v[i].path);
+	l->v[0] = l->v[keep];
+	l->n = 1;
+	l->v[0].special_use = MF_SPECIAL_INBOX;
+}
+
 static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_error *err)
 {
 	for (unsigned attempt = 1;; attempt++) {
@@ -50,6 +72,8 @@ static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_e
 		crash_enter(j->src_plugin->desc.name, "listing the folders of", j->job->name, NULL);
 		int st = j->src_plugin->source.list_folders(j->src, collect_folder, l, err);
 		crash_leave();
+		if (st == MF_OK && !(j->src_plugin->desc.caps & MF_CAP_FOLDERS))
+			one_folder(j, l);
 		if (st == MF_OK)
 			return MF_OK;
 		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))

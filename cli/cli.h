@@ -17,6 +17,14 @@ enum {
 
 #define DEFAULT_STATE_FILE "mailferry-state.db"
 
+/* cli_state.c: the state location, given = --state's value or NULL:
+ * given, else $MAILFERRY_STATE, else DEFAULT_STATE_FILE.  A URL's
+ * password is moved into PGPASSWORD (a warning if it came from argv);
+ * the result, valid for the run, holds none. */
+const char *cli_state_location(const char *given);
+/* A URL (postgresql://...) rather than a file path. */
+bool cli_state_is_url(const char *loc);
+
 int cli_migrate(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_status(int argc, char **argv);

@@ -252,9 +252,14 @@ bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file
 
 /* Two runs on one state file would copy the same messages side by side:
  * hold an exclusive lock next to it for the whole run.  "status" does not
- * take it, so it can watch a run in progress. */
+ * take it, so it can watch a run in progress.  A shared store (a
+ * postgresql:// URL) has no file to lock, and several workers on it are
+ * the point: there the store locks each mailbox while a job works on it
+ * (core/state_pg.c), and a worker skips one another holds; -2, no lock. */
 static int lock_state(const char *state_path)
 {
+	if (cli_state_is_url(state_path))
+		return -2;
 	char *path = mf_xasprintf("%s.lock", state_path);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -302,20 +307,17 @@ static void list_still_failing(struct progress *p, const char *state_path,
 	state_close(&db);
 }
 
-static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
+static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *jobs,
+	       size_t n_jobs)
 {
 	int lock_fd = lock_state(o->state_path);
-	if (lock_fd < 0)
+	if (lock_fd == -1)
 		return EXIT_USAGE;
-	struct mf_host host;
-	host_init(&host, &o->settings);
-	struct plugin_registry reg = { 0 };
-	registry_load(&reg, &host, o->plugin_dirs, o->n_plugin_dirs);
 	if (settings_get(&o->settings, "insecure") != NULL)
 		log_msg(MF_LOG_WARN, "--insecure: TLS certificates are NOT verified; anyone on the "
 				     "network path can read the passwords and mail of this run");
 	struct run_config cfg = {
-		.registry = &reg,
+		.registry = reg,
 		.state_path = o->state_path,
 		.folders = &o->folders,
 		.throttle = throttle_new(o->max_bps, o->max_mps, o->conn_per_host),
@@ -365,8 +367,8 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 			 (double)(throttle_now_ns() - t0) / 1e9, o->dry_run);
 	progress_free(&progress);
 	throttle_free(&cfg.throttle);
-	registry_free(&reg);
-	close(lock_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	if (canceled)
 		return EXIT_CANCELED;
 	if (fatal && failed == n_jobs)
@@ -377,7 +379,8 @@ static int run(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 }
 
 /* "mailferry verify": read both sides of every mailbox, compare, report. */
-static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
+static int verify(struct migrate_opts *o, struct plugin_registry *reg, struct job *jobs,
+		  size_t n_jobs)
 {
 	const char *dir = o->report_dir ? o->report_dir : ".";
 	/* Made now, not after hours of reading mailboxes. */
@@ -386,11 +389,7 @@ static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 			strerror(errno));
 		return EXIT_USAGE;
 	}
-	struct mf_host host;
-	host_init(&host, &o->settings);
-	struct plugin_registry reg = { 0 };
-	registry_load(&reg, &host, o->plugin_dirs, o->n_plugin_dirs);
-	struct run_config cfg = { .registry = &reg, .state_path = o->state_path,
+	struct run_config cfg = { .registry = reg, .state_path = o->state_path,
 				  .folders = &o->folders };
 	struct verify_account *res = mf_xcalloc(n_jobs, sizeof(*res));
 	size_t complete = 0, errors = 0;
@@ -428,7 +427,6 @@ static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 	for (size_t i = 0; i < n_jobs; i++)
 		verify_account_free(&res[i]);
 	free(res);
-	registry_free(&reg);
 	if (rc != EXIT_OK)
 		return rc;
 	if (errors > 0)
@@ -436,12 +434,13 @@ static int verify(struct migrate_opts *o, struct job *jobs, size_t n_jobs)
 	return complete == n_jobs ? EXIT_OK : EXIT_PARTIAL;
 }
 
-static bool single_job(struct migrate_opts *o, const char *src, const char *snk, struct job *job)
+static bool single_job(struct migrate_opts *o, const struct plugin_registry *reg, const char *src,
+		       const char *snk, struct job *job)
 {
 	struct mf_error err;
 	memset(job, 0, sizeof(*job));
-	if (uri_parse(src, &job->source, &err) != MF_OK ||
-	    uri_parse(snk, &job->sink, &err) != MF_OK) {
+	if (registry_uri_parse(reg, MF_PLUGIN_SOURCE, src, &job->source, &err) != MF_OK ||
+	    registry_uri_parse(reg, MF_PLUGIN_SINK, snk, &job->sink, &err) != MF_OK) {
 		fprintf(stderr, "mailferry: %s\n", err.text);
 		return false;
 	}
@@ -465,12 +464,14 @@ static bool single_job(struct migrate_opts *o, const char *src, const char *snk,
 
 static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 {
-	struct migrate_opts o = { .state_path = DEFAULT_STATE_FILE, .conn_per_host = 4 };
+	struct migrate_opts o = { .state_path = NULL, .conn_per_host = 4 };
 	int rc = EXIT_USAGE;
 	struct job *jobs = NULL;
 	size_t n_jobs = 0;
 	struct bundle bundle = { 0 };
 	bool have_bundle = false;
+	struct mf_host host;
+	struct plugin_registry reg = { 0 };
 	int argc = 0;
 	char **argv = NULL;
 	cli_install_signal_handlers();
@@ -480,6 +481,7 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 		goto out;
 	if (!parse_opts(argc, argv, &o))
 		goto out;
+	o.state_path = cli_state_location(o.state_path);
 	if (have_bundle) {
 		o.plugin_dirs = mf_xrealloc(o.plugin_dirs, (o.n_plugin_dirs + 1) * sizeof(char *));
 		memmove(o.plugin_dirs + 1, o.plugin_dirs, o.n_plugin_dirs * sizeof(char *));
@@ -492,11 +494,15 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 			verifying ? "verify" : "migrate");
 		goto out;
 	}
+	/* Loaded before the URIs are parsed: the plugins say how their URIs
+	 * read (struct mf_plugin.address_schemes). */
+	host_init(&host, &o.settings);
+	registry_load(&reg, &host, o.plugin_dirs, o.n_plugin_dirs);
 	if (o.accounts_csv != NULL) {
 		struct mf_error err;
 		if (o.jobs == 0)
 			o.jobs = 4;
-		if (accounts_load(o.accounts_csv, argv[optind], argv[optind + 1],
+		if (accounts_load(o.accounts_csv, argv[optind], argv[optind + 1], &reg,
 				  o.allow_uri_password, &jobs, &n_jobs, &err) != MF_OK) {
 			fprintf(stderr, "mailferry: %s\n", err.text);
 			goto out;
@@ -513,14 +519,15 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 	} else {
 		jobs = mf_xcalloc(1, sizeof(*jobs));
 		n_jobs = 1;
-		if (!single_job(&o, argv[optind], argv[optind + 1], &jobs[0]))
+		if (!single_job(&o, &reg, argv[optind], argv[optind + 1], &jobs[0]))
 			goto out;
 	}
-	rc = verifying ? verify(&o, jobs, n_jobs) : run(&o, jobs, n_jobs);
+	rc = verifying ? verify(&o, &reg, jobs, n_jobs) : run(&o, &reg, jobs, n_jobs);
 out:
 	for (size_t i = 0; i < n_jobs; i++)
 		job_free(&jobs[i]);
 	free(jobs);
+	registry_free(&reg);
 	free(o.plugin_dirs);
 	folder_map_free(&o.folders);
 	oauth_cache_clear();

@@ -167,13 +167,13 @@ static bool parse_opts(int argc, char **argv, struct pf_opts *o)
 	return true;
 }
 
-static bool single_job(const struct pf_opts *o, const char *src, const char *snk,
-		       struct job *job)
+static bool single_job(const struct pf_opts *o, const struct plugin_registry *reg,
+		       const char *src, const char *snk, struct job *job)
 {
 	struct mf_error err;
 	memset(job, 0, sizeof(*job));
-	if (uri_parse(src, &job->source, &err) != MF_OK ||
-	    uri_parse(snk, &job->sink, &err) != MF_OK) {
+	if (registry_uri_parse(reg, MF_PLUGIN_SOURCE, src, &job->source, &err) != MF_OK ||
+	    registry_uri_parse(reg, MF_PLUGIN_SINK, snk, &job->sink, &err) != MF_OK) {
 		fprintf(stderr, "mailferry: %s\n", err.text);
 		return false;
 	}
@@ -198,7 +198,7 @@ static bool single_job(const struct pf_opts *o, const char *src, const char *snk
  * file is missing or says too little. */
 static double measured_rate(const char *state_path)
 {
-	if (access(state_path, R_OK) != 0)
+	if (!cli_state_is_url(state_path) && access(state_path, R_OK) != 0)
 		return 0;
 	struct state_db *db = NULL;
 	struct state_totals t;
@@ -211,17 +211,17 @@ static double measured_rate(const char *state_path)
 	return rate;
 }
 
-static bool build_jobs(struct pf_opts *o, const char *src, const char *snk, struct job **jobs_r,
-		       size_t *n_r)
+static bool build_jobs(struct pf_opts *o, const struct plugin_registry *reg, const char *src,
+		       const char *snk, struct job **jobs_r, size_t *n_r)
 {
 	if (o->accounts_csv == NULL) {
 		*jobs_r = mf_xcalloc(1, sizeof(**jobs_r));
 		*n_r = 1;
-		return single_job(o, src, snk, &(*jobs_r)[0]);
+		return single_job(o, reg, src, snk, &(*jobs_r)[0]);
 	}
 	struct mf_error err;
-	if (accounts_load(o->accounts_csv, src, snk, o->allow_uri_password, jobs_r, n_r, &err) !=
-	    MF_OK) {
+	if (accounts_load(o->accounts_csv, src, snk, reg, o->allow_uri_password, jobs_r, n_r,
+			  &err) != MF_OK) {
 		fprintf(stderr, "mailferry: %s\n", err.text);
 		return false;
 	}
@@ -237,13 +237,16 @@ static bool build_jobs(struct pf_opts *o, const char *src, const char *snk, stru
 
 int cli_preflight(int argc, char **argv)
 {
-	struct pf_opts o = { .state_path = DEFAULT_STATE_FILE, .jobs = 8, .timeout_s = 60 };
+	struct pf_opts o = { .state_path = NULL, .jobs = 8, .timeout_s = 60 };
 	struct job *jobs = NULL;
 	size_t n_jobs = 0;
 	int rc = EXIT_USAGE;
+	struct mf_host host;
+	struct plugin_registry reg = { 0 };
 	cli_install_signal_handlers();
 	if (!parse_opts(argc, argv, &o))
 		goto out;
+	o.state_path = cli_state_location(o.state_path);
 	log_set_level(o.verbose ? MF_LOG_DEBUG : o.quiet ? MF_LOG_ERROR : MF_LOG_WARN);
 	if (argc - optind != 2) {
 		fprintf(stderr, "mailferry preflight: expected SOURCE and SINK (see mailferry "
@@ -254,12 +257,12 @@ int cli_preflight(int argc, char **argv)
 	char tbuf[16];
 	snprintf(tbuf, sizeof(tbuf), "%u", o.timeout_s);
 	settings_set(&o.settings, "timeout", tbuf);
-	if (!build_jobs(&o, argv[optind], argv[optind + 1], &jobs, &n_jobs))
-		goto out;
-	struct mf_host host;
+	/* Loaded before the URIs are parsed: the plugins say how their URIs
+	 * read (struct mf_plugin.address_schemes). */
 	host_init(&host, &o.settings);
-	struct plugin_registry reg = { 0 };
 	registry_load(&reg, &host, o.plugin_dirs, o.n_plugin_dirs);
+	if (!build_jobs(&o, &reg, argv[optind], argv[optind + 1], &jobs, &n_jobs))
+		goto out;
 	struct pf_rate rate = { .bps = (double)o.rate, .source = "--rate" };
 	if (o.rate == 0 && (rate.bps = measured_rate(o.state_path)) > 0)
 		rate.source = o.state_path;
@@ -271,7 +274,6 @@ int cli_preflight(int argc, char **argv)
 	for (size_t i = 0; i < n_jobs; i++)
 		preflight_row_free(&rows[i]);
 	free(rows);
-	registry_free(&reg);
 	if (atomic_load(&mf_cancel_requested))
 		rc = EXIT_CANCELED;
 	else
@@ -280,6 +282,7 @@ out:
 	for (size_t i = 0; i < n_jobs; i++)
 		job_free(&jobs[i]);
 	free(jobs);
+	registry_free(&reg);
 	free(o.plugin_dirs);
 	folder_map_free(&o.folders);
 	oauth_cache_clear();

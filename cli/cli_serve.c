@@ -42,7 +42,7 @@ int cli_serve(int argc, char **argv)
 		{ "reports", required_argument, NULL, 'R' }, { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
-	const char *path = DEFAULT_STATE_FILE, *listen = DEFAULT_LISTEN, *token_file = NULL;
+	const char *path = NULL, *listen = DEFAULT_LISTEN, *token_file = NULL;
 	struct serve_ctx ctx = { 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -61,7 +61,8 @@ int cli_serve(int argc, char **argv)
 		serve_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (access(path, R_OK) != 0) {
+	path = cli_state_location(path);
+	if (!cli_state_is_url(path) && access(path, R_OK) != 0) {
 		fprintf(stderr, "mailferry: no state file %s (run 'mailferry migrate' first, or "
 				"pass --state)\n", path);
 		return EXIT_USAGE;

@@ -129,7 +129,7 @@ int cli_status(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
 		{ "csv", no_argument, NULL, 'c' },         { NULL, 0, NULL, 0 },
 	};
-	const char *path = DEFAULT_STATE_FILE;
+	const char *path = NULL;
 	struct status_out o = { .fmt = FMT_TABLE };
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -144,7 +144,8 @@ int cli_status(int argc, char **argv)
 	}
 	const char *only = optind < argc ? argv[optind] : NULL;
 	o.detail = only != NULL;
-	if (access(path, R_OK) != 0) {
+	path = cli_state_location(path);
+	if (!cli_state_is_url(path) && access(path, R_OK) != 0) {
 		fprintf(stderr, "mailferry: no state file %s (run 'mailferry migrate' first, or "
 				"pass --state)\n", path);
 		return EXIT_USAGE;
@@ -182,13 +183,14 @@ int cli_enable(int argc, char **argv, bool enable)
 {
 	static const struct option opts[] = { { "state", required_argument, NULL, 's' },
 					      { NULL, 0, NULL, 0 } };
-	const char *path = DEFAULT_STATE_FILE;
+	const char *path = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 's')
 			return EXIT_USAGE;
 		path = optarg;
 	}
+	path = cli_state_location(path);
 	if (optind >= argc) {
 		fprintf(stderr, "mailferry %s: which ACCOUNT?\n", enable ? "enable" : "disable");
 		return EXIT_USAGE;

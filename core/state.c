@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The state interface: picks a store by its location and forwards every
- * call to it.  Nothing here knows SQL; a second store (PostgreSQL for
- * several workers) is one more entry in open_store(), not a branch in the
- * engine. */
+ * call to it.  Nothing here knows SQL; each store (SQLite for a file,
+ * PostgreSQL for several workers) is one entry in state_open(), not a
+ * branch in the engine. */
 #include <config.h>
 #include "state_store.h"
 
@@ -12,14 +12,18 @@
 int state_open(const char *location, struct state_db **db_r, struct mf_error *err)
 {
 	*db_r = NULL;
+	if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+		return state_pg_open(location, db_r, err);
 	const char *colon = strstr(location, "://");
 	if (colon != NULL) {
-		/* A URL names a shared store; none is built in yet, and a file
-		 * of that name is surely not what the operator meant. */
+		/* Another URL: a file of that name is surely not what the
+		 * operator meant.  Only the scheme is named: the rest may hold
+		 * a password. */
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "state %s: no state store for '%.*s' in this build "
-				    "(a file path is kept in SQLite)",
-				    location, (int)(colon - location), location);
+				    "state %.*s://...: no state store for '%.*s' in this build "
+				    "(postgresql:// is one; a file path is kept in SQLite)",
+				    (int)(colon - location), location, (int)(colon - location),
+				    location);
 	}
 	return state_sqlite_open(location, db_r, err);
 }

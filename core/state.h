@@ -16,8 +16,8 @@
 
 struct state_db;
 
-/* location: a file path (SQLite).  Other stores are named by a URL
- * scheme ("postgresql://..."); one this build lacks is refused by name. */
+/* location: a file path (SQLite), or a postgresql:// (postgres://) URL
+ * for a store several workers share; another scheme is refused by name. */
 int state_open(const char *location, struct state_db **db_r, struct mf_error *err);
 void state_close(struct state_db **db);
 

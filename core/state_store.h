@@ -67,5 +67,7 @@ struct state_db {
 
 /* The implementations this build has. */
 int state_sqlite_open(const char *path, struct state_db **db_r, struct mf_error *err);
+/* location: a postgresql:// or postgres:// URL (libpq's syntax). */
+int state_pg_open(const char *location, struct state_db **db_r, struct mf_error *err);
 
 #endif

@@ -3,7 +3,10 @@
  * UIDVALIDITY matching by digest, enable/disable, derived counters, that a
  * second connection (another process) sees committed rows, and schema
  * versions: a newer file refused untouched, an older one moved forward in
- * one transaction. */
+ * one transaction.  Every case runs on SQLite, and on PostgreSQL when
+ * check_state_pg.sh gives a server (check_state_backend.h), which adds
+ * its own: a dropped connection is reconnected, a mailbox another worker
+ * holds is refused, a password never shows in an error. */
 #include <config.h>
 #include <check.h>
 #include <stdio.h>
@@ -12,31 +15,25 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "check_state_backend.h"
 #include "state.h"
+#include "state_pg_p.h"
 #include "state_sqlite_schema.h"
 
-static char path[256];
+static char path[512];
 static struct state_db *db;
 static struct mf_error err;
 
 static void setup(void)
 {
-	snprintf(path, sizeof(path), "%s/mf-state-XXXXXX", P_tmpdir);
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(state_open(path, &db, &err), MF_OK);
+	backend_setup(path, sizeof(path), "mf-state");
+	ck_assert_msg(state_open(path, &db, &err) == MF_OK, "%s", err.text);
 }
 
 static void teardown(void)
 {
 	state_close(&db);
-	unlink(path);
-	char wal[300];
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	unlink(wal);
-	snprintf(wal, sizeof(wal), "%s-shm", path);
-	unlink(wal);
+	backend_teardown(path);
 }
 
 static void digest_of(unsigned char d[32], int seed)
@@ -187,6 +184,18 @@ END_TEST
 START_TEST(unwritable_path_is_a_clear_error)
 {
 	struct state_db *bad = NULL;
+	if (backend_pg_url() != NULL) {
+		/* A server that is not there: named, its password not. */
+		ck_assert_int_eq(state_open("postgresql://mf:s3cret-pw@127.0.0.1:1/mf", &bad, &err),
+				 MF_ERR_FATAL);
+		ck_assert_ptr_null(bad);
+		ck_assert_msg(strstr(err.text, "postgresql://mf@127.0.0.1:1/mf") != NULL &&
+			      strstr(err.text, "s3cret") == NULL, "%s", err.text);
+		ck_assert_int_eq(state_open("postgres://u@127.0.0.1:1/d?password=s3cret-pw", &bad,
+					    &err), MF_ERR_FATAL);
+		ck_assert_msg(strstr(err.text, "s3cret") == NULL, "%s", err.text);
+		return;
+	}
 	ck_assert_int_eq(state_open("/nonexistent-dir/x/state.db", &bad, &err), MF_ERR_FATAL);
 	ck_assert_ptr_null(bad);
 	ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent-dir/x/state.db"));
@@ -195,6 +204,12 @@ END_TEST
 
 static void set_version(const char *v)
 {
+	if (backend_pg_url() != NULL) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "UPDATE meta SET value='%s' WHERE key='schema_version'", v);
+		backend_pg_exec(sql);
+		return;
+	}
 	sqlite3 *raw;
 	ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
 	char *sql = sqlite3_mprintf("UPDATE meta SET value=%Q WHERE key='schema_version'", v);
@@ -225,6 +240,57 @@ START_TEST(newer_schema_is_refused_naming_both_versions)
 }
 END_TEST
 
+static int pg_column_count(PGconn *c, const char *table)
+{
+	const char *v[] = { table };
+	PGresult *r = PQexecParams(c, "SELECT count(*) FROM information_schema.columns"
+				      " WHERE table_name=$1 AND table_schema=current_schema()",
+				   1, NULL, v, NULL, NULL, 0);
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	int n = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+static bool pg_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+/* The PostgreSQL twin of the case below: the check runs in the caller's
+ * transaction, as state_pg.c runs it. */
+static void pg_older_schema(void)
+{
+	state_close(&db);
+	PGconn *c = backend_pg_connect();
+	int before = pg_column_count(c, "mailboxes");
+	bool fresh = true;
+	static const char *const bad[] = { "ALTER TABLE mailboxes ADD COLUMN lease text",
+					   "ALTER TABLE no_such_table ADD COLUMN x int" };
+	ck_assert(pg_ok(c, "BEGIN"));
+	ck_assert_int_eq(state_pg_schema_check(c, "pg-test", 3, bad, &fresh, &err), MF_ERR_FATAL);
+	ck_assert(pg_ok(c, "ROLLBACK"));
+	ck_assert_msg(strstr(err.text, "cannot upgrade schema 1 to 3") != NULL, "%s", err.text);
+	ck_assert(!fresh);
+	ck_assert_int_eq(pg_column_count(c, "mailboxes"), before);
+	static const char *const good[] = { "ALTER TABLE mailboxes ADD COLUMN lease text",
+					    "ALTER TABLE mailboxes ADD COLUMN heartbeat bigint" };
+	ck_assert(pg_ok(c, "BEGIN"));
+	ck_assert_int_eq(state_pg_schema_check(c, "pg-test", 3, good, &fresh, &err), MF_OK);
+	ck_assert(pg_ok(c, "COMMIT"));
+	ck_assert_int_eq(pg_column_count(c, "mailboxes"), before + 2);
+	ck_assert(pg_ok(c, "BEGIN"));
+	ck_assert_int_eq(state_pg_schema_check(c, "pg-test", 3, good, &fresh, &err), MF_OK);
+	ck_assert(pg_ok(c, "COMMIT"));
+	PQfinish(c);
+	ck_assert_int_eq(state_open(path, &db, &err), MF_ERR_FATAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "schema version 3"));
+	db = NULL;
+}
+
 static int column_count(sqlite3 *raw, const char *table)
 {
 	char *sql = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q)", table);
@@ -239,6 +305,10 @@ static int column_count(sqlite3 *raw, const char *table)
 
 START_TEST(older_schema_moves_forward_or_stays_as_it_was)
 {
+	if (backend_pg_url() != NULL) {
+		pg_older_schema();
+		return;
+	}
 	state_close(&db);
 	sqlite3 *raw;
 	ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
@@ -263,9 +333,66 @@ START_TEST(older_schema_moves_forward_or_stays_as_it_was)
 }
 END_TEST
 
+/* The server ends this store's session (as a restart or a dropped link
+ * would): the next call reconnects and succeeds, and the mailbox lock of
+ * the old session is taken again. */
+START_TEST(dropped_connection_is_reconnected)
+{
+	int64_t mb;
+	bool enabled;
+	struct state_folder f;
+	unsigned char d[32];
+	digest_of(d, 3);
+	ck_assert_int_eq(state_mailbox_begin(db, "gina", "s", "t", &mb, &enabled, &err), MF_OK);
+	ck_assert_int_eq(state_folder_begin(db, mb, "INBOX", &f, &err), MF_OK);
+	backend_pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+			" WHERE application_name='mailferry' AND pid<>pg_backend_pid()");
+	ck_assert_msg(state_message_copied(db, f.id, 1, "1", 10, d, "INBOX", "t1", &err) == MF_OK,
+		      "%s", err.text);
+	ck_assert_int_eq(state_message_status(db, f.id, 1, "1"), STATE_MSG_COPIED);
+	/* Another worker still cannot have the mailbox. */
+	struct state_db *other;
+	ck_assert_int_eq(state_open(path, &other, &err), MF_OK);
+	int64_t mb2 = 0;
+	ck_assert_int_eq(state_mailbox_begin(other, "gina", "s", "t", &mb2, &enabled, &err),
+			 MF_ERR_ACCOUNT);
+	state_close(&other);
+	state_folder_clear(&f);
+}
+END_TEST
+
+/* Two workers on one mailbox would copy its messages side by side: the
+ * second is refused, naming the first; once the first is done (or its
+ * connection ends) the mailbox is free. */
+START_TEST(mailbox_held_by_another_worker_is_refused)
+{
+	int64_t mb, mb2 = 0;
+	bool enabled;
+	ck_assert_int_eq(state_mailbox_begin(db, "hank", "s", "t", &mb, &enabled, &err), MF_OK);
+	struct state_db *other;
+	ck_assert_int_eq(state_open(path, &other, &err), MF_OK);
+	ck_assert_int_eq(state_mailbox_begin(other, "hank", "s", "t", &mb2, &enabled, &err),
+			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(mb2, 0);
+	char me[300];
+	snprintf(me, sizeof(me), ":%ld)", (long)getpid());
+	ck_assert_msg(strstr(err.text, "another worker") != NULL && strstr(err.text, me) != NULL,
+		      "%s", err.text);
+	/* Other mailboxes are free. */
+	ck_assert_int_eq(state_mailbox_begin(other, "ida", "s", "t", &mb2, &enabled, &err), MF_OK);
+	ck_assert_int_eq(state_mailbox_finish(db, mb, "done", NULL, &err), MF_OK);
+	ck_assert_int_eq(state_mailbox_begin(other, "hank", "s", "t", &mb2, &enabled, &err), MF_OK);
+	ck_assert_int_eq(mb2, mb);
+	state_close(&other);
+	/* The closed connection let go of it. */
+	ck_assert_int_eq(state_mailbox_begin(db, "hank", "s", "t", &mb, &enabled, &err), MF_OK);
+}
+END_TEST
+
 static Suite *state_suite(void)
 {
-	Suite *s = suite_create("state_db");
+	bool pg = backend_pg_url() != NULL;
+	Suite *s = suite_create(pg ? "state_db (postgresql)" : "state_db (sqlite)");
 	TCase *tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, copied_message_is_had_pending_is_not);
@@ -276,6 +403,10 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, unwritable_path_is_a_clear_error);
 	tcase_add_test(tc, newer_schema_is_refused_naming_both_versions);
 	tcase_add_test(tc, older_schema_moves_forward_or_stays_as_it_was);
+	if (pg) {
+		tcase_add_test(tc, dropped_connection_is_reconnected);
+		tcase_add_test(tc, mailbox_held_by_another_worker_is_refused);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,8 @@
  * mailboxes leaves existing rows alone; a page is filtered (name or sink,
  * any case; state), sorted (own columns and counters, both directions)
  * and cut in the store with the full match count; totals and throughput
- * buckets add up to the message rows. */
+ * buckets add up to the message rows.  On SQLite, and on PostgreSQL when
+ * check_state_pg.sh gives a server (check_state_backend.h). */
 #include <config.h>
 #include <check.h>
 #include <stdio.h>
@@ -13,30 +14,23 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "check_state_backend.h"
 #include "state.h"
 
-static char path[256];
+static char path[512];
 static struct state_db *db;
 static struct mf_error err;
 
 static void setup(void)
 {
-	snprintf(path, sizeof(path), "%s/mf-views-XXXXXX", P_tmpdir);
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(state_open(path, &db, &err), MF_OK);
+	backend_setup(path, sizeof(path), "mf-views");
+	ck_assert_msg(state_open(path, &db, &err) == MF_OK, "%s", err.text);
 }
 
 static void teardown(void)
 {
 	state_close(&db);
-	char f[300];
-	unlink(path);
-	snprintf(f, sizeof(f), "%s-wal", path);
-	unlink(f);
-	snprintf(f, sizeof(f), "%s-shm", path);
-	unlink(f);
+	backend_teardown(path);
 }
 
 /* n messages of size 10 copied into mailbox name's INBOX. */
@@ -112,7 +106,7 @@ START_TEST(page_filters_sorts_and_cuts_in_the_store)
 	struct state_mailbox_query q = { .limit = 2 };
 	ck_assert_int_eq(state_mailbox_page(db, &q, &matched, collect, &n, &err), MF_OK);
 	ck_assert_uint_eq(matched, 5);
-	ck_assert_str_eq(n.list, "Bob alice"); /* SQLite's binary order: capitals first */
+	ck_assert_str_eq(n.list, "Bob alice"); /* binary order (both stores): capitals first */
 	n = (struct names){ .copied_sum = 0 };
 	q = (struct state_mailbox_query){ .offset = 3, .limit = 10 };
 	state_mailbox_page(db, &q, &matched, collect, &n, &err);
@@ -189,7 +183,8 @@ END_TEST
 
 static Suite *views_suite(void)
 {
-	Suite *s = suite_create("state_views");
+	Suite *s = suite_create(backend_pg_url() ? "state_views (postgresql)"
+						 : "state_views (sqlite)");
 	TCase *tc = tcase_create("views");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, declare_adds_pending_rows_and_keeps_existing_ones);

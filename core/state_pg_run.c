@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* Running statements on the PostgreSQL state store: parameters, results,
+ * and the reconnect (PQreset with back-off) that lets every call be sent
+ * again after a dropped link.  Below both state_pg.c and state_pg_views.c,
+ * so neither calls the other. */
+#include <config.h>
+#include "state_pg_p.h"
+#include "host.h"
+#include "log.h"
+
+#include <mailferry/util.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a dropped connection is tried again before the call fails. */
+#define RECONNECT_BUDGET_MS 60000
+
+void pg_param_text(struct pg_params *p, const char *s)
+{
+	p->len[p->n] = 0;
+	p->v[p->n++] = s;
+}
+
+void pg_param_int(struct pg_params *p, int64_t v)
+{
+	snprintf(p->buf[p->n], sizeof(p->buf[p->n]), "%lld", (long long)v);
+	p->len[p->n] = 0;
+	p->v[p->n] = p->buf[p->n];
+	p->n++;
+}
+
+void pg_param_bytes(struct pg_params *p, const unsigned char *b, int len)
+{
+	p->len[p->n] = b != NULL ? len : 0;
+	p->v[p->n++] = (const char *)b;
+}
+
+int64_t pg_int(const PGresult *r, int row, int col)
+{
+	const char *t = PQgetvalue(r, row, col);
+	if (t[0] == 't' || t[0] == 'f') /* boolean */
+		return t[0] == 't';
+	return strtoll(t, NULL, 10);
+}
+
+const char *pg_text(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* libpq's message on one line, without its trailing newline. */
+const char *pg_one_line(PGconn *conn, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = p[1] != '\0' ? ' ' : '\0';
+	return buf[0] != '\0' ? buf : "unknown error";
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+bool pg_take_mailbox_lock(struct pg_state *db, int64_t id)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(" LOCK_MAILBOX ", %d)",
+		 (int)(id & 0x7fffffff));
+	PGresult *r = PQexec(db->conn, sql);
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		  PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return ok;
+}
+
+/* The link is gone: PQreset with back-off until it is back, the time
+ * budget is spent or the run is canceled; then the mailbox lock the old
+ * session held is taken again (another worker may have it by now). */
+static int reconnect(struct pg_state *db, const char *what, struct mf_error *err)
+{
+	char first[400];
+	pg_one_line(db->conn, first, sizeof(first));
+	unsigned delay = 250, spent = 0, attempts = 0;
+	while (PQstatus(db->conn) != CONNECTION_OK) {
+		if (spent >= RECONNECT_BUDGET_MS || atomic_load(&mf_cancel_requested)) {
+			char now[400];
+			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_LATER,
+					    "state %s: %s: connection to the server lost (%s) and "
+					    "not back after %u attempts over %u s: %s",
+					    db->display, what, first, attempts, spent / 1000,
+					    pg_one_line(db->conn, now, sizeof(now)));
+		}
+		sleep_ms(delay);
+		spent += delay;
+		delay = delay * 2 > 8000 ? 8000 : delay * 2;
+		attempts++;
+		PQreset(db->conn);
+	}
+	log_msg(MF_LOG_WARN, "state %s: connection to the server lost (%s); back after %u "
+			     "attempt%s", db->display, first, attempts, attempts == 1 ? "" : "s");
+	PQclear(PQexec(db->conn, "SET client_min_messages=warning"));
+	if (db->locked_mailbox != 0 && !pg_take_mailbox_lock(db, db->locked_mailbox))
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
+				    "state %s: %s: the connection dropped and another worker "
+				    "took this mailbox over meanwhile; this one stops on it",
+				    db->display, what);
+	return MF_OK;
+}
+
+PGresult *pg_run_v(struct pg_state *db, const char *what, const char *sql, int n,
+		   const char *const *v, const int *len, const int *fmt, struct mf_error *err)
+{
+	for (;;) {
+		PGresult *r = PQexecParams(db->conn, sql, n, NULL, v, len, fmt, 0);
+		ExecStatusType s = PQresultStatus(r);
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+			return r;
+		PQclear(r);
+		if (PQstatus(db->conn) == CONNECTION_OK) {
+			char buf[400];
+			mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s",
+				     db->display, what, pg_one_line(db->conn, buf, sizeof(buf)));
+			return NULL;
+		}
+		if (reconnect(db, what, err) != MF_OK)
+			return NULL;
+	}
+}
+
+PGresult *pg_run(struct pg_state *db, const char *what, const char *sql,
+		 const struct pg_params *p, struct mf_error *err)
+{
+	static const struct pg_params none = { .n = 0 };
+	if (p == NULL)
+		p = &none;
+	int fmt[16];
+	for (int i = 0; i < p->n; i++)
+		fmt[i] = p->len[i] > 0;
+	return pg_run_v(db, what, sql, p->n, p->v, p->len, fmt, err);
+}

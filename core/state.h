@@ -137,7 +137,9 @@ enum state_sort {
 };
 struct state_mailbox_query {
 	const char *search; /* NULL, or a substring of the name or sink URI (any case) */
-	const char *status; /* NULL, or only mailboxes in this status */
+	const char *status; /* NULL, or only mailboxes in this status; "disabled" also
+			     * matches one disabled while it ran (it ends "done" or
+			     * "failed" but is left out of later runs) */
 	enum state_sort sort;
 	bool descending;
 	uint64_t offset, limit; /* limit 0: all */

@@ -52,7 +52,7 @@ int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 #define FILTER                                                                              \
 	" ($1::text IS NULL OR strpos(lower(b.name), lower($1)) > 0"                         \
 	"  OR strpos(lower(coalesce(b.sink_uri,'')), lower($1)) > 0)"                        \
-	" AND ($2::text IS NULL OR b.status=$2)"
+	" AND ($2::text IS NULL OR b.status=$2 OR ($2='disabled' AND NOT b.enabled))"
 #define COLUMNS                                                                             \
 	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled,"        \
 	" coalesce(b.started,0), coalesce(b.finished,0),"                                   \

@@ -64,7 +64,7 @@ int sq_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 #define FILTER                                                                              \
 	" (?1 IS NULL OR instr(lower(b.name), lower(?1)) > 0"                               \
 	"  OR instr(lower(coalesce(b.sink_uri,'')), lower(?1)) > 0)"                         \
-	" AND (?2 IS NULL OR b.status=?2)"
+	" AND (?2 IS NULL OR b.status=?2 OR (?2='disabled' AND NOT b.enabled))"
 #define COLUMNS                                                                             \
 	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled,"        \
 	" coalesce(b.started,0), coalesce(b.finished,0),"                                   \

@@ -155,7 +155,8 @@ static int write_side(struct direction *d, uint64_t t)
 int main(int argc, char **argv)
 {
 	if (argc != 6) {
-		fprintf(stderr, "usage: delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS\n");
+		fprintf(stderr,
+			"usage: delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS\n");
 		return 2;
 	}
 	int lport = (int)strtol(argv[1], NULL, 10), tport = (int)strtol(argv[2], NULL, 10);

@@ -79,17 +79,18 @@ char *bundle_manifest_to_json(const struct bundle_manifest *m)
 		json_t *schemes = json_array();
 		for (char **s = p->schemes; s != NULL && *s != NULL; s++)
 			json_array_append_new(schemes, json_string(*s));
-		json_array_append_new(
-			plugins, json_pack("{ss ss* ss ss si si so ss}", "name", p->name, "version",
-					   p->version, "file", p->file, "kind", kind_str(p->kind),
-					   "abi_major", (int)p->abi_major, "abi_minor",
-					   (int)p->abi_minor, "schemes", schemes, "sha256",
-					   p->sha256));
+		json_array_append_new(plugins,
+				      json_pack("{ss ss* ss ss si si so ss}", "name", p->name,
+						"version", p->version, "file", p->file, "kind",
+						kind_str(p->kind), "abi_major", (int)p->abi_major,
+						"abi_minor", (int)p->abi_minor, "schemes", schemes,
+						"sha256", p->sha256));
 	}
 	json_object_set_new(root, "plugins", plugins);
 	if (m->has_config)
-		json_object_set_new(root, "config", json_pack("{ss ss}", "file", BUNDLE_CONFIG,
-							      "sha256", m->config_sha256));
+		json_object_set_new(root, "config",
+				    json_pack("{ss ss}", "file", BUNDLE_CONFIG, "sha256",
+					      m->config_sha256));
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	char *out = mf_xasprintf("%s\n", text ? text : "{}");
@@ -107,7 +108,8 @@ static int bad(struct mf_error *err, const char *origin, const char *what)
 {
 	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 			    "%s: invalid manifest: %s; the bundle is damaged or was not made by "
-			    "'mailferry bundle create'", origin, what);
+			    "'mailferry bundle create'",
+			    origin, what);
 }
 
 static int parse_plugin(json_t *jp, const char *origin, struct bundle_plugin *p,
@@ -365,10 +367,11 @@ static char *default_name(const char *out)
 	return mf_xstrndup(base, len);
 }
 
-int bundle_create(const char *out, const char *name, const char *const *plugins,
-		  size_t n_plugins, const char *config_path, struct mf_error *err)
+int bundle_create(const char *out, const char *name, const char *const *plugins, size_t n_plugins,
+		  const char *config_path, struct mf_error *err)
 {
-	struct bundle_manifest m = { .format = BUNDLE_FORMAT, .abi_major = MF_ABI_MAJOR,
+	struct bundle_manifest m = { .format = BUNDLE_FORMAT,
+				     .abi_major = MF_ABI_MAJOR,
 				     .abi_minor = MF_ABI_MINOR };
 	struct plugin_registry reg = { 0 };
 	char **src = mf_xcalloc(n_plugins + 1, sizeof(char *));
@@ -394,7 +397,8 @@ int bundle_create(const char *out, const char *name, const char *const *plugins,
 			else
 				st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 						  "cannot bundle %s: a plugin of that name is "
-						  "already in the bundle", plugins[i]);
+						  "already in the bundle",
+						  plugins[i]);
 			break;
 		}
 		const struct mf_plugin *d = &reg.plugins[before].desc;
@@ -451,8 +455,8 @@ static const struct tar_file *find_file(const struct tar_file *files, size_t n, 
 	return NULL;
 }
 
-static int mismatch(struct mf_error *err, const char *bundle, const char *file,
-		    const char *got, const char *want)
+static int mismatch(struct mf_error *err, const char *bundle, const char *file, const char *got,
+		    const char *want)
 {
 	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 			    "bundle %s: %s does not match the manifest (sha256 %.12s..., manifest "
@@ -487,10 +491,11 @@ static int verify(struct bundle *b, const struct tar_file *files, size_t n, stru
 		for (size_t k = 0; k < m->n_plugins && !listed; k++)
 			listed = strcmp(files[i].name, m->plugins[k].file) == 0;
 		if (!listed)
-			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					    "bundle %s: %s is not listed in the manifest: the bundle "
-					    "was modified after it was created; refusing it",
-					    b->path, files[i].name);
+			return mf_error_set(
+				err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				"bundle %s: %s is not listed in the manifest: the bundle "
+				"was modified after it was created; refusing it",
+				b->path, files[i].name);
 	}
 	return MF_OK;
 }
@@ -547,13 +552,13 @@ int bundle_check_plugins(const struct bundle *b, struct mf_error *err)
 		struct plugin_registry reg = { 0 };
 		char *path = mf_xasprintf("%s/%s", b->dir, bp->file);
 		if (!registry_load_file(&reg, path)) {
-			st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					  "bundle %s: plugin '%s' (version %s, built for ABI %u.%u) "
-					  "cannot be used by this mailferry %s (ABI %d.%d): %s",
-					  b->path, bp->name, bp->version ? bp->version : "?",
-					  bp->abi_major, bp->abi_minor, PACKAGE_VERSION, MF_ABI_MAJOR,
-					  MF_ABI_MINOR,
-					  reg.n_refused ? reg.refused[0].reason : "not loadable");
+			st = mf_error_set(
+				err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				"bundle %s: plugin '%s' (version %s, built for ABI %u.%u) "
+				"cannot be used by this mailferry %s (ABI %d.%d): %s",
+				b->path, bp->name, bp->version ? bp->version : "?", bp->abi_major,
+				bp->abi_minor, PACKAGE_VERSION, MF_ABI_MAJOR, MF_ABI_MINOR,
+				reg.n_refused ? reg.refused[0].reason : "not loadable");
 		} else {
 			const struct mf_plugin *d = &reg.plugins[0].desc;
 			if (d->abi_major != bp->abi_major || d->abi_minor != bp->abi_minor ||

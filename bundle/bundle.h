@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <mailferry/plugin.h>
 
-
 /* ---- archive layer (bundle_tar.c, on libarchive) -------------------- */
 
 struct tar_writer;
@@ -62,9 +61,9 @@ void tar_remove_tree(const char *dir);
 #define BUNDLE_CONFIG "mailferry.conf"
 
 struct bundle_plugin {
-	char *name;     /* module name, = descriptor name */
-	char *version;  /* the plugin's own version, or NULL */
-	char *file;     /* "plugins/<name>.so" */
+	char *name;    /* module name, = descriptor name */
+	char *version; /* the plugin's own version, or NULL */
+	char *file;    /* "plugins/<name>.so" */
 	enum mf_plugin_kind kind;
 	unsigned abi_major, abi_minor;
 	char **schemes; /* NULL-terminated */
@@ -74,8 +73,8 @@ struct bundle_plugin {
 struct bundle_manifest {
 	unsigned format;
 	char *name;
-	char *created;           /* ISO 8601 UTC */
-	char *mailferry_version; /* of the mailferry that built it */
+	char *created;                 /* ISO 8601 UTC */
+	char *mailferry_version;       /* of the mailferry that built it */
 	unsigned abi_major, abi_minor; /* ABI of that mailferry */
 	struct bundle_plugin *plugins;
 	size_t n_plugins;
@@ -99,8 +98,8 @@ int bundle_write(const char *out, struct bundle_manifest *m, const char *const *
 /* "mailferry bundle create": load-check each plugin file (.so, or a
  * libtool .la naming one) with the loader, fill the manifest from its
  * descriptor, and write the bundle.  name may be NULL (file base name). */
-int bundle_create(const char *out, const char *name, const char *const *plugins,
-		  size_t n_plugins, const char *config_path, struct mf_error *err);
+int bundle_create(const char *out, const char *name, const char *const *plugins, size_t n_plugins,
+		  const char *config_path, struct mf_error *err);
 
 struct bundle {
 	char *path;       /* the bundle file */

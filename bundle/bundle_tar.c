@@ -121,8 +121,8 @@ static int put(struct tar_writer *tw, const void *data, size_t len, struct mf_er
 	return MF_OK;
 }
 
-static struct archive_entry *new_entry(const struct tar_writer *tw, const char *name,
-				       mode_t type, uint64_t size)
+static struct archive_entry *new_entry(const struct tar_writer *tw, const char *name, mode_t type,
+				       uint64_t size)
 {
 	struct archive_entry *e = archive_entry_new();
 	archive_entry_set_pathname(e, name);
@@ -150,7 +150,8 @@ int tar_writer_add(struct tar_writer *tw, const char *name, char typeflag, const
 {
 	mode_t type;
 	switch (typeflag) {
-	case '0': case '1': type = AE_IFREG; break;
+	case '0':
+	case '1': type = AE_IFREG; break;
 	case '2': type = AE_IFLNK; break;
 	case '3': type = AE_IFCHR; break;
 	case '4': type = AE_IFBLK; break;
@@ -272,8 +273,7 @@ static bool safe_name(const char *name)
 	return true;
 }
 
-static int refuse(const char *archive, const char *name, const char *why,
-		  struct mf_error *err)
+static int refuse(const char *archive, const char *name, const char *why, struct mf_error *err)
 {
 	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 			    "bundle %s: entry '%.200s' refused: %s", archive, name, why);
@@ -344,9 +344,9 @@ static int extract_file(struct archive *a, const char *archive, int dirfd, const
 }
 
 /* One entry: checks, then a directory or a file below dirfd. */
-static int take_entry(struct archive *a, struct archive_entry *e, const char *archive,
-		      int dirfd, bool (*allowed)(const char *name), struct tar_file *files,
-		      size_t *n_files, struct mf_error *err)
+static int take_entry(struct archive *a, struct archive_entry *e, const char *archive, int dirfd,
+		      bool (*allowed)(const char *name), struct tar_file *files, size_t *n_files,
+		      struct mf_error *err)
 {
 	const char *raw = archive_entry_pathname(e);
 	if (raw == NULL)
@@ -367,8 +367,10 @@ static int take_entry(struct archive *a, struct archive_entry *e, const char *ar
 	if (!safe_name(nm))
 		st = refuse(archive, raw, "absolute path or '..' component (path traversal)", err);
 	else if (!allowed(nm))
-		st = refuse(archive, raw, "not part of the bundle layout (manifest.json, "
-				"mailferry.conf, plugins/NAME.so)", err);
+		st = refuse(archive, raw,
+			    "not part of the bundle layout (manifest.json, "
+			    "mailferry.conf, plugins/NAME.so)",
+			    err);
 	else if (is_dir) {
 		if (mkdirat(dirfd, nm, 0700) != 0 && errno != EEXIST)
 			st = sys_fail(err, errno, "cannot create %s", nm);

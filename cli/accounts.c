@@ -123,8 +123,8 @@ static size_t find_column(char *const *names, size_t n, const char *key, size_t 
  * where the CSV has "alice@old.example".  A column really named so wins. */
 enum address_part { ADDRESS_WHOLE, ADDRESS_LOCAL, ADDRESS_DOMAIN };
 
-static size_t find_address_part(char *const *names, size_t n, const char *key,
-				size_t klen, enum address_part *part_r)
+static size_t find_address_part(char *const *names, size_t n, const char *key, size_t klen,
+				enum address_part *part_r)
 {
 	static const struct {
 		const char *suffix;
@@ -193,9 +193,9 @@ static const char *column(const struct csv_record *hdr, const struct csv_record 
 
 static bool is_false(const char *v)
 {
-	return v != NULL && (strcmp(v, "0") == 0 || mf_ascii_strcasecmp(v, "no") == 0 ||
-			     mf_ascii_strcasecmp(v, "false") == 0 ||
-			     mf_ascii_strcasecmp(v, "disabled") == 0);
+	return v != NULL &&
+	       (strcmp(v, "0") == 0 || mf_ascii_strcasecmp(v, "no") == 0 ||
+		mf_ascii_strcasecmp(v, "false") == 0 || mf_ascii_strcasecmp(v, "disabled") == 0);
 }
 
 static bool make_job(const char *path, unsigned line, const struct csv_record *hdr,
@@ -209,8 +209,9 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 	char *snk = src ? accounts_expand(snk_t, hdr->fields, row->fields, hdr->n, &missing) : NULL;
 	bool ok = false;
 	if (src == NULL || snk == NULL) {
-		fprintf(stderr, "mailferry: %s line %u: template uses {%s}, which is not a column\n",
-			path, line, missing);
+		fprintf(stderr,
+			"mailferry: %s line %u: template uses {%s}, which is not a column\n", path,
+			line, missing);
 		goto out;
 	}
 	if (registry_uri_parse(reg, MF_PLUGIN_SOURCE, src, &job->source, &err) != MF_OK ||
@@ -233,9 +234,15 @@ static bool make_job(const char *path, unsigned line, const struct csv_record *h
 	/* Per-row OAuth client settings (paths only), e.g. a refresh token
 	 * file per mailbox: columns oauth_refresh_token_file, ... */
 	static const char *const oauth_columns[] = {
-		"oauth_client_id", "oauth_tenant", "oauth_token_url",
-		"oauth_client_secret_file", "oauth_cert_file", "oauth_key_file",
-		"oauth_service_account_file", "oauth_refresh_token_file", "oauth_scope",
+		"oauth_client_id",
+		"oauth_tenant",
+		"oauth_token_url",
+		"oauth_client_secret_file",
+		"oauth_cert_file",
+		"oauth_key_file",
+		"oauth_service_account_file",
+		"oauth_refresh_token_file",
+		"oauth_scope",
 	};
 	for (size_t i = 0; i < sizeof(oauth_columns) / sizeof(oauth_columns[0]); i++) {
 		if ((v = column(hdr, row, oauth_columns[i])) == NULL)
@@ -295,8 +302,8 @@ static char *slurp(const char *path, size_t *len_r, struct mf_error *err)
 }
 
 int accounts_load(const char *path, const char *source_template, const char *sink_template,
-		  const struct plugin_registry *reg, bool allow_uri_password,
-		  struct job **jobs_r, size_t *n_r, struct mf_error *err)
+		  const struct plugin_registry *reg, bool allow_uri_password, struct job **jobs_r,
+		  size_t *n_r, struct mf_error *err)
 {
 	(void)allow_uri_password; /* rows carry passwords by design */
 	size_t len, pos = 0;
@@ -315,7 +322,8 @@ int accounts_load(const char *path, const char *source_template, const char *sin
 		free(text);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "%s: no header row (expected e.g. source_user,source_password,"
-				    "target_user,target_password)", path);
+				    "target_user,target_password)",
+				    path);
 	}
 	for (size_t i = 0; i < hdr.n; i++) {
 		char *f = hdr.fields[i];
@@ -329,14 +337,18 @@ int accounts_load(const char *path, const char *source_template, const char *sin
 		unsigned start = line;
 		struct csv_record row;
 		if (!csv_next_record(text, len, &pos, &line, &row)) {
-			fprintf(stderr, "mailferry: %s line %u: malformed CSV record (unbalanced "
-					"quotes?), skipped\n", path, start);
+			fprintf(stderr,
+				"mailferry: %s line %u: malformed CSV record (unbalanced "
+				"quotes?), skipped\n",
+				path, start);
 			continue;
 		}
 		bool blank = row.n == 1 && row.fields[0][0] == '\0';
 		if (!blank && row.n != hdr.n) {
-			fprintf(stderr, "mailferry: %s line %u: %zu fields, the header has %zu; "
-					"skipped\n", path, start, row.n, hdr.n);
+			fprintf(stderr,
+				"mailferry: %s line %u: %zu fields, the header has %zu; "
+				"skipped\n",
+				path, start, row.n, hdr.n);
 		} else if (!blank) {
 			*jobs_r = mf_xrealloc(*jobs_r, (*n_r + 1) * sizeof(**jobs_r));
 			if (make_job(path, start, &hdr, &row, source_template, sink_template, reg,

@@ -20,8 +20,8 @@ struct plugin_registry;
  * The URIs are parsed by the rules of reg's plugins (registry_uri_parse;
  * NULL: generic). */
 int accounts_load(const char *path, const char *source_template, const char *sink_template,
-		  const struct plugin_registry *reg, bool allow_uri_password,
-		  struct job **jobs_r, size_t *n_r, struct mf_error *err);
+		  const struct plugin_registry *reg, bool allow_uri_password, struct job **jobs_r,
+		  size_t *n_r, struct mf_error *err);
 
 /* One parsed CSV record; exposed for tests and the fuzz target. */
 struct csv_record {
@@ -37,7 +37,7 @@ void csv_record_free(struct csv_record *rec);
 
 /* Substitutes {name} placeholders; NULL + *missing_r set to the unknown
  * name (malloc'd) when a placeholder has no column. */
-char *accounts_expand(const char *template, char *const *names, char *const *values,
-		      size_t n, char **missing_r);
+char *accounts_expand(const char *template, char *const *names, char *const *values, size_t n,
+		      char **missing_r);
 
 #endif

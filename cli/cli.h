@@ -8,9 +8,9 @@
 
 /* Exit codes (documented in "mailferry --help" and docs/cli.md). */
 enum {
-	EXIT_OK = 0,            /* everything copied */
-	EXIT_PARTIAL = 1,       /* done, but some messages or folders failed */
-	EXIT_USAGE = 2,         /* bad command line or configuration */
+	EXIT_OK = 0,             /* everything copied */
+	EXIT_PARTIAL = 1,        /* done, but some messages or folders failed */
+	EXIT_USAGE = 2,          /* bad command line or configuration */
 	EXIT_MAILBOX_FAILED = 3, /* at least one mailbox could not be completed */
 	EXIT_CANCELED = 130,
 };
@@ -46,10 +46,9 @@ int cli_preflight(int argc, char **argv);
  * without one get the file's, else the environment's. */
 struct account_spec;
 struct job;
-bool resolve_password(struct account_spec *spec, const char *file, const char *env,
-		      bool allow_uri, const char *side);
-bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
-			 const char *env);
+bool resolve_password(struct account_spec *spec, const char *file, const char *env, bool allow_uri,
+		      const char *side);
+bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file, const char *env);
 
 /* signals.c: SIGINT/SIGTERM cancel the run; log lines to stderr. */
 void cli_install_signal_handlers(void);

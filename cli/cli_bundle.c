@@ -98,8 +98,8 @@ static int bundle_config(const struct bundle *b, struct config *cfg, struct mf_e
 static void print_manifest(const struct bundle *b)
 {
 	const struct bundle_manifest *m = &b->manifest;
-	printf("bundle %s\n  name: %s\n  created: %s by mailferry %s (plugin ABI %u.%u)\n",
-	       b->path, m->name, m->created, m->mailferry_version, m->abi_major, m->abi_minor);
+	printf("bundle %s\n  name: %s\n  created: %s by mailferry %s (plugin ABI %u.%u)\n", b->path,
+	       m->name, m->created, m->mailferry_version, m->abi_major, m->abi_minor);
 	for (size_t i = 0; i < m->n_plugins; i++) {
 		const struct bundle_plugin *p = &m->plugins[i];
 		printf("  plugin %-10s %-6s v%-8s ABI %u.%u  schemes:", p->name,
@@ -232,8 +232,8 @@ int cli_expand_config(int argc, char **argv, const struct option *opts, struct b
 			rc = EXIT_USAGE;
 		} else {
 			*have_bundle = true;
-			log_msg(MF_LOG_INFO, "bundle %s ('%s', %zu plugin(s)) verified", bundle_path,
-				bundle->manifest.name, bundle->manifest.n_plugins);
+			log_msg(MF_LOG_INFO, "bundle %s ('%s', %zu plugin(s)) verified",
+				bundle_path, bundle->manifest.name, bundle->manifest.n_plugins);
 			struct config bcfg = { 0 };
 			if (bundle_config(bundle, &bcfg, &err) != MF_OK) {
 				fprintf(stderr, "mailferry: %s\n", err.text);

@@ -16,9 +16,21 @@ bool cli_parse_size(const char *s, unsigned long long *out_r)
 	unsigned long long mult = 1;
 	if (len > 0) {
 		switch (s[len - 1]) {
-		case 'k': case 'K': mult = 1024ull; len--; break;
-		case 'm': case 'M': mult = 1024ull * 1024; len--; break;
-		case 'g': case 'G': mult = 1024ull * 1024 * 1024; len--; break;
+		case 'k':
+		case 'K':
+			mult = 1024ull;
+			len--;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1024ull * 1024;
+			len--;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1024ull * 1024 * 1024;
+			len--;
+			break;
 		default: break;
 		}
 	}

@@ -39,10 +39,33 @@ struct migrate_opts {
 };
 
 enum {
-	OPT_STATE = 256, OPT_JSON, OPT_DRY_RUN, OPT_BPS, OPT_MPS, OPT_CONN, OPT_JOBS, OPT_STREAMS,
-	OPT_POLICY, OPT_INCLUDE, OPT_EXCLUDE, OPT_PLUGIN_DIR, OPT_SRC_PW, OPT_SNK_PW,
-	OPT_ALLOW_URI_PW, OPT_NAME, OPT_IMPERSONATE, OPT_INSECURE, OPT_CA_FILE, OPT_TIMEOUT,
-	OPT_SET, OPT_RETRIES, OPT_ACCOUNTS, OPT_REPORT, OPT_BUNDLE, OPT_CONFIG, OPT_ONLY_FAILED,
+	OPT_STATE = 256,
+	OPT_JSON,
+	OPT_DRY_RUN,
+	OPT_BPS,
+	OPT_MPS,
+	OPT_CONN,
+	OPT_JOBS,
+	OPT_STREAMS,
+	OPT_POLICY,
+	OPT_INCLUDE,
+	OPT_EXCLUDE,
+	OPT_PLUGIN_DIR,
+	OPT_SRC_PW,
+	OPT_SNK_PW,
+	OPT_ALLOW_URI_PW,
+	OPT_NAME,
+	OPT_IMPERSONATE,
+	OPT_INSECURE,
+	OPT_CA_FILE,
+	OPT_TIMEOUT,
+	OPT_SET,
+	OPT_RETRIES,
+	OPT_ACCOUNTS,
+	OPT_REPORT,
+	OPT_BUNDLE,
+	OPT_CONFIG,
+	OPT_ONLY_FAILED,
 	OPT_OAUTH, /* OPT_OAUTH + i: oauth_settings[i] */
 };
 
@@ -50,9 +73,11 @@ enum {
  * of its own name, which an accounts CSV column of the same name overrides
  * per row.  Only paths to secrets, never a secret itself. */
 static const char *const oauth_settings[] = {
-	"oauth-client-id", "oauth-tenant", "oauth-authority", "oauth-token-url",
-	"oauth-client-secret-file", "oauth-cert-file", "oauth-key-file",
-	"oauth-service-account-file", "oauth-refresh-token-file", "oauth-scope",
+	"oauth-client-id",          "oauth-tenant",
+	"oauth-authority",          "oauth-token-url",
+	"oauth-client-secret-file", "oauth-cert-file",
+	"oauth-key-file",           "oauth-service-account-file",
+	"oauth-refresh-token-file", "oauth-scope",
 };
 #define N_OAUTH (sizeof(oauth_settings) / sizeof(oauth_settings[0]))
 
@@ -124,8 +149,10 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_ONLY_FAILED: o->only_failed = true; break;
 		case OPT_BPS:
 			if (!cli_parse_size(optarg, &o->max_bps)) {
-				fprintf(stderr, "mailferry: --max-bytes-per-second '%s': expected a "
-						"number with an optional k/M/G suffix\n", optarg);
+				fprintf(stderr,
+					"mailferry: --max-bytes-per-second '%s': expected a "
+					"number with an optional k/M/G suffix\n",
+					optarg);
 				return false;
 			}
 			break;
@@ -177,11 +204,13 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_CA_FILE: settings_set(&o->settings, "ca-file", optarg); break;
 		case OPT_ACCOUNTS: o->accounts_csv = optarg; break;
 		case OPT_REPORT: o->report_dir = optarg; break;
-		case OPT_BUNDLE: case OPT_CONFIG: break; /* cli_expand_config did them */
+		case OPT_BUNDLE:
+		case OPT_CONFIG: break; /* cli_expand_config did them */
 		case OPT_SET: {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
-				fprintf(stderr, "mailferry: --set '%s': expected KEY=VALUE\n", optarg);
+				fprintf(stderr, "mailferry: --set '%s': expected KEY=VALUE\n",
+					optarg);
 				return false;
 			}
 			char *key = mf_xstrndup(optarg, (size_t)(eq - optarg));
@@ -205,13 +234,15 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 
 /* Password precedence: file option, then environment, then the URI (only
  * with --allow-uri-password).  Shared with preflight (cli.h). */
-bool resolve_password(struct account_spec *spec, const char *file, const char *env,
-			     bool allow_uri, const char *side)
+bool resolve_password(struct account_spec *spec, const char *file, const char *env, bool allow_uri,
+		      const char *side)
 {
 	if (spec->password != NULL && !allow_uri) {
-		fprintf(stderr, "mailferry: the %s URI contains a password; command lines are "
-				"visible to every local user. Use --%s-password-file or %s, or "
-				"pass --allow-uri-password\n", side, side, env);
+		fprintf(stderr,
+			"mailferry: the %s URI contains a password; command lines are "
+			"visible to every local user. Use --%s-password-file or %s, or "
+			"pass --allow-uri-password\n",
+			side, side, env);
 		return false;
 	}
 	if (file != NULL) {
@@ -231,8 +262,7 @@ bool resolve_password(struct account_spec *spec, const char *file, const char *e
  * master-user template such as imaps://admin@host/?authzid={source_user},
  * or an EWS service account) take the password file's, else the
  * environment's. */
-bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file,
-				const char *env)
+bool fill_bulk_passwords(struct job *jobs, size_t n, bool sink, const char *file, const char *env)
 {
 	char *pw = NULL;
 	if (file != NULL && (pw = cli_read_secret_file(file)) == NULL)
@@ -263,10 +293,13 @@ static int lock_state(const char *state_path)
 	char *path = mf_xasprintf("%s.lock", state_path);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "mailferry: cannot create lock file %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "mailferry: cannot create lock file %s: %s\n", path,
+			strerror(errno));
 	} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "mailferry: another mailferry run is using state file %s (lock %s "
-				"held); wait for it, or use another --state\n", state_path, path);
+		fprintf(stderr,
+			"mailferry: another mailferry run is using state file %s (lock %s "
+			"held); wait for it, or use another --state\n",
+			state_path, path);
 		close(fd);
 		fd = -1;
 	}
@@ -288,8 +321,8 @@ static int on_still_failing(const struct state_failure *f, void *aux)
 
 /* --only-failed ends with what still fails, with the server's latest
  * words, read back from the state: the record the next retry works from. */
-static void list_still_failing(struct progress *p, const char *state_path,
-			       const struct job *jobs, size_t n_jobs)
+static void list_still_failing(struct progress *p, const char *state_path, const struct job *jobs,
+			       size_t n_jobs)
 {
 	struct state_db *db = NULL;
 	struct mf_error err;
@@ -307,8 +340,7 @@ static void list_still_failing(struct progress *p, const char *state_path,
 	state_close(&db);
 }
 
-static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *jobs,
-	       size_t n_jobs)
+static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *jobs, size_t n_jobs)
 {
 	int lock_fd = lock_state(o->state_path);
 	if (lock_fd == -1)
@@ -333,7 +365,8 @@ static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *
 	};
 	if (o->retries > 0)
 		cfg.retry.max_attempts = o->retries;
-	struct progress *progress = progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2));
+	struct progress *progress =
+		progress_new(stdout, o->json, !o->json && !o->quiet && isatty(2));
 	if (o->only_failed)
 		progress_set_only_failed(progress);
 	cfg.events = progress_events(progress);
@@ -363,8 +396,8 @@ static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *
 	}
 	if (o->only_failed && !o->dry_run)
 		list_still_failing(progress, o->state_path, jobs, n_jobs);
-	progress_summary(progress, n_jobs, failed, &total,
-			 (double)(throttle_now_ns() - t0) / 1e9, o->dry_run);
+	progress_summary(progress, n_jobs, failed, &total, (double)(throttle_now_ns() - t0) / 1e9,
+			 o->dry_run);
 	progress_free(&progress);
 	throttle_free(&cfg.throttle);
 	if (lock_fd >= 0)
@@ -389,7 +422,8 @@ static int verify(struct migrate_opts *o, struct plugin_registry *reg, struct jo
 			strerror(errno));
 		return EXIT_USAGE;
 	}
-	struct run_config cfg = { .registry = reg, .state_path = o->state_path,
+	struct run_config cfg = { .registry = reg,
+				  .state_path = o->state_path,
 				  .folders = &o->folders };
 	struct verify_account *res = mf_xcalloc(n_jobs, sizeof(*res));
 	size_t complete = 0, errors = 0;
@@ -456,9 +490,9 @@ static bool single_job(struct migrate_opts *o, const struct plugin_registry *reg
 	}
 	/* With impersonation the mailbox is the impersonated user's, not the
 	 * service account's. */
-	job->name = mf_xstrdup(o->name ? o->name
-				       : job->source.impersonate ? job->source.impersonate
-								 : job->source.id);
+	job->name = mf_xstrdup(o->name                   ? o->name
+			       : job->source.impersonate ? job->source.impersonate
+							 : job->source.id);
 	return true;
 }
 
@@ -476,8 +510,8 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 	char **argv = NULL;
 	cli_install_signal_handlers();
 	/* Options of --bundle's and --config's files come first in argv. */
-	if (cli_expand_config(cmd_argc, cmd_argv, long_opts, &bundle, &have_bundle, &argc,
-			      &argv) != EXIT_OK)
+	if (cli_expand_config(cmd_argc, cmd_argv, long_opts, &bundle, &have_bundle, &argc, &argv) !=
+	    EXIT_OK)
 		goto out;
 	if (!parse_opts(argc, argv, &o))
 		goto out;

@@ -70,8 +70,8 @@ int cli_version(int argc, char **argv)
 	for (size_t i = 0; i < reg.n_plugins; i++) {
 		const struct mf_plugin *d = &reg.plugins[i].desc;
 		printf("  %-8s %-8s %-6s ABI %u.%u  %s\n", d->name, d->version ? d->version : "?",
-		       d->kind == MF_PLUGIN_SOURCE ? "source" : "sink", d->abi_major,
-		       d->abi_minor, reg.plugins[i].file);
+		       d->kind == MF_PLUGIN_SOURCE ? "source" : "sink", d->abi_major, d->abi_minor,
+		       reg.plugins[i].file);
 	}
 	for (size_t i = 0; i < reg.n_refused; i++)
 		printf("  refused %s: %s\n", reg.refused[i].file, reg.refused[i].reason);
@@ -98,12 +98,13 @@ int cli_plugins(int argc, char **argv)
 		for (size_t i = 0; i < reg.n_plugins; i++) {
 			const struct mf_plugin *d = &reg.plugins[i].desc;
 			json_array_append_new(
-				ok, json_pack("{ss ss ss* ss* ss so si si ss}", "name", d->name, "kind",
-					      d->kind == MF_PLUGIN_SOURCE ? "source" : "sink", "version",
-					      d->version, "description", d->description, "file",
-					      reg.plugins[i].file, "schemes", schemes_json(d),
-					      "abi_major", d->abi_major, "abi_minor", d->abi_minor,
-					      "abi", d->abi_minor <= MF_ABI_MINOR ? "ok" : "?"));
+				ok,
+				json_pack("{ss ss ss* ss* ss so si si ss}", "name", d->name, "kind",
+					  d->kind == MF_PLUGIN_SOURCE ? "source" : "sink",
+					  "version", d->version, "description", d->description,
+					  "file", reg.plugins[i].file, "schemes", schemes_json(d),
+					  "abi_major", d->abi_major, "abi_minor", d->abi_minor,
+					  "abi", d->abi_minor <= MF_ABI_MINOR ? "ok" : "?"));
 		}
 		for (size_t i = 0; i < reg.n_refused; i++)
 			json_array_append_new(bad, json_pack("{ss ss}", "file", reg.refused[i].file,

@@ -21,8 +21,7 @@
 #include "preflight_report.h"
 
 struct pf_opts {
-	const char *state_path, *accounts_csv, *source_pw_file, *sink_pw_file, *name,
-		*impersonate;
+	const char *state_path, *accounts_csv, *source_pw_file, *sink_pw_file, *name, *impersonate;
 	enum pf_format fmt;
 	bool allow_uri_password, verbose, quiet;
 	unsigned jobs, timeout_s;
@@ -34,18 +33,36 @@ struct pf_opts {
 };
 
 enum {
-	P_STATE = 256, P_JSON, P_CSV, P_JOBS, P_TIMEOUT, P_RATE, P_ACCOUNTS, P_SRC_PW, P_SNK_PW,
-	P_ALLOW_URI_PW, P_NAME, P_IMPERSONATE, P_INSECURE, P_CA_FILE, P_SET, P_PLUGIN_DIR,
-	P_POLICY, P_INCLUDE, P_EXCLUDE,
+	P_STATE = 256,
+	P_JSON,
+	P_CSV,
+	P_JOBS,
+	P_TIMEOUT,
+	P_RATE,
+	P_ACCOUNTS,
+	P_SRC_PW,
+	P_SNK_PW,
+	P_ALLOW_URI_PW,
+	P_NAME,
+	P_IMPERSONATE,
+	P_INSECURE,
+	P_CA_FILE,
+	P_SET,
+	P_PLUGIN_DIR,
+	P_POLICY,
+	P_INCLUDE,
+	P_EXCLUDE,
 	P_OAUTH, /* P_OAUTH + i: oauth_settings[i] */
 };
 
 /* The OAuth settings migrate takes (cli_migrate.c), so a row signs in
  * the same way. */
 static const char *const oauth_settings[] = {
-	"oauth-client-id", "oauth-tenant", "oauth-authority", "oauth-token-url",
-	"oauth-client-secret-file", "oauth-cert-file", "oauth-key-file",
-	"oauth-service-account-file", "oauth-refresh-token-file", "oauth-scope",
+	"oauth-client-id",          "oauth-tenant",
+	"oauth-authority",          "oauth-token-url",
+	"oauth-client-secret-file", "oauth-cert-file",
+	"oauth-key-file",           "oauth-service-account-file",
+	"oauth-refresh-token-file", "oauth-scope",
 };
 #define N_OAUTH (sizeof(oauth_settings) / sizeof(oauth_settings[0]))
 
@@ -116,8 +133,10 @@ static bool parse_opts(int argc, char **argv, struct pf_opts *o)
 			break;
 		case P_RATE:
 			if (!cli_parse_size(optarg, &o->rate) || o->rate == 0) {
-				fprintf(stderr, "mailferry: --rate '%s': expected bytes per second "
-						"with an optional k/M/G suffix\n", optarg);
+				fprintf(stderr,
+					"mailferry: --rate '%s': expected bytes per second "
+					"with an optional k/M/G suffix\n",
+					optarg);
 				return false;
 			}
 			break;
@@ -145,7 +164,8 @@ static bool parse_opts(int argc, char **argv, struct pf_opts *o)
 		case P_SET: {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
-				fprintf(stderr, "mailferry: --set '%s': expected KEY=VALUE\n", optarg);
+				fprintf(stderr, "mailferry: --set '%s': expected KEY=VALUE\n",
+					optarg);
 				return false;
 			}
 			char *key = mf_xstrndup(optarg, (size_t)(eq - optarg));
@@ -167,8 +187,8 @@ static bool parse_opts(int argc, char **argv, struct pf_opts *o)
 	return true;
 }
 
-static bool single_job(const struct pf_opts *o, const struct plugin_registry *reg,
-		       const char *src, const char *snk, struct job *job)
+static bool single_job(const struct pf_opts *o, const struct plugin_registry *reg, const char *src,
+		       const char *snk, struct job *job)
 {
 	struct mf_error err;
 	memset(job, 0, sizeof(*job));
@@ -187,9 +207,9 @@ static bool single_job(const struct pf_opts *o, const struct plugin_registry *re
 		job->source.impersonate = mf_xstrdup(o->impersonate);
 		job->source.acct.impersonate = job->source.impersonate;
 	}
-	job->name = mf_xstrdup(o->name ? o->name
-				       : job->source.impersonate ? job->source.impersonate
-								 : job->source.id);
+	job->name = mf_xstrdup(o->name                   ? o->name
+			       : job->source.impersonate ? job->source.impersonate
+							 : job->source.id);
 	return true;
 }
 
@@ -231,8 +251,7 @@ static bool build_jobs(struct pf_opts *o, const struct plugin_registry *reg, con
 	}
 	return fill_bulk_passwords(*jobs_r, *n_r, false, o->source_pw_file,
 				   "MAILFERRY_SOURCE_PASSWORD") &&
-	       fill_bulk_passwords(*jobs_r, *n_r, true, o->sink_pw_file,
-				   "MAILFERRY_SINK_PASSWORD");
+	       fill_bulk_passwords(*jobs_r, *n_r, true, o->sink_pw_file, "MAILFERRY_SINK_PASSWORD");
 }
 
 int cli_preflight(int argc, char **argv)
@@ -266,8 +285,11 @@ int cli_preflight(int argc, char **argv)
 	struct pf_rate rate = { .bps = (double)o.rate, .source = "--rate" };
 	if (o.rate == 0 && (rate.bps = measured_rate(o.state_path)) > 0)
 		rate.source = o.state_path;
-	struct preflight_config cfg = { .registry = &reg, .folders = &o.folders, .jobs = o.jobs,
-					.timeout_s = o.timeout_s, .rate_bps = rate.bps };
+	struct preflight_config cfg = { .registry = &reg,
+					.folders = &o.folders,
+					.jobs = o.jobs,
+					.timeout_s = o.timeout_s,
+					.rate_bps = rate.bps };
 	struct preflight_row *rows = mf_xcalloc(n_jobs, sizeof(*rows));
 	preflight_run(&cfg, jobs, n_jobs, rows);
 	size_t ok = preflight_print(stdout, o.fmt, rows, n_jobs, &rate);

@@ -37,10 +37,14 @@ static void serve_usage(FILE *out)
 int cli_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },   { "listen", required_argument, NULL, 'l' },
-		{ "token-file", required_argument, NULL, 't' }, { "read-only", no_argument, NULL, 'r' },
-		{ "reports", required_argument, NULL, 'R' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "state", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "reports", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *listen = DEFAULT_LISTEN, *token_file = NULL;
 	struct serve_ctx ctx = { 0 };
@@ -63,8 +67,10 @@ int cli_serve(int argc, char **argv)
 	}
 	path = cli_state_location(path);
 	if (!cli_state_is_url(path) && access(path, R_OK) != 0) {
-		fprintf(stderr, "mailferry: no state file %s (run 'mailferry migrate' first, or "
-				"pass --state)\n", path);
+		fprintf(stderr,
+			"mailferry: no state file %s (run 'mailferry migrate' first, or "
+			"pass --state)\n",
+			path);
 		return EXIT_USAGE;
 	}
 	char *token = NULL;
@@ -73,8 +79,9 @@ int cli_serve(int argc, char **argv)
 		if (token == NULL)
 			return EXIT_USAGE;
 		if (strlen(token) < 16) {
-			fprintf(stderr, "mailferry serve: the token in %s is shorter than 16 "
-					"characters: use a long random one (openssl rand -hex 32)\n",
+			fprintf(stderr,
+				"mailferry serve: the token in %s is shorter than 16 "
+				"characters: use a long random one (openssl rand -hex 32)\n",
 				token_file);
 			free(token);
 			return EXIT_USAGE;
@@ -82,8 +89,10 @@ int cli_serve(int argc, char **argv)
 	}
 	bool loopback = serve_http_is_loopback(listen);
 	if (!loopback && token == NULL) {
-		fprintf(stderr, "mailferry serve: --listen %s is reachable from other hosts: "
-				"give a --token-file\n", listen);
+		fprintf(stderr,
+			"mailferry serve: --listen %s is reachable from other hosts: "
+			"give a --token-file\n",
+			listen);
 		return EXIT_USAGE;
 	}
 	if (serve_auth_init(&ctx.auth, token) != 0) {
@@ -112,8 +121,8 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "mailferry serve: no --token-file: read-only, no login\n");
 	printf("mailferry serve: %s (%s)\n", url,
 	       !ctx.auth.have_token ? "read-only, anonymous"
-	       : ctx.read_only	     ? "read-only, token required"
-				     : "token required");
+	       : ctx.read_only      ? "read-only, token required"
+				    : "token required");
 	fflush(stdout);
 	while (!atomic_load(&mf_cancel_requested)) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };

@@ -22,9 +22,10 @@ bool cli_state_is_url(const char *loc)
 
 static int hex(int c)
 {
-	return c >= '0' && c <= '9' ? c - '0'
+	return c >= '0' && c <= '9'   ? c - '0'
 	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* Percent-decode s[0..n) (RFC 3986 §2.1) into a malloc'd string. */
@@ -76,7 +77,8 @@ static bool strip_password(char *url)
 			if (*rest == '&')
 				memmove(param, rest + 1, strlen(rest + 1) + 1);
 			else
-				memmove(q, rest, strlen(rest) + 1); /* the last one: drop its '?'/'&' too */
+				memmove(q, rest,
+					strlen(rest) + 1); /* the last one: drop its '?'/'&' too */
 			continue;
 		}
 		q = param[plen] == '&' ? param + plen : NULL;
@@ -87,15 +89,17 @@ static bool strip_password(char *url)
 const char *cli_state_location(const char *given)
 {
 	const char *env = getenv("MAILFERRY_STATE");
-	const char *loc = given != NULL ? given
-			  : env != NULL && env[0] != '\0' ? env : DEFAULT_STATE_FILE;
+	const char *loc = given != NULL                   ? given
+			  : env != NULL && env[0] != '\0' ? env
+							  : DEFAULT_STATE_FILE;
 	if (!cli_state_is_url(loc))
 		return loc;
 	free(state_location);
 	state_location = mf_xstrdup(loc);
 	if (strip_password(state_location) && given != NULL)
-		fprintf(stderr, "mailferry: warning: the --state URL carries a password, which "
-				"every local user can read in the process list: put it in "
-				"~/.pgpass (or PGPASSFILE), PGPASSWORD or MAILFERRY_STATE instead\n");
+		fprintf(stderr,
+			"mailferry: warning: the --state URL carries a password, which "
+			"every local user can read in the process list: put it in "
+			"~/.pgpass (or PGPASSFILE), PGPASSWORD or MAILFERRY_STATE instead\n");
 	return state_location;
 }

@@ -79,13 +79,14 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 	case FMT_JSON:
 		json_array_append_new(
 			o->array,
-			json_pack("{ss ss* ss* ss sb sI sI sI sI sI sf ss* sI sI}", "account", s->name,
-				  "source", s->source_uri, "sink", s->sink_uri, "state", s->status,
-				  "enabled", s->enabled, "folders", (json_int_t)s->folders, "copied",
-				  (json_int_t)s->copied, "bytes", (json_int_t)s->copied_bytes, "failed",
-				  (json_int_t)s->failed, "pending", (json_int_t)s->pending,
-				  "bytes_per_second", r, "last_error", s->last_error, "started",
-				  (json_int_t)s->started, "finished", (json_int_t)s->finished));
+			json_pack("{ss ss* ss* ss sb sI sI sI sI sI sf ss* sI sI}", "account",
+				  s->name, "source", s->source_uri, "sink", s->sink_uri, "state",
+				  s->status, "enabled", s->enabled, "folders",
+				  (json_int_t)s->folders, "copied", (json_int_t)s->copied, "bytes",
+				  (json_int_t)s->copied_bytes, "failed", (json_int_t)s->failed,
+				  "pending", (json_int_t)s->pending, "bytes_per_second", r,
+				  "last_error", s->last_error, "started", (json_int_t)s->started,
+				  "finished", (json_int_t)s->finished));
 		break;
 	case FMT_CSV: {
 		char n[5][32];
@@ -126,8 +127,10 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 int cli_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-		{ "csv", no_argument, NULL, 'c' },         { NULL, 0, NULL, 0 },
+		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
 	struct status_out o = { .fmt = FMT_TABLE };
@@ -146,8 +149,10 @@ int cli_status(int argc, char **argv)
 	o.detail = only != NULL;
 	path = cli_state_location(path);
 	if (!cli_state_is_url(path) && access(path, R_OK) != 0) {
-		fprintf(stderr, "mailferry: no state file %s (run 'mailferry migrate' first, or "
-				"pass --state)\n", path);
+		fprintf(stderr,
+			"mailferry: no state file %s (run 'mailferry migrate' first, or "
+			"pass --state)\n",
+			path);
 		return EXIT_USAGE;
 	}
 	struct mf_error err;

@@ -25,8 +25,8 @@ static bool is_key_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-static void add_entry(struct config *cfg, const char *k, size_t klen, const char *v,
-		      size_t vlen, unsigned line)
+static void add_entry(struct config *cfg, const char *k, size_t klen, const char *v, size_t vlen,
+		      unsigned line)
 {
 	cfg->entries = mf_xrealloc(cfg->entries, (cfg->n + 1) * sizeof(*cfg->entries));
 	struct config_entry *e = &cfg->entries[cfg->n++];
@@ -63,9 +63,10 @@ static int parse_line(const char *s, size_t len, const char *origin, unsigned li
 	size_t vlen = len - i;
 	if (vlen > 0 && v[0] == '"') {
 		if (vlen < 2 || v[vlen - 1] != '"')
-			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					    "%s:%u: value of '%.*s' opens a quote it does not close",
-					    origin, line, (int)(k1 - k0), s + k0);
+			return mf_error_set(
+				err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				"%s:%u: value of '%.*s' opens a quote it does not close", origin,
+				line, (int)(k1 - k0), s + k0);
 		v++;
 		vlen -= 2;
 	}
@@ -80,7 +81,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		cfg->origin = mf_xstrdup(origin);
 	if (memchr(text, '\0', len) != NULL)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: contains a NUL byte: not a text configuration file", origin);
+				    "%s: contains a NUL byte: not a text configuration file",
+				    origin);
 	unsigned line = 0;
 	size_t pos = 0;
 	while (pos < len) {
@@ -95,8 +97,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	return MF_OK;
 }
 
-int config_load_as(const char *path, const char *origin, struct config *cfg,
-		   struct mf_error *err)
+int config_load_as(const char *path, const char *origin, struct config *cfg, struct mf_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
@@ -118,9 +119,9 @@ int config_load_as(const char *path, const char *origin, struct config *cfg,
 		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				  "cannot read configuration %s: read error", origin);
 	else if (b.len > CONFIG_MAX_BYTES)
-		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				  "configuration %s is larger than 1 MiB: not a configuration file?",
-				  origin);
+		st = mf_error_set(
+			err, MF_ERR_FATAL, MF_RETRY_NEVER,
+			"configuration %s is larger than 1 MiB: not a configuration file?", origin);
 	else
 		st = config_parse(b.len ? (const char *)b.data : "", b.len, origin, cfg, err);
 	mf_buf_free(&b);
@@ -164,8 +165,7 @@ void config_args_free(char **args, size_t n)
 }
 
 int config_to_args(const struct config *cfg, const struct option *opts,
-		   const char *const *forbidden, char ***args_r, size_t *n_r,
-		   struct mf_error *err)
+		   const char *const *forbidden, char ***args_r, size_t *n_r, struct mf_error *err)
 {
 	char **args = NULL;
 	size_t n = 0;
@@ -181,12 +181,13 @@ int config_to_args(const struct config *cfg, const struct option *opts,
 			denied |= strcmp(*f, e->key) == 0;
 		if (o->name == NULL || denied) {
 			config_args_free(args, n);
-			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					    "%s:%u: '%s' is not a setting a configuration file "
-					    "can hold%s",
-					    cfg->origin, e->line, e->key,
-					    denied ? " (give it on the command line)"
-						   : " (see mailferry --help for the option names)");
+			return mf_error_set(
+				err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				"%s:%u: '%s' is not a setting a configuration file "
+				"can hold%s",
+				cfg->origin, e->line, e->key,
+				denied ? " (give it on the command line)"
+				       : " (see mailferry --help for the option names)");
 		}
 		char *arg = NULL;
 		if (o->has_arg == no_argument) {

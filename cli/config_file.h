@@ -37,8 +37,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 /* config_parse() on the contents of path (at most 1 MiB). */
 int config_load(const char *path, struct config *cfg, struct mf_error *err);
 /* The same, naming the text origin in messages (a bundle's file). */
-int config_load_as(const char *path, const char *origin, struct config *cfg,
-		   struct mf_error *err);
+int config_load_as(const char *path, const char *origin, struct config *cfg, struct mf_error *err);
 void config_free(struct config *cfg);
 
 /* Arguments for getopt_long(opts): "--key=value" for options taking an
@@ -47,8 +46,7 @@ void config_free(struct config *cfg);
  * (NULL-terminated, may be NULL), are refused with the file and line.
  * *args_r is malloc'd, each string too: free with config_args_free(). */
 int config_to_args(const struct config *cfg, const struct option *opts,
-		   const char *const *forbidden, char ***args_r, size_t *n_r,
-		   struct mf_error *err);
+		   const char *const *forbidden, char ***args_r, size_t *n_r, struct mf_error *err);
 void config_args_free(char **args, size_t n);
 
 #endif

@@ -139,8 +139,8 @@ static void print_table_row(FILE *out, const struct preflight_row *r)
 	fmt_num(r->oversize, ov, sizeof(ov), "?");
 	fmt_estimate(r->estimate_s, est, sizeof(est), "no rate");
 	fprintf(out, "%-24s %-18s %-18s %7s %9s %12s %12s %8s %7zu %8s  %s\n", r->name,
-		preflight_login_name(r->source.login), preflight_login_name(r->sink.login), fo,
-		ms, by, qf, ov, r->n_refused, est, r->verdict);
+		preflight_login_name(r->source.login), preflight_login_name(r->sink.login), fo, ms,
+		by, qf, ov, r->n_refused, est, r->verdict);
 	/* The server's own words under the row: what the operator fixes. */
 	if (r->source.error[0])
 		fprintf(out, "    source: %s\n", r->source.error);
@@ -157,7 +157,8 @@ static void print_table_row(FILE *out, const struct preflight_row *r)
 		fmt_num(r->sink.probe.quota_used, used, sizeof(used), "?");
 		fmt_num(r->sink.probe.quota_limit, lim, sizeof(lim), "?");
 		fmt_num(r->sink.probe.max_message_size, max, sizeof(max), "?");
-		fprintf(out, "    target capabilities: %s; quota %s of %s bytes; largest message %s\n",
+		fprintf(out,
+			"    target capabilities: %s; quota %s of %s bytes; largest message %s\n",
 			r->sink.probe.caps, used, lim, max);
 	}
 	if (r->counts_partial)
@@ -192,7 +193,8 @@ size_t preflight_print(FILE *out, enum pf_format fmt, const struct preflight_row
 	if (fmt == PF_FMT_CSV) {
 		fputs("account,source_login,target_login,folders,messages,bytes,quota_free,"
 		      "oversize,refused_folders,estimate_seconds,result,verdict,source_error,"
-		      "target_error\n", out);
+		      "target_error\n",
+		      out);
 		for (size_t i = 0; i < n; i++)
 			print_csv(out, &rows[i]);
 		return ok;
@@ -204,7 +206,8 @@ size_t preflight_print(FILE *out, enum pf_format fmt, const struct preflight_row
 		print_table_row(out, &rows[i]);
 	if (rate->bps > 0)
 		fprintf(out, "estimates at %.0f bytes/s (%s)\n", rate->bps,
-			strcmp(rate->source, "--rate") == 0 ? "--rate" : "measured in the state file");
+			strcmp(rate->source, "--rate") == 0 ? "--rate"
+							    : "measured in the state file");
 	else
 		fprintf(out, "no rate: give --rate BYTES/s, or run a migration first "
 			     "(its throughput is read from the state file)\n");

@@ -86,9 +86,9 @@ static void emit(struct progress *p, json_t *ev)
 static json_t *counters_json(const struct progress *p, const struct job_counters *c)
 {
 	json_t *o = json_pack("{sI sI sI sI sI sI}", "copied", (json_int_t)c->copied, "bytes",
-			 (json_int_t)c->copied_bytes, "skipped", (json_int_t)c->skipped, "failed",
-			 (json_int_t)c->failed, "folders", (json_int_t)c->folders,
-			 "folders_failed", (json_int_t)c->folders_failed);
+			      (json_int_t)c->copied_bytes, "skipped", (json_int_t)c->skipped,
+			      "failed", (json_int_t)c->failed, "folders", (json_int_t)c->folders,
+			      "folders_failed", (json_int_t)c->folders_failed);
 	if (p->only_failed) {
 		json_object_set_new(o, "retried", json_integer((json_int_t)c->retried));
 		json_object_set_new(o, "succeeded_now", json_integer((json_int_t)c->recovered));
@@ -100,10 +100,9 @@ static json_t *counters_json(const struct progress *p, const struct job_counters
 static json_t *side_io_json(const struct job_io *io)
 {
 	uint64_t plain = io->plain_in + io->plain_out, wire = io->wire_in + io->wire_out;
-	json_t *o = json_pack("{sI sI sI sI sb}", "plain_in", (json_int_t)io->plain_in,
-			      "plain_out", (json_int_t)io->plain_out, "wire_in",
-			      (json_int_t)io->wire_in, "wire_out", (json_int_t)io->wire_out,
-			      "compressed", io->compressed);
+	json_t *o = json_pack("{sI sI sI sI sb}", "plain_in", (json_int_t)io->plain_in, "plain_out",
+			      (json_int_t)io->plain_out, "wire_in", (json_int_t)io->wire_in,
+			      "wire_out", (json_int_t)io->wire_out, "compressed", io->compressed);
 	if (plain > 0)
 		json_object_set_new(o, "compress_ratio", json_real((double)wire / (double)plain));
 	return o;
@@ -131,8 +130,7 @@ static void print_io(FILE *out, const char *prefix, const struct job_counters *c
 		if (!any)
 			fprintf(out, "%scompression: ", prefix);
 		fprintf(out, "%s%s: %s moved as %s on the wire (COMPRESS=DEFLATE, %.0f%%)",
-			any ? ", " : "", names[i],
-			progress_human_bytes(plain, b1, sizeof(b1)),
+			any ? ", " : "", names[i], progress_human_bytes(plain, b1, sizeof(b1)),
 			progress_human_bytes(wire, b2, sizeof(b2)),
 			plain > 0 ? 100.0 * (double)wire / (double)plain : 100.0);
 		any = true;
@@ -141,8 +139,7 @@ static void print_io(FILE *out, const char *prefix, const struct job_counters *c
 		fputc('\n', out);
 }
 
-static void on_mailbox_start(void *ctx, const char *mailbox, const char *source,
-			    const char *sink)
+static void on_mailbox_start(void *ctx, const char *mailbox, const char *source, const char *sink)
 {
 	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
@@ -152,8 +149,8 @@ static void on_mailbox_start(void *ctx, const char *mailbox, const char *source,
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void on_folder(void *ctx, const char *mailbox, const char *folder,
-		     const char *target, uint64_t messages)
+static void on_folder(void *ctx, const char *mailbox, const char *folder, const char *target,
+		      uint64_t messages)
 {
 	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
@@ -185,15 +182,16 @@ static void draw(struct progress *p, const char *mailbox, const char *folder,
 	}
 	fprintf(stderr, "\r\033[K%s: %s: %llu copied, %llu skipped, %llu failed, %s, %s/s%s",
 		mailbox, folder, (unsigned long long)c->copied, (unsigned long long)c->skipped,
-		(unsigned long long)c->failed, progress_human_bytes(c->copied_bytes, b1, sizeof(b1)),
+		(unsigned long long)c->failed,
+		progress_human_bytes(c->copied_bytes, b1, sizeof(b1)),
 		progress_human_bytes((uint64_t)rate, b2, sizeof(b2)), eta);
 	fflush(stderr);
 	p->line_dirty = true;
 }
 
-static void on_message(void *ctx, const char *mailbox, const char *folder,
-		      const char *source_id, enum progress_outcome outcome, uint64_t bytes,
-		      const char *error, const struct job_counters *c)
+static void on_message(void *ctx, const char *mailbox, const char *folder, const char *source_id,
+		       enum progress_outcome outcome, uint64_t bytes, const char *error,
+		       const struct job_counters *c)
 {
 	struct progress *p = ctx;
 	static const char *const names[] = { "copied", "skipped", "failed" };
@@ -211,8 +209,7 @@ static void on_message(void *ctx, const char *mailbox, const char *folder,
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void on_folder_failed(void *ctx, const char *mailbox, const char *folder,
-			    const char *error)
+static void on_folder_failed(void *ctx, const char *mailbox, const char *folder, const char *error)
 {
 	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
@@ -222,8 +219,8 @@ static void on_folder_failed(void *ctx, const char *mailbox, const char *folder,
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
-			   const char *error, const struct job_counters *c, double seconds)
+static void on_mailbox_done(void *ctx, const char *mailbox, const char *status, const char *error,
+			    const struct job_counters *c, double seconds)
 {
 	struct progress *p = ctx;
 	pthread_mutex_lock(&p->lock);
@@ -242,8 +239,9 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 		if (strcmp(status, "skipped") == 0)
 			fprintf(p->out, "%s: skipped: nothing recorded as failed\n", mailbox);
 		else
-			fprintf(p->out, "%s: %s: %llu retried, %llu succeeded now, %llu still failing"
-					"%s%s\n",
+			fprintf(p->out,
+				"%s: %s: %llu retried, %llu succeeded now, %llu still failing"
+				"%s%s\n",
 				mailbox, status, (unsigned long long)c->retried,
 				(unsigned long long)c->recovered, (unsigned long long)c->failed,
 				error ? ": " : "", error ? error : "");
@@ -254,8 +252,9 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 	} else {
 		char b[32];
 		clear_line(p);
-		fprintf(p->out, "%s: %s: %llu copied (%s), %llu already there, %llu failed, "
-				"%llu folders%s%s\n",
+		fprintf(p->out,
+			"%s: %s: %llu copied (%s), %llu already there, %llu failed, "
+			"%llu folders%s%s\n",
 			mailbox, status, (unsigned long long)c->copied,
 			progress_human_bytes(c->copied_bytes, b, sizeof(b)),
 			(unsigned long long)c->skipped, (unsigned long long)c->failed,
@@ -268,8 +267,10 @@ static void on_mailbox_done(void *ctx, const char *mailbox, const char *status,
 
 struct run_events progress_events(struct progress *p)
 {
-	return (struct run_events){ .ctx = p, .mailbox_start = on_mailbox_start,
-				    .folder = on_folder, .message = on_message,
+	return (struct run_events){ .ctx = p,
+				    .mailbox_start = on_mailbox_start,
+				    .folder = on_folder,
+				    .message = on_message,
 				    .folder_failed = on_folder_failed,
 				    .mailbox_done = on_mailbox_done };
 }
@@ -316,17 +317,19 @@ void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailbo
 					    json_integer((json_int_t)p->skipped_mailboxes));
 		emit(p, ev);
 	} else if (p->only_failed) {
-		fprintf(p->out, "%s--only-failed: %zu mailbox(es) retried, %zu skipped (nothing "
-				"failed), %zu failed: %llu messages retried, %llu succeeded now, "
-				"%llu still failing, in %.1f s\n",
+		fprintf(p->out,
+			"%s--only-failed: %zu mailbox(es) retried, %zu skipped (nothing "
+			"failed), %zu failed: %llu messages retried, %llu succeeded now, "
+			"%llu still failing, in %.1f s\n",
 			dry_run ? "dry run: " : "", mailboxes - p->skipped_mailboxes,
 			p->skipped_mailboxes, failed_mailboxes, (unsigned long long)t->retried,
 			(unsigned long long)t->recovered, (unsigned long long)t->failed, seconds);
 	} else {
 		char b1[32], b2[32];
 		double rate = seconds > 0 ? (double)t->copied_bytes / seconds : 0;
-		fprintf(p->out, "%s%zu mailbox(es), %zu failed: %llu messages %s (%s), %llu already "
-				"there, %llu failed, in %.1f s (%s/s)\n",
+		fprintf(p->out,
+			"%s%zu mailbox(es), %zu failed: %llu messages %s (%s), %llu already "
+			"there, %llu failed, in %.1f s (%s/s)\n",
 			dry_run ? "dry run: " : "", mailboxes, failed_mailboxes,
 			(unsigned long long)t->copied, dry_run ? "would be copied" : "copied",
 			progress_human_bytes(t->copied_bytes, b1, sizeof(b1)),

@@ -19,8 +19,8 @@ struct state_db;
 struct MHD_Connection;
 
 struct serve_auth {
-	bool have_token;          /* false: anonymous and read-only */
-	unsigned char key[32];    /* signs session cookies; new in every process */
+	bool have_token;             /* false: anonymous and read-only */
+	unsigned char key[32];       /* signs session cookies; new in every process */
 	unsigned char token_mac[32]; /* HMAC(key, token): the token itself is wiped */
 };
 
@@ -78,8 +78,8 @@ void serve_reports_file(struct serve_ctx *ctx, const char *path, struct serve_re
 /* serve_http.c */
 struct serve_http;
 /* addr "HOST:PORT" or "[V6]:PORT"; prints nothing, *url_r malloc'd. */
-int serve_http_start(struct serve_ctx *ctx, const char *addr, struct serve_http **h_r,
-		     char **url_r, char *errbuf, size_t errlen);
+int serve_http_start(struct serve_ctx *ctx, const char *addr, struct serve_http **h_r, char **url_r,
+		     char *errbuf, size_t errlen);
 void serve_http_stop(struct serve_http **h);
 /* Whether addr listens on loopback only (127.0.0.0/8, ::1). */
 bool serve_http_is_loopback(const char *addr);

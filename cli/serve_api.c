@@ -30,8 +30,7 @@ static const char *arg(struct MHD_Connection *c, const char *name)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-static uint64_t arg_uint(struct MHD_Connection *c, const char *name, uint64_t dflt,
-			 uint64_t max)
+static uint64_t arg_uint(struct MHD_Connection *c, const char *name, uint64_t dflt, uint64_t max)
 {
 	const char *v = arg(c, name);
 	if (v == NULL)
@@ -57,8 +56,8 @@ static json_t *mailbox_json(const struct state_mailbox_status *s)
 			 (json_int_t)s->started, "finished", (json_int_t)s->finished);
 }
 
-static void session(struct serve_ctx *ctx, struct MHD_Connection *c,
-		    enum serve_access access, struct serve_reply *r)
+static void session(struct serve_ctx *ctx, struct MHD_Connection *c, enum serve_access access,
+		    struct serve_reply *r)
 {
 	bool writable = ctx->auth.have_token && !ctx->read_only;
 	char *csrf = access == ACCESS_COOKIE ? serve_auth_csrf(&ctx->auth, c) : NULL;
@@ -71,9 +70,9 @@ static void session(struct serve_ctx *ctx, struct MHD_Connection *c,
 
 static int add_sample(const struct state_rate_sample *s, void *aux)
 {
-	json_array_append_new(aux, json_pack("{sI sI sI}", "t", (json_int_t)s->start, "messages",
-					     (json_int_t)s->messages, "bytes",
-					     (json_int_t)s->bytes));
+	json_array_append_new(aux,
+			      json_pack("{sI sI sI}", "t", (json_int_t)s->start, "messages",
+					(json_int_t)s->messages, "bytes", (json_int_t)s->bytes));
 	return MF_OK;
 }
 
@@ -117,28 +116,29 @@ static void summary(struct serve_ctx *ctx, struct MHD_Connection *c, struct serv
 	 * measure of what is left. */
 	uint64_t finished = t.done + t.failed;
 	uint64_t remaining = t.pending + t.running + t.other;
-	double progress = finished + remaining > 0 ? (double)finished /
-							     (double)(finished + remaining)
-						   : 0;
+	double progress =
+		finished + remaining > 0 ? (double)finished / (double)(finished + remaining) : 0;
 	int64_t elapsed = t.first_started > 0 ? now - t.first_started : 0;
 	json_t *eta = json_null();
 	if (remaining == 0 && finished > 0)
 		eta = json_integer(0);
 	else if (finished > 0 && elapsed > 0 && t.running > 0)
-		eta = json_integer((json_int_t)((double)elapsed * (double)remaining /
-						(double)finished));
-	json_t *j = json_pack(
-		"{s{sI sI sI sI sI sI sI} s{sI sI sI} sI sf so sI sI sI s{sf sf} sI so}", "mailboxes",
-		"total", (json_int_t)t.mailboxes, "pending", (json_int_t)t.pending, "running",
-		(json_int_t)t.running, "done", (json_int_t)t.done, "failed", (json_int_t)t.failed,
-		"disabled", (json_int_t)t.disabled, "other", (json_int_t)t.other, "messages",
-		"copied", (json_int_t)t.copied, "failed", (json_int_t)t.failed_messages, "pending",
-		(json_int_t)t.pending_messages, "bytes_copied", (json_int_t)t.copied_bytes,
-		"progress", progress, "eta_seconds", eta, "started", (json_int_t)t.first_started,
-		"last_finished", (json_int_t)t.last_finished, "now", (json_int_t)now, "rate",
-		"messages_per_second", (double)rec.messages / (double)rate_span,
-		"bytes_per_second", (double)rec.bytes / (double)rate_span, "bucket_seconds",
-		(json_int_t)bucket, "throughput", samples);
+		eta = json_integer(
+			(json_int_t)((double)elapsed * (double)remaining / (double)finished));
+	json_t *j =
+		json_pack("{s{sI sI sI sI sI sI sI} s{sI sI sI} sI sf so sI sI sI s{sf sf} sI so}",
+			  "mailboxes", "total", (json_int_t)t.mailboxes, "pending",
+			  (json_int_t)t.pending, "running", (json_int_t)t.running, "done",
+			  (json_int_t)t.done, "failed", (json_int_t)t.failed, "disabled",
+			  (json_int_t)t.disabled, "other", (json_int_t)t.other, "messages",
+			  "copied", (json_int_t)t.copied, "failed", (json_int_t)t.failed_messages,
+			  "pending", (json_int_t)t.pending_messages, "bytes_copied",
+			  (json_int_t)t.copied_bytes, "progress", progress, "eta_seconds", eta,
+			  "started", (json_int_t)t.first_started, "last_finished",
+			  (json_int_t)t.last_finished, "now", (json_int_t)now, "rate",
+			  "messages_per_second", (double)rec.messages / (double)rate_span,
+			  "bytes_per_second", (double)rec.bytes / (double)rate_span,
+			  "bucket_seconds", (json_int_t)bucket, "throughput", samples);
 	serve_reply_json(r, MHD_HTTP_OK, j);
 }
 
@@ -259,13 +259,13 @@ static void mailbox_detail(struct serve_ctx *ctx, const char *name, struct serve
 	serve_reply_json(r, MHD_HTTP_OK, m);
 }
 
-static void set_enabled(struct serve_ctx *ctx, const char *name, bool enable,
-			struct serve_reply *r)
+static void set_enabled(struct serve_ctx *ctx, const char *name, bool enable, struct serve_reply *r)
 {
 	struct mf_error err;
 	if (state_mailbox_set_enabled(ctx->db, name, enable, &err) != MF_OK) {
-		serve_reply_error(r, strstr(err.text, "no mailbox") ? MHD_HTTP_NOT_FOUND
-								   : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		serve_reply_error(r,
+				  strstr(err.text, "no mailbox") ? MHD_HTTP_NOT_FOUND
+								 : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  err.text);
 		return;
 	}
@@ -299,7 +299,8 @@ void serve_api(struct serve_ctx *ctx, struct MHD_Connection *c, const char *meth
 		size_t stem;
 		if (!post) {
 			mailbox_detail(ctx, name, r);
-		} else if (ends_with(name, "/enable", &stem) || ends_with(name, "/disable", &stem)) {
+		} else if (ends_with(name, "/enable", &stem) ||
+			   ends_with(name, "/disable", &stem)) {
 			char *n = strndup(name, stem);
 			set_enabled(ctx, n, name[stem + 1] == 'e', r);
 			free(n);

@@ -24,8 +24,7 @@
 #include <mailferry/util.h>
 #include "serve.h"
 
-static void mac(const struct serve_auth *a, const char *what, const char *s,
-		unsigned char out[32])
+static void mac(const struct serve_auth *a, const char *what, const char *s, unsigned char out[32])
 {
 	unsigned int len = 32;
 	char *msg = mf_xasprintf("%s:%s", what, s);
@@ -89,8 +88,8 @@ static bool session_ok(const struct serve_auth *a, const char *cookie)
 
 static const char *bearer_of(struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h == NULL || mf_ascii_strncasecmp(h, "Bearer ", 7) != 0)
 		return NULL;
 	h += 7;
@@ -118,8 +117,8 @@ char *serve_auth_new_session(const struct serve_auth *a)
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return NULL;
 	hex(nonce, sizeof(nonce), nhex);
-	char *signed_part = mf_xasprintf("%lld.%s",
-					 (long long)time(NULL) + SERVE_SESSION_SECONDS, nhex);
+	char *signed_part =
+		mf_xasprintf("%lld.%s", (long long)time(NULL) + SERVE_SESSION_SECONDS, nhex);
 	mac(a, "session", signed_part, m);
 	hex(m, sizeof(m), mhex);
 	char *v = mf_xasprintf("%s.%s", signed_part, mhex);

@@ -100,7 +100,7 @@ static bool same_origin(struct MHD_Connection *c)
 		return true; /* not a browser's cross-site request (curl, scripts) */
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	/* https: behind a TLS proxy that passes the Host header on. */
-	const char *rest = strncmp(origin, "http://", 7) == 0	 ? origin + 7
+	const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
 			   : strncmp(origin, "https://", 8) == 0 ? origin + 8
 								 : NULL;
 	return host != NULL && rest != NULL && strcmp(rest, host) == 0;
@@ -143,7 +143,8 @@ static void route(struct serve_ctx *ctx, struct MHD_Connection *c, const char *m
 		r->body = (char *)"";
 		r->body_static = true;
 		r->location = mf_xstrdup("/");
-		r->set_cookie = mf_xstrdup("mf_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+		r->set_cookie =
+			mf_xstrdup("mf_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 		return;
 	}
 	bool api = strncmp(url, "/api/", 5) == 0;
@@ -154,8 +155,9 @@ static void route(struct serve_ctx *ctx, struct MHD_Connection *c, const char *m
 	}
 	enum serve_access access = serve_auth_check(&ctx->auth, c);
 	if (access == ACCESS_NONE) {
-		serve_reply_error(r, MHD_HTTP_UNAUTHORIZED,
-				  "authentication required: Authorization: Bearer TOKEN, or log in");
+		serve_reply_error(
+			r, MHD_HTTP_UNAUTHORIZED,
+			"authentication required: Authorization: Bearer TOKEN, or log in");
 		return;
 	}
 	if (report) {
@@ -179,11 +181,13 @@ static void route(struct serve_ctx *ctx, struct MHD_Connection *c, const char *m
 	serve_api(ctx, c, post ? "POST" : "GET", url + 4, access, r);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, const char *url,
-				  struct serve_reply *r, bool verbose, const char *method)
+static enum MHD_Result send_reply(struct MHD_Connection *c, const char *url, struct serve_reply *r,
+				  bool verbose, const char *method)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		r->len, r->body, r->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(r->len, r->body,
+						r->body_static ? MHD_RESPMEM_PERSISTENT
+							       : MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 		return MHD_NO;
 	bool is_report = strncmp(url, "/reports/", 9) == 0;
@@ -218,9 +222,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const char *url,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **req_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
 {
 	struct serve_ctx *ctx = cls;
 	(void)version;
@@ -269,8 +272,8 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
 	char host[256];
 	const char *colon = strrchr(addr, ':');
 	if (colon == NULL || colon[1] == '\0') {
-		snprintf(errbuf, errlen, "--listen %s: want ADDRESS:PORT (127.0.0.1:8025, [::1]:8025)",
-			 addr);
+		snprintf(errbuf, errlen,
+			 "--listen %s: want ADDRESS:PORT (127.0.0.1:8025, [::1]:8025)", addr);
 		return -1;
 	}
 	size_t hlen = (size_t)(colon - addr);
@@ -278,7 +281,8 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
 		snprintf(host, sizeof(host), "%.*s", (int)(hlen - 2), addr + 1);
 	else
 		snprintf(host, sizeof(host), "%.*s", (int)hlen, addr);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *res = NULL;
 	int e = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
@@ -305,8 +309,8 @@ bool serve_http_is_loopback(const char *addr)
 	       IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
 }
 
-int serve_http_start(struct serve_ctx *ctx, const char *addr, struct serve_http **h_r,
-		     char **url_r, char *errbuf, size_t errlen)
+int serve_http_start(struct serve_ctx *ctx, const char *addr, struct serve_http **h_r, char **url_r,
+		     char *errbuf, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -316,13 +320,14 @@ int serve_http_start(struct serve_ctx *ctx, const char *addr, struct serve_http 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)128, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+	struct MHD_Daemon *d =
+		MHD_start_daemon(flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
+				 (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+				 NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
 	if (d == NULL) {
-		snprintf(errbuf, errlen, "--listen %s: cannot listen (address in use, or not ours?)",
-			 addr);
+		snprintf(errbuf, errlen,
+			 "--listen %s: cannot listen (address in use, or not ours?)", addr);
 		return -1;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -47,7 +47,8 @@ void cli_usage(FILE *out)
 	      "\n"
 	      "migrate options:\n"
 	      "  --state FILE|URL             state file (default $MAILFERRY_STATE, else\n"
-	      "                               ./" DEFAULT_STATE_FILE "), or postgresql://... for a\n"
+	      "                               ./" DEFAULT_STATE_FILE
+	      "), or postgresql://... for a\n"
 	      "                               database several workers share\n"
 	      "  --json                       JSON-lines events on stdout\n"
 	      "  --dry-run                    read the source, write nothing to the sink\n"

@@ -24,20 +24,24 @@ static json_t *account_json(const struct verify_account *a)
 	json_t *folders = json_array();
 	for (size_t i = 0; i < a->n_folders; i++) {
 		const struct verify_folder *f = &a->folders[i];
-		json_array_append_new(
-			folders,
-			json_pack("{ss ss* sI sI sI sI sI sI sI sb ss}", "target", f->target, "sources",
-				  f->sources, "source_messages", (json_int_t)f->src_count,
-				  "source_bytes", (json_int_t)f->src_bytes, "target_messages",
-				  (json_int_t)f->dst_count, "target_bytes", (json_int_t)f->dst_bytes,
-				  "missing", (json_int_t)f->missing, "extra", (json_int_t)f->extra,
-				  "recorded_failed", (json_int_t)f->failed, "readable", f->readable,
-				  "status", f->missing == 0 ? "ok" : "missing"));
+		json_array_append_new(folders,
+				      json_pack("{ss ss* sI sI sI sI sI sI sI sb ss}", "target",
+						f->target, "sources", f->sources, "source_messages",
+						(json_int_t)f->src_count, "source_bytes",
+						(json_int_t)f->src_bytes, "target_messages",
+						(json_int_t)f->dst_count, "target_bytes",
+						(json_int_t)f->dst_bytes, "missing",
+						(json_int_t)f->missing, "extra",
+						(json_int_t)f->extra, "recorded_failed",
+						(json_int_t)f->failed, "readable", f->readable,
+						"status", f->missing == 0 ? "ok" : "missing"));
 	}
 	return json_pack("{ss ss* ss* ss ss* so}", "account", a->name, "source", a->source_uri,
-			 "sink", a->sink_uri,
-			 "status", a->error ? "error" : a->ok ? "ok" : "missing", "error", a->error,
-			 "folders", folders);
+			 "sink", a->sink_uri, "status",
+			 a->error ? "error"
+			 : a->ok  ? "ok"
+				  : "missing",
+			 "error", a->error, "folders", folders);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -121,21 +125,23 @@ static void html_summary(FILE *f, const struct verify_account *accts, size_t n)
 	      "<table id=\"summary\">\n<thead><tr><th>Mailbox</th><th>Status</th>"
 	      "<th data-num>Source msgs</th><th data-num>Source size</th>"
 	      "<th data-num>Target msgs</th><th data-num>Missing</th><th data-num>Extra</th>"
-	      "<th data-num>Failed (recorded)</th></tr></thead>\n<tbody>\n", f);
+	      "<th data-num>Failed (recorded)</th></tr></thead>\n<tbody>\n",
+	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct summary_row *r = &rows[i];
 		char b[32];
 		fprintf(f, "<tr class=\"%s\"><td><a href=\"#m%zu\">", r->rank == 2 ? "ok" : "bad",
 			r->index);
 		html_escape(f, r->a->name);
-		fprintf(f, "</a></td><td data-v=\"%d\">%s</td><td>%llu</td>"
-			   "<td data-v=\"%llu\">%s</td><td>%llu</td><td>%llu</td><td>%llu</td>"
-			   "<td>%llu</td></tr>\n",
+		fprintf(f,
+			"</a></td><td data-v=\"%d\">%s</td><td>%llu</td>"
+			"<td data-v=\"%llu\">%s</td><td>%llu</td><td>%llu</td><td>%llu</td>"
+			"<td>%llu</td></tr>\n",
 			r->rank, rank_text(r->rank), (unsigned long long)r->src,
 			(unsigned long long)r->src_bytes,
-			progress_human_bytes(r->src_bytes, b, sizeof(b)), (unsigned long long)r->dst,
-			(unsigned long long)r->missing, (unsigned long long)r->extra,
-			(unsigned long long)r->failed);
+			progress_human_bytes(r->src_bytes, b, sizeof(b)),
+			(unsigned long long)r->dst, (unsigned long long)r->missing,
+			(unsigned long long)r->extra, (unsigned long long)r->failed);
 	}
 	fputs("</tbody></table>\n", f);
 	free(rows);
@@ -182,9 +188,10 @@ static void chart(FILE *f, const struct verify_account *a)
 			max = a->folders[i].dst_count;
 	}
 	unsigned row = 30, width = 420, label = 200;
-	fprintf(f, "<svg class=\"chart\" width=\"%u\" height=\"%zu\" role=\"img\" "
-		   "aria-label=\"messages per folder\">\n", label + width + 60,
-		a->n_folders * row + 10);
+	fprintf(f,
+		"<svg class=\"chart\" width=\"%u\" height=\"%zu\" role=\"img\" "
+		"aria-label=\"messages per folder\">\n",
+		label + width + 60, a->n_folders * row + 10);
 	for (size_t i = 0; i < a->n_folders; i++) {
 		const struct verify_folder *vf = &a->folders[i];
 		unsigned y = (unsigned)i * row + 5;
@@ -192,12 +199,13 @@ static void chart(FILE *f, const struct verify_account *a)
 		unsigned wd = (unsigned)((double)vf->dst_count / (double)max * width);
 		fprintf(f, "<text x=\"0\" y=\"%u\" class=\"lbl\">", y + 14);
 		html_escape(f, vf->target);
-		fprintf(f, "</text>\n<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"10\" "
-			   "class=\"src\"/>\n<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"10\" "
-			   "class=\"%s\"/>\n<text x=\"%u\" y=\"%u\" class=\"num\">%llu / %llu</text>\n",
+		fprintf(f,
+			"</text>\n<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"10\" "
+			"class=\"src\"/>\n<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"10\" "
+			"class=\"%s\"/>\n<text x=\"%u\" y=\"%u\" class=\"num\">%llu / %llu</text>\n",
 			label, y, ws, label, y + 12, wd, vf->missing ? "bad" : "dst",
-			label + (ws > wd ? ws : wd) + 6, y + 14,
-			(unsigned long long)vf->dst_count, (unsigned long long)vf->src_count);
+			label + (ws > wd ? ws : wd) + 6, y + 14, (unsigned long long)vf->dst_count,
+			(unsigned long long)vf->src_count);
 	}
 	fputs("</svg>\n", f);
 }
@@ -207,8 +215,12 @@ static void html_account(FILE *f, const struct verify_account *a, size_t index)
 	fprintf(f, "<section id=\"m%zu\">\n<h2>", index);
 	html_escape(f, a->name);
 	fprintf(f, " <span class=\"%s\">%s</span></h2>\n<p class=\"uris\">",
-		a->error ? "bad" : a->ok ? "ok" : "bad",
-		a->error ? "could not verify" : a->ok ? "complete" : "messages missing");
+		a->error ? "bad"
+		: a->ok  ? "ok"
+			 : "bad",
+		a->error ? "could not verify"
+		: a->ok  ? "complete"
+			 : "messages missing");
 	html_uri(f, a->source_uri);
 	fputs(" &rarr; ", f);
 	html_uri(f, a->sink_uri);
@@ -221,7 +233,8 @@ static void html_account(FILE *f, const struct verify_account *a, size_t index)
 	}
 	fputs("<table>\n<tr><th>Target folder</th><th>From</th><th>Source msgs</th>"
 	      "<th>Source size</th><th>Target msgs</th><th>Target size</th><th>Missing</th>"
-	      "<th>Extra</th><th>Failed (recorded)</th></tr>\n", f);
+	      "<th>Extra</th><th>Failed (recorded)</th></tr>\n",
+	      f);
 	for (size_t i = 0; i < a->n_folders; i++) {
 		const struct verify_folder *vf = &a->folders[i];
 		char b1[32], b2[32];
@@ -229,8 +242,9 @@ static void html_account(FILE *f, const struct verify_account *a, size_t index)
 		html_escape(f, vf->target);
 		fputs("</td><td>", f);
 		html_escape(f, vf->sources);
-		fprintf(f, "</td><td>%llu</td><td>%s</td><td>%llu</td><td>%s</td><td>%llu</td>"
-			   "<td>%llu</td><td>%llu</td></tr>\n",
+		fprintf(f,
+			"</td><td>%llu</td><td>%s</td><td>%llu</td><td>%s</td><td>%llu</td>"
+			"<td>%llu</td><td>%llu</td></tr>\n",
 			(unsigned long long)vf->src_count,
 			progress_human_bytes(vf->src_bytes, b1, sizeof(b1)),
 			(unsigned long long)vf->dst_count,
@@ -268,22 +282,23 @@ int verify_write_report(const char *dir, const struct verify_account *accts, siz
 	time_t now = time(NULL);
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M %Z", localtime_r(&now, &tm));
-	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-		   "<title>Mail migration verification</title>\n<style>\n"
-		   "body{font-family:sans-serif;margin:2em;color:#222}"
-		   "table{border-collapse:collapse;margin:.5em 0}"
-		   "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-		   "td:first-child,td:nth-child(2),th{text-align:left}"
-		   "tr.bad td{background:#fde8e8}#summary td:nth-child(2){text-align:left}"
-		   "section h2{font-size:1.1em;margin-top:1.5em}.ok{color:#1a7f37}.bad{color:#c62828}"
-		   ".uris{color:#666;font-size:.9em}.err{color:#c62828}"
-		   ".chart .src{fill:#bbb}.chart .dst{fill:#2e9d55}.chart .bad{fill:#c62828}"
-		   ".chart text{font-size:12px}\n</style></head><body>\n"
-		   "<h1>Mail migration verification</h1>\n"
-		   "<p>%zu of %zu mailboxes complete. Generated %s by mailferry %s. Each "
-		   "message is compared by its SHA-256 content digest and size; "
-		   "&ldquo;extra&rdquo; counts mail in the target that did not come from "
-		   "the source (for example mail received there already).</p>\n",
+	fprintf(f,
+		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		"<title>Mail migration verification</title>\n<style>\n"
+		"body{font-family:sans-serif;margin:2em;color:#222}"
+		"table{border-collapse:collapse;margin:.5em 0}"
+		"td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+		"td:first-child,td:nth-child(2),th{text-align:left}"
+		"tr.bad td{background:#fde8e8}#summary td:nth-child(2){text-align:left}"
+		"section h2{font-size:1.1em;margin-top:1.5em}.ok{color:#1a7f37}.bad{color:#c62828}"
+		".uris{color:#666;font-size:.9em}.err{color:#c62828}"
+		".chart .src{fill:#bbb}.chart .dst{fill:#2e9d55}.chart .bad{fill:#c62828}"
+		".chart text{font-size:12px}\n</style></head><body>\n"
+		"<h1>Mail migration verification</h1>\n"
+		"<p>%zu of %zu mailboxes complete. Generated %s by mailferry %s. Each "
+		"message is compared by its SHA-256 content digest and size; "
+		"&ldquo;extra&rdquo; counts mail in the target that did not come from "
+		"the source (for example mail received there already).</p>\n",
 		ok, n, when, PACKAGE_VERSION);
 	html_summary(f, accts, n);
 	fputs("<h2>Mailboxes</h2>\n", f);

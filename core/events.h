@@ -23,7 +23,7 @@ struct job_counters {
 	uint64_t skipped;              /* already there from an earlier run */
 	uint64_t failed;               /* recorded as failed by this run */
 	uint64_t folders, folders_failed;
-	uint64_t expected;             /* messages the source announced, if known */
+	uint64_t expected; /* messages the source announced, if known */
 	/* migrate --only-failed: messages recorded failed or pending by an
 	 * earlier run that this one tried again, and how many of those are
 	 * now on the target (counted in copied or skipped too). */
@@ -48,8 +48,7 @@ enum progress_outcome { OUTCOME_COPIED, OUTCOME_SKIPPED, OUTCOME_FAILED };
 
 struct run_events {
 	void *ctx;
-	void (*mailbox_start)(void *ctx, const char *mailbox, const char *source,
-			      const char *sink);
+	void (*mailbox_start)(void *ctx, const char *mailbox, const char *source, const char *sink);
 	void (*folder)(void *ctx, const char *mailbox, const char *folder, const char *target,
 		       uint64_t messages);
 	/* c: the mailbox's counters after this message. */

@@ -89,12 +89,8 @@ char *folder_map_target(const struct folder_map *m, const struct mf_folder *f,
 			enum mf_special_use *special_r)
 {
 	switch (m->kind) {
-	case FOLDER_POLICY_INBOX:
-		*special_r = MF_SPECIAL_INBOX;
-		return mf_xstrdup("INBOX");
-	case FOLDER_POLICY_NAMED:
-		*special_r = MF_SPECIAL_NONE;
-		return mf_xstrdup(m->named);
+	case FOLDER_POLICY_INBOX: *special_r = MF_SPECIAL_INBOX; return mf_xstrdup("INBOX");
+	case FOLDER_POLICY_NAMED: *special_r = MF_SPECIAL_NONE; return mf_xstrdup(m->named);
 	case FOLDER_POLICY_ORIGINAL:
 	default:
 		*special_r = f->special_use;

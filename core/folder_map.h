@@ -14,7 +14,7 @@ enum folder_policy_kind {
 
 struct folder_map {
 	enum folder_policy_kind kind;
-	char *named;           /* FOLDER_POLICY_NAMED */
+	char *named;               /* FOLDER_POLICY_NAMED */
 	char **include, **exclude; /* fnmatch globs on the source path */
 	size_t n_include, n_exclude;
 };

@@ -18,8 +18,7 @@
 
 atomic_int mf_cancel_requested;
 
-static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
-	MF_PRINTF(3, 4);
+static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...) MF_PRINTF(3, 4);
 static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
 {
 	(void)ctx;

@@ -28,18 +28,18 @@ struct folder_run {
 	struct job_ctx *j;
 	const struct mf_folder *folder;
 	struct state_folder sf;
-	uint32_t uidvalidity;   /* the folder's current one */
-	bool validity_changed;  /* ids from an older uidvalidity are void */
-	char *target;           /* sink path from the folder policy */
+	uint32_t uidvalidity;  /* the folder's current one */
+	bool validity_changed; /* ids from an older uidvalidity are void */
+	char *target;          /* sink path from the folder policy */
 	enum mf_special_use special;
-	char *actual;           /* path the sink wants for append() */
-	uint64_t since_uid;     /* the cursor this fetch started from */
-	uint64_t max_seen_uid;  /* highest uid finished in this fetch */
-	uint64_t min_open_uid;  /* lowest uid left unfinished, 0 if none */
-	bool pipelined;         /* the sink has append_start/append_flush */
-	int async_status;       /* first session failure reported by done() */
+	char *actual;          /* path the sink wants for append() */
+	uint64_t since_uid;    /* the cursor this fetch started from */
+	uint64_t max_seen_uid; /* highest uid finished in this fetch */
+	uint64_t min_open_uid; /* lowest uid left unfinished, 0 if none */
+	bool pipelined;        /* the sink has append_start/append_flush */
+	int async_status;      /* first session failure reported by done() */
 	struct mf_error async_err;
-	bool sink_failed;       /* the last error came from the sink */
+	bool sink_failed; /* the last error came from the sink */
 	/* With a pipelined sink, a writer thread stores while the source
 	 * keeps reading (each link busy at once, not in turns): */
 	struct state_db *wdb;   /* the storing side's connection */
@@ -55,11 +55,11 @@ struct folder_run {
 	bool filter;
 	/* What the plugins' capability bits promise (plugin.h says what the
 	 * core does without each): */
-	bool stable_ids;     /* source ids name messages across sessions */
-	bool uid_cursor;     /* ...and uids ascend, so last_uid resumes */
-	bool sync_state_ok;  /* the source keeps a sync token */
-	bool sink_ids;       /* the sink fills target_id */
-	bool drop_keywords;  /* the sink cannot store keywords */
+	bool stable_ids;          /* source ids name messages across sessions */
+	bool uid_cursor;          /* ...and uids ascend, so last_uid resumes */
+	bool sync_state_ok;       /* the source keeps a sync token */
+	bool sink_ids;            /* the sink fills target_id */
+	bool drop_keywords;       /* the sink cannot store keywords */
 	struct content_keys keys; /* !stable_ids: messages named by content */
 	uint64_t keywords_dropped;
 };
@@ -184,8 +184,8 @@ static int record_failure_db(struct folder_run *fr, struct state_db *db,
 	char text[700];
 	snprintf(text, sizeof(text), "%s: %s: message %s: %s", fr->j->job->name, fr->folder->path,
 		 msg->source_id, why->text);
-	int st = state_message_failed(db, fr->sf.id, fr->uidvalidity, msg->source_id,
-				      msg->size, permanent, text, &err);
+	int st = state_message_failed(db, fr->sf.id, fr->uidvalidity, msg->source_id, msg->size,
+				      permanent, text, &err);
 	advance_uid(fr, msg, permanent);
 	note(fr, msg->source_id, OUTCOME_FAILED, msg->size, text);
 	if (st != MF_OK) {
@@ -213,8 +213,7 @@ static int lookup(struct folder_run *fr, struct spool *sp, const struct mf_messa
 		return MF_OK;
 	spool_rewind(sp);
 	crash_enter(j->snk_plugin->desc.name, "looking up a message of", j->job->name, fr->actual);
-	int st = j->snk_plugin->sink.lookup(j->snk, fr->actual, m, sp->digest, found_r, res,
-					    err);
+	int st = j->snk_plugin->sink.lookup(j->snk, fr->actual, m, sp->digest, found_r, res, err);
 	crash_leave();
 	return st;
 }
@@ -231,7 +230,8 @@ static int append_with_retry(struct folder_run *fr, struct spool *sp, const stru
 		crash_leave();
 		if (st == MF_OK || st == MF_ERR_MESSAGE)
 			return st;
-		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) ||
+		    !job_backoff(j, err, attempt))
 			return st;
 		st = job_open_sink(j, err);
 		if (st == MF_OK)
@@ -383,12 +383,14 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 			return st;
 		}
 		if (!found && j->snk_plugin->sink.lookup == NULL)
-			log_msg(MF_LOG_WARN, "%s: an earlier run was interrupted while appending it "
-					     "and the sink cannot check; appending again", what);
+			log_msg(MF_LOG_WARN,
+				"%s: an earlier run was interrupted while appending it "
+				"and the sink cannot check; appending again",
+				what);
 	}
 	if (!found) {
-		st = state_message_pending(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id, m->size,
-					   sp->digest, cb_err);
+		st = state_message_pending(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id,
+					   m->size, sp->digest, cb_err);
 		if (st != MF_OK)
 			return st;
 		if (fr->pipelined) {
@@ -410,8 +412,8 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 		}
 	}
 	st = state_message_copied(fr->wdb, fr->sf.id, fr->uidvalidity, msg->source_id, m->size,
-				  sp->digest, fr->actual, target_id_for(fr, msg->source_id, &res, tid),
-				  cb_err);
+				  sp->digest, fr->actual,
+				  target_id_for(fr, msg->source_id, &res, tid), cb_err);
 	if (st != MF_OK)
 		return st;
 	advance_uid(fr, msg, true);
@@ -425,7 +427,6 @@ static int store_message(struct folder_run *fr, struct spool *sp, const struct m
 	note(fr, msg->source_id, found ? OUTCOME_SKIPPED : OUTCOME_COPIED, m->size, NULL);
 	return MF_OK;
 }
-
 
 /* ---- the writer thread ------------------------------------------- */
 
@@ -487,8 +488,8 @@ static void *writer_main(void *arg)
 			failed ? it->prior
 			       : state_message_status(fr->wdb, fr->sf.id, fr->uidvalidity,
 						      it->msg.source_id);
-		if (!failed && (prior == STATE_MSG_COPIED ||
-				(prior == STATE_MSG_FAILED && !fr->filter))) {
+		if (!failed &&
+		    (prior == STATE_MSG_COPIED || (prior == STATE_MSG_FAILED && !fr->filter))) {
 			advance_uid(fr, &it->msg, true);
 			note(fr, it->msg.source_id, OUTCOME_SKIPPED, 0, NULL);
 		} else if (!failed) {
@@ -579,8 +580,8 @@ static struct writer_item *writer_slot(struct writer *w, struct mf_error *err, i
 	*st_r = w->status;
 	if (*st_r != MF_OK)
 		*err = w->err;
-	struct writer_item *it = *st_r == MF_OK ? &w->items[(w->head + w->count) % WRITER_SLOTS]
-						 : NULL;
+	struct writer_item *it =
+		*st_r == MF_OK ? &w->items[(w->head + w->count) % WRITER_SLOTS] : NULL;
 	pthread_mutex_unlock(&w->mu);
 	return it;
 }
@@ -837,11 +838,16 @@ static uint64_t retry_count(const struct retry_set *rs)
 
 /* One pass over a folder: the whole folder from its cursor (filter
  * false), or --only-failed's pass over the messages in rs. */
-static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
-			    struct retry_set *rs, bool filter, struct mf_error *err)
+static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, struct retry_set *rs,
+			    bool filter, struct mf_error *err)
 {
-	struct folder_run fr = { .j = j, .folder = folder, .fatal = err, .wdb = j->db,
-				 .lock = j->lock, .rs = rs, .filter = filter };
+	struct folder_run fr = { .j = j,
+				 .folder = folder,
+				 .fatal = err,
+				 .wdb = j->db,
+				 .lock = j->lock,
+				 .rs = rs,
+				 .filter = filter };
 	int st = state_folder_begin(j->db, j->mailbox_id, folder->path, &fr.sf, err);
 	if (st != MF_OK)
 		return st;
@@ -854,8 +860,9 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 	fr.drop_keywords = (snk_caps & MF_CAP_KEYWORDS) == 0;
 	fr.validity_changed = fr.sf.uidvalidity != 0 && fr.sf.uidvalidity != folder->uidvalidity;
 	if (fr.validity_changed)
-		log_msg(MF_LOG_WARN, "%s: %s: UIDVALIDITY changed from %u to %u; matching "
-				     "messages by content so nothing is copied twice",
+		log_msg(MF_LOG_WARN,
+			"%s: %s: UIDVALIDITY changed from %u to %u; matching "
+			"messages by content so nothing is copied twice",
 			j->job->name, folder->path, fr.sf.uidvalidity, folder->uidvalidity);
 	if (rs != NULL && !rs->loaded) {
 		st = retry_set_load(rs, j->db, fr.sf.id, fr.uidvalidity, err);
@@ -871,8 +878,9 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 	} else if (fr.filter && fr.validity_changed) {
 		/* The recorded ids are of the old numbering: resume the
 		 * whole folder instead, which matches copies by content. */
-		log_msg(MF_LOG_WARN, "%s: %s: failed messages are recorded under another "
-				     "UIDVALIDITY; resuming the whole folder",
+		log_msg(MF_LOG_WARN,
+			"%s: %s: failed messages are recorded under another "
+			"UIDVALIDITY; resuming the whole folder",
 			j->job->name, folder->path);
 		fr.filter = false;
 	} else if (fr.filter && retry_count(rs) == 0) {
@@ -910,7 +918,8 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 		 * whose fate is unknown are settled by lookup().  A fetch
 		 * aborted by a failed sink leaves the source mid-response, so
 		 * the source is reopened in either case. */
-		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) ||
+		    !job_backoff(j, err, attempt))
 			break;
 		if (fr.sink_failed) {
 			st = job_open_sink(j, err);
@@ -926,8 +935,8 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 	struct mf_error e2;
 	/* Adopt a new UIDVALIDITY only once the folder is complete: until
 	 * then the old rows are still needed to match by content. */
-	uint32_t saved_validity = st == MF_OK || fr.sf.uidvalidity == 0 ? fr.uidvalidity
-									 : fr.sf.uidvalidity;
+	uint32_t saved_validity =
+		st == MF_OK || fr.sf.uidvalidity == 0 ? fr.uidvalidity : fr.sf.uidvalidity;
 	uint64_t saved_uid = saved_validity == fr.uidvalidity ? cursor_after(&fr) : fr.sf.last_uid;
 	if (fr.filter) {
 		/* A pass over a few old messages says nothing about the
@@ -946,8 +955,9 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder,
 		st = st2;
 	}
 	if (fr.keywords_dropped > 0) {
-		log_msg(MF_LOG_WARN, "%s: %s: the sink cannot store keywords; copied %" PRIu64
-				     " messages without theirs",
+		log_msg(MF_LOG_WARN,
+			"%s: %s: the sink cannot store keywords; copied %" PRIu64
+			" messages without theirs",
 			j->job->name, folder->path, fr.keywords_dropped);
 		pthread_mutex_lock(j->lock);
 		j->job->counters.keywords_dropped += fr.keywords_dropped;

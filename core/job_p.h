@@ -33,7 +33,7 @@ struct job_ctx {
 	/* The accounts lent to the open sessions (password NULL once
 	 * open() returned): plugin.h says valid until close(). */
 	struct mf_account src_acct, snk_acct;
-	bool slots_held;  /* connection slots of both hosts */
+	bool slots_held; /* connection slots of both hosts */
 	struct state_db *db;
 	int64_t mailbox_id;
 	struct spool spool;

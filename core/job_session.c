@@ -143,15 +143,18 @@ bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt
 static int open_with_retry(struct job_ctx *j, bool source, struct mf_error *err)
 {
 	for (unsigned attempt = 1;; attempt++) {
-		int st = source ? open_side(j, &j->job->source, &j->src_acct, "source", src_opener, err)
-				: open_side(j, &j->job->sink, &j->snk_acct, "sink", snk_opener, err);
+		int st =
+			source ? open_side(j, &j->job->source, &j->src_acct, "source", src_opener,
+					   err)
+			       : open_side(j, &j->job->sink, &j->snk_acct, "sink", snk_opener, err);
 		if (st == MF_OK)
 			return MF_OK;
 		if (source)
 			j->src_plugin->source.close(&j->src);
 		else
 			j->snk_plugin->sink.close(&j->snk);
-		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) ||
+		    !job_backoff(j, err, attempt))
 			return st;
 	}
 }

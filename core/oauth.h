@@ -35,12 +35,12 @@ struct oauth_client {
 	enum oauth_flow flow;
 	char *token_url;
 	char *client_id;
-	char *secret_file;   /* OAUTH_CLIENT_SECRET; NULL: the environment */
-	char *cert_file, *key_file;        /* OAUTH_CLIENT_CERT */
-	char *service_account_file;        /* OAUTH_SERVICE_ACCOUNT */
-	char *refresh_token_file;          /* OAUTH_REFRESH_TOKEN */
+	char *secret_file;          /* OAUTH_CLIENT_SECRET; NULL: the environment */
+	char *cert_file, *key_file; /* OAUTH_CLIENT_CERT */
+	char *service_account_file; /* OAUTH_SERVICE_ACCOUNT */
+	char *refresh_token_file;   /* OAUTH_REFRESH_TOKEN */
 	char *scope;
-	char *subject;       /* the mailbox (Google's "sub") */
+	char *subject; /* the mailbox (Google's "sub") */
 	/* transport */
 	const char *ca_file;
 	bool insecure;
@@ -64,8 +64,8 @@ const char *oauth_flow_name(enum oauth_flow flow);
 
 /* oauth_jwt.c: a signed RS256 JWT (header and claims are JSON objects
  * the function takes over), or NULL with err set. */
-char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json,
-		      void *claims_json, struct mf_error *err);
+char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json, void *claims_json,
+		      struct mf_error *err);
 /* base64url of SHA-1 of the first certificate in cert_pem (x5t), or
  * NULL with err set. */
 char *oauth_cert_thumbprint(const char *cert_file, struct mf_error *err);
@@ -73,13 +73,12 @@ char *oauth_cert_thumbprint(const char *cert_file, struct mf_error *err);
 /* oauth_endpoint.c: one token request.  On MF_OK *token_r (malloc'd) and
  * *expires_in_s; a refresh token the server rotated is written back to
  * the refresh token file (atomically, mode 0600). */
-int oauth_request_token(const struct oauth_client *c, char **token_r,
-			int64_t *expires_in_s, struct mf_error *err);
+int oauth_request_token(const struct oauth_client *c, char **token_r, int64_t *expires_in_s,
+			struct mf_error *err);
 
 /* oauth.c: the host slot and the cache. */
 int oauth_token(const struct settings *s, const struct mf_account *acct,
-		const struct mf_oauth_request *req, char **token_r,
-		struct mf_error *err);
+		const struct mf_oauth_request *req, char **token_r, struct mf_error *err);
 /* Wipe and drop every cached token (end of run, tests). */
 void oauth_cache_clear(void);
 /* How many token requests went to an endpoint since start (tests, the

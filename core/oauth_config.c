@@ -57,13 +57,14 @@ static int read_service_account(const char *path, struct oauth_client *c, struct
 	else if (email == NULL || key == NULL)
 		st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				  "oauth: service account key %s: no client_email or private_key "
-				  "(download a JSON key of the service account)", path);
+				  "(download a JSON key of the service account)",
+				  path);
 	else {
 		free(c->client_id);
 		c->client_id = mf_xstrdup(email);
 		if (c->token_url == NULL)
-			c->token_url = mf_xstrdup(uri != NULL ? uri
-							      : "https://oauth2.googleapis.com/token");
+			c->token_url = mf_xstrdup(
+				uri != NULL ? uri : "https://oauth2.googleapis.com/token");
 	}
 	json_decref(j);
 	return st;
@@ -86,7 +87,8 @@ int oauth_client_resolve(const struct settings *s, const struct mf_account *acct
 	if (scope == NULL && req != NULL)
 		scope = req->scope;
 	const char *subject = req != NULL && req->subject != NULL ? req->subject
-			      : acct != NULL ? acct->user : NULL;
+			      : acct != NULL                      ? acct->user
+								  : NULL;
 	c->subject = dup_or_null(subject);
 	c->ca_file = s != NULL ? settings_get(s, "ca-file") : NULL;
 	c->insecure = s != NULL && settings_get(s, "insecure") != NULL;
@@ -118,24 +120,29 @@ int oauth_client_resolve(const struct settings *s, const struct mf_account *acct
 		if (c->subject == NULL)
 			return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 					    "%s: a service account acts for a mailbox: the "
-					    "account names no user", who);
+					    "account names no user",
+					    who);
 	} else if (c->client_id == NULL) {
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "%s: OAuth 2.0 (%s): no --oauth-client-id (the application "
-				    "id of the app registration)", who, oauth_flow_name(c->flow));
+				    "id of the app registration)",
+				    who, oauth_flow_name(c->flow));
 	}
 	if (c->flow == OAUTH_CLIENT_CERT && (c->cert_file == NULL || c->key_file == NULL))
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "%s: OAuth 2.0 with a certificate needs both --oauth-cert-file "
-				    "and --oauth-key-file", who);
+				    "and --oauth-key-file",
+				    who);
 	if (c->token_url == NULL) {
-		const char *tenant = req != NULL && req->tenant != NULL ? req->tenant
-				     : get(s, acct, "oauth-tenant");
+		const char *tenant = req != NULL && req->tenant != NULL
+					     ? req->tenant
+					     : get(s, acct, "oauth-tenant");
 		if (tenant == NULL)
 			return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 					    "%s: OAuth 2.0: no --oauth-tenant (the directory id or "
 					    "domain of the Microsoft 365 tenant) and no "
-					    "--oauth-token-url", who);
+					    "--oauth-token-url",
+					    who);
 		c->token_url = mf_xasprintf("%s/%s/oauth2/v2.0/token",
 					    authority_url(get(s, acct, "oauth-authority")), tenant);
 	}
@@ -165,7 +172,8 @@ char *oauth_client_key(const struct oauth_client *c)
 	/* An app token (client credentials) serves every mailbox of the
 	 * tenant; delegated ones are per mailbox or per refresh token. */
 	const char *who = c->flow == OAUTH_SERVICE_ACCOUNT ? c->subject
-			  : c->flow == OAUTH_REFRESH_TOKEN ? c->refresh_token_file : "";
+			  : c->flow == OAUTH_REFRESH_TOKEN ? c->refresh_token_file
+							   : "";
 	return mf_xasprintf("%d\n%s\n%s\n%s\n%s", (int)c->flow, c->token_url, c->client_id,
 			    c->scope, who != NULL ? who : "");
 }

@@ -39,8 +39,7 @@ static void buf_wipe(struct mf_buf *b)
 }
 
 /* A whole file (first_line: up to the first newline, blanks trimmed). */
-static char *read_secret(const char *path, const char *what, bool first_line,
-			 struct mf_error *err)
+static char *read_secret(const char *path, const char *what, bool first_line, struct mf_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -243,8 +242,7 @@ static int build_form(const struct oauth_client *c, CURL *curl, struct mf_buf *f
 		*refresh_used_r = rt;
 		break;
 	}
-	case OAUTH_NONE:
-		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER, "oauth: no flow");
+	case OAUTH_NONE: return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER, "oauth: no flow");
 	}
 	wipe_free(secret);
 	wipe_free(jwt);
@@ -283,7 +281,8 @@ int oauth_request_token(const struct oauth_client *c, char **token_r, int64_t *e
 	*expires_in_s = 0;
 	CURL *curl = curl_easy_init();
 	if (curl == NULL)
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "oauth: curl_easy_init failed");
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+				    "oauth: curl_easy_init failed");
 	struct mf_buf form = { 0 }, body = { 0 };
 	char *refresh_used = NULL;
 	int st = build_form(c, curl, &form, &refresh_used, err);
@@ -332,8 +331,9 @@ int oauth_request_token(const struct oauth_client *c, char **token_r, int64_t *e
 	if (http == 200 && tok != NULL && *tok != '\0') {
 		json_t *exp = json_object_get(j, "expires_in");
 		/* Google and Microsoft send a number; some servers a string. */
-		*expires_in_s = json_is_integer(exp) ? (int64_t)json_integer_value(exp)
-				: json_is_string(exp) ? atoll(json_string_value(exp)) : 3600;
+		*expires_in_s = json_is_integer(exp)  ? (int64_t)json_integer_value(exp)
+				: json_is_string(exp) ? atoll(json_string_value(exp))
+						      : 3600;
 		*token_r = mf_xstrdup(tok);
 		explicit_bzero((char *)tok, strlen(tok));
 		const char *rt = json_string_value(json_object_get(j, "refresh_token"));
@@ -357,7 +357,8 @@ int oauth_request_token(const struct oauth_client *c, char **token_r, int64_t *e
 		if (err != NULL) {
 			err->proto_code = http;
 			curl_off_t ra = 0;
-			if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+			    ra > 0)
 				err->retry_after_ms = (uint32_t)(ra > 3600 ? 3600000 : ra * 1000);
 		}
 	}

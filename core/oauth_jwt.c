@@ -40,8 +40,8 @@ static char *json_part(json_t *j)
 	return b;
 }
 
-char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json,
-		      void *claims_json, struct mf_error *err)
+char *oauth_jwt_rs256(const char *key_pem, size_t key_len, void *header_json, void *claims_json,
+		      struct mf_error *err)
 {
 	json_t *header = header_json, *claims = claims_json;
 	json_object_set_new(header, "alg", json_string("RS256"));

@@ -70,8 +70,9 @@ static bool check_descriptor(struct plugin_registry *reg, const char *path, cons
 			     const struct mf_plugin *p)
 {
 	if (p->abi_major != MF_ABI_MAJOR) {
-		refuse(reg, path, "built for plugin ABI %u.x, this mailferry speaks %u.x; rebuild it "
-				  "against the installed mailferry headers",
+		refuse(reg, path,
+		       "built for plugin ABI %u.x, this mailferry speaks %u.x; rebuild it "
+		       "against the installed mailferry headers",
 		       p->abi_major, MF_ABI_MAJOR);
 		return false;
 	}
@@ -79,13 +80,15 @@ static bool check_descriptor(struct plugin_registry *reg, const char *path, cons
 	 * knows, and the plugin must check host->abi_minor before using a
 	 * host slot newer than ours (plugin.h says so).  So it loads. */
 	if (p->abi_minor > MF_ABI_MINOR)
-		log_msg(MF_LOG_DEBUG, "plugin %s: built for ABI %u.%u, this mailferry has %u.%u; "
-				      "loading it, features past %u.%u stay unused",
+		log_msg(MF_LOG_DEBUG,
+			"plugin %s: built for ABI %u.%u, this mailferry has %u.%u; "
+			"loading it, features past %u.%u stay unused",
 			path, p->abi_major, p->abi_minor, MF_ABI_MAJOR, MF_ABI_MINOR, MF_ABI_MAJOR,
 			MF_ABI_MINOR);
 	if (p->struct_size < PLUGIN_V1_0_SIZE) {
-		refuse(reg, path, "descriptor is %u bytes, ABI %u.0 needs at least %zu: corrupt or "
-				  "not built with MF_ABI_INIT",
+		refuse(reg, path,
+		       "descriptor is %u bytes, ABI %u.0 needs at least %zu: corrupt or "
+		       "not built with MF_ABI_INIT",
 		       p->struct_size, MF_ABI_MAJOR, (size_t)PLUGIN_V1_0_SIZE);
 		return false;
 	}
@@ -102,16 +105,18 @@ static bool check_descriptor(struct plugin_registry *reg, const char *path, cons
 		const struct mf_source_ops *o = p->source;
 		if (o == NULL || o->struct_size < SOURCE_OPS_V1_0_SIZE || o->open == NULL ||
 		    o->list_folders == NULL || o->fetch == NULL || o->close == NULL) {
-			refuse(reg, path, "source operations missing or incomplete (open, list_folders, "
-					  "fetch and close are required)");
+			refuse(reg, path,
+			       "source operations missing or incomplete (open, list_folders, "
+			       "fetch and close are required)");
 			return false;
 		}
 	} else if (p->kind == MF_PLUGIN_SINK) {
 		const struct mf_sink_ops *o = p->sink;
 		if (o == NULL || o->struct_size < SINK_OPS_V1_0_SIZE || o->open == NULL ||
 		    o->ensure_folder == NULL || o->append == NULL || o->close == NULL) {
-			refuse(reg, path, "sink operations missing or incomplete (open, ensure_folder, "
-					  "append and close are required)");
+			refuse(reg, path,
+			       "sink operations missing or incomplete (open, ensure_folder, "
+			       "append and close are required)");
 			return false;
 		}
 	} else {
@@ -134,12 +139,14 @@ bool registry_load_file(struct plugin_registry *reg, const char *path)
 	bool ok = false;
 	lt_dlhandle h = lt_dlopenext(path);
 	if (h == NULL) {
-		refuse(reg, path, "cannot load: %s (missing dependency? run ldd on it)", lt_dlerror());
+		refuse(reg, path, "cannot load: %s (missing dependency? run ldd on it)",
+		       lt_dlerror());
 		goto out;
 	}
 	const struct mf_plugin *p = lt_dlsym(h, "mailferry_plugin");
 	if (p == NULL) {
-		refuse(reg, path, "not a mailferry plugin (no %s_LTX_mailferry_plugin symbol)", name);
+		refuse(reg, path, "not a mailferry plugin (no %s_LTX_mailferry_plugin symbol)",
+		       name);
 		close_handle(h);
 		goto out;
 	}
@@ -148,8 +155,10 @@ bool registry_load_file(struct plugin_registry *reg, const char *path)
 		goto out;
 	}
 	if (have_module(reg, name)) {
-		log_msg(MF_LOG_DEBUG, "plugin %s: module '%s' already loaded from an earlier "
-				      "directory, ignoring this one", path, name);
+		log_msg(MF_LOG_DEBUG,
+			"plugin %s: module '%s' already loaded from an earlier "
+			"directory, ignoring this one",
+			path, name);
 		close_handle(h);
 		goto out;
 	}
@@ -160,7 +169,8 @@ bool registry_load_file(struct plugin_registry *reg, const char *path)
 	lp->handle = h;
 	memcpy(&lp->desc, p, min_size(p->struct_size, sizeof(lp->desc)));
 	if (p->kind == MF_PLUGIN_SOURCE)
-		memcpy(&lp->source, p->source, min_size(p->source->struct_size, sizeof(lp->source)));
+		memcpy(&lp->source, p->source,
+		       min_size(p->source->struct_size, sizeof(lp->source)));
 	else
 		memcpy(&lp->sink, p->sink, min_size(p->sink->struct_size, sizeof(lp->sink)));
 	ok = true;
@@ -245,8 +255,8 @@ static void load_dir(struct plugin_registry *reg, const char *dir)
 	free(names);
 }
 
-void registry_load(struct plugin_registry *reg, const struct mf_host *host,
-		   const char *const *dirs, size_t n_dirs)
+void registry_load(struct plugin_registry *reg, const struct mf_host *host, const char *const *dirs,
+		   size_t n_dirs)
 {
 	reg->host = host;
 	for (size_t i = 0; i < n_dirs; i++)

@@ -9,12 +9,12 @@
 #include "uri.h"
 
 struct loaded_plugin {
-	char *file;                 /* path it was loaded from */
-	void *handle;               /* lt_dlhandle */
-	struct mf_plugin desc;      /* zero-extended copy of the descriptor */
+	char *file;                  /* path it was loaded from */
+	void *handle;                /* lt_dlhandle */
+	struct mf_plugin desc;       /* zero-extended copy of the descriptor */
 	struct mf_source_ops source; /* zero-extended copies: slots an older */
 	struct mf_sink_ops sink;     /* plugin lacks read as NULL */
-	void *ctx;                  /* from init() */
+	void *ctx;                   /* from init() */
 	bool initialized;
 };
 
@@ -34,8 +34,8 @@ struct plugin_registry {
 /* Directories searched, in order: each --plugin-dir, then every entry of
  * MAILFERRY_PLUGIN_PATH (':'-separated), then the install directory.  A
  * module name found twice is taken from the first directory. */
-void registry_load(struct plugin_registry *reg, const struct mf_host *host,
-		   const char *const *dirs, size_t n_dirs);
+void registry_load(struct plugin_registry *reg, const struct mf_host *host, const char *const *dirs,
+		   size_t n_dirs);
 /* Load one module file (used by the above and by tests); false + a
  * refusal recorded when it is not acceptable. */
 bool registry_load_file(struct plugin_registry *reg, const char *path);

@@ -83,7 +83,8 @@ static void measure_folder(struct pf_task *t, struct mf_source *src, struct mf_s
 	struct preflight_row *r = t->row;
 	if (snk != NULL && t->snk_lp->sink.folder_refused != NULL) {
 		enum mf_special_use su;
-		struct mf_folder mf = { .path = f->path, .special_use = f->special_use,
+		struct mf_folder mf = { .path = f->path,
+					.special_use = f->special_use,
 					.selectable = f->selectable };
 		char *target = folder_map_target(t->cfg->folders, &mf, &su);
 		char why[256] = "";
@@ -96,8 +97,10 @@ static void measure_folder(struct pf_task *t, struct mf_source *src, struct mf_s
 	if (!f->selectable)
 		return;
 	r->folders++;
-	struct mf_folder_probe p = { .struct_size = sizeof(p), .messages = f->messages,
-				     .bytes = f->bytes, .n_larger = MF_COUNT_UNKNOWN,
+	struct mf_folder_probe p = { .struct_size = sizeof(p),
+				     .messages = f->messages,
+				     .bytes = f->bytes,
+				     .n_larger = MF_COUNT_UNKNOWN,
 				     .largest = MF_COUNT_UNKNOWN };
 	if (t->src_lp->source.probe_folder != NULL) {
 		struct mf_error err;
@@ -131,9 +134,9 @@ static void run_row(struct pf_task *t)
 {
 	struct preflight_row *r = t->row;
 	struct job *job = t->job;
-	uint64_t deadline = t->cfg->timeout_s
-				    ? throttle_now_ns() + (uint64_t)t->cfg->timeout_s * 1000000000ull
-				    : 0;
+	uint64_t deadline =
+		t->cfg->timeout_s ? throttle_now_ns() + (uint64_t)t->cfg->timeout_s * 1000000000ull
+				  : 0;
 	r->bytes = 0;
 	r->oversize = 0;
 	r->largest = MF_COUNT_UNKNOWN;
@@ -178,7 +181,8 @@ static void run_row(struct pf_task *t)
 	}
 	uint64_t limit = r->sink.probed ? r->sink.probe.max_message_size : MF_COUNT_UNKNOWN;
 	struct pf_folders fs = { .map = job->folders ? job->folders : t->cfg->folders };
-	if (src != NULL && t->src_lp->source.list_folders(src, collect_folder, &fs, &err) != MF_OK) {
+	if (src != NULL &&
+	    t->src_lp->source.list_folders(src, collect_folder, &fs, &err) != MF_OK) {
 		r->folder_error = mf_xstrdup(err.text);
 		r->bytes = MF_COUNT_UNKNOWN;
 	}
@@ -220,7 +224,8 @@ static void *pf_worker(void *arg)
 	struct pf_pool *p = arg;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		size_t i = p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
+		size_t i =
+			p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
 		pthread_mutex_unlock(&p->lock);
 		if (i == SIZE_MAX)
 			return NULL;
@@ -237,7 +242,8 @@ void preflight_run(const struct preflight_config *cfg, struct job *jobs, size_t 
 		struct pf_task *t = &pool.tasks[i];
 		memset(&rows[i], 0, sizeof(rows[i]));
 		rows[i].name = mf_xstrdup(jobs[i].name);
-		rows[i].source_uri = mf_xstrdup(jobs[i].source.acct.uri ? jobs[i].source.acct.uri : "");
+		rows[i].source_uri =
+			mf_xstrdup(jobs[i].source.acct.uri ? jobs[i].source.acct.uri : "");
 		rows[i].sink_uri = mf_xstrdup(jobs[i].sink.acct.uri ? jobs[i].sink.acct.uri : "");
 		rows[i].estimate_s = -1;
 		snprintf(rows[i].verdict, sizeof(rows[i].verdict), "canceled");

@@ -15,16 +15,16 @@
 enum preflight_login {
 	PF_LOGIN_NOT_TRIED = 0, /* the other side failed first, or no plugin */
 	PF_LOGIN_OK,
-	PF_LOGIN_AUTH,          /* credentials refused (a server that does not
+	PF_LOGIN_AUTH,       /* credentials refused (a server that does not
 				   tell a missing account apart, Dovecot's
 				   "Authentication failed", lands here) */
-	PF_LOGIN_NO_ACCOUNT,    /* the server said the account does not exist */
-	PF_LOGIN_TLS,           /* handshake or certificate */
-	PF_LOGIN_DNS,           /* the host name does not resolve */
-	PF_LOGIN_REFUSED,       /* connection refused */
+	PF_LOGIN_NO_ACCOUNT, /* the server said the account does not exist */
+	PF_LOGIN_TLS,        /* handshake or certificate */
+	PF_LOGIN_DNS,        /* the host name does not resolve */
+	PF_LOGIN_REFUSED,    /* connection refused */
 	PF_LOGIN_TIMEOUT,
-	PF_LOGIN_CONFIG,        /* bad URI, option or no plugin for the scheme */
-	PF_LOGIN_OTHER,         /* anything else: see the error text */
+	PF_LOGIN_CONFIG, /* bad URI, option or no plugin for the scheme */
+	PF_LOGIN_OTHER,  /* anything else: see the error text */
 };
 
 /* A word for the table, CSV and JSON: "ok", "auth", "no-account", ... */
@@ -33,8 +33,8 @@ enum preflight_login preflight_classify(const struct mf_error *err);
 
 struct preflight_side {
 	enum preflight_login login;
-	char error[600];    /* the plugin's (and server's) exact words */
-	bool probed;        /* the plugin has a probe slot and it answered */
+	char error[600]; /* the plugin's (and server's) exact words */
+	bool probed;     /* the plugin has a probe slot and it answered */
 	struct mf_probe probe;
 };
 
@@ -48,19 +48,19 @@ struct preflight_row {
 	uint64_t oversize, largest; /* MF_COUNT_UNKNOWN: not found out */
 	char **refused;             /* "path: why" of target-refused folders */
 	size_t n_refused;
-	char *folder_error;         /* first folder that could not be probed */
-	double estimate_s;          /* < 0: no rate or no size */
-	bool timed_out;             /* stopped probing at the row's deadline */
-	bool ok;                    /* the row can run */
-	char verdict[256];          /* "ok" or the first reason it cannot */
+	char *folder_error; /* first folder that could not be probed */
+	double estimate_s;  /* < 0: no rate or no size */
+	bool timed_out;     /* stopped probing at the row's deadline */
+	bool ok;            /* the row can run */
+	char verdict[256];  /* "ok" or the first reason it cannot */
 };
 
 struct preflight_config {
 	struct plugin_registry *registry;
 	const struct folder_map *folders;
-	unsigned jobs;        /* rows at once (0: 1) */
-	unsigned timeout_s;   /* per row (0: none) */
-	double rate_bps;      /* for the estimate; 0: none */
+	unsigned jobs;      /* rows at once (0: 1) */
+	unsigned timeout_s; /* per row (0: none) */
+	double rate_bps;    /* for the estimate; 0: none */
 };
 
 /* Fills rows[i] for jobs[i]; returns when all are done or canceled. */

@@ -13,11 +13,16 @@
 #include <mailferry/util.h>
 
 static const char *const login_names[] = {
-	[PF_LOGIN_NOT_TRIED] = "not-tried", [PF_LOGIN_OK] = "ok",
-	[PF_LOGIN_AUTH] = "auth-refused",   [PF_LOGIN_NO_ACCOUNT] = "no-account",
-	[PF_LOGIN_TLS] = "tls",             [PF_LOGIN_DNS] = "dns",
-	[PF_LOGIN_REFUSED] = "connection-refused", [PF_LOGIN_TIMEOUT] = "timeout",
-	[PF_LOGIN_CONFIG] = "config",       [PF_LOGIN_OTHER] = "error",
+	[PF_LOGIN_NOT_TRIED] = "not-tried",
+	[PF_LOGIN_OK] = "ok",
+	[PF_LOGIN_AUTH] = "auth-refused",
+	[PF_LOGIN_NO_ACCOUNT] = "no-account",
+	[PF_LOGIN_TLS] = "tls",
+	[PF_LOGIN_DNS] = "dns",
+	[PF_LOGIN_REFUSED] = "connection-refused",
+	[PF_LOGIN_TIMEOUT] = "timeout",
+	[PF_LOGIN_CONFIG] = "config",
+	[PF_LOGIN_OTHER] = "error",
 };
 
 const char *preflight_login_name(enum preflight_login l)
@@ -39,7 +44,7 @@ static bool has_word(const char *text, const char *word)
  * "Invalid credentials" does not say; Dovecot says "Authentication
  * failed" for both on purpose, so it is reported as refused). */
 static const char *const no_account_phrases[] = {
-	"no such user", "unknown user", "user not found", "user unknown",
+	"no such user",   "unknown user",    "user not found",    "user unknown",
 	"does not exist", "not provisioned", "account not found", NULL,
 };
 
@@ -104,7 +109,8 @@ void preflight_judge(struct preflight_row *r)
 		add_reason(r, "target login: %s", preflight_login_name(r->sink.login));
 	const struct mf_probe *p = &r->sink.probe;
 	if (r->sink.probed && p->quota_limit != MF_COUNT_UNKNOWN && r->bytes != MF_COUNT_UNKNOWN) {
-		uint64_t free_b = p->quota_limit > p->quota_used ? p->quota_limit - p->quota_used : 0;
+		uint64_t free_b =
+			p->quota_limit > p->quota_used ? p->quota_limit - p->quota_used : 0;
 		if (r->bytes > free_b)
 			add_reason(r, "target quota: %llu bytes needed, %llu free",
 				   (unsigned long long)r->bytes, (unsigned long long)free_b);

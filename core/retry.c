@@ -13,8 +13,7 @@ uint32_t retry_next_delay(const struct retry_policy *p, unsigned attempt)
 	return d > p->max_ms ? p->max_ms : (uint32_t)d;
 }
 
-bool retry_should_retry(const struct retry_policy *p, const struct mf_error *err,
-			unsigned attempts)
+bool retry_should_retry(const struct retry_policy *p, const struct mf_error *err, unsigned attempts)
 {
 	if (attempts >= p->max_attempts)
 		return false;
@@ -36,8 +35,8 @@ static uint64_t xorshift64(uint64_t *s)
 	return x;
 }
 
-uint32_t retry_delay(const struct retry_policy *p, const struct mf_error *err,
-		     unsigned attempt, uint64_t *rng)
+uint32_t retry_delay(const struct retry_policy *p, const struct mf_error *err, unsigned attempt,
+		     uint64_t *rng)
 {
 	if (err != NULL && err->retry_after_ms > 0)
 		return err->retry_after_ms > p->max_ms * 10u ? p->max_ms * 10u

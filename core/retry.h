@@ -13,7 +13,10 @@ struct retry_policy {
 	unsigned max_attempts; /* attempts in all, first one included */
 };
 
-#define RETRY_POLICY_DEFAULT { .base_ms = 500, .max_ms = 60000, .max_attempts = 6 }
+#define RETRY_POLICY_DEFAULT                                       \
+	{                                                          \
+		.base_ms = 500, .max_ms = 60000, .max_attempts = 6 \
+	}
 
 /* Un-jittered exponential delay before retry number attempt (1-based):
  * base * 2^(attempt-1), capped at max_ms. */
@@ -26,7 +29,7 @@ bool retry_should_retry(const struct retry_policy *p, const struct mf_error *err
 /* The delay to actually sleep: a server's own request (retry_after_ms)
  * wins; otherwise "equal jitter" in [d/2, d] so that many mailboxes hitting
  * one server do not retry in lock step.  *rng is a per-job xorshift state. */
-uint32_t retry_delay(const struct retry_policy *p, const struct mf_error *err,
-		     unsigned attempt, uint64_t *rng);
+uint32_t retry_delay(const struct retry_policy *p, const struct mf_error *err, unsigned attempt,
+		     uint64_t *rng);
 
 #endif

@@ -54,8 +54,9 @@ static void one_folder(const struct job_ctx *j, struct folder_list *l)
 	if (keep == l->n)
 		return;
 	if (l->n > 1)
-		log_msg(MF_LOG_WARN, "%s: the source has a single folder (no MF_CAP_FOLDERS) but "
-				     "listed %zu; copying %s only, as the inbox",
+		log_msg(MF_LOG_WARN,
+			"%s: the source has a single folder (no MF_CAP_FOLDERS) but "
+			"listed %zu; copying %s only, as the inbox",
 			j->job->name, l->n, l->v[keep].path);
 	for (size_t i = 0; i < l->n; i++)
 		if (i != keep)
@@ -76,7 +77,8 @@ static int list_with_retry(struct job_ctx *j, struct folder_list *l, struct mf_e
 			one_folder(j, l);
 		if (st == MF_OK)
 			return MF_OK;
-		if (!retry_should_retry(&j->cfg->retry, err, attempt) || !job_backoff(j, err, attempt))
+		if (!retry_should_retry(&j->cfg->retry, err, attempt) ||
+		    !job_backoff(j, err, attempt))
 			return st;
 		st = job_open_source(j, err);
 		if (st != MF_OK)
@@ -293,8 +295,9 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 		for (size_t k = 0; !found && k < q.l.n; k++)
 			found = strcmp(q.l.v[k].path, j->retry->v[i].path) == 0;
 		if (!found)
-			log_msg(MF_LOG_WARN, "%s: folder %s has failures recorded but the source "
-					     "no longer lists it; not retried",
+			log_msg(MF_LOG_WARN,
+				"%s: folder %s has failures recorded but the source "
+				"no longer lists it; not retried",
 				job->name, j->retry->v[i].path);
 	}
 	if (st == MF_OK) {
@@ -321,7 +324,9 @@ static void run_job(const struct run_config *cfg, struct job *job)
 {
 	pthread_mutex_t lock;
 	pthread_mutex_init(&lock, NULL);
-	struct job_ctx j = { .cfg = cfg, .job = job, .fmap = job->folders ? job->folders : cfg->folders,
+	struct job_ctx j = { .cfg = cfg,
+			     .job = job,
+			     .fmap = job->folders ? job->folders : cfg->folders,
 			     .lock = &lock };
 	struct mf_error err = { 0 };
 	uint64_t t0 = throttle_now_ns();
@@ -341,13 +346,14 @@ static void run_job(const struct run_config *cfg, struct job *job)
 		j.retry = &retry;
 		if (st == MF_OK && retry.n == 0) {
 			job->result = JOB_NOTHING_FAILED;
-			log_msg(MF_LOG_INFO, "%s: no folder or message recorded as failed: skipped "
-					     "(a mailbox that failed before reaching a folder is "
-					     "retried by a run without --only-failed)",
+			log_msg(MF_LOG_INFO,
+				"%s: no folder or message recorded as failed: skipped "
+				"(a mailbox that failed before reaching a folder is "
+				"retried by a run without --only-failed)",
 				job->name);
 			if (cfg->events.mailbox_done)
-				cfg->events.mailbox_done(cfg->events.ctx, job->name, "skipped", NULL,
-							 &job->counters, 0);
+				cfg->events.mailbox_done(cfg->events.ctx, job->name, "skipped",
+							 NULL, &job->counters, 0);
 			goto out;
 		}
 	}
@@ -364,7 +370,8 @@ static void run_job(const struct run_config *cfg, struct job *job)
 		goto out;
 	}
 	if (st == MF_OK) {
-		j.src_plugin = registry_get(cfg->registry, MF_PLUGIN_SOURCE, job->source.scheme, &err);
+		j.src_plugin =
+			registry_get(cfg->registry, MF_PLUGIN_SOURCE, job->source.scheme, &err);
 		j.snk_plugin = registry_get(cfg->registry, MF_PLUGIN_SINK, job->sink.scheme, &err);
 		if (j.src_plugin == NULL || j.snk_plugin == NULL)
 			st = err.status ? (int)err.status : MF_ERR_FATAL;
@@ -398,8 +405,9 @@ static void run_job(const struct run_config *cfg, struct job *job)
 	}
 	if (cfg->events.mailbox_done)
 		cfg->events.mailbox_done(cfg->events.ctx, job->name,
-					 job->result == JOB_DONE ? "done"
-					 : job->result == JOB_CANCELED ? "canceled" : "failed",
+					 job->result == JOB_DONE       ? "done"
+					 : job->result == JOB_CANCELED ? "canceled"
+								       : "failed",
 					 job->error[0] ? job->error : NULL, &job->counters,
 					 (double)(throttle_now_ns() - t0) / 1e9);
 out:
@@ -433,7 +441,8 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		size_t i = p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
+		size_t i =
+			p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
 		pthread_mutex_unlock(&p->lock);
 		if (i == SIZE_MAX)
 			return NULL;
@@ -472,7 +481,7 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	struct mf_error err;
 	if (state_open(cfg->state_path, &db, &err) != MF_OK)
 		log_msg(MF_LOG_ERROR, "%s", err.text); /* each job reports it too */
-	else if (!cfg->only_failed) /* a retry adds no mailboxes */
+	else if (!cfg->only_failed)                    /* a retry adds no mailboxes */
 		declare_jobs(db, jobs, n);
 	state_close(&db);
 	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };

@@ -23,8 +23,8 @@ struct run_config {
 	struct retry_policy retry;
 	size_t spool_mem_limit;
 	const char *tmpdir;
-	unsigned jobs;     /* mailboxes at once */
-	unsigned streams;  /* sessions per side per mailbox (0: 1); used only
+	unsigned jobs;    /* mailboxes at once */
+	unsigned streams; /* sessions per side per mailbox (0: 1); used only
 			    * when source and sink allow parallel sessions */
 	bool dry_run;
 	/* migrate --only-failed: visit only mailboxes with failed folders or
@@ -35,22 +35,22 @@ struct run_config {
 };
 
 enum job_result {
-	JOB_DONE,      /* every folder handled (some messages may have failed) */
-	JOB_FAILED,    /* the mailbox could not be completed */
-	JOB_DISABLED,  /* skipped: disabled in the state store */
+	JOB_DONE,     /* every folder handled (some messages may have failed) */
+	JOB_FAILED,   /* the mailbox could not be completed */
+	JOB_DISABLED, /* skipped: disabled in the state store */
 	JOB_CANCELED,
 	JOB_NOTHING_FAILED, /* --only-failed: nothing recorded as failed, skipped */
 };
 
 struct job {
-	char *name;                /* mailbox key in the state store */
+	char *name; /* mailbox key in the state store */
 	struct account_spec source, sink;
 	const struct folder_map *folders; /* per-job override or NULL */
-	bool owns_folders;         /* free folders with the job */
-	bool force_disabled;       /* the accounts file says enabled=no */
+	bool owns_folders;                /* free folders with the job */
+	bool force_disabled;              /* the accounts file says enabled=no */
 	/* results */
 	enum job_result result;
-	enum mf_status status;     /* of the error that ended it, if any */
+	enum mf_status status; /* of the error that ended it, if any */
 	char error[512];
 	struct job_counters counters;
 };

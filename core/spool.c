@@ -39,8 +39,8 @@ static int store_crlf(struct spool *s, bool *after_cr, const unsigned char *p, s
 	return mf_spool_add(&s->store, s->conv.data, s->conv.len, err);
 }
 
-int spool_fill(struct spool *s, const struct mf_message *src, bool crlf,
-	       struct throttle *throttle, const char *what, struct mf_error *err)
+int spool_fill(struct spool *s, const struct mf_message *src, bool crlf, struct throttle *throttle,
+	       const char *what, struct mf_error *err)
 {
 	mf_spool_reset(&s->store);
 	uint64_t got = 0; /* bytes read from the source */

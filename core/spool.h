@@ -27,8 +27,8 @@ void spool_free(struct spool *s);
  * NULL), computing the SHA-256 of the bytes as read, whose count must
  * equal src->size.  With crlf (a sink with MF_CAP_WANTS_CRLF) every bare
  * LF is stored as CRLF, and size counts what is stored. */
-int spool_fill(struct spool *s, const struct mf_message *src, bool crlf,
-	       struct throttle *throttle, const char *what, struct mf_error *err);
+int spool_fill(struct spool *s, const struct mf_message *src, bool crlf, struct throttle *throttle,
+	       const char *what, struct mf_error *err);
 
 /* A copy of src whose read() replays the spool from its start. */
 void spool_message(struct spool *s, const struct mf_message *src, struct mf_message *out);

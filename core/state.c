@@ -12,7 +12,8 @@
 int state_open(const char *location, struct state_db **db_r, struct mf_error *err)
 {
 	*db_r = NULL;
-	if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+	if (strncmp(location, "postgresql://", 13) == 0 ||
+	    strncmp(location, "postgres://", 11) == 0)
 		return state_pg_open(location, db_r, err);
 	const char *colon = strstr(location, "://");
 	if (colon != NULL) {
@@ -37,8 +38,7 @@ void state_close(struct state_db **db)
 }
 
 int state_mailbox_begin(struct state_db *db, const char *name, const char *source_uri,
-			const char *sink_uri, int64_t *id_r, bool *enabled_r,
-			struct mf_error *err)
+			const char *sink_uri, int64_t *id_r, bool *enabled_r, struct mf_error *err)
 {
 	return db->ops->mailbox_begin(db, name, source_uri, sink_uri, id_r, enabled_r, err);
 }
@@ -89,8 +89,8 @@ bool state_message_have(struct state_db *db, int64_t folder_id, uint32_t uidvali
 }
 
 int state_message_pending(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			  const char *source_id, uint64_t size,
-			  const unsigned char digest[32], struct mf_error *err)
+			  const char *source_id, uint64_t size, const unsigned char digest[32],
+			  struct mf_error *err)
 {
 	return db->ops->message_pending(db, folder_id, uidvalidity, source_id, size, digest, err);
 }
@@ -117,20 +117,20 @@ bool state_digest_match(struct state_db *db, int64_t folder_id, uint32_t uidvali
 	return db->ops->digest_match(db, folder_id, uidvalidity, digest, target_id);
 }
 
-int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb,
-			 void *aux, struct mf_error *err)
+int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb, void *aux,
+			 struct mf_error *err)
 {
 	return db->ops->status_foreach(db, only_name, cb, aux, err);
 }
 
-int state_failures_foreach(struct state_db *db, const char *mailbox_name,
-			   state_failure_cb *cb, void *aux, struct mf_error *err)
+int state_failures_foreach(struct state_db *db, const char *mailbox_name, state_failure_cb *cb,
+			   void *aux, struct mf_error *err)
 {
 	return db->ops->failures_foreach(db, mailbox_name, cb, aux, err);
 }
 
-int state_retry_folders(struct state_db *db, const char *mailbox_name,
-			state_retry_folder_cb *cb, void *aux, struct mf_error *err)
+int state_retry_folders(struct state_db *db, const char *mailbox_name, state_retry_folder_cb *cb,
+			void *aux, struct mf_error *err)
 {
 	return db->ops->retry_folders(db, mailbox_name, cb, aux, err);
 }
@@ -141,8 +141,8 @@ int state_retry_messages(struct state_db *db, int64_t folder_id, uint32_t uidval
 	return db->ops->retry_messages(db, folder_id, uidvalidity, cb, aux, err);
 }
 
-int state_folder_targets(struct state_db *db, const char *mailbox_name,
-			 state_folder_target_cb *cb, void *aux, struct mf_error *err)
+int state_folder_targets(struct state_db *db, const char *mailbox_name, state_folder_target_cb *cb,
+			 void *aux, struct mf_error *err)
 {
 	return db->ops->folder_targets(db, mailbox_name, cb, aux, err);
 }
@@ -164,8 +164,8 @@ int state_totals(struct state_db *db, struct state_totals *t_r, struct mf_error 
 	return db->ops->totals(db, t_r, err);
 }
 
-int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds,
-		     state_rate_cb *cb, void *aux, struct mf_error *err)
+int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		     void *aux, struct mf_error *err)
 {
 	return db->ops->throughput(db, since, bucket_seconds, cb, aux, err);
 }

@@ -23,8 +23,7 @@ void state_close(struct state_db **db);
 
 /* Mailboxes are keyed by the operator's account name. */
 int state_mailbox_begin(struct state_db *db, const char *name, const char *source_uri,
-			const char *sink_uri, int64_t *id_r, bool *enabled_r,
-			struct mf_error *err);
+			const char *sink_uri, int64_t *id_r, bool *enabled_r, struct mf_error *err);
 /* status: "pending", "running", "done", "failed", "disabled" */
 int state_mailbox_finish(struct state_db *db, int64_t mailbox_id, const char *status,
 			 const char *last_error, struct mf_error *err);
@@ -45,10 +44,10 @@ int state_folder_save(struct state_db *db, int64_t folder_id, uint32_t uidvalidi
 		      const char *status, const char *last_error, struct mf_error *err);
 
 enum state_msg_status {
-	STATE_MSG_NONE,        /* never seen, or failed in a retryable way */
-	STATE_MSG_PENDING,     /* an append was started, outcome unknown */
+	STATE_MSG_NONE,    /* never seen, or failed in a retryable way */
+	STATE_MSG_PENDING, /* an append was started, outcome unknown */
 	STATE_MSG_COPIED,
-	STATE_MSG_FAILED,      /* failed permanently: not retried */
+	STATE_MSG_FAILED, /* failed permanently: not retried */
 };
 enum state_msg_status state_message_status(struct state_db *db, int64_t folder_id,
 					   uint32_t uidvalidity, const char *source_id);
@@ -56,8 +55,8 @@ enum state_msg_status state_message_status(struct state_db *db, int64_t folder_i
 bool state_message_have(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 			const char *source_id);
 int state_message_pending(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			  const char *source_id, uint64_t size,
-			  const unsigned char digest[32], struct mf_error *err);
+			  const char *source_id, uint64_t size, const unsigned char digest[32],
+			  struct mf_error *err);
 int state_message_copied(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 			 const char *source_id, uint64_t size, const unsigned char digest[32],
 			 const char *target_folder, const char *target_id, struct mf_error *err);
@@ -77,15 +76,15 @@ struct state_mailbox_status {
 	uint64_t folders, copied, copied_bytes, failed, pending;
 };
 typedef int state_status_cb(const struct state_mailbox_status *st, void *aux);
-int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb,
-			 void *aux, struct mf_error *err);
+int state_status_foreach(struct state_db *db, const char *only_name, state_status_cb *cb, void *aux,
+			 struct mf_error *err);
 
 struct state_failure {
 	const char *folder, *source_id, *error;
 };
 typedef int state_failure_cb(const struct state_failure *f, void *aux);
-int state_failures_foreach(struct state_db *db, const char *mailbox_name,
-			   state_failure_cb *cb, void *aux, struct mf_error *err);
+int state_failures_foreach(struct state_db *db, const char *mailbox_name, state_failure_cb *cb,
+			   void *aux, struct mf_error *err);
 
 /* migrate --only-failed: the folders of a mailbox with work left by
  * earlier runs (the folder ended "failed", or messages in it are recorded
@@ -96,8 +95,8 @@ struct state_retry_folder {
 	uint64_t failed, pending;  /* message rows under the folder's uidvalidity */
 };
 typedef int state_retry_folder_cb(const struct state_retry_folder *f, void *aux);
-int state_retry_folders(struct state_db *db, const char *mailbox_name,
-			state_retry_folder_cb *cb, void *aux, struct mf_error *err);
+int state_retry_folders(struct state_db *db, const char *mailbox_name, state_retry_folder_cb *cb,
+			void *aux, struct mf_error *err);
 /* The source ids of one folder's messages recorded failed (for good or
  * not) or pending under uidvalidity, in no particular order. */
 typedef int state_id_cb(const char *source_id, void *aux);
@@ -112,8 +111,8 @@ struct state_folder_target {
 	const char *status, *last_error; /* the folder's last outcome; NULL if none */
 };
 typedef int state_folder_target_cb(const struct state_folder_target *t, void *aux);
-int state_folder_targets(struct state_db *db, const char *mailbox_name,
-			 state_folder_target_cb *cb, void *aux, struct mf_error *err);
+int state_folder_targets(struct state_db *db, const char *mailbox_name, state_folder_target_cb *cb,
+			 void *aux, struct mf_error *err);
 
 /* The dashboard's views (mailferry serve), answered by the store so that
  * 5,000 mailboxes cost one page's work, not a scan per request.
@@ -162,7 +161,7 @@ struct state_rate_sample {
 	uint64_t messages, bytes;
 };
 typedef int state_rate_cb(const struct state_rate_sample *s, void *aux);
-int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds,
-		     state_rate_cb *cb, void *aux, struct mf_error *err);
+int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		     void *aux, struct mf_error *err);
 
 #endif

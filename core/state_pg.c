@@ -53,11 +53,11 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS messages_digest ON messages(folder_id, digest);"
 	"CREATE INDEX IF NOT EXISTS messages_status ON messages(folder_id, status);"
 	"CREATE INDEX IF NOT EXISTS messages_updated ON messages(updated, status, size);"
-	"INSERT INTO meta VALUES('schema_version', '" STR(SCHEMA_VERSION) "')"
-	" ON CONFLICT DO NOTHING;";
+	"INSERT INTO meta VALUES('schema_version', '" STR(
+		SCHEMA_VERSION) "')"
+				" ON CONFLICT DO NOTHING;";
 
 static const struct state_store_ops state_pg_ops;
-
 
 /* postgresql://user@host:port/db from the URL's parts, without its
  * password: the name every message uses. */
@@ -75,8 +75,8 @@ static char *display_name(const char *location)
 			continue;
 		if (strcmp(i->keyword, "user") == 0)
 			user = i->val;
-		else if (strcmp(i->keyword, "host") == 0 || (strcmp(i->keyword, "hostaddr") == 0 &&
-							    host == NULL))
+		else if (strcmp(i->keyword, "host") == 0 ||
+			 (strcmp(i->keyword, "hostaddr") == 0 && host == NULL))
 			host = i->val;
 		else if (strcmp(i->keyword, "port") == 0)
 			port = i->val;
@@ -124,8 +124,8 @@ static int setup_schema(struct pg_state *db, struct mf_error *err)
 	    !exec_ok(db->conn, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")"))
 		return open_error(db, err, "cannot start the schema check");
 	bool fresh = false;
-	int st = state_pg_schema_check(db->conn, db->display, SCHEMA_VERSION, schema_steps,
-				       &fresh, err);
+	int st = state_pg_schema_check(db->conn, db->display, SCHEMA_VERSION, schema_steps, &fresh,
+				       err);
 	/* CREATE ... IF NOT EXISTS also on a stamped database: cheap, and an
 	 * index added within one version appears. */
 	if (st == MF_OK && !exec_ok(db->conn, schema_sql))
@@ -146,9 +146,13 @@ int state_pg_open(const char *location, struct state_db **db_r, struct mf_error 
 	db->display = display_name(location);
 	/* Defaults the URL may override (it comes last): a dead server is
 	 * noticed within minutes, not at the kernel's TCP timeout. */
-	const char *const keys[] = { "fallback_application_name", "connect_timeout",
-				     "keepalives_idle", "keepalives_interval", "keepalives_count",
-				     "dbname", NULL };
+	const char *const keys[] = { "fallback_application_name",
+				     "connect_timeout",
+				     "keepalives_idle",
+				     "keepalives_interval",
+				     "keepalives_count",
+				     "dbname",
+				     NULL };
 	const char *const vals[] = { "mailferry", "15", "30", "10", "3", location, NULL };
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
@@ -177,7 +181,6 @@ static void pg_close(struct state_db *base)
 	free(db->display);
 	free(db);
 }
-
 
 /* Run a statement whose rows are not wanted. */
 static int run_only(struct pg_state *db, const char *what, const char *sql,
@@ -232,7 +235,8 @@ static int pg_mailbox_begin(struct state_db *base, const char *name, const char 
 		 * other worker is writing. */
 		int st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 				      "state %s: mailbox %s is being migrated by another worker "
-				      "(%s); skipped here", db->display, name,
+				      "(%s); skipped here",
+				      db->display, name,
 				      pg_text(r, 0, 2) ? pg_text(r, 0, 2) : "unknown");
 		PQclear(r);
 		return st;
@@ -310,9 +314,10 @@ static int pg_folder_begin(struct state_db *base, int64_t mailbox_id, const char
 	struct pg_params p = { .n = 0 };
 	pg_param_int(&p, mailbox_id);
 	pg_param_text(&p, path);
-	int st = run_only(db, "record folder",
-			  "INSERT INTO folders(mailbox_id,path) VALUES($1,$2) ON CONFLICT DO NOTHING",
-			  &p, err);
+	int st = run_only(
+		db, "record folder",
+		"INSERT INTO folders(mailbox_id,path) VALUES($1,$2) ON CONFLICT DO NOTHING", &p,
+		err);
 	if (st != MF_OK)
 		return st;
 	PGresult *r = pg_run(db, "read folder",
@@ -348,11 +353,12 @@ static int pg_folder_save(struct state_db *base, int64_t folder_id, uint32_t uid
 	pg_param_text(&p, target_path);
 	pg_param_text(&p, status);
 	pg_param_text(&p, last_error);
-	return run_only(db, "record folder",
-			"UPDATE folders SET uidvalidity=$2, last_uid=$3,"
-			" sync_state=coalesce($4, sync_state), target_path=coalesce($5, target_path),"
-			" status=$6, last_error=$7 WHERE id=$1",
-			&p, err);
+	return run_only(
+		db, "record folder",
+		"UPDATE folders SET uidvalidity=$2, last_uid=$3,"
+		" sync_state=coalesce($4, sync_state), target_path=coalesce($5, target_path),"
+		" status=$6, last_error=$7 WHERE id=$1",
+		&p, err);
 }
 
 static void key_params(struct pg_params *p, int64_t folder_id, uint32_t uidvalidity,
@@ -421,8 +427,8 @@ static int upsert(struct pg_state *db, int64_t folder_id, uint32_t uidvalidity,
 }
 
 static int pg_message_pending(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-			      const char *source_id, uint64_t size,
-			      const unsigned char digest[32], struct mf_error *err)
+			      const char *source_id, uint64_t size, const unsigned char digest[32],
+			      struct mf_error *err)
 {
 	return upsert((struct pg_state *)base, folder_id, uidvalidity, source_id, "pending", size,
 		      digest, NULL, NULL, NULL, false, err);
@@ -430,8 +436,7 @@ static int pg_message_pending(struct state_db *base, int64_t folder_id, uint32_t
 
 static int pg_message_copied(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
 			     const char *source_id, uint64_t size, const unsigned char digest[32],
-			     const char *target_folder, const char *target_id,
-			     struct mf_error *err)
+			     const char *target_folder, const char *target_id, struct mf_error *err)
 {
 	return upsert((struct pg_state *)base, folder_id, uidvalidity, source_id, "copied", size,
 		      digest, target_folder, target_id, NULL, false, err);
@@ -491,13 +496,19 @@ static int pg_status_foreach(struct state_db *base, const char *only_name, state
 	int rc = MF_OK;
 	for (int i = 0; rc == MF_OK && i < PQntuples(r); i++) {
 		struct state_mailbox_status s = {
-			.name = pg_text(r, i, 0), .source_uri = pg_text(r, i, 1),
-			.sink_uri = pg_text(r, i, 2), .status = pg_text(r, i, 3),
-			.last_error = pg_text(r, i, 4), .enabled = pg_int(r, i, 5) != 0,
-			.started = pg_int(r, i, 6), .finished = pg_int(r, i, 7),
-			.folders = (uint64_t)pg_int(r, i, 8), .copied = (uint64_t)pg_int(r, i, 9),
+			.name = pg_text(r, i, 0),
+			.source_uri = pg_text(r, i, 1),
+			.sink_uri = pg_text(r, i, 2),
+			.status = pg_text(r, i, 3),
+			.last_error = pg_text(r, i, 4),
+			.enabled = pg_int(r, i, 5) != 0,
+			.started = pg_int(r, i, 6),
+			.finished = pg_int(r, i, 7),
+			.folders = (uint64_t)pg_int(r, i, 8),
+			.copied = (uint64_t)pg_int(r, i, 9),
 			.copied_bytes = (uint64_t)pg_int(r, i, 10),
-			.failed = (uint64_t)pg_int(r, i, 11), .pending = (uint64_t)pg_int(r, i, 12),
+			.failed = (uint64_t)pg_int(r, i, 11),
+			.pending = (uint64_t)pg_int(r, i, 12),
 		};
 		rc = cb(&s, aux);
 	}
@@ -511,12 +522,13 @@ static int pg_failures_foreach(struct state_db *base, const char *mailbox_name,
 	struct pg_state *db = (struct pg_state *)base;
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, mailbox_name);
-	PGresult *r = pg_run(db, "read failures",
-			     "SELECT f.path, m.source_id, m.error FROM messages m"
-			     " JOIN folders f ON f.id=m.folder_id JOIN mailboxes b ON b.id=f.mailbox_id"
-			     " WHERE b.name=$1 AND m.status='failed'"
-			     " ORDER BY f.path COLLATE \"C\", m.source_id COLLATE \"C\"",
-			     &p, err);
+	PGresult *r =
+		pg_run(db, "read failures",
+		       "SELECT f.path, m.source_id, m.error FROM messages m"
+		       " JOIN folders f ON f.id=m.folder_id JOIN mailboxes b ON b.id=f.mailbox_id"
+		       " WHERE b.name=$1 AND m.status='failed'"
+		       " ORDER BY f.path COLLATE \"C\", m.source_id COLLATE \"C\"",
+		       &p, err);
 	if (r == NULL)
 		return err->status;
 	int rc = MF_OK;
@@ -547,10 +559,10 @@ static int pg_folder_targets(struct state_db *base, const char *mailbox_name,
 		return err->status;
 	int rc = MF_OK;
 	for (int i = 0; rc == MF_OK && i < PQntuples(r); i++) {
-		struct state_folder_target t = { pg_text(r, i, 0), pg_text(r, i, 1),
-						 (uint64_t)pg_int(r, i, 2),
-						 (uint64_t)pg_int(r, i, 3), pg_text(r, i, 4),
-						 pg_text(r, i, 5) };
+		struct state_folder_target t = {
+			pg_text(r, i, 0),          pg_text(r, i, 1), (uint64_t)pg_int(r, i, 2),
+			(uint64_t)pg_int(r, i, 3), pg_text(r, i, 4), pg_text(r, i, 5)
+		};
 		rc = cb(&t, aux);
 	}
 	PQclear(r);
@@ -564,15 +576,16 @@ static int pg_retry_folders(struct state_db *base, const char *mailbox_name,
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, mailbox_name);
 	/* As the SQLite store: only rows under the folder's own uidvalidity. */
-	PGresult *r = pg_run(db, "read failures",
-			     "SELECT path, status, nf, np FROM (SELECT f.path, f.status,"
-			     " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
-			     "  AND m.uidvalidity=f.uidvalidity AND m.status='failed') nf,"
-			     " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
-			     "  AND m.uidvalidity=f.uidvalidity AND m.status='pending') np"
-			     " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id WHERE b.name=$1) x"
-			     " WHERE status='failed' OR nf>0 OR np>0 ORDER BY path COLLATE \"C\"",
-			     &p, err);
+	PGresult *r =
+		pg_run(db, "read failures",
+		       "SELECT path, status, nf, np FROM (SELECT f.path, f.status,"
+		       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+		       "  AND m.uidvalidity=f.uidvalidity AND m.status='failed') nf,"
+		       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+		       "  AND m.uidvalidity=f.uidvalidity AND m.status='pending') np"
+		       " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id WHERE b.name=$1) x"
+		       " WHERE status='failed' OR nf>0 OR np>0 ORDER BY path COLLATE \"C\"",
+		       &p, err);
 	if (r == NULL)
 		return err->status;
 	int rc = MF_OK;

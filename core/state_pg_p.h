@@ -44,8 +44,8 @@ bool pg_take_mailbox_lock(struct pg_state *db, int64_t id);
  * the server dropped and running it again: every statement the store
  * sends stands alone, so running it twice does no harm.  Returns the
  * result (PQclear it) or NULL with err set, naming what failed. */
-PGresult *pg_run(struct pg_state *db, const char *what, const char *sql,
-		 const struct pg_params *p, struct mf_error *err);
+PGresult *pg_run(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
+		 struct mf_error *err);
 /* The same with n text parameters (len and fmt may be NULL). */
 PGresult *pg_run_v(struct pg_state *db, const char *what, const char *sql, int n,
 		   const char *const *v, const int *len, const int *fmt, struct mf_error *err);
@@ -57,16 +57,16 @@ const char *pg_text(const PGresult *r, int row, int col); /* NULL if SQL NULL */
  * a newer one (naming both) or an unreadable one, run steps[v-1] ..
  * steps[known-2] on an older one and stamp it known.  A database without
  * the tables is new: *fresh_r = true, nothing done. */
-int state_pg_schema_check(PGconn *conn, const char *display, int known,
-			  const char *const *steps, bool *fresh_r, struct mf_error *err);
+int state_pg_schema_check(PGconn *conn, const char *display, int known, const char *const *steps,
+			  bool *fresh_r, struct mf_error *err);
 
 /* state_pg_views.c */
 int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl *v, size_t n,
 			 struct mf_error *err);
-int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
-		    uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err);
+int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, uint64_t *matched_r,
+		    state_status_cb *cb, void *aux, struct mf_error *err);
 int pg_totals(struct state_db *base, struct state_totals *t_r, struct mf_error *err);
-int pg_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds,
-		  state_rate_cb *cb, void *aux, struct mf_error *err);
+int pg_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		  void *aux, struct mf_error *err);
 
 #endif

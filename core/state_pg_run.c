@@ -102,8 +102,10 @@ static int reconnect(struct pg_state *db, const char *what, struct mf_error *err
 		attempts++;
 		PQreset(db->conn);
 	}
-	log_msg(MF_LOG_WARN, "state %s: connection to the server lost (%s); back after %u "
-			     "attempt%s", db->display, first, attempts, attempts == 1 ? "" : "s");
+	log_msg(MF_LOG_WARN,
+		"state %s: connection to the server lost (%s); back after %u "
+		"attempt%s",
+		db->display, first, attempts, attempts == 1 ? "" : "s");
 	PQclear(PQexec(db->conn, "SET client_min_messages=warning"));
 	if (db->locked_mailbox != 0 && !pg_take_mailbox_lock(db, db->locked_mailbox))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
@@ -133,8 +135,8 @@ PGresult *pg_run_v(struct pg_state *db, const char *what, const char *sql, int n
 	}
 }
 
-PGresult *pg_run(struct pg_state *db, const char *what, const char *sql,
-		 const struct pg_params *p, struct mf_error *err)
+PGresult *pg_run(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
+		 struct mf_error *err)
 {
 	static const struct pg_params none = { .n = 0 };
 	if (p == NULL)

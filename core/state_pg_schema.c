@@ -52,8 +52,8 @@ static const char *first_line(PGconn *conn, char *buf, size_t len)
 	return buf;
 }
 
-int state_pg_schema_check(PGconn *conn, const char *display, int known,
-			  const char *const *steps, bool *fresh_r, struct mf_error *err)
+int state_pg_schema_check(PGconn *conn, const char *display, int known, const char *const *steps,
+			  bool *fresh_r, struct mf_error *err)
 {
 	char buf[400];
 	*fresh_r = false;
@@ -69,7 +69,8 @@ int state_pg_schema_check(PGconn *conn, const char *display, int known,
 	if (v == -2)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "state %s: unreadable schema version: not a mailferry state "
-				    "database, or a damaged one", display);
+				    "database, or a damaged one",
+				    display);
 	if (v > known)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "state %s: schema version %d, written by a newer mailferry; "
@@ -84,8 +85,8 @@ int state_pg_schema_check(PGconn *conn, const char *display, int known,
 		if (!ok)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "state %s: cannot upgrade schema %d to %d: %s (the "
-					    "database is unchanged)", display, v, known,
-					    first_line(conn, buf, sizeof(buf)));
+					    "database is unchanged)",
+					    display, v, known, first_line(conn, buf, sizeof(buf)));
 	}
 	if (v < known) {
 		char *sql = mf_xasprintf("UPDATE meta SET value='%d' WHERE key='schema_version'",
@@ -97,8 +98,8 @@ int state_pg_schema_check(PGconn *conn, const char *display, int known,
 		if (!ok)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "state %s: cannot upgrade schema %d to %d: %s (the "
-					    "database is unchanged)", display, v, known,
-					    first_line(conn, buf, sizeof(buf)));
+					    "database is unchanged)",
+					    display, v, known, first_line(conn, buf, sizeof(buf)));
 	}
 	return MF_OK;
 }

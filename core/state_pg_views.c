@@ -28,8 +28,9 @@ int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 		size_t k = n - at < DECLARE_BATCH ? n - at : DECLARE_BATCH;
 		size_t cap = 96 + k * 32, len = 0;
 		char *sql = mf_xmalloc(cap);
-		len += (size_t)snprintf(sql, cap, "INSERT INTO mailboxes(name,source_uri,sink_uri) "
-						  "VALUES");
+		len += (size_t)snprintf(sql, cap,
+					"INSERT INTO mailboxes(name,source_uri,sink_uri) "
+					"VALUES");
 		for (size_t i = 0; i < k; i++) {
 			len += (size_t)snprintf(sql + len, cap - len, "%s($%zu,$%zu,$%zu)",
 						i ? "," : "", 3 * i + 1, 3 * i + 2, 3 * i + 3);
@@ -38,8 +39,8 @@ int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 			vals[3 * i + 2] = v[at + i].sink_uri;
 		}
 		snprintf(sql + len, cap - len, " ON CONFLICT(name) DO NOTHING");
-		PGresult *r = pg_run_v(db, "declare mailboxes", sql, (int)(3 * k), vals, NULL, NULL,
-				       err);
+		PGresult *r =
+			pg_run_v(db, "declare mailboxes", sql, (int)(3 * k), vals, NULL, NULL, err);
 		free(sql);
 		if (r == NULL)
 			rc = err->status;
@@ -49,21 +50,21 @@ int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 	return rc;
 }
 
-#define FILTER                                                                              \
-	" ($1::text IS NULL OR strpos(lower(b.name), lower($1)) > 0"                         \
-	"  OR strpos(lower(coalesce(b.sink_uri,'')), lower($1)) > 0)"                        \
+#define FILTER                                                        \
+	" ($1::text IS NULL OR strpos(lower(b.name), lower($1)) > 0"  \
+	"  OR strpos(lower(coalesce(b.sink_uri,'')), lower($1)) > 0)" \
 	" AND ($2::text IS NULL OR b.status=$2 OR ($2='disabled' AND NOT b.enabled))"
-#define COLUMNS                                                                             \
-	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled,"        \
-	" coalesce(b.started,0), coalesce(b.finished,0),"                                   \
-	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                      \
-	" count(m.status) FILTER (WHERE m.status='copied'),"                                \
-	" coalesce(sum(m.size) FILTER (WHERE m.status='copied'),0),"                        \
-	" count(m.status) FILTER (WHERE m.status='failed'),"                                \
+#define COLUMNS                                                                       \
+	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled," \
+	" coalesce(b.started,0), coalesce(b.finished,0),"                             \
+	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                \
+	" count(m.status) FILTER (WHERE m.status='copied'),"                          \
+	" coalesce(sum(m.size) FILTER (WHERE m.status='copied'),0),"                  \
+	" count(m.status) FILTER (WHERE m.status='failed'),"                          \
 	" count(m.status) FILTER (WHERE m.status='pending')"
 #define JOINS " LEFT JOIN folders f ON f.mailbox_id=b.id LEFT JOIN messages m ON m.folder_id=f.id"
-#define GROUP                                                                               \
-	" GROUP BY b.id, b.name, b.source_uri, b.sink_uri, b.status, b.last_error,"          \
+#define GROUP                                                                       \
+	" GROUP BY b.id, b.name, b.source_uri, b.sink_uri, b.status, b.last_error," \
 	" b.enabled, b.started, b.finished"
 
 /* ORDER BY text from a fixed table, never from the request. */
@@ -83,8 +84,8 @@ static void order_by(const struct state_mailbox_query *q, char *buf, size_t len)
 		 k == STATE_SORT_NAME ? "" : ", b.name COLLATE \"C\"");
 }
 
-int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
-		    uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err)
+int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, uint64_t *matched_r,
+		    state_status_cb *cb, void *aux, struct mf_error *err)
 {
 	struct pg_state *db = (struct pg_state *)base;
 	char order[96];
@@ -97,15 +98,16 @@ int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
 				   order);
 	else
 		sql = mf_xasprintf(COLUMNS " FROM (SELECT * FROM mailboxes b WHERE" FILTER
-					   "%s LIMIT $3::bigint OFFSET $4::bigint) b" JOINS GROUP "%s",
+					   "%s LIMIT $3::bigint OFFSET $4::bigint) b" JOINS GROUP
+					   "%s",
 				   order, order);
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, q->search != NULL && q->search[0] != '\0' ? q->search : NULL);
 	pg_param_text(&p, q->status != NULL && q->status[0] != '\0' ? q->status : NULL);
 	/* The count and the page are two statements: a row a running job
 	 * adds in between shows on the next refresh. */
-	PGresult *r = pg_run(db, "read mailboxes",
-			     "SELECT count(*) FROM mailboxes b WHERE" FILTER, &p, err);
+	PGresult *r = pg_run(db, "read mailboxes", "SELECT count(*) FROM mailboxes b WHERE" FILTER,
+			     &p, err);
 	if (r == NULL) {
 		free(sql);
 		return err->status;
@@ -124,13 +126,19 @@ int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
 	int rc = MF_OK;
 	for (int i = 0; rc == MF_OK && i < PQntuples(r); i++) {
 		struct state_mailbox_status s = {
-			.name = pg_text(r, i, 0), .source_uri = pg_text(r, i, 1),
-			.sink_uri = pg_text(r, i, 2), .status = pg_text(r, i, 3),
-			.last_error = pg_text(r, i, 4), .enabled = pg_int(r, i, 5) != 0,
-			.started = pg_int(r, i, 6), .finished = pg_int(r, i, 7),
-			.folders = (uint64_t)pg_int(r, i, 8), .copied = (uint64_t)pg_int(r, i, 9),
+			.name = pg_text(r, i, 0),
+			.source_uri = pg_text(r, i, 1),
+			.sink_uri = pg_text(r, i, 2),
+			.status = pg_text(r, i, 3),
+			.last_error = pg_text(r, i, 4),
+			.enabled = pg_int(r, i, 5) != 0,
+			.started = pg_int(r, i, 6),
+			.finished = pg_int(r, i, 7),
+			.folders = (uint64_t)pg_int(r, i, 8),
+			.copied = (uint64_t)pg_int(r, i, 9),
 			.copied_bytes = (uint64_t)pg_int(r, i, 10),
-			.failed = (uint64_t)pg_int(r, i, 11), .pending = (uint64_t)pg_int(r, i, 12),
+			.failed = (uint64_t)pg_int(r, i, 11),
+			.pending = (uint64_t)pg_int(r, i, 12),
 		};
 		rc = cb(&s, aux);
 	}
@@ -172,8 +180,8 @@ int pg_totals(struct state_db *base, struct state_totals *t_r, struct mf_error *
 	return MF_OK;
 }
 
-int pg_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds,
-		  state_rate_cb *cb, void *aux, struct mf_error *err)
+int pg_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		  void *aux, struct mf_error *err)
 {
 	struct pg_state *db = (struct pg_state *)base;
 	if (bucket_seconds == 0)

@@ -69,8 +69,8 @@ static const char schema_sql[] =
 
 static int db_error(struct sqlite_state *db, struct mf_error *err, const char *what)
 {
-	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s",
-			    db->path, what, sqlite3_errmsg(db->db));
+	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s", db->path, what,
+			    sqlite3_errmsg(db->db));
 }
 
 static void sq_close(struct state_db *base);
@@ -81,16 +81,19 @@ int state_sqlite_open(const char *path, struct state_db **db_r, struct mf_error 
 	db->base.ops = &state_sqlite_ops;
 	db->path = mf_xstrdup(path);
 	*db_r = NULL;
-	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		int st = db_error(db, err, "cannot open");
 		sq_close(&db->base);
 		return st;
 	}
 	sqlite3_busy_timeout(db->db, 30000);
 	char *msg = NULL;
-	if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(db->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA foreign_keys=ON;",
+			 NULL, NULL, &msg) != SQLITE_OK) {
 		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				      "state %s: cannot initialise: %s", path,
 				      msg ? msg : "unknown error");
@@ -165,8 +168,8 @@ static int exec_params(struct sqlite_state *db, struct mf_error *err, const char
 }
 
 static int sq_mailbox_begin(struct state_db *base, const char *name, const char *source_uri,
-			const char *sink_uri, int64_t *id_r, bool *enabled_r,
-			struct mf_error *err)
+			    const char *sink_uri, int64_t *id_r, bool *enabled_r,
+			    struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	int st = exec_params(db, err,
@@ -197,7 +200,7 @@ static int sq_mailbox_begin(struct state_db *base, const char *name, const char 
 }
 
 static int sq_mailbox_finish(struct state_db *base, int64_t mailbox_id, const char *status,
-			 const char *last_error, struct mf_error *err)
+			     const char *last_error, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	return exec_params(db, err,
@@ -206,13 +209,14 @@ static int sq_mailbox_finish(struct state_db *base, int64_t mailbox_id, const ch
 }
 
 static int sq_mailbox_set_enabled(struct state_db *base, const char *name, bool enabled,
-			      struct mf_error *err)
+				  struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
-	int st = exec_params(db, err,
-			     "UPDATE mailboxes SET enabled=?2, status=CASE WHEN ?2=0 THEN 'disabled'"
-			     " WHEN status='disabled' THEN 'pending' ELSE status END WHERE name=?1",
-			     "ti", name, (int64_t)enabled);
+	int st =
+		exec_params(db, err,
+			    "UPDATE mailboxes SET enabled=?2, status=CASE WHEN ?2=0 THEN 'disabled'"
+			    " WHEN status='disabled' THEN 'pending' ELSE status END WHERE name=?1",
+			    "ti", name, (int64_t)enabled);
 	if (st != MF_OK)
 		return st;
 	if (sqlite3_changes(db->db) == 0)
@@ -222,13 +226,13 @@ static int sq_mailbox_set_enabled(struct state_db *base, const char *name, bool 
 }
 
 static int sq_folder_begin(struct state_db *base, int64_t mailbox_id, const char *path,
-		       struct state_folder *f_r, struct mf_error *err)
+			   struct state_folder *f_r, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	memset(f_r, 0, sizeof(*f_r));
-	int st = exec_params(db, err,
-			     "INSERT OR IGNORE INTO folders(mailbox_id,path) VALUES(?1,?2)", "it",
-			     mailbox_id, path);
+	int st =
+		exec_params(db, err, "INSERT OR IGNORE INTO folders(mailbox_id,path) VALUES(?1,?2)",
+			    "it", mailbox_id, path);
 	if (st != MF_OK)
 		return st;
 	sqlite3_stmt *q;
@@ -253,16 +257,19 @@ static int sq_folder_begin(struct state_db *base, int64_t mailbox_id, const char
 }
 
 static int sq_folder_save(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-		      uint64_t last_uid, const char *sync_state, const char *target_path,
-		      const char *status, const char *last_error, struct mf_error *err)
+			  uint64_t last_uid, const char *sync_state, const char *target_path,
+			  const char *status, const char *last_error, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
-	return exec_params(db, err,
-			   "UPDATE folders SET uidvalidity=?2, last_uid=?3,"
-			   " sync_state=coalesce(?4, sync_state), target_path=coalesce(?5, target_path),"
-			   " status=?6, last_error=?7 WHERE id=?1",
-			   "iiittt" "t", folder_id, (int64_t)uidvalidity, (int64_t)last_uid,
-			   sync_state, target_path, status, last_error);
+	return exec_params(
+		db, err,
+		"UPDATE folders SET uidvalidity=?2, last_uid=?3,"
+		" sync_state=coalesce(?4, sync_state), target_path=coalesce(?5, target_path),"
+		" status=?6, last_error=?7 WHERE id=?1",
+		"iiittt"
+		"t",
+		folder_id, (int64_t)uidvalidity, (int64_t)last_uid, sync_state, target_path, status,
+		last_error);
 }
 
 static void bind_key(sqlite3_stmt *st, int64_t folder_id, uint32_t uidvalidity,
@@ -276,7 +283,7 @@ static void bind_key(sqlite3_stmt *st, int64_t folder_id, uint32_t uidvalidity,
 }
 
 static enum state_msg_status sq_message_status(struct state_db *base, int64_t folder_id,
-					   uint32_t uidvalidity, const char *source_id)
+					       uint32_t uidvalidity, const char *source_id)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st = db->stmt[ST_STATUS];
@@ -322,8 +329,8 @@ static int upsert(struct sqlite_state *db, int64_t folder_id, uint32_t uidvalidi
 }
 
 static int sq_message_pending(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-			  const char *source_id, uint64_t size,
-			  const unsigned char digest[32], struct mf_error *err)
+			      const char *source_id, uint64_t size, const unsigned char digest[32],
+			      struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	return upsert(db, folder_id, uidvalidity, source_id, "pending", size, digest, NULL, NULL,
@@ -331,17 +338,17 @@ static int sq_message_pending(struct state_db *base, int64_t folder_id, uint32_t
 }
 
 static int sq_message_copied(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-			 const char *source_id, uint64_t size, const unsigned char digest[32],
-			 const char *target_folder, const char *target_id, struct mf_error *err)
+			     const char *source_id, uint64_t size, const unsigned char digest[32],
+			     const char *target_folder, const char *target_id, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
-	return upsert(db, folder_id, uidvalidity, source_id, "copied", size, digest,
-		      target_folder, target_id, NULL, false, err);
+	return upsert(db, folder_id, uidvalidity, source_id, "copied", size, digest, target_folder,
+		      target_id, NULL, false, err);
 }
 
 static int sq_message_failed(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-			 const char *source_id, uint64_t size, bool permanent,
-			 const char *error_text, struct mf_error *err)
+			     const char *source_id, uint64_t size, bool permanent,
+			     const char *error_text, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	return upsert(db, folder_id, uidvalidity, source_id, "failed", size, NULL, NULL, NULL,
@@ -349,7 +356,7 @@ static int sq_message_failed(struct state_db *base, int64_t folder_id, uint32_t 
 }
 
 static bool sq_digest_match(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,
-			const unsigned char digest[32], char target_id[128])
+			    const unsigned char digest[32], char target_id[128])
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st = db->stmt[ST_DIGEST];
@@ -374,7 +381,7 @@ static const char *col_text(sqlite3_stmt *q, int i)
 }
 
 static int sq_status_foreach(struct state_db *base, const char *only_name, state_status_cb *cb,
-			 void *aux, struct mf_error *err)
+			     void *aux, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
@@ -395,10 +402,14 @@ static int sq_status_foreach(struct state_db *base, const char *only_name, state
 	int rc = MF_OK;
 	while (rc == MF_OK && sqlite3_step(q) == SQLITE_ROW) {
 		struct state_mailbox_status s = {
-			.name = col_text(q, 0), .source_uri = col_text(q, 1),
-			.sink_uri = col_text(q, 2), .status = col_text(q, 3),
-			.last_error = col_text(q, 4), .enabled = sqlite3_column_int(q, 5) != 0,
-			.started = sqlite3_column_int64(q, 6), .finished = sqlite3_column_int64(q, 7),
+			.name = col_text(q, 0),
+			.source_uri = col_text(q, 1),
+			.sink_uri = col_text(q, 2),
+			.status = col_text(q, 3),
+			.last_error = col_text(q, 4),
+			.enabled = sqlite3_column_int(q, 5) != 0,
+			.started = sqlite3_column_int64(q, 6),
+			.finished = sqlite3_column_int64(q, 7),
 			.folders = (uint64_t)sqlite3_column_int64(q, 8),
 			.copied = (uint64_t)sqlite3_column_int64(q, 9),
 			.copied_bytes = (uint64_t)sqlite3_column_int64(q, 10),
@@ -412,15 +423,16 @@ static int sq_status_foreach(struct state_db *base, const char *only_name, state
 }
 
 static int sq_failures_foreach(struct state_db *base, const char *mailbox_name,
-			   state_failure_cb *cb, void *aux, struct mf_error *err)
+			       state_failure_cb *cb, void *aux, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db->db,
-			       "SELECT f.path, m.source_id, m.error FROM messages m"
-			       " JOIN folders f ON f.id=m.folder_id JOIN mailboxes b ON b.id=f.mailbox_id"
-			       " WHERE b.name=?1 AND m.status='failed' ORDER BY f.path, m.source_id",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->db,
+		    "SELECT f.path, m.source_id, m.error FROM messages m"
+		    " JOIN folders f ON f.id=m.folder_id JOIN mailboxes b ON b.id=f.mailbox_id"
+		    " WHERE b.name=?1 AND m.status='failed' ORDER BY f.path, m.source_id",
+		    -1, &q, NULL) != SQLITE_OK)
 		return db_error(db, err, "prepare");
 	sqlite3_bind_text(q, 1, mailbox_name, -1, SQLITE_TRANSIENT);
 	int rc = MF_OK;
@@ -433,7 +445,7 @@ static int sq_failures_foreach(struct state_db *base, const char *mailbox_name,
 }
 
 static int sq_folder_targets(struct state_db *base, const char *mailbox_name,
-			 state_folder_target_cb *cb, void *aux, struct mf_error *err)
+			     state_folder_target_cb *cb, void *aux, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
@@ -450,10 +462,12 @@ static int sq_folder_targets(struct state_db *base, const char *mailbox_name,
 	sqlite3_bind_text(q, 1, mailbox_name, -1, SQLITE_TRANSIENT);
 	int rc = MF_OK;
 	while (rc == MF_OK && sqlite3_step(q) == SQLITE_ROW) {
-		struct state_folder_target t = {
-			col_text(q, 0), col_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
-			(uint64_t)sqlite3_column_int64(q, 3), col_text(q, 4), col_text(q, 5)
-		};
+		struct state_folder_target t = { col_text(q, 0),
+						 col_text(q, 1),
+						 (uint64_t)sqlite3_column_int64(q, 2),
+						 (uint64_t)sqlite3_column_int64(q, 3),
+						 col_text(q, 4),
+						 col_text(q, 5) };
 		rc = cb(&t, aux);
 	}
 	sqlite3_finalize(q);
@@ -467,15 +481,16 @@ static int sq_retry_folders(struct state_db *base, const char *mailbox_name,
 	sqlite3_stmt *q;
 	/* Rows of an older uidvalidity name messages the source no longer
 	 * numbers that way; the folder's own one is what a retry can find. */
-	if (sqlite3_prepare_v2(db->db,
-			       "SELECT path, status, nf, np FROM (SELECT f.path, f.status,"
-			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
-			       "  AND m.uidvalidity=f.uidvalidity AND m.status='failed') nf,"
-			       " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
-			       "  AND m.uidvalidity=f.uidvalidity AND m.status='pending') np"
-			       " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id WHERE b.name=?1)"
-			       " WHERE status='failed' OR nf>0 OR np>0 ORDER BY path",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->db,
+		    "SELECT path, status, nf, np FROM (SELECT f.path, f.status,"
+		    " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+		    "  AND m.uidvalidity=f.uidvalidity AND m.status='failed') nf,"
+		    " (SELECT count(*) FROM messages m WHERE m.folder_id=f.id"
+		    "  AND m.uidvalidity=f.uidvalidity AND m.status='pending') np"
+		    " FROM folders f JOIN mailboxes b ON b.id=f.mailbox_id WHERE b.name=?1)"
+		    " WHERE status='failed' OR nf>0 OR np>0 ORDER BY path",
+		    -1, &q, NULL) != SQLITE_OK)
 		return db_error(db, err, "prepare");
 	sqlite3_bind_text(q, 1, mailbox_name, -1, SQLITE_TRANSIENT);
 	int rc = MF_OK;
@@ -494,10 +509,11 @@ static int sq_retry_messages(struct state_db *base, int64_t folder_id, uint32_t 
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db->db,
-			       "SELECT source_id FROM messages WHERE folder_id=?1 AND uidvalidity=?2"
-			       " AND status IN ('failed','pending')",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->db,
+		    "SELECT source_id FROM messages WHERE folder_id=?1 AND uidvalidity=?2"
+		    " AND status IN ('failed','pending')",
+		    -1, &q, NULL) != SQLITE_OK)
 		return db_error(db, err, "prepare");
 	sqlite3_bind_int64(q, 1, folder_id);
 	sqlite3_bind_int64(q, 2, uidvalidity);

@@ -9,12 +9,7 @@
 
 #include <sqlite3.h>
 
-enum stmt_id {
-	ST_STATUS,
-	ST_UPSERT_MSG,
-	ST_DIGEST,
-	ST_COUNT
-};
+enum stmt_id { ST_STATUS, ST_UPSERT_MSG, ST_DIGEST, ST_COUNT };
 
 struct sqlite_state {
 	struct state_db base; /* first: the interface's handle */
@@ -26,10 +21,10 @@ struct sqlite_state {
 /* state_sqlite_views.c */
 int sq_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl *v, size_t n,
 			 struct mf_error *err);
-int sq_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
-		    uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err);
+int sq_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, uint64_t *matched_r,
+		    state_status_cb *cb, void *aux, struct mf_error *err);
 int sq_totals(struct state_db *base, struct state_totals *t_r, struct mf_error *err);
-int sq_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds,
-		  state_rate_cb *cb, void *aux, struct mf_error *err);
+int sq_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		  void *aux, struct mf_error *err);
 
 #endif

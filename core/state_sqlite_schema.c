@@ -31,8 +31,8 @@ static int read_version(sqlite3 *db)
 	return v;
 }
 
-int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known,
-				const char *const *steps, struct mf_error *err)
+int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known, const char *const *steps,
+				struct mf_error *err)
 {
 	int v = read_version(db);
 	if (v == -1)
@@ -40,13 +40,14 @@ int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known,
 	if (v == -2)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "state %s: unreadable schema version: not a mailferry state "
-				    "file, or a damaged one", path);
+				    "file, or a damaged one",
+				    path);
 	if (v > known)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "state %s: schema version %d, written by a newer mailferry; "
 				    "this one (%s) knows schema versions up to %d: run the newer "
-				    "mailferry on it, or start a new --state file", path, v,
-				    PACKAGE_VERSION, known);
+				    "mailferry on it, or start a new --state file",
+				    path, v, PACKAGE_VERSION, known);
 	if (v == known)
 		return MF_OK;
 	char *msg = NULL;
@@ -64,7 +65,8 @@ int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known,
 	if (rc != SQLITE_OK) {
 		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				      "state %s: cannot upgrade schema %d to %d: %s (the file is "
-				      "unchanged)", path, v, known, msg != NULL ? msg : "error");
+				      "unchanged)",
+				      path, v, known, msg != NULL ? msg : "error");
 		sqlite3_free(msg);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return st;

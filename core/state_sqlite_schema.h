@@ -10,7 +10,7 @@
  * (naming both), run steps[v-1] .. steps[known-2] (SQL taking version k
  * to k+1) on an older one in one transaction and stamp it known.  A file
  * without a stamp is new: nothing to do. */
-int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known,
-				const char *const *steps, struct mf_error *err);
+int state_sqlite_schema_upgrade(sqlite3 *db, const char *path, int known, const char *const *steps,
+				struct mf_error *err);
 
 #endif

@@ -16,8 +16,8 @@
 
 static int view_error(struct sqlite_state *db, struct mf_error *err, const char *what)
 {
-	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s", db->path,
-			    what, sqlite3_errmsg(db->db));
+	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s", db->path, what,
+			    sqlite3_errmsg(db->db));
 }
 
 static const char *text_or_null(sqlite3_stmt *q, int i)
@@ -61,16 +61,16 @@ int sq_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 	return MF_OK;
 }
 
-#define FILTER                                                                              \
-	" (?1 IS NULL OR instr(lower(b.name), lower(?1)) > 0"                               \
-	"  OR instr(lower(coalesce(b.sink_uri,'')), lower(?1)) > 0)"                         \
+#define FILTER                                                       \
+	" (?1 IS NULL OR instr(lower(b.name), lower(?1)) > 0"        \
+	"  OR instr(lower(coalesce(b.sink_uri,'')), lower(?1)) > 0)" \
 	" AND (?2 IS NULL OR b.status=?2 OR (?2='disabled' AND NOT b.enabled))"
-#define COLUMNS                                                                             \
-	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled,"        \
-	" coalesce(b.started,0), coalesce(b.finished,0),"                                   \
-	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                      \
-	" coalesce(sum(m.status='copied'),0),"                                              \
-	" coalesce(sum(CASE WHEN m.status='copied' THEN m.size END),0),"                    \
+#define COLUMNS                                                                       \
+	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled," \
+	" coalesce(b.started,0), coalesce(b.finished,0),"                             \
+	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                \
+	" coalesce(sum(m.status='copied'),0),"                                        \
+	" coalesce(sum(CASE WHEN m.status='copied' THEN m.size END),0),"              \
 	" coalesce(sum(m.status='failed'),0), coalesce(sum(m.status='pending'),0)"
 #define JOINS " LEFT JOIN folders f ON f.mailbox_id=b.id LEFT JOIN messages m ON m.folder_id=f.id"
 
@@ -107,8 +107,8 @@ static int count_matches(struct sqlite_state *db, const struct state_mailbox_que
 	return MF_OK;
 }
 
-int sq_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
-		    uint64_t *matched_r, state_status_cb *cb, void *aux, struct mf_error *err)
+int sq_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, uint64_t *matched_r,
+		    state_status_cb *cb, void *aux, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	char order[96];
@@ -135,16 +135,19 @@ int sq_mailbox_page(struct state_db *base, const struct state_mailbox_query *q,
 			sqlite3_bind_text(st, 1, q->search, -1, SQLITE_TRANSIENT);
 		if (q->status != NULL && q->status[0] != '\0')
 			sqlite3_bind_text(st, 2, q->status, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, q->limit > 0 && q->limit < INT64_MAX ? (int64_t)q->limit
-									  : -1);
+		sqlite3_bind_int64(st, 3,
+				   q->limit > 0 && q->limit < INT64_MAX ? (int64_t)q->limit : -1);
 		sqlite3_bind_int64(st, 4, q->offset < INT64_MAX ? (int64_t)q->offset : 0);
 	}
 	int step;
 	while (rc == MF_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct state_mailbox_status s = {
-			.name = text_or_null(st, 0), .source_uri = text_or_null(st, 1),
-			.sink_uri = text_or_null(st, 2), .status = text_or_null(st, 3),
-			.last_error = text_or_null(st, 4), .enabled = sqlite3_column_int(st, 5) != 0,
+			.name = text_or_null(st, 0),
+			.source_uri = text_or_null(st, 1),
+			.sink_uri = text_or_null(st, 2),
+			.status = text_or_null(st, 3),
+			.last_error = text_or_null(st, 4),
+			.enabled = sqlite3_column_int(st, 5) != 0,
 			.started = sqlite3_column_int64(st, 6),
 			.finished = sqlite3_column_int64(st, 7),
 			.folders = (uint64_t)sqlite3_column_int64(st, 8),
@@ -190,8 +193,8 @@ int sq_totals(struct state_db *base, struct state_totals *t_r, struct mf_error *
 			*m[i] = (uint64_t)sqlite3_column_int64(a, i);
 		t_r->first_started = sqlite3_column_int64(a, 6);
 		t_r->last_finished = sqlite3_column_int64(a, 7);
-		uint64_t known = t_r->pending + t_r->running + t_r->done + t_r->failed +
-				 t_r->disabled;
+		uint64_t known =
+			t_r->pending + t_r->running + t_r->done + t_r->failed + t_r->disabled;
 		t_r->other = t_r->mailboxes > known ? t_r->mailboxes - known : 0;
 		t_r->copied = (uint64_t)sqlite3_column_int64(b, 0);
 		t_r->copied_bytes = (uint64_t)sqlite3_column_int64(b, 1);
@@ -204,8 +207,8 @@ int sq_totals(struct state_db *base, struct state_totals *t_r, struct mf_error *
 	return rc;
 }
 
-int sq_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds,
-		  state_rate_cb *cb, void *aux, struct mf_error *err)
+int sq_throughput(struct state_db *base, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
+		  void *aux, struct mf_error *err)
 {
 	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *q;

@@ -28,8 +28,8 @@ struct state_store_ops {
 	enum state_msg_status (*message_status)(struct state_db *db, int64_t folder_id,
 						uint32_t uidvalidity, const char *source_id);
 	int (*message_pending)(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
-			       const char *source_id, uint64_t size,
-			       const unsigned char digest[32], struct mf_error *err);
+			       const char *source_id, uint64_t size, const unsigned char digest[32],
+			       struct mf_error *err);
 	int (*message_copied)(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 			      const char *source_id, uint64_t size, const unsigned char digest[32],
 			      const char *target_folder, const char *target_id,
@@ -41,8 +41,8 @@ struct state_store_ops {
 			     const unsigned char digest[32], char target_id[128]);
 	int (*status_foreach)(struct state_db *db, const char *only_name, state_status_cb *cb,
 			      void *aux, struct mf_error *err);
-	int (*failures_foreach)(struct state_db *db, const char *mailbox_name,
-				state_failure_cb *cb, void *aux, struct mf_error *err);
+	int (*failures_foreach)(struct state_db *db, const char *mailbox_name, state_failure_cb *cb,
+				void *aux, struct mf_error *err);
 	int (*folder_targets)(struct state_db *db, const char *mailbox_name,
 			      state_folder_target_cb *cb, void *aux, struct mf_error *err);
 	/* migrate --only-failed; see state.h. */
@@ -51,8 +51,8 @@ struct state_store_ops {
 	int (*retry_messages)(struct state_db *db, int64_t folder_id, uint32_t uidvalidity,
 			      state_id_cb *cb, void *aux, struct mf_error *err);
 	/* The dashboard's views; see state.h. */
-	int (*mailboxes_declare)(struct state_db *db, const struct state_mailbox_decl *v,
-				 size_t n, struct mf_error *err);
+	int (*mailboxes_declare)(struct state_db *db, const struct state_mailbox_decl *v, size_t n,
+				 struct mf_error *err);
 	int (*mailbox_page)(struct state_db *db, const struct state_mailbox_query *q,
 			    uint64_t *matched_r, state_status_cb *cb, void *aux,
 			    struct mf_error *err);

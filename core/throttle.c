@@ -18,8 +18,7 @@ uint64_t throttle_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void token_bucket_init(struct token_bucket *b, double rate, double burst,
-		       uint64_t now_ns)
+void token_bucket_init(struct token_bucket *b, double rate, double burst, uint64_t now_ns)
 {
 	b->rate = rate;
 	b->burst = burst > 0 ? burst : rate;
@@ -193,8 +192,7 @@ bool throttle_conn_try_acquire_pair(struct throttle *t, const char *host_a, cons
 	return acquire_pair(t, host_a, host_b, NULL, false);
 }
 
-bool throttle_conn_acquire(struct throttle *t, const char *host,
-			   const atomic_int *canceled)
+bool throttle_conn_acquire(struct throttle *t, const char *host, const atomic_int *canceled)
 {
 	return throttle_conn_acquire_pair(t, host, NULL, canceled);
 }

@@ -18,8 +18,7 @@ struct token_bucket {
 	uint64_t last_ns;
 };
 
-void token_bucket_init(struct token_bucket *b, double rate, double burst,
-		       uint64_t now_ns);
+void token_bucket_init(struct token_bucket *b, double rate, double burst, uint64_t now_ns);
 /* Take n tokens at now_ns; returns nanoseconds to wait before going on. */
 uint64_t token_bucket_take(struct token_bucket *b, double n, uint64_t now_ns);
 
@@ -36,8 +35,7 @@ void throttle_message(struct throttle *t);
 
 /* Wait for a connection slot to host (blocking, polling cancel via
  * *canceled); false if canceled.  Release exactly once per acquire. */
-bool throttle_conn_acquire(struct throttle *t, const char *host,
-			   const atomic_int *canceled);
+bool throttle_conn_acquire(struct throttle *t, const char *host, const atomic_int *canceled);
 /* Both slots at once (one job's source and sink), so that jobs each
  * holding one slot can never wait on each other for the second.  A NULL
  * host needs no slot; the same host twice needs two. */

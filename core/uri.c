@@ -26,8 +26,7 @@ static char *decode(const char *s, size_t len)
 	char *out = mf_xmalloc(len + 1);
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
 			out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else {
@@ -86,8 +85,8 @@ static void sync_account(struct account_spec *s)
 	s->acct.options = (const char *const *)s->options;
 }
 
-static int parse_authority(struct account_spec *spec, const char *a, size_t len,
-			   const char *text, struct mf_error *err)
+static int parse_authority(struct account_spec *spec, const char *a, size_t len, const char *text,
+			   struct mf_error *err)
 {
 	const char *at = NULL;
 	for (size_t i = 0; i < len; i++)
@@ -124,7 +123,8 @@ static int parse_authority(struct account_spec *spec, const char *a, size_t len,
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "%s: no host name", text);
 	if (port != NULL) {
 		uint64_t v;
-		if (!mf_parse_u64(port, (size_t)(hostpart + hlen - port), &v) || v == 0 || v > 65535)
+		if (!mf_parse_u64(port, (size_t)(hostpart + hlen - port), &v) || v == 0 ||
+		    v > 65535)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "%s: bad port number", text);
 		spec->acct.port = (uint16_t)v;
@@ -153,7 +153,8 @@ static int parse(const char *text, bool address_login, struct account_spec *spec
 	if (slen == 0)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "'%s' is not a URI: expected scheme:... such as mbox:/path "
-				    "or imaps://user@host", text);
+				    "or imaps://user@host",
+				    text);
 	spec->scheme = mf_xstrndup(text, slen);
 	for (char *c = spec->scheme; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
@@ -224,7 +225,8 @@ int uri_parse_address_login(const char *text, struct account_spec *spec, struct 
 
 size_t uri_scheme_len(const char *text)
 {
-	size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	size_t n =
+		strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 	return text[n] == ':' ? n : 0;
 }
 

@@ -23,8 +23,7 @@ int uri_parse(const char *text, struct account_spec *spec_r, struct mf_error *er
  * mf_plugin.address_schemes (registry_uri_parse() decides): an authority
  * with one '@' and no ':', "s://alice@corp.example", is the user
  * alice@corp.example with no host (the plugin's default server). */
-int uri_parse_address_login(const char *text, struct account_spec *spec_r,
-			    struct mf_error *err);
+int uri_parse_address_login(const char *text, struct account_spec *spec_r, struct mf_error *err);
 /* Length of text's scheme (the part before the first ':'), 0 if text does
  * not start with one. */
 size_t uri_scheme_len(const char *text);

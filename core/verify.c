@@ -56,15 +56,17 @@ static int sink_reader_uri(const struct run_config *cfg, struct job *job, char *
 			   struct mf_error *err)
 {
 	*uri_r = NULL;
-	struct loaded_plugin *lp = registry_get(cfg->registry, MF_PLUGIN_SINK, job->sink.scheme, err);
+	struct loaded_plugin *lp =
+		registry_get(cfg->registry, MF_PLUGIN_SINK, job->sink.scheme, err);
 	if (lp == NULL)
 		return MF_ERR_FATAL;
 	if (lp->sink.reader_uri == NULL)
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: the sink plugin '%s' (%s) cannot say how its '%s:' store is "
-				    "read back (no reader_uri slot, plugin ABI 1.6), so it cannot be "
-				    "verified",
-				    job->name, lp->desc.name, lp->file, job->sink.scheme);
+		return mf_error_set(
+			err, MF_ERR_FATAL, MF_RETRY_NEVER,
+			"%s: the sink plugin '%s' (%s) cannot say how its '%s:' store is "
+			"read back (no reader_uri slot, plugin ABI 1.6), so it cannot be "
+			"verified",
+			job->name, lp->desc.name, lp->file, job->sink.scheme);
 	int st = lp->sink.reader_uri(lp->ctx, &job->sink.acct, uri_r, err);
 	if (st == MF_OK && *uri_r == NULL)
 		st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
@@ -275,7 +277,8 @@ void verify_account(const struct run_config *cfg, struct job *job, struct verify
 				  job->name, cfg->state_path);
 	for (size_t i = 0; st == MF_OK && i < ft.n; i++)
 		if (folder_map_wanted(fmap, ft.v[i].path))
-			collect_path(&(struct mf_folder){ .path = ft.v[i].path, .selectable = true },
+			collect_path(&(struct mf_folder){ .path = ft.v[i].path,
+							  .selectable = true },
 				     &want);
 	if (st == MF_OK)
 		st = read_side(cfg, &job->source, &want, &src, &err);

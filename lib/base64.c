@@ -8,10 +8,8 @@
 
 #include <string.h>
 
-static const char std_tab[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char url_tab[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char std_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char url_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static char *encode(const char *tab, bool pad, const void *data, size_t len)
 {
@@ -26,8 +24,7 @@ static char *encode(const char *tab, bool pad, const void *data, size_t len)
 		*o++ = tab[v & 63];
 	}
 	if (i < len) { /* one or two bytes left: two or three sextets */
-		uint32_t v = (uint32_t)in[i] << 16 |
-			     (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
 		*o++ = tab[v >> 18 & 63];
 		*o++ = tab[v >> 12 & 63];
 		if (i + 1 < len)
@@ -66,8 +63,7 @@ static int sextet(unsigned char c)
 	return -1;
 }
 
-void mf_base64_feed(struct mf_base64 *d, const void *data, size_t len,
-		    struct mf_buf *out)
+void mf_base64_feed(struct mf_base64 *d, const void *data, size_t len, struct mf_buf *out)
 {
 	const unsigned char *in = data;
 	unsigned char chunk[3];

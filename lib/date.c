@@ -81,8 +81,7 @@ static size_t read_word(struct cur *c, char *buf, size_t cap)
 }
 
 /* Up to max digits; false if none. */
-static bool read_num(struct cur *c, unsigned max, unsigned *digits_r,
-		     unsigned *val_r)
+static bool read_num(struct cur *c, unsigned max, unsigned *digits_r, unsigned *val_r)
 {
 	unsigned n = 0, v = 0;
 	while (c->p < c->end && is_digit((unsigned char)*c->p) && n < max) {
@@ -97,16 +96,15 @@ static bool read_num(struct cur *c, unsigned max, unsigned *digits_r,
 	return true;
 }
 
-static const char *const day_names[] = { "monday", "tuesday", "wednesday",
-	"thursday", "friday", "saturday", "sunday" };
-static const char *const month_names[] = { "january", "february", "march",
-	"april", "may", "june", "july", "august", "september", "october",
-	"november", "december" };
+static const char *const day_names[] = { "monday", "tuesday",  "wednesday", "thursday",
+					 "friday", "saturday", "sunday" };
+static const char *const month_names[] = { "january",   "february", "march",    "april",
+					   "may",       "june",     "july",     "august",
+					   "september", "october",  "november", "december" };
 
 /* Index of word in names if it is the 3-letter abbreviation or the full
  * name (a few mailers write "Tuesday" or "July"); -1 otherwise. */
-static int match_name(const char *word, size_t len,
-		      const char *const *names, int count)
+static int match_name(const char *word, size_t len, const char *const *names, int count)
 {
 	if (len < 3)
 		return -1;
@@ -136,15 +134,13 @@ struct zone_name {
  * mailers were asked to follow.  Ambiguous ones (IST) are not listed and
  * so count as -0000. */
 static const struct zone_name zone_names[] = {
-	{ "ut", 0 }, { "utc", 0 }, { "gmt", 0 }, { "z", 0 },
-	{ "est", -300 }, { "edt", -240 }, { "cst", -360 }, { "cdt", -300 },
-	{ "mst", -420 }, { "mdt", -360 }, { "pst", -480 }, { "pdt", -420 },
-	{ "wet", 0 }, { "west", 60 }, { "bst", 60 }, { "cet", 60 },
-	{ "cest", 120 }, { "met", 60 }, { "mest", 120 }, { "eet", 120 },
-	{ "eest", 180 }, { "msk", 180 }, { "hkt", 480 }, { "sgt", 480 },
-	{ "awst", 480 }, { "jst", 540 }, { "kst", 540 }, { "aest", 600 },
-	{ "aedt", 660 }, { "nzst", 720 }, { "nzdt", 780 }, { "akst", -540 },
-	{ "akdt", -480 }, { "hst", -600 },
+	{ "ut", 0 },     { "utc", 0 },     { "gmt", 0 },     { "z", 0 },      { "est", -300 },
+	{ "edt", -240 }, { "cst", -360 },  { "cdt", -300 },  { "mst", -420 }, { "mdt", -360 },
+	{ "pst", -480 }, { "pdt", -420 },  { "wet", 0 },     { "west", 60 },  { "bst", 60 },
+	{ "cet", 60 },   { "cest", 120 },  { "met", 60 },    { "mest", 120 }, { "eet", 120 },
+	{ "eest", 180 }, { "msk", 180 },   { "hkt", 480 },   { "sgt", 480 },  { "awst", 480 },
+	{ "jst", 540 },  { "kst", 540 },   { "aest", 600 },  { "aedt", 660 }, { "nzst", 720 },
+	{ "nzdt", 780 }, { "akst", -540 }, { "akdt", -480 }, { "hst", -600 },
 };
 
 /* Alphabetic zone: a known name, else (1..5 letters) -0000 per §4.3. */
@@ -174,8 +170,7 @@ static bool read_numeric_zone(struct cur *c, int *min_r)
 	if (n == 4 || n == 3) {
 		hh = v / 100;
 		mm = v % 100;
-	} else if (c->p + 1 < c->end && *c->p == ':' &&
-		   is_digit((unsigned char)c->p[1])) {
+	} else if (c->p + 1 < c->end && *c->p == ':' && is_digit((unsigned char)c->p[1])) {
 		unsigned n2;
 		c->p++;
 		if (!read_num(c, 2, &n2, &mm) || n2 != 2)
@@ -205,8 +200,7 @@ static bool read_zone(struct cur *c, int *min_r)
 		return false;
 	}
 	if (c->p < c->end && (*c->p == '+' || *c->p == '-') &&
-	    (strcmp(w, "gmt") == 0 || strcmp(w, "utc") == 0 ||
-	     strcmp(w, "ut") == 0))
+	    (strcmp(w, "gmt") == 0 || strcmp(w, "utc") == 0 || strcmp(w, "ut") == 0))
 		return read_numeric_zone(c, min_r);
 	return true;
 }
@@ -243,8 +237,7 @@ int64_t mf_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r,
-			    unsigned *d_r)
+static void civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r, unsigned *d_r)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -265,12 +258,10 @@ static bool is_leap(unsigned y)
 }
 
 /* Check every field and convert; y is already a 4-digit year. */
-static bool make_epoch(unsigned y, unsigned mon, unsigned d, unsigned h,
-		       unsigned mi, unsigned s, int tz, int64_t *epoch_r,
-		       int32_t *tz_r)
+static bool make_epoch(unsigned y, unsigned mon, unsigned d, unsigned h, unsigned mi, unsigned s,
+		       int tz, int64_t *epoch_r, int32_t *tz_r)
 {
-	static const unsigned dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-		31, 30, 31 };
+	static const unsigned dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (y < 1000 || y > 9999 || mon < 1 || mon > 12 || d < 1)
 		return false;
 	if (d > dim[mon - 1] + (mon == 2 && is_leap(y)))
@@ -285,8 +276,7 @@ static bool make_epoch(unsigned y, unsigned mon, unsigned d, unsigned h,
 
 /* asctime: dow mon day hh:mm[:ss] [zone] year [zone] [tail].  With
  * strict_tail, only CFWS may follow. */
-static bool parse_asctime(struct cur *c, bool strict_tail, int64_t *epoch_r,
-			  int32_t *tz_r)
+static bool parse_asctime(struct cur *c, bool strict_tail, int64_t *epoch_r, int32_t *tz_r)
 {
 	char w[16];
 	unsigned n, day, year = 0, h, mi, s;
@@ -329,20 +319,17 @@ static bool parse_asctime(struct cur *c, bool strict_tail, int64_t *epoch_r,
 	}
 	if (!have_year)
 		return false;
-	if (c->p < c->end && !is_ws((unsigned char)*c->p) &&
-	    !(strict_tail && *c->p == '('))
+	if (c->p < c->end && !is_ws((unsigned char)*c->p) && !(strict_tail && *c->p == '('))
 		return false; /* "2026x": not a year */
 	if (strict_tail) {
 		skip_cfws(c);
 		if (c->p != c->end)
 			return false;
 	}
-	return make_epoch(year, (unsigned)mon + 1, day, h, mi, s, tz, epoch_r,
-			  tz_r);
+	return make_epoch(year, (unsigned)mon + 1, day, h, mi, s, tz, epoch_r, tz_r);
 }
 
-bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r,
-			   int32_t *tz_min_r)
+bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r, int32_t *tz_min_r)
 {
 	if (s == NULL)
 		return false;
@@ -350,8 +337,7 @@ bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r,
 	return parse_asctime(&c, false, epoch_r, tz_min_r);
 }
 
-bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r,
-			   int32_t *tz_min_r)
+bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r, int32_t *tz_min_r)
 {
 	char w[16];
 	unsigned n, day, year, ndig, h, mi, sec;
@@ -414,12 +400,10 @@ bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r,
 	}
 	if (c.p != c.end)
 		return false;
-	return make_epoch(year, (unsigned)mon + 1, day, h, mi, sec, tz, epoch_r,
-			  tz_min_r);
+	return make_epoch(year, (unsigned)mon + 1, day, h, mi, sec, tz, epoch_r, tz_min_r);
 }
 
-bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
-			     int32_t *tz_min_r)
+bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r, int32_t *tz_min_r)
 {
 	if (line == NULL)
 		return false;
@@ -449,14 +433,13 @@ bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
 	return false;
 }
 
-static bool split_epoch(int64_t epoch, int32_t tz_min, int64_t *y,
-			unsigned *mon, unsigned *d, unsigned *h, unsigned *mi,
-			unsigned *s, unsigned *wday)
+static bool split_epoch(int64_t epoch, int32_t tz_min, int64_t *y, unsigned *mon, unsigned *d,
+			unsigned *h, unsigned *mi, unsigned *s, unsigned *wday)
 {
 	/* Beyond ±2^40 s the year is out of range anyway; this also keeps
 	 * the arithmetic below from overflowing. */
-	if (epoch > ((int64_t)1 << 40) || epoch < -((int64_t)1 << 40) ||
-	    tz_min > 24 * 60 || tz_min < -24 * 60)
+	if (epoch > ((int64_t)1 << 40) || epoch < -((int64_t)1 << 40) || tz_min > 24 * 60 ||
+	    tz_min < -24 * 60)
 		return false;
 	int64_t local = epoch + (int64_t)tz_min * 60;
 	int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
@@ -472,10 +455,9 @@ static bool split_epoch(int64_t epoch, int32_t tz_min, int64_t *y,
 	return true;
 }
 
-static const char *const mon_abbr[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-static const char *const day_abbr[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
-	"Sat", "Sun" };
+static const char *const mon_abbr[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+static const char *const day_abbr[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
 
 bool mf_format_imap_date(int64_t epoch, int32_t tz_min, char *out, size_t cap)
 {
@@ -486,9 +468,8 @@ bool mf_format_imap_date(int64_t epoch, int32_t tz_min, char *out, size_t cap)
 	if (!split_epoch(epoch, tz_min, &y, &mon, &d, &h, &mi, &s, &wd))
 		return false;
 	int az = tz_min < 0 ? -tz_min : tz_min;
-	int n = snprintf(out, cap, "%02u-%s-%04d %02u:%02u:%02u %c%02d%02d", d,
-			 mon_abbr[mon - 1], (int)y, h, mi, s,
-			 tz_min < 0 ? '-' : '+', az / 60, az % 60);
+	int n = snprintf(out, cap, "%02u-%s-%04d %02u:%02u:%02u %c%02d%02d", d, mon_abbr[mon - 1],
+			 (int)y, h, mi, s, tz_min < 0 ? '-' : '+', az / 60, az % 60);
 	if (n < 0 || (size_t)n >= cap) {
 		if (cap > 0)
 			out[0] = '\0';
@@ -497,8 +478,7 @@ bool mf_format_imap_date(int64_t epoch, int32_t tz_min, char *out, size_t cap)
 	return true;
 }
 
-bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out,
-			    size_t cap)
+bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out, size_t cap)
 {
 	int64_t y;
 	unsigned mon, d, h, mi, s, wd;
@@ -507,9 +487,9 @@ bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out,
 	if (!split_epoch(epoch, tz_min, &y, &mon, &d, &h, &mi, &s, &wd))
 		return false;
 	int az = tz_min < 0 ? -tz_min : tz_min;
-	int n = snprintf(out, cap, "%s, %u %s %04d %02u:%02u:%02u %c%02d%02d",
-			 day_abbr[wd], d, mon_abbr[mon - 1], (int)y, h, mi, s,
-			 tz_min < 0 ? '-' : '+', az / 60, az % 60);
+	int n = snprintf(out, cap, "%s, %u %s %04d %02u:%02u:%02u %c%02d%02d", day_abbr[wd], d,
+			 mon_abbr[mon - 1], (int)y, h, mi, s, tz_min < 0 ? '-' : '+', az / 60,
+			 az % 60);
 	if (n < 0 || (size_t)n >= cap) {
 		if (cap > 0)
 			out[0] = '\0';
@@ -523,12 +503,10 @@ bool mf_parse_iso8601_date(const char *s, int64_t *t_r)
 	int y, mo, d, h, mi, se;
 	if (s == NULL || strlen(s) < 19)
 		return false;
-	if (!mf_parse_digits(s, 4, &y) || s[4] != '-' ||
-	    !mf_parse_digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    !mf_parse_digits(s + 8, 2, &d) || s[10] != 'T' ||
-	    !mf_parse_digits(s + 11, 2, &h) || s[13] != ':' ||
-	    !mf_parse_digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !mf_parse_digits(s + 17, 2, &se))
+	if (!mf_parse_digits(s, 4, &y) || s[4] != '-' || !mf_parse_digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !mf_parse_digits(s + 8, 2, &d) || s[10] != 'T' ||
+	    !mf_parse_digits(s + 11, 2, &h) || s[13] != ':' || !mf_parse_digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !mf_parse_digits(s + 17, 2, &se))
 		return false;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || se > 60)
 		return false;
@@ -555,6 +533,7 @@ bool mf_parse_iso8601_date(const char *s, int64_t *t_r)
 	}
 	if (*p != '\0')
 		return false;
-	*t_r = mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
+	*t_r = mf_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+	       off;
 	return true;
 }

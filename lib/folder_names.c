@@ -17,36 +17,21 @@ struct special_name {
 };
 
 static const struct special_name special_names[] = {
-	{ "inbox", MF_SPECIAL_INBOX },
-	{ "收件箱", MF_SPECIAL_INBOX },
-	{ "sent", MF_SPECIAL_SENT },
-	{ "sent items", MF_SPECIAL_SENT },
-	{ "sent messages", MF_SPECIAL_SENT },
-	{ "sent mail", MF_SPECIAL_SENT },
-	{ "sent-mail", MF_SPECIAL_SENT },
-	{ "已发送", MF_SPECIAL_SENT },
-	{ "已发送邮件", MF_SPECIAL_SENT },
-	{ "drafts", MF_SPECIAL_DRAFTS },
-	{ "draft", MF_SPECIAL_DRAFTS },
-	{ "草稿箱", MF_SPECIAL_DRAFTS },
-	{ "草稿", MF_SPECIAL_DRAFTS },
-	{ "trash", MF_SPECIAL_TRASH },
-	{ "deleted items", MF_SPECIAL_TRASH },
-	{ "deleted messages", MF_SPECIAL_TRASH },
-	{ "deleted", MF_SPECIAL_TRASH },
-	{ "bin", MF_SPECIAL_TRASH },
-	{ "已删除", MF_SPECIAL_TRASH },
-	{ "已删除邮件", MF_SPECIAL_TRASH },
-	{ "垃圾箱", MF_SPECIAL_TRASH },
-	{ "junk", MF_SPECIAL_JUNK },
-	{ "junk email", MF_SPECIAL_JUNK },
-	{ "junk e-mail", MF_SPECIAL_JUNK },
-	{ "junk mail", MF_SPECIAL_JUNK },
-	{ "spam", MF_SPECIAL_JUNK },
-	{ "bulk mail", MF_SPECIAL_JUNK },
-	{ "垃圾邮件", MF_SPECIAL_JUNK },
-	{ "archive", MF_SPECIAL_ARCHIVE },
-	{ "archives", MF_SPECIAL_ARCHIVE },
+	{ "inbox", MF_SPECIAL_INBOX },         { "收件箱", MF_SPECIAL_INBOX },
+	{ "sent", MF_SPECIAL_SENT },           { "sent items", MF_SPECIAL_SENT },
+	{ "sent messages", MF_SPECIAL_SENT },  { "sent mail", MF_SPECIAL_SENT },
+	{ "sent-mail", MF_SPECIAL_SENT },      { "已发送", MF_SPECIAL_SENT },
+	{ "已发送邮件", MF_SPECIAL_SENT },     { "drafts", MF_SPECIAL_DRAFTS },
+	{ "draft", MF_SPECIAL_DRAFTS },        { "草稿箱", MF_SPECIAL_DRAFTS },
+	{ "草稿", MF_SPECIAL_DRAFTS },         { "trash", MF_SPECIAL_TRASH },
+	{ "deleted items", MF_SPECIAL_TRASH }, { "deleted messages", MF_SPECIAL_TRASH },
+	{ "deleted", MF_SPECIAL_TRASH },       { "bin", MF_SPECIAL_TRASH },
+	{ "已删除", MF_SPECIAL_TRASH },        { "已删除邮件", MF_SPECIAL_TRASH },
+	{ "垃圾箱", MF_SPECIAL_TRASH },        { "junk", MF_SPECIAL_JUNK },
+	{ "junk email", MF_SPECIAL_JUNK },     { "junk e-mail", MF_SPECIAL_JUNK },
+	{ "junk mail", MF_SPECIAL_JUNK },      { "spam", MF_SPECIAL_JUNK },
+	{ "bulk mail", MF_SPECIAL_JUNK },      { "垃圾邮件", MF_SPECIAL_JUNK },
+	{ "archive", MF_SPECIAL_ARCHIVE },     { "archives", MF_SPECIAL_ARCHIVE },
 	{ "归档", MF_SPECIAL_ARCHIVE },
 };
 
@@ -59,8 +44,7 @@ enum mf_special_use mf_guess_special_use(const char *leaf)
 	size_t len = strlen(leaf);
 	while (len > 0 && (leaf[len - 1] == ' ' || leaf[len - 1] == '\t'))
 		len--;
-	for (size_t i = 0; i < sizeof(special_names) / sizeof(special_names[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(special_names) / sizeof(special_names[0]); i++) {
 		const char *n = special_names[i].name;
 		if (strlen(n) == len && mf_ascii_strncasecmp(leaf, n, len) == 0)
 			return special_names[i].use;

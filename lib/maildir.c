@@ -19,9 +19,8 @@ static const struct {
 	char letter;
 	uint32_t flag;
 } flag_letters[] = {
-	{ 'D', MF_FLAG_DRAFT },     { 'F', MF_FLAG_FLAGGED },
-	{ 'P', MF_FLAG_FORWARDED }, { 'R', MF_FLAG_ANSWERED },
-	{ 'S', MF_FLAG_SEEN },      { 'T', MF_FLAG_DELETED },
+	{ 'D', MF_FLAG_DRAFT },    { 'F', MF_FLAG_FLAGGED }, { 'P', MF_FLAG_FORWARDED },
+	{ 'R', MF_FLAG_ANSWERED }, { 'S', MF_FLAG_SEEN },    { 'T', MF_FLAG_DELETED },
 };
 #define N_FLAG_LETTERS (sizeof(flag_letters) / sizeof(flag_letters[0]))
 
@@ -52,8 +51,7 @@ void mf_maildir_keywords_free(char *names[MF_MAILDIR_KEYWORDS])
 }
 
 /* One line without its LF: "<digits> <name>", the name ending at a CR. */
-static void parse_line(const char *line, size_t len,
-		       char *names[MF_MAILDIR_KEYWORDS])
+static void parse_line(const char *line, size_t len, char *names[MF_MAILDIR_KEYWORDS])
 {
 	const char *cr = memchr(line, '\r', len);
 	if (cr != NULL)
@@ -73,8 +71,7 @@ static void parse_line(const char *line, size_t len,
 	names[idx] = mf_xstrndup(name, name_len);
 }
 
-void mf_maildir_keywords_parse(const char *text, size_t len,
-			       char *names[MF_MAILDIR_KEYWORDS])
+void mf_maildir_keywords_parse(const char *text, size_t len, char *names[MF_MAILDIR_KEYWORDS])
 {
 	while (len > 0) {
 		const char *lf = memchr(text, '\n', len);
@@ -91,8 +88,7 @@ void mf_maildir_keywords_parse(const char *text, size_t len,
  * and only its whole lines before the limit are read. */
 #define KEYWORDS_FILE_MAX (1u << 20)
 
-bool mf_maildir_keywords_read(int dirfd, const char *path,
-			      char *names[MF_MAILDIR_KEYWORDS])
+bool mf_maildir_keywords_read(int dirfd, const char *path, char *names[MF_MAILDIR_KEYWORDS])
 {
 	mf_maildir_keywords_free(names);
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);

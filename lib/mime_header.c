@@ -11,8 +11,7 @@
 #include <string.h>
 
 /* End of the line starting at p (the LF, or end). */
-static const unsigned char *line_end(const unsigned char *p,
-				     const unsigned char *end)
+static const unsigned char *line_end(const unsigned char *p, const unsigned char *end)
 {
 	const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
 	return nl != NULL ? nl : end;
@@ -40,8 +39,7 @@ size_t mf_header_block_len(const unsigned char *msg, size_t len)
 	return len;
 }
 
-void mf_header_iter_init(struct mf_header_iter *it, const unsigned char *hdr,
-			 size_t len)
+void mf_header_iter_init(struct mf_header_iter *it, const unsigned char *hdr, size_t len)
 {
 	it->pos = hdr;
 	it->end = hdr != NULL ? hdr + len : NULL;
@@ -52,8 +50,7 @@ static bool is_wsp(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-bool mf_header_iter_next(struct mf_header_iter *it,
-			 struct mf_header_field *f)
+bool mf_header_iter_next(struct mf_header_iter *it, struct mf_header_field *f)
 {
 	while (it->pos != NULL && it->pos < it->end) {
 		const unsigned char *p = it->pos;
@@ -91,8 +88,7 @@ bool mf_header_iter_next(struct mf_header_iter *it,
 	return false;
 }
 
-void mf_header_unfold(const unsigned char *raw, size_t raw_len,
-		      struct mf_buf *out)
+void mf_header_unfold(const unsigned char *raw, size_t raw_len, struct mf_buf *out)
 {
 	mf_buf_clear(out);
 	mf_buf_reserve(out, raw_len + 1);
@@ -107,14 +103,13 @@ void mf_header_unfold(const unsigned char *raw, size_t raw_len,
 			continue;
 		out->data[out->len++] = c;
 	}
-	while (out->len > 0 &&
-	       (is_wsp(out->data[out->len - 1]) || out->data[out->len - 1] == '\r'))
+	while (out->len > 0 && (is_wsp(out->data[out->len - 1]) || out->data[out->len - 1] == '\r'))
 		out->len--;
 	out->data[out->len] = '\0';
 }
 
-bool mf_header_find(const unsigned char *hdr, size_t len, const char *name,
-		    bool last, struct mf_buf *value_r)
+bool mf_header_find(const unsigned char *hdr, size_t len, const char *name, bool last,
+		    struct mf_buf *value_r)
 {
 	struct mf_header_iter it;
 	struct mf_header_field f, found;
@@ -137,11 +132,10 @@ bool mf_header_find(const unsigned char *hdr, size_t len, const char *name,
 	return have;
 }
 
-bool mf_header_received_date(const unsigned char *hdr, size_t len,
-			     enum mf_received_pick pick, struct mf_buf *value_r)
+bool mf_header_received_date(const unsigned char *hdr, size_t len, enum mf_received_pick pick,
+			     struct mf_buf *value_r)
 {
-	if (!mf_header_find(hdr, len, "Received", pick == MF_RECEIVED_OLDEST,
-			    value_r))
+	if (!mf_header_find(hdr, len, "Received", pick == MF_RECEIVED_OLDEST, value_r))
 		return false;
 	const unsigned char *semi = NULL;
 	for (size_t i = 0; i < value_r->len; i++)
@@ -161,18 +155,15 @@ bool mf_header_received_date(const unsigned char *hdr, size_t len,
 	return true;
 }
 
-bool mf_header_date(const unsigned char *hdr, size_t len, bool with_received,
-		    int64_t *epoch_r, int32_t *tz_min_r)
+bool mf_header_date(const unsigned char *hdr, size_t len, bool with_received, int64_t *epoch_r,
+		    int32_t *tz_min_r)
 {
 	struct mf_buf v = { 0 };
 	bool ok = false;
 	if (mf_header_find(hdr, len, "Date", false, &v))
-		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r,
-					   tz_min_r);
-	if (!ok && with_received &&
-	    mf_header_received_date(hdr, len, MF_RECEIVED_NEWEST, &v))
-		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r,
-					   tz_min_r);
+		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r, tz_min_r);
+	if (!ok && with_received && mf_header_received_date(hdr, len, MF_RECEIVED_NEWEST, &v))
+		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r, tz_min_r);
 	mf_buf_free(&v);
 	return ok;
 }

@@ -37,7 +37,6 @@ char *mf_sasl_xoauth2(const char *user, const char *token)
 	/* Google's and Microsoft's XOAUTH2: "user=" user ^A "auth=Bearer "
 	 * token ^A ^A.  mf_buf_printf sizes the buffer once. */
 	struct mf_buf raw = { 0 };
-	mf_buf_printf(&raw, "user=%s\001auth=Bearer %s\001\001", user,
-		      token != NULL ? token : "");
+	mf_buf_printf(&raw, "user=%s\001auth=Bearer %s\001\001", user, token != NULL ? token : "");
 	return encode_and_wipe(&raw);
 }

@@ -52,16 +52,14 @@ static int open_temp(struct mf_spool *sp, struct mf_error *err)
 	free(path);
 	if (sp->fd < 0) {
 		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-			     "spool: cannot create a temp file in %s: %s",
-			     sp->tmpdir, strerror(e));
+			     "spool: cannot create a temp file in %s: %s", sp->tmpdir, strerror(e));
 		err->sys_errno = e;
 		return MF_ERR_FATAL;
 	}
 	return MF_OK;
 }
 
-static int write_all(struct mf_spool *sp, const unsigned char *p, size_t n,
-		     struct mf_error *err)
+static int write_all(struct mf_spool *sp, const unsigned char *p, size_t n, struct mf_error *err)
 {
 	while (n > 0) {
 		ssize_t w = write(sp->fd, p, n);
@@ -70,8 +68,7 @@ static int write_all(struct mf_spool *sp, const unsigned char *p, size_t n,
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
 			mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				     "spool: writing temp file in %s: %s",
-				     sp->tmpdir, strerror(e));
+				     "spool: writing temp file in %s: %s", sp->tmpdir, strerror(e));
 			err->sys_errno = e;
 			return MF_ERR_ACCOUNT;
 		}
@@ -81,8 +78,7 @@ static int write_all(struct mf_spool *sp, const unsigned char *p, size_t n,
 	return MF_OK;
 }
 
-int mf_spool_add(struct mf_spool *sp, const void *data, size_t len,
-		 struct mf_error *err)
+int mf_spool_add(struct mf_spool *sp, const void *data, size_t len, struct mf_error *err)
 {
 	if (len == 0)
 		return MF_OK;
@@ -105,8 +101,8 @@ int mf_spool_add(struct mf_spool *sp, const void *data, size_t len,
 	return st;
 }
 
-int mf_spool_pread(const struct mf_spool *sp, uint64_t off, unsigned char *buf,
-		   size_t cap, size_t *n_r, struct mf_error *err)
+int mf_spool_pread(const struct mf_spool *sp, uint64_t off, unsigned char *buf, size_t cap,
+		   size_t *n_r, struct mf_error *err)
 {
 	uint64_t left = off < sp->size ? sp->size - off : 0;
 	size_t n = left < cap ? (size_t)left : cap;
@@ -122,18 +118,16 @@ int mf_spool_pread(const struct mf_spool *sp, uint64_t off, unsigned char *buf,
 		while (r < 0 && errno == EINTR);
 		if (r <= 0)
 			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-					    "spool: reading temp file in %s: %s",
-					    sp->tmpdir,
-					    r < 0 ? strerror(errno)
-						  : "unexpected end");
+					    "spool: reading temp file in %s: %s", sp->tmpdir,
+					    r < 0 ? strerror(errno) : "unexpected end");
 		n = (size_t)r;
 	}
 	*n_r = n;
 	return MF_OK;
 }
 
-int mf_spool_read(struct mf_spool *sp, unsigned char *buf, size_t cap,
-		  size_t *n_r, struct mf_error *err)
+int mf_spool_read(struct mf_spool *sp, unsigned char *buf, size_t cap, size_t *n_r,
+		  struct mf_error *err)
 {
 	int st = mf_spool_pread(sp, sp->pos, buf, cap, n_r, err);
 	sp->pos += *n_r;
@@ -145,8 +139,8 @@ void mf_spool_rewind(struct mf_spool *sp)
 	sp->pos = 0;
 }
 
-int mf_spool_message_read(const struct mf_message *msg, unsigned char *buf,
-			  size_t cap, size_t *n_r, struct mf_error *err)
+int mf_spool_message_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+			  struct mf_error *err)
 {
 	return mf_spool_read(msg->read_ctx, buf, cap, n_r, err);
 }

@@ -76,7 +76,8 @@ static int skel_open(void *plugin_ctx, const struct mf_account *acct, struct mf_
 	if (acct->path == NULL || acct->path[0] == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "skeleton: %s: no archive directory in the URI "
-				    "(skeleton:/path/to/archive)", acct->id);
+				    "(skeleton:/path/to/archive)",
+				    acct->id);
 	int e = stat(acct->path, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
 	if (e != 0) {
 		/* The whole mailbox is unusable and retrying will not help. */
@@ -186,8 +187,9 @@ static int walk(struct mf_source *src, const char *rel, mf_folder_cb *cb, void *
 	char **names = list_dir(dir, &n);
 	if (names == NULL) {
 		int e = errno;
-		int st = mf_error_set(err, rel[0] ? MF_ERR_FOLDER : MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-				      "skeleton: %s: cannot list %s: %s", src->id, dir, strerror(e));
+		int st =
+			mf_error_set(err, rel[0] ? MF_ERR_FOLDER : MF_ERR_ACCOUNT, MF_RETRY_NEVER,
+				     "skeleton: %s: cannot list %s: %s", src->id, dir, strerror(e));
 		free(dir);
 		return st;
 	}
@@ -265,8 +267,10 @@ static struct entry *scan_folder(struct mf_source *src, const char *dir, const c
 			char *path = mf_xasprintf("%s/%s", dir, names[i]);
 			struct stat sb;
 			if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-				LOG(src->plugin, MF_LOG_WARN, "skeleton: %s: %s/%s: not UID[,FLAGS].eml, "
-					"skipped", src->id, folder, names[i]);
+				LOG(src->plugin, MF_LOG_WARN,
+				    "skeleton: %s: %s/%s: not UID[,FLAGS].eml, "
+				    "skipped",
+				    src->id, folder, names[i]);
 			free(path);
 			continue;
 		}
@@ -328,8 +332,9 @@ static int skel_fetch(struct mf_source *src, const char *folder, const struct mf
 	char *dir = mf_xasprintf("%s/%s", src->root, folder);
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		int st = mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
-				      "skeleton: %s: folder %s vanished (%s)", src->id, folder, dir);
+		int st =
+			mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
+				     "skeleton: %s: folder %s vanished (%s)", src->id, folder, dir);
 		free(dir);
 		return st;
 	}
@@ -344,8 +349,10 @@ static int skel_fetch(struct mf_source *src, const char *folder, const struct mf
 			break;
 		}
 		if (v[i].uid == prev) {
-			LOG(src->plugin, MF_LOG_WARN, "skeleton: %s: %s: uid %llu appears twice, "
-				"skipping %s", src->id, folder, (unsigned long long)v[i].uid, v[i].name);
+			LOG(src->plugin, MF_LOG_WARN,
+			    "skeleton: %s: %s: uid %llu appears twice, "
+			    "skipping %s",
+			    src->id, folder, (unsigned long long)v[i].uid, v[i].name);
 			continue;
 		}
 		prev = v[i].uid;

@@ -26,8 +26,7 @@ extern "C" {
  * ("+0200 CEST"), and an asctime date ("Tue Jul  1 10:52:37 2003").
  * On success *epoch_r is seconds since 1970-01-01 UTC and *tz_min_r the
  * zone in minutes east of UTC; on failure they are left alone. */
-bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r,
-			   int32_t *tz_min_r);
+bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r, int32_t *tz_min_r);
 
 /* Parse an asctime-style date "Thu Nov 26 12:00:00 2026" as written on
  * mbox From_ lines, with the variants seen in the wild: day padded by a
@@ -37,15 +36,13 @@ bool mf_parse_rfc5322_date(const char *s, size_t len, int64_t *epoch_r,
  * host") is ignored if separated by a space.  Without a zone the time is
  * taken as UTC (*tz_min_r = 0): From_ lines carry the delivering host's
  * local time, which is unknowable later. */
-bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r,
-			   int32_t *tz_min_r);
+bool mf_parse_asctime_date(const char *s, size_t len, int64_t *epoch_r, int32_t *tz_min_r);
 
 /* Find the date on an mbox separator line (with or without the leading
  * "From " and the line end): the first position after a space from which
  * mf_parse_asctime_date() or mf_parse_rfc5322_date() succeeds.  Used both
  * to tell separators from body text and to get the internal date. */
-bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r,
-			     int32_t *tz_min_r);
+bool mf_parse_from_line_date(const char *line, size_t len, int64_t *epoch_r, int32_t *tz_min_r);
 
 /* An ISO 8601 / xs:dateTime timestamp as EWS and Microsoft Graph send
  * them: "2024-05-01T10:20:30Z", fractional seconds ignored, "+02:00"
@@ -60,8 +57,7 @@ int64_t mf_days_from_civil(int64_t year, unsigned month, unsigned day);
  * write the time as seen in zone tz_min.  Return false (out = "") if the
  * date is outside years 1..9999 or out is too small (32 bytes suffice). */
 bool mf_format_imap_date(int64_t epoch, int32_t tz_min, char *out, size_t cap);
-bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out,
-			    size_t cap);
+bool mf_format_rfc5322_date(int64_t epoch, int32_t tz_min, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -34,8 +34,8 @@ extern "C" {
 /* Parsed values and responses                                         */
 
 enum imapc_vtype {
-	IMAPC_ATOM,     /* incl. numbers, \Flags, BODY[...] section names */
-	IMAPC_STRING,   /* quoted or literal; may hold NUL bytes (len) */
+	IMAPC_ATOM,   /* incl. numbers, \Flags, BODY[...] section names */
+	IMAPC_STRING, /* quoted or literal; may hold NUL bytes (len) */
 	IMAPC_NIL,
 	IMAPC_LIST,     /* ( ... ) */
 	IMAPC_STREAMED, /* literal handed to the stream callback; len only */
@@ -43,27 +43,26 @@ enum imapc_vtype {
 
 struct imapc_value {
 	enum imapc_vtype type;
-	char *str;   /* ATOM/STRING: NUL-terminated copy (len bytes) */
-	size_t len;  /* bytes of str; STREAMED: literal size */
+	char *str;                 /* ATOM/STRING: NUL-terminated copy (len bytes) */
+	size_t len;                /* bytes of str; STREAMED: literal size */
 	struct imapc_value *items; /* LIST */
 	size_t n_items;
 };
 
 enum imapc_kind { IMAPC_TAGGED, IMAPC_UNTAGGED, IMAPC_CONTINUE };
-enum imapc_status { IMAPC_NONE, IMAPC_OK, IMAPC_NO, IMAPC_BAD,
-		    IMAPC_PREAUTH, IMAPC_BYE };
+enum imapc_status { IMAPC_NONE, IMAPC_OK, IMAPC_NO, IMAPC_BAD, IMAPC_PREAUTH, IMAPC_BYE };
 
 struct imapc_resp {
 	enum imapc_kind kind;
-	char tag[24];          /* tagged: the tag */
-	bool has_num;          /* "* 12 FETCH": number before the name */
+	char tag[24]; /* tagged: the tag */
+	bool has_num; /* "* 12 FETCH": number before the name */
 	uint32_t num;
-	char name[24];         /* upper-cased: "OK", "FETCH", "LIST", ... */
+	char name[24];            /* upper-cased: "OK", "FETCH", "LIST", ... */
 	enum imapc_status status; /* for OK/NO/BAD/PREAUTH/BYE, else NONE */
-	char code[32];         /* response code name, upper-cased, or "" */
-	char *code_args;       /* raw text after the code name, or NULL */
-	char *text;            /* resp-text / continuation text, or NULL */
-	struct imapc_value args; /* LIST of the values after name (data
+	char code[32];            /* response code name, upper-cased, or "" */
+	char *code_args;          /* raw text after the code name, or NULL */
+	char *text;               /* resp-text / continuation text, or NULL */
+	struct imapc_value args;  /* LIST of the values after name (data
 				    responses); for FETCH: args.items[0] is
 				    the msg-att list */
 };
@@ -72,10 +71,8 @@ void imapc_resp_free(struct imapc_resp *r);
 
 /* Where the parser reads from: a connection, or memory (tests, fuzzer). */
 struct imapc_io {
-	int (*read_line)(void *ctx, struct mf_buf *line, size_t max,
-			 struct mf_error *err);
-	int (*read_some)(void *ctx, void *buf, size_t cap, size_t *n_r,
-			 struct mf_error *err);
+	int (*read_line)(void *ctx, struct mf_buf *line, size_t max, struct mf_error *err);
+	int (*read_some)(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err);
 	void *ctx;
 };
 
@@ -84,8 +81,7 @@ struct imapc_memio {
 	const unsigned char *data;
 	size_t len, pos;
 };
-void imapc_memio_init(struct imapc_io *io, struct imapc_memio *m,
-		      const void *data, size_t len);
+void imapc_memio_init(struct imapc_io *io, struct imapc_memio *m, const void *data, size_t len);
 
 /* Reader over one streamed literal. */
 struct imapc_literal {
@@ -93,8 +89,8 @@ struct imapc_literal {
 	uint64_t size, left;
 };
 /* Read up to cap bytes of the literal (*n_r = 0 at its end). */
-int imapc_literal_read(struct imapc_literal *lit, void *buf, size_t cap,
-		       size_t *n_r, struct mf_error *err);
+int imapc_literal_read(struct imapc_literal *lit, void *buf, size_t cap, size_t *n_r,
+		       struct mf_error *err);
 
 /* Called when the parser meets a literal that follows a FETCH item named
  * BODY[...], BINARY[...] or RFC822 (key).  partial holds what the response
@@ -102,25 +98,23 @@ int imapc_literal_read(struct imapc_literal *lit, void *buf, size_t cap,
  * callback may read all, part or none of lit; the parser skips the rest.
  * Return MF_OK or an error status (parsing stops, the connection must be
  * dropped). */
-typedef int imapc_stream_fn(void *ctx, const struct imapc_resp *partial,
-			    const char *key, struct imapc_literal *lit,
-			    struct mf_error *err);
+typedef int imapc_stream_fn(void *ctx, const struct imapc_resp *partial, const char *key,
+			    struct imapc_literal *lit, struct mf_error *err);
 
 struct imapc_parser {
 	const struct imapc_io *io;
-	size_t max_line;      /* default 8 MiB */
-	size_t max_literal;   /* non-streamed literals; default 16 MiB */
+	size_t max_line;         /* default 8 MiB */
+	size_t max_literal;      /* non-streamed literals; default 16 MiB */
 	imapc_stream_fn *stream; /* NULL: bodies are read into memory */
 	void *stream_ctx;
-	struct mf_buf line;   /* private */
+	struct mf_buf line; /* private */
 };
 
 void imapc_parser_init(struct imapc_parser *p, const struct imapc_io *io);
 void imapc_parser_free(struct imapc_parser *p);
 /* Read and parse one whole response into *r (free with imapc_resp_free,
  * also after an error).  A syntax error is MF_ERR_ACCOUNT, RETRY_NOW. */
-int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r,
-			 struct mf_error *err);
+int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r, struct mf_error *err);
 
 /* Value helpers: NULL-safe, false/NULL for a type mismatch. */
 bool imapc_value_u64(const struct imapc_value *v, uint64_t *out_r);
@@ -129,8 +123,7 @@ bool imapc_value_is_atom(const struct imapc_value *v, const char *atom);
 const char *imapc_value_str(const struct imapc_value *v);
 /* In a FETCH msg-att list: the value after the item named key (case-
  * insensitive), or NULL. */
-const struct imapc_value *imapc_fetch_item(const struct imapc_value *list,
-					   const char *key);
+const struct imapc_value *imapc_fetch_item(const struct imapc_value *list, const char *key);
 
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
@@ -138,7 +131,7 @@ const struct imapc_value *imapc_fetch_item(const struct imapc_value *list,
 enum imapc_tls { IMAPC_TLS_IMPLICIT, IMAPC_TLS_STARTTLS, IMAPC_TLS_NONE };
 
 struct imapc_opts {
-	const char *label;   /* account name for errors: "alice@corp" */
+	const char *label; /* account name for errors: "alice@corp" */
 	const char *host;
 	uint16_t port;
 	enum imapc_tls tls;
@@ -163,17 +156,16 @@ struct imapc_result {
 
 /* Untagged responses while commands run go to the handler of the oldest
  * command not yet completed (NULL: ignored).  The response is borrowed. */
-typedef int imapc_untagged_fn(struct imapc *c, const struct imapc_resp *r,
-			      void *ctx, struct mf_error *err);
+typedef int imapc_untagged_fn(struct imapc *c, const struct imapc_resp *r, void *ctx,
+			      struct mf_error *err);
 /* Called when a command completes (tagged response); may send more. */
-typedef int imapc_done_fn(struct imapc *c, const struct imapc_result *res,
-			  void *ctx, struct mf_error *err);
+typedef int imapc_done_fn(struct imapc *c, const struct imapc_result *res, void *ctx,
+			  struct mf_error *err);
 
 /* Connect, read the greeting (lenient: Alibaba's "* OK AliYun IMAP Server
  * Ready(10.1.2.3)"), upgrade with STARTTLS when asked (refusing servers
  * that do not offer it), and ask CAPABILITY when the greeting had none. */
-int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r,
-		  struct mf_error *err);
+int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r, struct mf_error *err);
 /* LOGOUT (best effort, short timeout) and free; NULL-safe. */
 void imapc_close(struct imapc **c);
 
@@ -196,23 +188,20 @@ void imapc_io_stats(const struct imapc *c, struct mf_conn_stats *st_r);
 
 /* Authentication; MF_ERR_AUTH on a refusal (the server's text included,
  * AUTHENTICATIONFAILED noted), never retried. */
-int imapc_login(struct imapc *c, const char *user, const char *password,
-		struct mf_error *err);
-int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user,
-		     const char *password, struct mf_error *err);
-int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
-		       struct mf_error *err);
+int imapc_login(struct imapc *c, const char *user, const char *password, struct mf_error *err);
+int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user, const char *password,
+		     struct mf_error *err);
+int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token, struct mf_error *err);
 /* AUTHENTICATE OAUTHBEARER (RFC 7628) with a bearer token; host and port
  * are the server's as the client dialled them. */
-int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host,
-			   uint16_t port, const char *token, struct mf_error *err);
+int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host, uint16_t port,
+			   const char *token, struct mf_error *err);
 
 /* A command under construction: text, quoted strings and literals. */
 struct imapc_cmd;
 struct imapc_cmd *imapc_cmd_new(const char *verb);
-void imapc_cmd_raw(struct imapc_cmd *cmd, const char *text);   /* " " + text */
-void imapc_cmd_rawf(struct imapc_cmd *cmd, const char *fmt, ...)
-	MF_PRINTF(2, 3);
+void imapc_cmd_raw(struct imapc_cmd *cmd, const char *text); /* " " + text */
+void imapc_cmd_rawf(struct imapc_cmd *cmd, const char *fmt, ...) MF_PRINTF(2, 3);
 /* " " + s as an atom, a quoted string, or a literal (8-bit/CR/LF). */
 void imapc_cmd_astring(struct imapc_cmd *cmd, const char *s);
 void imapc_cmd_quoted(struct imapc_cmd *cmd, const char *s);
@@ -222,12 +211,10 @@ void imapc_cmd_free(struct imapc_cmd **cmd);
 
 /* Send cmd (consumed) without waiting: literals wait for "+" unless
  * LITERAL+ is offered.  *tag_r (may be NULL) identifies it. */
-int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
-	       imapc_done_fn *done, void *ctx, unsigned *tag_r,
-	       struct mf_error *err);
+int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, imapc_done_fn *done,
+	       void *ctx, unsigned *tag_r, struct mf_error *err);
 /* Read responses until command tag completed; *res_r gets its result. */
-int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
-	       struct mf_error *err);
+int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r, struct mf_error *err);
 /* Read and dispatch one response (driving pipelined commands whose
  * done callbacks send more). */
 int imapc_read_one(struct imapc *c, struct mf_error *err);
@@ -236,25 +223,22 @@ int imapc_drain(struct imapc *c, struct mf_error *err);
 /* The server has sent something not read yet (never waits). */
 bool imapc_input_ready(const struct imapc *c);
 /* send + wait. */
-int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
-	      void *ctx, struct imapc_result *res_r, struct mf_error *err);
+int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, void *ctx,
+	      struct imapc_result *res_r, struct mf_error *err);
 
 /* APPEND with a streamed message literal (RFC 3501 §6.3.11): sends the
  * command up to the literal ({size+} with LITERAL+, else waits for "+";
  * a NO instead of "+" ends it: *res_r filled, *go_r false). */
-int imapc_append_begin(struct imapc *c, const char *mailbox_mutf7,
-		       const char *flags, const char *date, uint64_t size,
-		       bool *go_r, unsigned *tag_r, struct imapc_result *res_r,
-		       struct mf_error *err);
-int imapc_write(struct imapc *c, const void *data, size_t len,
-		struct mf_error *err);
+int imapc_append_begin(struct imapc *c, const char *mailbox_mutf7, const char *flags,
+		       const char *date, uint64_t size, bool *go_r, unsigned *tag_r,
+		       struct imapc_result *res_r, struct mf_error *err);
+int imapc_write(struct imapc *c, const void *data, size_t len, struct mf_error *err);
 /* Ends the literal ("\r\n") after exactly size bytes were written. */
 int imapc_append_end(struct imapc *c, struct mf_error *err);
 
 /* Fill err from a NO/BAD result: "label: CMD mailbox: NO [CODE] text". */
-int imapc_result_error(struct imapc *c, const struct imapc_result *res,
-		       enum mf_status st, enum mf_retry rt, const char *what,
-		       struct mf_error *err);
+int imapc_result_error(struct imapc *c, const struct imapc_result *res, enum mf_status st,
+		       enum mf_retry rt, const char *what, struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Mailbox-level helpers                                               */
@@ -262,7 +246,7 @@ int imapc_result_error(struct imapc *c, const struct imapc_result *res,
 struct imapc_mailbox {
 	uint32_t uidvalidity, uidnext, exists;
 	bool read_only;
-	bool perm_keywords; /* PERMANENTFLAGS contains \* */
+	bool perm_keywords;  /* PERMANENTFLAGS contains \* */
 	uint32_t perm_flags; /* MF_FLAG_* bits in PERMANENTFLAGS */
 	bool have_perm;      /* a PERMANENTFLAGS code was seen */
 };
@@ -273,49 +257,44 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 /* The mailbox currently selected, or NULL; live counters. */
 const struct imapc_mailbox *imapc_selected(const struct imapc *c);
 
-#define IMAPC_LIST_NOSELECT   (1u << 0)
+#define IMAPC_LIST_NOSELECT (1u << 0)
 #define IMAPC_LIST_NOINFERIORS (1u << 1)
 #define IMAPC_LIST_NONEXISTENT (1u << 2)
 
 struct imapc_list_entry {
-	const char *name_mutf7;  /* as the server sent it */
-	char sep;                /* hierarchy separator, 0 for NIL */
-	uint32_t flags;          /* IMAPC_LIST_* */
+	const char *name_mutf7;          /* as the server sent it */
+	char sep;                        /* hierarchy separator, 0 for NIL */
+	uint32_t flags;                  /* IMAPC_LIST_* */
 	enum mf_special_use special_use; /* from RFC 6154 attributes */
 };
-typedef int imapc_list_fn(const struct imapc_list_entry *e, void *ctx,
-			  struct mf_error *err);
+typedef int imapc_list_fn(const struct imapc_list_entry *e, void *ctx, struct mf_error *err);
 /* LIST "" pattern, with RETURN (SPECIAL-USE) when the server offers
  * SPECIAL-USE (RFC 6154 §5.1); attributes in plain LIST replies are
  * used as well. */
-int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
-	       void *ctx, struct mf_error *err);
+int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn, void *ctx,
+	       struct mf_error *err);
 /* LIST "" "": the hierarchy separator (0 if flat). */
 int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err);
 /* NAMESPACE (RFC 2342) if the server advertises it: frees *prefix_r and
  * sets it to the first personal namespace's prefix, or NULL when there is
  * none, it is empty, or the server answers NO. */
-int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
-			   struct mf_error *err);
+int imapc_namespace_prefix(struct imapc *c, char **prefix_r, struct mf_error *err);
 /* imapc_separator + imapc_namespace_prefix + (pattern != NULL)
  * imapc_list(pattern, fn) pipelined: one round trip instead of three.  fn
  * sees *sep_r and *prefix_r already set. */
-int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
-		 const char *pattern, imapc_list_fn *fn, void *ctx,
-		 struct mf_error *err);
+int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r, const char *pattern,
+		 imapc_list_fn *fn, void *ctx, struct mf_error *err);
 /* STATUS (MESSAGES) etc.: *messages_r = MF_COUNT_UNKNOWN if absent. */
-int imapc_status(struct imapc *c, const char *mailbox_mutf7,
-		 uint64_t *messages_r, uint32_t *uidvalidity_r,
-		 struct mf_error *err);
+int imapc_status(struct imapc *c, const char *mailbox_mutf7, uint64_t *messages_r,
+		 uint32_t *uidvalidity_r, struct mf_error *err);
 /* CREATE; ALREADYEXISTS is success. */
 /* CREATE without waiting for the answer (it is read with the next
  * replies): for a caller whose next commands cope with the mailbox
  * missing, e.g. APPEND answered NO [TRYCREATE].  done (may be NULL) gets
  * the answer; it is not called if the connection closes first. */
-int imapc_create_async(struct imapc *c, const char *mailbox_mutf7,
-		       imapc_done_fn *done, void *ctx, struct mf_error *err);
-int imapc_create(struct imapc *c, const char *mailbox_mutf7,
-		 struct mf_error *err);
+int imapc_create_async(struct imapc *c, const char *mailbox_mutf7, imapc_done_fn *done, void *ctx,
+		       struct mf_error *err);
+int imapc_create(struct imapc *c, const char *mailbox_mutf7, struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Preflight probes (plugin ABI 1.5): read-only                        */
@@ -345,8 +324,7 @@ struct imapc_account;
  * "tls" (none|starttls|implicit), "auth" (login|plain|xoauth2|oauthbearer),
  * "authzid".  hostname/port: where to connect (port 0 = 993 or 143 by
  * TLS mode).  Warns through host->log about insecure or clear text. */
-int imapc_account_new(const struct mf_host *host,
-		      const struct mf_account *acct, const char *plugin,
+int imapc_account_new(const struct mf_host *host, const struct mf_account *acct, const char *plugin,
 		      const char *hostname, uint16_t port, bool implicit_tls,
 		      struct imapc_account **a_r, struct mf_error *err);
 /* The OAuth scope for a server: Exchange Online's
@@ -356,8 +334,7 @@ const char *imapc_oauth_scope(const char *hostname);
 /* Connect and authenticate (again).  auth=xoauth2|oauthbearer without a
  * password: the token comes from host->oauth_token (ABI 1.3), and once
  * more, renewed, if the server refuses it. */
-int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
-			  struct mf_error *err);
+int imapc_account_connect(struct imapc_account *a, struct imapc **c_r, struct mf_error *err);
 const char *imapc_account_label(const struct imapc_account *a);
 /* The bytes of every connection this account made (those closed, plus
  * live if it is one of them, may be NULL) into st (its struct_size is

@@ -29,12 +29,10 @@ size_t mf_maildir_flag_letters(uint32_t flags, char *out);
  * earlier one; a last line without its newline counts. */
 #define MF_MAILDIR_KEYWORDS 26
 /* Parse text[0..len) into names (entries it replaces are freed). */
-void mf_maildir_keywords_parse(const char *text, size_t len,
-			       char *names[MF_MAILDIR_KEYWORDS]);
+void mf_maildir_keywords_parse(const char *text, size_t len, char *names[MF_MAILDIR_KEYWORDS]);
 /* Free names and read the file path (relative to dirfd, or AT_FDCWD) into
  * them; false, with every entry NULL, if it cannot be opened or read. */
-bool mf_maildir_keywords_read(int dirfd, const char *path,
-			      char *names[MF_MAILDIR_KEYWORDS]);
+bool mf_maildir_keywords_read(int dirfd, const char *path, char *names[MF_MAILDIR_KEYWORDS]);
 /* Free every entry and set it NULL. */
 void mf_maildir_keywords_free(char *names[MF_MAILDIR_KEYWORDS]);
 

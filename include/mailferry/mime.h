@@ -33,28 +33,25 @@ struct mf_header_iter {
 struct mf_header_field {
 	const unsigned char *name; /* not NUL-terminated; no trailing WSP */
 	size_t name_len;
-	const unsigned char *raw;  /* value after ':', still folded, without
+	const unsigned char *raw; /* value after ':', still folded, without
 				      the final line end */
 	size_t raw_len;
 };
 
 /* hdr may be a whole message: iteration stops at the empty line. */
-void mf_header_iter_init(struct mf_header_iter *it, const unsigned char *hdr,
-			 size_t len);
-bool mf_header_iter_next(struct mf_header_iter *it,
-			 struct mf_header_field *field_r);
+void mf_header_iter_init(struct mf_header_iter *it, const unsigned char *hdr, size_t len);
+bool mf_header_iter_next(struct mf_header_iter *it, struct mf_header_field *field_r);
 
 /* Unfold (RFC 5322 §2.2.3: drop CR/LF before WSP) raw into out (cleared
  * first), trimming leading and trailing WSP.  out stays NUL-terminated;
  * NUL bytes in the value are kept (out->len counts them). */
-void mf_header_unfold(const unsigned char *raw, size_t raw_len,
-		      struct mf_buf *out);
+void mf_header_unfold(const unsigned char *raw, size_t raw_len, struct mf_buf *out);
 
 /* Unfolded value of the first (or, with last, the last) field called name
  * (ASCII case-insensitive) in hdr[0..len).  False if absent; *value_r is
  * then cleared. */
-bool mf_header_find(const unsigned char *hdr, size_t len, const char *name,
-		    bool last, struct mf_buf *value_r);
+bool mf_header_find(const unsigned char *hdr, size_t len, const char *name, bool last,
+		    struct mf_buf *value_r);
 
 /* Which Received: field to take.  Trace fields are prepended (RFC 5322
  * §3.6.7), so the topmost is the newest: the final delivery, the usual
@@ -64,14 +61,14 @@ enum mf_received_pick { MF_RECEIVED_NEWEST, MF_RECEIVED_OLDEST };
 /* Date text of a Received: field: what follows its last ';' (RFC 5322
  * §3.6.7 "received" = ... ";" date-time), trimmed.  False if there is no
  * such field or it has no ';'. */
-bool mf_header_received_date(const unsigned char *hdr, size_t len,
-			     enum mf_received_pick pick, struct mf_buf *value_r);
+bool mf_header_received_date(const unsigned char *hdr, size_t len, enum mf_received_pick pick,
+			     struct mf_buf *value_r);
 
 /* Convenience: parse the first Date: field (mf_parse_rfc5322_date).  When
  * it is missing or bad and with_received, fall back to the newest
  * Received: date.  False if neither parses. */
-bool mf_header_date(const unsigned char *hdr, size_t len, bool with_received,
-		    int64_t *epoch_r, int32_t *tz_min_r);
+bool mf_header_date(const unsigned char *hdr, size_t len, bool with_received, int64_t *epoch_r,
+		    int32_t *tz_min_r);
 
 #ifdef __cplusplus
 }

@@ -28,20 +28,19 @@ extern "C" {
 struct mf_conn;
 
 struct mf_conn_opts {
-	const char *proto;   /* label for errors and TLS, e.g. "imaps" */
-	const char *host;    /* name or address literal (IPv6 without []) */
+	const char *proto; /* label for errors and TLS, e.g. "imaps" */
+	const char *host;  /* name or address literal (IPv6 without []) */
 	uint16_t port;
-	bool tls;            /* implicit TLS right after connect */
-	bool insecure;       /* no certificate/host checks: the caller must
+	bool tls;                    /* implicit TLS right after connect */
+	bool insecure;               /* no certificate/host checks: the caller must
 				warn loudly; never the default */
-	const char *ca_file; /* extra trusted CA bundle (PEM), or NULL */
+	const char *ca_file;         /* extra trusted CA bundle (PEM), or NULL */
 	unsigned connect_timeout_ms; /* 0 = 30 s */
 	unsigned io_timeout_ms;      /* per read/write wait; 0 = 120 s */
 };
 
 /* Resolve, connect (trying each address), and if opts->tls, handshake. */
-int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
-		 struct mf_error *err);
+int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r, struct mf_error *err);
 /* Upgrade a plain connection to TLS (after the protocol's STARTTLS/STLS
  * was accepted).  Any bytes the server sent before the handshake that are
  * still buffered are a protocol error (CVE-2011-0411 style injection). */
@@ -55,14 +54,12 @@ void mf_conn_set_io_timeout(struct mf_conn *conn, unsigned ms);
 
 /* Read one line into line (cleared first), without its CRLF (or bare LF).
  * A line longer than max bytes is an error (MF_ERR_ACCOUNT, RETRY_NEVER). */
-int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
-		      struct mf_error *err);
+int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max, struct mf_error *err);
 /* Read between 1 and cap bytes (buffered data first).  EOF is an error. */
-int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap,
-		      size_t *n_r, struct mf_error *err);
+int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap, size_t *n_r,
+		      struct mf_error *err);
 /* Read exactly len bytes. */
-int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
-		       struct mf_error *err);
+int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len, struct mf_error *err);
 /* Bytes already received and buffered (readable without waiting). */
 size_t mf_conn_buffered(const struct mf_conn *conn);
 /* Some input can be read now: buffered, inside TLS or the inflater, or
@@ -74,10 +71,8 @@ bool mf_conn_input_ready(const struct mf_conn *conn);
  * read, poll and mf_conn_flush sends what is queued first, so a caller
  * never waits for the answer to a command still sitting in the buffer. */
 int mf_conn_flush(struct mf_conn *conn, struct mf_error *err);
-int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
-		  struct mf_error *err);
-int mf_conn_write_str(struct mf_conn *conn, const char *s,
-		      struct mf_error *err);
+int mf_conn_write(struct mf_conn *conn, const void *data, size_t len, struct mf_error *err);
+int mf_conn_write_str(struct mf_conn *conn, const char *s, struct mf_error *err);
 
 /* COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw
  * deflate streams above TLS.  Call right after reading the server's OK to

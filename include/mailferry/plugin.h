@@ -71,21 +71,20 @@ enum mf_retry {
 struct mf_error {
 	enum mf_status status;
 	enum mf_retry retry;
-	int sys_errno;       /* 0, or the errno that caused it */
-	long proto_code;     /* HTTP status, server response code, ...; 0 if none */
+	int sys_errno;           /* 0, or the errno that caused it */
+	long proto_code;         /* HTTP status, server response code, ...; 0 if none */
 	uint32_t retry_after_ms; /* server-requested delay (Retry-After,
 				    BackOffMilliseconds); 0 = core decides */
-	char text[512];      /* for the operator: names account, folder and
+	char text[512];          /* for the operator: names account, folder and
 				message; never a password */
 };
 
 /* Fill *err (which may be NULL) and return status, so plugins can write
  * "return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "...", ...);". */
-static inline int mf_error_vset(struct mf_error *err, enum mf_status status,
-				enum mf_retry retry, const char *fmt, va_list ap)
-	MF_PRINTF(4, 0);
-static inline int mf_error_vset(struct mf_error *err, enum mf_status status,
-				enum mf_retry retry, const char *fmt, va_list ap)
+static inline int mf_error_vset(struct mf_error *err, enum mf_status status, enum mf_retry retry,
+				const char *fmt, va_list ap) MF_PRINTF(4, 0);
+static inline int mf_error_vset(struct mf_error *err, enum mf_status status, enum mf_retry retry,
+				const char *fmt, va_list ap)
 {
 	if (err != NULL) {
 		err->status = status;
@@ -98,11 +97,10 @@ static inline int mf_error_vset(struct mf_error *err, enum mf_status status,
 	return (int)status;
 }
 
-static inline int mf_error_set(struct mf_error *err, enum mf_status status,
-			       enum mf_retry retry, const char *fmt, ...)
-	MF_PRINTF(4, 5);
-static inline int mf_error_set(struct mf_error *err, enum mf_status status,
-			       enum mf_retry retry, const char *fmt, ...)
+static inline int mf_error_set(struct mf_error *err, enum mf_status status, enum mf_retry retry,
+			       const char *fmt, ...) MF_PRINTF(4, 5);
+static inline int mf_error_set(struct mf_error *err, enum mf_status status, enum mf_retry retry,
+			       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -120,7 +118,7 @@ struct mf_account;
 
 /* What a plugin asks the core's OAuth service for (ABI 1.3). */
 struct mf_oauth_request {
-	uint32_t struct_size;  /* sizeof(struct mf_oauth_request) */
+	uint32_t struct_size; /* sizeof(struct mf_oauth_request) */
 	/* The resource the plugin talks to, e.g.
 	 * "https://outlook.office365.com/.default" (IMAP/POP3/EWS on
 	 * Exchange Online), "https://graph.microsoft.com/.default",
@@ -142,8 +140,7 @@ struct mf_host {
 	uint32_t struct_size;          /* check before using a slot past 1.0 */
 	void *host_ctx;                /* pass back to every slot */
 	/* Thread-safe.  Never pass a password. */
-	void (*log)(void *host_ctx, enum mf_log_level level, const char *fmt, ...)
-		MF_PRINTF(3, 4);
+	void (*log)(void *host_ctx, enum mf_log_level level, const char *fmt, ...) MF_PRINTF(3, 4);
 	/* True once the operator asked to stop (SIGINT/SIGTERM): return
 	 * MF_ERR_CANCELED at the next convenient point. Thread-safe. */
 	bool (*canceled)(void *host_ctx);
@@ -173,19 +170,19 @@ struct mf_host {
 /* One side (source or sink) of one mailbox migration.  Borrowed: valid from
  * open() until close(); copy anything needed past that. */
 struct mf_account {
-	const char *id;      /* the operator's name for this mailbox, e.g.
+	const char *id;          /* the operator's name for this mailbox, e.g.
 				"alice@corp.example"; use it in error texts */
-	const char *uri;     /* the URI as given, password removed */
-	const char *scheme;  /* "imaps", "mbox", ... (selects the plugin) */
-	const char *user;    /* login name, or NULL */
-	const char *host;    /* or NULL for local schemes */
-	uint16_t port;       /* 0 = scheme default */
-	const char *path;    /* URI path (file or folder for local schemes,
+	const char *uri;         /* the URI as given, password removed */
+	const char *scheme;      /* "imaps", "mbox", ... (selects the plugin) */
+	const char *user;        /* login name, or NULL */
+	const char *host;        /* or NULL for local schemes */
+	uint16_t port;           /* 0 = scheme default */
+	const char *path;        /* URI path (file or folder for local schemes,
 				"/EWS/Exchange.asmx" for EWS); "" if none */
-	const char *password; /* NULL if none; the core wipes it after open()
+	const char *password;    /* NULL if none; the core wipes it after open()
 				returns, so a plugin that needs it later must
 				copy it and explicit_bzero() its copy */
-	const char *authzid;  /* log in as this user (admin / master user), or NULL */
+	const char *authzid;     /* log in as this user (admin / master user), or NULL */
 	const char *impersonate; /* EWS: mailbox to impersonate, or NULL */
 	/* NULL-terminated "key=value" strings: URI query parameters and
 	 * per-account options.  Read them with mf_account_option(). */
@@ -193,8 +190,7 @@ struct mf_account {
 };
 
 /* The value of option key, "" for a bare "key", NULL if absent. */
-static inline const char *mf_account_option(const struct mf_account *acct,
-					    const char *key)
+static inline const char *mf_account_option(const struct mf_account *acct, const char *key)
 {
 	size_t klen = 0;
 	while (key[klen] != '\0')
@@ -235,11 +231,11 @@ struct mf_folder {
 };
 
 /* System flags (RFC 3501 §2.3.2). Bits past these are reserved. */
-#define MF_FLAG_SEEN     (1u << 0)
+#define MF_FLAG_SEEN (1u << 0)
 #define MF_FLAG_ANSWERED (1u << 1)
-#define MF_FLAG_FLAGGED  (1u << 2)
-#define MF_FLAG_DELETED  (1u << 3)
-#define MF_FLAG_DRAFT    (1u << 4)
+#define MF_FLAG_FLAGGED (1u << 2)
+#define MF_FLAG_DELETED (1u << 3)
+#define MF_FLAG_DRAFT (1u << 4)
 #define MF_FLAG_FORWARDED (1u << 5) /* $Forwarded / maildir 'P' */
 
 #define MF_DATE_UNKNOWN INT64_MIN
@@ -249,22 +245,22 @@ struct mf_message;
 /* Read up to cap bytes of the raw RFC 5322 message into buf.  *n_r = 0
  * means end of message.  The total over all calls equals msg->size
  * exactly.  Called only from inside the mf_message_cb that received msg. */
-typedef int mf_read_fn(const struct mf_message *msg, unsigned char *buf,
-		       size_t cap, size_t *n_r, struct mf_error *err);
+typedef int mf_read_fn(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		       struct mf_error *err);
 
 struct mf_message {
-	const char *source_id; /* stable id within folder (and uidvalidity):
+	const char *source_id;       /* stable id within folder (and uidvalidity):
 				  IMAP UID, POP3 UIDL, maildir base name,
 				  mbox byte offset, EWS ItemId */
-	uint64_t uid;          /* numeric, ascending id if the source has one
+	uint64_t uid;                /* numeric, ascending id if the source has one
 				  (IMAP UID), else 0 */
-	uint64_t size;         /* exact byte count read() will produce */
-	int64_t internal_date; /* seconds since the epoch, or MF_DATE_UNKNOWN */
-	int32_t tz_offset_min; /* of internal_date, minutes east of UTC */
-	uint32_t flags;        /* MF_FLAG_* */
+	uint64_t size;               /* exact byte count read() will produce */
+	int64_t internal_date;       /* seconds since the epoch, or MF_DATE_UNKNOWN */
+	int32_t tz_offset_min;       /* of internal_date, minutes east of UTC */
+	uint32_t flags;              /* MF_FLAG_* */
 	const char *const *keywords; /* NULL-terminated user keywords, or NULL */
 	mf_read_fn *read;
-	void *read_ctx;        /* for the read() implementation */
+	void *read_ctx; /* for the read() implementation */
 	/* Non-NULL when the source knows this message but cannot produce it
 	 * (EWS item without MIME, IMAP message expunged mid-fetch, unreadable
 	 * file): the core records it as failed with this error, never calls
@@ -275,8 +271,8 @@ struct mf_message {
 /* The core's view of what is already done in a folder, given to fetch().
  * Sources use it to avoid downloading bodies the core would skip. */
 struct mf_cursor {
-	uint32_t uidvalidity; /* what the state store last saw, 0 = none */
-	uint64_t last_uid;    /* highest uid copied under that uidvalidity */
+	uint32_t uidvalidity;   /* what the state store last saw, 0 = none */
+	uint64_t last_uid;      /* highest uid copied under that uidvalidity */
 	const char *sync_state; /* opaque source token saved last time (EWS
 				   SyncState), or NULL */
 	/* True if the message with this source_id is already handled.
@@ -288,8 +284,7 @@ struct mf_cursor {
 /* Callbacks return 0 to go on, or an mf_status to stop the iteration; the
  * plugin then returns that status unchanged (err is already filled). */
 typedef int mf_folder_cb(const struct mf_folder *folder, void *aux);
-typedef int mf_message_cb(const struct mf_message *msg, void *aux,
-			  struct mf_error *err);
+typedef int mf_message_cb(const struct mf_message *msg, void *aux, struct mf_error *err);
 
 /* Since ABI 1.4: the bytes one session moved so far (all its
  * connections, reconnects included), for the run summary: plain is the
@@ -299,7 +294,7 @@ typedef int mf_message_cb(const struct mf_message *msg, void *aux,
 struct mf_io_stats {
 	uint32_t struct_size; /* sizeof(struct mf_io_stats) of the caller */
 	uint64_t plain_in, plain_out, wire_in, wire_out;
-	bool compressed;      /* some connection of the session was compressed */
+	bool compressed; /* some connection of the session was compressed */
 };
 
 /* Since ABI 1.5: what "mailferry preflight" learns about one session
@@ -318,12 +313,12 @@ struct mf_probe {
 	/* Largest message the server accepts (IMAP APPENDLIMIT, RFC 7889), or
 	 * MF_COUNT_UNKNOWN when it does not say. */
 	uint64_t max_message_size;
-	char separator;       /* hierarchy separator, 0 if flat or unknown */
+	char separator; /* hierarchy separator, 0 if flat or unknown */
 };
 
 /* Since ABI 1.5: one source folder as probe_folder() measured it. */
 struct mf_folder_probe {
-	uint32_t struct_size; /* sizeof(struct mf_folder_probe) of the caller */
+	uint32_t struct_size;     /* sizeof(struct mf_folder_probe) of the caller */
 	uint64_t messages, bytes; /* or MF_COUNT_UNKNOWN */
 	/* Messages larger than the larger_than asked for, and the largest
 	 * such; MF_COUNT_UNKNOWN if not found out. */
@@ -342,11 +337,11 @@ struct mf_sink;
  * answers false, there is no uid cursor, every message offered is read
  * and recognised by its content (SHA-256, identical copies counted), and
  * --only-failed resumes the whole folder. */
-#define MF_CAP_STABLE_IDS        (1ull << 0)
+#define MF_CAP_STABLE_IDS (1ull << 0)
 /* More than one folder.  Without it the mailbox is one folder, the inbox:
  * the core copies the first selectable folder listed as special-use
  * INBOX, whatever its name, and ignores (with a warning) any others. */
-#define MF_CAP_FOLDERS           (1ull << 1)
+#define MF_CAP_FOLDERS (1ull << 1)
 /* Several sessions on one mailbox at once are fine.  The core runs
  * --streams sessions per side only when the source and the sink (or a
  * dry run) both have it; otherwise one. */
@@ -355,33 +350,33 @@ struct mf_sink;
  * below one handed out before.  Only with it (and STABLE_IDS) does the
  * core keep a cursor and pass since->last_uid; without, last_uid is 0 and
  * the source offers the whole folder, the core skipping by have(). */
-#define MF_CAP_MONOTONIC_UIDS    (1ull << 3)
+#define MF_CAP_MONOTONIC_UIDS (1ull << 3)
 /* fetch() returns *sync_state_r and honours since->sync_state.  Without
  * it the core neither stores a token the source returns nor hands one
  * back (since->sync_state is NULL). */
-#define MF_CAP_SYNC_STATE        (1ull << 4)
+#define MF_CAP_SYNC_STATE (1ull << 4)
 /* Sink capability bits. */
 /* append/lookup fill target_id with the stored message's own id.
  * Without it (or when it is "") the core ignores target_id and records an
  * id of its own, unique per message, so matching by content after a
  * UIDVALIDITY change still tells which copies are claimed. */
-#define MF_CAP_RETURNS_ID        (1ull << 16)
+#define MF_CAP_RETURNS_ID (1ull << 16)
 /* Stores msg->keywords.  Without it the core hands the sink every message
  * with keywords NULL (a message is never refused for them), counts those
  * it stripped and logs the count per folder. */
-#define MF_CAP_KEYWORDS          (1ull << 17)
+#define MF_CAP_KEYWORDS (1ull << 17)
 /* Since ABI 1.2: the sink stores messages with CRLF line ends (IMAP APPEND,
  * RFC 3501 §6.3.11): the core hands it every bare LF as CRLF, with size
  * counted so.  Digests the core records stay those of the source bytes. */
-#define MF_CAP_WANTS_CRLF        (1ull << 18)
+#define MF_CAP_WANTS_CRLF (1ull << 18)
 
 struct mf_source_ops {
 	uint32_t struct_size; /* sizeof(struct mf_source_ops) at build time */
 	/* Connect / open and authenticate.  On failure *src_r may be set
 	 * (close() is then still called) or NULL.  MF_ERR_AUTH for refused
 	 * credentials. */
-	int (*open)(void *plugin_ctx, const struct mf_account *acct,
-		    struct mf_source **src_r, struct mf_error *err);
+	int (*open)(void *plugin_ctx, const struct mf_account *acct, struct mf_source **src_r,
+		    struct mf_error *err);
 	/* Call cb once per folder, parents before children. */
 	int (*list_folders)(struct mf_source *src, mf_folder_cb *cb, void *aux,
 			    struct mf_error *err);
@@ -390,9 +385,8 @@ struct mf_source_ops {
 	 * message and its strings are borrowed for the callback.
 	 * *sync_state_r (may be NULL): a malloc'd token the core stores and
 	 * hands back as since->sync_state next time; ownership passes. */
-	int (*fetch)(struct mf_source *src, const char *folder,
-		     const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-		     char **sync_state_r, struct mf_error *err);
+	int (*fetch)(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+		     mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err);
 	/* NULL-safe, safe after a failed open; sets *src = NULL. */
 	void (*close)(struct mf_source **src);
 	/* ABI 1.4, optional: fill *st (its struct_size set by the core) with
@@ -426,29 +420,26 @@ typedef void mf_append_done_cb(void *done_aux, int status, const struct mf_appen
 
 struct mf_sink_ops {
 	uint32_t struct_size;
-	int (*open)(void *plugin_ctx, const struct mf_account *acct,
-		    struct mf_sink **snk_r, struct mf_error *err);
+	int (*open)(void *plugin_ctx, const struct mf_account *acct, struct mf_sink **snk_r,
+		    struct mf_error *err);
 	/* Create folder path ('/'-separated, see mf_folder) if missing.
 	 * special_use lets the sink map it onto its own Sent, Trash, ...;
 	 * *actual_r (malloc'd, caller frees) is the path append() must then
 	 * be given. */
-	int (*ensure_folder)(struct mf_sink *snk, const char *path,
-			     enum mf_special_use special_use, char **actual_r,
-			     struct mf_error *err);
+	int (*ensure_folder)(struct mf_sink *snk, const char *path, enum mf_special_use special_use,
+			     char **actual_r, struct mf_error *err);
 	/* Store msg (read it with msg->read until it yields 0 bytes) in
 	 * folder with its flags and date.  Return only once the message is
 	 * durable (fsync'd, or tagged OK by the server). */
-	int (*append)(struct mf_sink *snk, const char *folder,
-		      const struct mf_message *msg,
+	int (*append)(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 		      struct mf_append_result *res_r, struct mf_error *err);
 	void (*close)(struct mf_sink **snk);
 	/* Optional (may be NULL).  After a crash between append() and the
 	 * core recording it, ask whether folder already holds a message with
 	 * these size and SHA-256 digest bytes (msg->read is usable too).
 	 * *found_r = true fills res_r.  Without it the core re-appends. */
-	int (*lookup)(struct mf_sink *snk, const char *folder,
-		      const struct mf_message *msg, const unsigned char digest[32],
-		      bool *found_r, struct mf_append_result *res_r,
+	int (*lookup)(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		      const unsigned char digest[32], bool *found_r, struct mf_append_result *res_r,
 		      struct mf_error *err);
 	/* Since ABI 1.1, optional (both or neither): pipelined appends, so a
 	 * store across a slow link is not one round trip per message.
@@ -462,9 +453,8 @@ struct mf_sink_ops {
 	 * means the session failed: done() has then been called for every
 	 * append outstanding.  append_flush() returns once every started
 	 * append is done. */
-	int (*append_start)(struct mf_sink *snk, const char *folder,
-			    const struct mf_message *msg, mf_append_done_cb *done,
-			    void *done_aux, struct mf_error *err);
+	int (*append_start)(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+			    mf_append_done_cb *done, void *done_aux, struct mf_error *err);
 	int (*append_flush)(struct mf_sink *snk, struct mf_error *err);
 	/* ABI 1.4, optional: as mf_source_ops.io_stats. */
 	void (*io_stats)(struct mf_sink *snk, struct mf_io_stats *st);
@@ -475,8 +465,7 @@ struct mf_sink_ops {
 	 * rules the sink knows without trying (a level too long, a reserved
 	 * name, the target's separator inside a level it cannot replace).
 	 * Creates nothing.  true + why[] (NUL-terminated) if refused. */
-	bool (*folder_refused)(struct mf_sink *snk, const char *path, char *why,
-			       size_t why_size);
+	bool (*folder_refused)(struct mf_sink *snk, const char *path, char *why, size_t why_size);
 	/* ABI 1.6, optional: how what this sink stores for acct is read back
 	 * ("mailferry verify" compares it with the source).  *uri_r: a
 	 * malloc'd source URI (the core frees it) that an installed source
@@ -508,11 +497,10 @@ struct mf_plugin {
 	const char *description; /* one line, for "mailferry plugins" */
 	/* NULL-terminated URI schemes handled: { "imap", "imaps", NULL } */
 	const char *const *schemes;
-	uint64_t caps;           /* MF_CAP_*; the core ignores unknown bits */
+	uint64_t caps; /* MF_CAP_*; the core ignores unknown bits */
 	/* Called once after load, before any open().  May be NULL. */
-	int (*init)(const struct mf_host *host, void **plugin_ctx_r,
-		    struct mf_error *err);
-	void (*deinit)(void *plugin_ctx); /* may be NULL */
+	int (*init)(const struct mf_host *host, void **plugin_ctx_r, struct mf_error *err);
+	void (*deinit)(void *plugin_ctx);   /* may be NULL */
 	const struct mf_source_ops *source; /* set iff kind == SOURCE */
 	const struct mf_sink_ops *sink;     /* set iff kind == SINK */
 	/* Since ABI 1.6, may be NULL: the schemes (among the above) whose
@@ -528,11 +516,11 @@ struct mf_plugin {
 
 /* libltdl resolves "<module>_LTX_<sym>" when asked for "<sym>", so several
  * modules can be preloaded into one binary without clashing. */
-#define MF_PLUGIN_EXPORT(mod) \
+#define MF_PLUGIN_EXPORT(mod)                                                \
 	MF_VISIBLE extern const struct mf_plugin mod##_LTX_mailferry_plugin; \
 	MF_VISIBLE const struct mf_plugin mod##_LTX_mailferry_plugin
 
-#define MF_ABI_INIT \
+#define MF_ABI_INIT                                           \
 	.abi_major = MF_ABI_MAJOR, .abi_minor = MF_ABI_MINOR, \
 	.struct_size = sizeof(struct mf_plugin)
 

@@ -29,8 +29,8 @@ void mf_buf_reserve(struct mf_buf *b, size_t extra);
 void mf_buf_append(struct mf_buf *b, const void *data, size_t len);
 void mf_buf_append_str(struct mf_buf *b, const char *s);
 void mf_buf_printf(struct mf_buf *b, const char *fmt, ...) MF_PRINTF(2, 3);
-void mf_buf_clear(struct mf_buf *b);   /* len = 0, keeps memory */
-void mf_buf_free(struct mf_buf *b);    /* frees, leaves an empty buffer */
+void mf_buf_clear(struct mf_buf *b); /* len = 0, keeps memory */
+void mf_buf_free(struct mf_buf *b);  /* frees, leaves an empty buffer */
 /* Append s percent-encoded (RFC 3986 §2.1): '%', control characters and
  * every character of also become %XX, the rest is copied.  For one part of
  * a URI the core decodes again (mf_sink_ops.reader_uri): also = "@:/" for
@@ -47,11 +47,9 @@ void mf_sha256_free(struct mf_sha256 **h);
  * counts as CRLF, so an LF-only mbox message and its copy on a server
  * compare equal.  Feed the chunks of one message in order with the same
  * *after_cr (false at the start).  Returns how many bytes that form has. */
-uint64_t mf_sha256_update_crlf(struct mf_sha256 *h, bool *after_cr,
-			       const void *data, size_t len);
+uint64_t mf_sha256_update_crlf(struct mf_sha256 *h, bool *after_cr, const void *data, size_t len);
 /* The same form appended to b (the bytes an IMAP sink is given). */
-uint64_t mf_buf_append_crlf(struct mf_buf *b, bool *after_cr, const void *data,
-			    size_t len);
+uint64_t mf_buf_append_crlf(struct mf_buf *b, bool *after_cr, const void *data, size_t len);
 /* 64 lowercase hex digits + NUL */
 void mf_hex(const unsigned char *in, size_t len, char *out);
 
@@ -70,8 +68,7 @@ struct mf_base64 {
 	unsigned n, pad;
 	bool bad;
 };
-void mf_base64_feed(struct mf_base64 *d, const void *data, size_t len,
-		    struct mf_buf *out);
+void mf_base64_feed(struct mf_base64 *d, const void *data, size_t len, struct mf_buf *out);
 bool mf_base64_finish(struct mf_base64 *d, struct mf_buf *out);
 /* feed + finish in one call. */
 bool mf_base64_decode(const char *in, size_t len, struct mf_buf *out);

@@ -30,7 +30,7 @@ struct imapc_account {
 	bool insecure;
 	unsigned timeout_ms;
 	enum auth_method auth;
-	bool compress;     /* COMPRESS=DEFLATE when offered (compress=no: never) */
+	bool compress;                  /* COMPRESS=DEFLATE when offered (compress=no: never) */
 	struct mf_conn_stats io_totals; /* of the connections closed so far */
 	bool io_compressed;
 	/* for host->oauth_token after open() returned: copies */
@@ -46,8 +46,8 @@ static void host_log(void *ctx, enum mf_log_level lvl, const char *msg)
 		host->log(host->host_ctx, lvl, "%s", msg);
 }
 
-static const char *setting(const struct mf_host *host,
-			   const struct mf_account *acct, const char *key)
+static const char *setting(const struct mf_host *host, const struct mf_account *acct,
+			   const char *key)
 {
 	const char *v = mf_account_option(acct, key);
 	if (v != NULL)
@@ -59,9 +59,9 @@ static const char *setting(const struct mf_host *host,
 
 static bool truthy(const char *v)
 {
-	return v != NULL && (v[0] == '\0' || strcmp(v, "1") == 0 ||
-			     mf_ascii_strcasecmp(v, "yes") == 0 ||
-			     mf_ascii_strcasecmp(v, "true") == 0);
+	return v != NULL &&
+	       (v[0] == '\0' || strcmp(v, "1") == 0 || mf_ascii_strcasecmp(v, "yes") == 0 ||
+		mf_ascii_strcasecmp(v, "true") == 0);
 }
 
 /* What the OAuth service needs at a later connect: the account's id, user
@@ -77,8 +77,13 @@ static void keep_oauth_account(struct imapc_account *a, const struct mf_account 
 		a->options[i] = mf_xstrdup(acct->options[i]);
 	a->acct_id = mf_xstrdup(id);
 	a->oauth_acct = (struct mf_account){
-		.id = a->acct_id, .scheme = acct->scheme, .user = a->user, .host = a->hostname,
-		.port = a->port, .path = "", .options = (const char *const *)a->options,
+		.id = a->acct_id,
+		.scheme = acct->scheme,
+		.user = a->user,
+		.host = a->hostname,
+		.port = a->port,
+		.path = "",
+		.options = (const char *const *)a->options,
 	};
 }
 
@@ -92,9 +97,11 @@ const char *imapc_oauth_scope(const char *hostname)
 	for (size_t i = 0; ms[i] != NULL; i++) {
 		size_t l = strlen(ms[i]);
 		if (mf_ascii_strcasecmp(hostname, ms[i]) == 0 ||
-		    (ms[i][0] == '.' && hl > l && mf_ascii_strcasecmp(hostname + hl - l, ms[i]) == 0))
-			return strstr(ms[i], ".cn") != NULL ? "https://partner.outlook.cn/.default"
-							     : "https://outlook.office365.com/.default";
+		    (ms[i][0] == '.' && hl > l &&
+		     mf_ascii_strcasecmp(hostname + hl - l, ms[i]) == 0))
+			return strstr(ms[i], ".cn") != NULL
+				       ? "https://partner.outlook.cn/.default"
+				       : "https://outlook.office365.com/.default";
 	}
 	if (mf_ascii_strcasecmp(hostname, "imap.gmail.com") == 0 ||
 	    mf_ascii_strcasecmp(hostname, "pop.gmail.com") == 0)
@@ -102,42 +109,36 @@ const char *imapc_oauth_scope(const char *hostname)
 	return NULL;
 }
 
-int imapc_account_new(const struct mf_host *host,
-		      const struct mf_account *acct, const char *plugin,
-		      const char *hostname, uint16_t port,
-		      bool implicit_tls, struct imapc_account **a_r,
-		      struct mf_error *err)
+int imapc_account_new(const struct mf_host *host, const struct mf_account *acct, const char *plugin,
+		      const char *hostname, uint16_t port, bool implicit_tls,
+		      struct imapc_account **a_r, struct mf_error *err)
 {
 	*a_r = NULL;
 	const char *id = acct->id ? acct->id : (acct->user ? acct->user : "?");
 	if (hostname == NULL || hostname[0] == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: no server host in the URI", plugin,
-				    id);
+				    "%s: %s: no server host in the URI", plugin, id);
 	if (acct->user == NULL || acct->user[0] == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: no user name in the URI", plugin,
-				    id);
+				    "%s: %s: no user name in the URI", plugin, id);
 	struct imapc_account *a = mf_xcalloc(1, sizeof(*a));
 	a->host = host;
 	a->label = mf_xasprintf("%s: %s", plugin, id);
 	a->hostname = mf_xstrdup(hostname);
 	a->user = mf_xstrdup(acct->user);
 	a->password = acct->password ? mf_xstrdup(acct->password) : NULL;
-	const char *authzid = acct->authzid ? acct->authzid
-					    : mf_account_option(acct, "authzid");
+	const char *authzid = acct->authzid ? acct->authzid : mf_account_option(acct, "authzid");
 	a->authzid = authzid && authzid[0] ? mf_xstrdup(authzid) : NULL;
 	const char *ca = setting(host, acct, "ca-file");
 	a->ca_file = ca && ca[0] ? mf_xstrdup(ca) : NULL;
 	a->insecure = truthy(setting(host, acct, "insecure"));
 	const char *to = setting(host, acct, "timeout");
 	uint64_t secs = 0;
-	if (to != NULL && to[0] && (!mf_parse_u64(to, strlen(to), &secs) ||
-				    secs == 0 || secs > 86400)) {
+	if (to != NULL && to[0] &&
+	    (!mf_parse_u64(to, strlen(to), &secs) || secs == 0 || secs > 86400)) {
 		imapc_account_free(&a);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: bad timeout \"%s\" (seconds)",
-				    plugin, id, to);
+				    "%s: %s: bad timeout \"%s\" (seconds)", plugin, id, to);
 	}
 	a->timeout_ms = (unsigned)secs * 1000;
 
@@ -154,8 +155,8 @@ int imapc_account_new(const struct mf_host *host,
 			imapc_account_free(&a);
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "%s: %s: tls=%s: expected none,"
-					    " starttls or implicit", plugin,
-					    id, tls);
+					    " starttls or implicit",
+					    plugin, id, tls);
 		}
 	}
 	a->port = port ? port : (a->tls == IMAPC_TLS_IMPLICIT ? 993 : 143);
@@ -186,14 +187,14 @@ int imapc_account_new(const struct mf_host *host,
 		imapc_account_free(&a);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "%s: %s: auth=%s: expected login, plain,"
-				    " xoauth2 or oauthbearer", plugin, id, auth);
+				    " xoauth2 or oauthbearer",
+				    plugin, id, auth);
 	}
 	keep_oauth_account(a, acct, id);
 	if (a->authzid != NULL && a->auth != AUTH_PLAIN) {
 		imapc_account_free(&a);
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: authzid needs auth=plain", plugin,
-				    id);
+				    "%s: %s: authzid needs auth=plain", plugin, id);
 	}
 	if (a->insecure)
 		host_log((void *)host, MF_LOG_WARN,
@@ -204,7 +205,8 @@ int imapc_account_new(const struct mf_host *host,
 		char msg[300];
 		snprintf(msg, sizeof(msg),
 			 "WARNING: %s: tls=none: password and mail cross the"
-			 " network in CLEAR TEXT", a->label);
+			 " network in CLEAR TEXT",
+			 a->label);
 		host_log((void *)host, MF_LOG_WARN, msg);
 	}
 	*a_r = a;
@@ -230,10 +232,13 @@ static int service_token(struct imapc_account *a, bool refresh, char **token_r,
 	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "%s: no password or token given, and this mailferry has no "
-				    "OAuth token service", a->label);
+				    "OAuth token service",
+				    a->label);
 	struct mf_oauth_request req = {
-		.struct_size = sizeof(req), .scope = imapc_oauth_scope(a->hostname),
-		.subject = a->user, .refresh = refresh,
+		.struct_size = sizeof(req),
+		.scope = imapc_oauth_scope(a->hostname),
+		.subject = a->user,
+		.refresh = refresh,
 	};
 	return h->oauth_token(h->host_ctx, &a->oauth_acct, &req, token_r, err);
 }
@@ -255,11 +260,16 @@ static int connect_once(struct imapc_account *a, const char *secret, struct imap
 	*c_r = NULL;
 	*refused_r = false;
 	struct imapc_opts o = {
-		.label = a->label, .host = a->hostname, .port = a->port,
-		.tls = a->tls, .insecure = a->insecure, .ca_file = a->ca_file,
+		.label = a->label,
+		.host = a->hostname,
+		.port = a->port,
+		.tls = a->tls,
+		.insecure = a->insecure,
+		.ca_file = a->ca_file,
 		.connect_timeout_ms = a->timeout_ms,
 		.io_timeout_ms = a->timeout_ms,
-		.log = host_log, .log_ctx = (void *)a->host,
+		.log = host_log,
+		.log_ctx = (void *)a->host,
 	};
 	struct imapc *c;
 	int st = imapc_connect(&o, &c, err);
@@ -267,22 +277,16 @@ static int connect_once(struct imapc_account *a, const char *secret, struct imap
 		return st;
 	enum auth_method m = a->auth;
 	if (m == AUTH_DEFAULT)
-		m = imapc_has_cap(c, "LOGINDISABLED") &&
-				    imapc_has_cap(c, "AUTH=PLAIN")
-			    ? AUTH_PLAIN : AUTH_LOGIN;
+		m = imapc_has_cap(c, "LOGINDISABLED") && imapc_has_cap(c, "AUTH=PLAIN")
+			    ? AUTH_PLAIN
+			    : AUTH_LOGIN;
 	switch (m) {
-	case AUTH_PLAIN:
-		st = imapc_auth_plain(c, a->authzid, a->user, secret, err);
-		break;
-	case AUTH_XOAUTH2:
-		st = imapc_auth_xoauth2(c, a->user, secret, err);
-		break;
+	case AUTH_PLAIN: st = imapc_auth_plain(c, a->authzid, a->user, secret, err); break;
+	case AUTH_XOAUTH2: st = imapc_auth_xoauth2(c, a->user, secret, err); break;
 	case AUTH_OAUTHBEARER:
 		st = imapc_auth_oauthbearer(c, a->user, a->hostname, a->port, secret, err);
 		break;
-	default:
-		st = imapc_login(c, a->user, secret, err);
-		break;
+	default: st = imapc_login(c, a->user, secret, err); break;
 	}
 	if (st != MF_OK) {
 		*refused_r = st == MF_ERR_AUTH && !imapc_is_broken(c);
@@ -300,15 +304,15 @@ static int connect_once(struct imapc_account *a, const char *secret, struct imap
 	return MF_OK;
 }
 
-int imapc_account_connect(struct imapc_account *a, struct imapc **c_r,
-			  struct mf_error *err)
+int imapc_account_connect(struct imapc_account *a, struct imapc **c_r, struct mf_error *err)
 {
 	*c_r = NULL;
 	bool from_service = a->password == NULL && is_oauth(a->auth);
 	if (a->password == NULL && !from_service)
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "%s: no password given (password file or"
-				    " MAILFERRY_*_PASSWORD)", a->label);
+				    " MAILFERRY_*_PASSWORD)",
+				    a->label);
 	char *token = NULL;
 	int st = MF_OK;
 	if (from_service && (st = service_token(a, false, &token, err)) != MF_OK)

@@ -38,8 +38,7 @@ int imapc_fail(struct imapc *c, int st, struct mf_error *err)
 	/* "imaps host:port: x" from lib/net: the label names the
 	 * connection already. */
 	const char *cl = c->conn ? mf_conn_label(c->conn) : NULL;
-	if (err != NULL && cl != NULL &&
-	    strncmp(err->text, cl, strlen(cl)) == 0 &&
+	if (err != NULL && cl != NULL && strncmp(err->text, cl, strlen(cl)) == 0 &&
 	    err->text[strlen(cl)] == ':') {
 		size_t skip = strlen(cl) + 1;
 		memmove(err->text, err->text + skip, strlen(err->text + skip) + 1);
@@ -127,8 +126,7 @@ void imapc_set_stream(struct imapc *c, imapc_stream_fn *fn, void *ctx)
 
 /* ---- io ---------------------------------------------------------- */
 
-int imapc_write(struct imapc *c, const void *data, size_t len,
-		struct mf_error *err)
+int imapc_write(struct imapc *c, const void *data, size_t len, struct mf_error *err)
 {
 	int st = mf_conn_write(c->conn, data, len, err);
 	return st == MF_OK ? MF_OK : imapc_fail(c, st, err);
@@ -151,8 +149,8 @@ static void remove_entry(struct imapc *c, struct imapc_inflight *e)
 	c->qlen--;
 }
 
-static struct imapc_inflight *enqueue(struct imapc *c, imapc_untagged_fn *fn,
-				      imapc_done_fn *done, void *ctx)
+static struct imapc_inflight *enqueue(struct imapc *c, imapc_untagged_fn *fn, imapc_done_fn *done,
+				      void *ctx)
 {
 	if (c->qlen == c->qcap) {
 		c->qcap = c->qcap ? c->qcap * 2 : 16;
@@ -173,8 +171,11 @@ static void parse_permflags(struct imapc *c, const char *args)
 	c->sel.have_perm = true;
 	c->sel.perm_flags = 0;
 	c->sel.perm_keywords = false;
-	static const struct { const char *n; uint32_t b; } f[] = {
-		{ "\\Seen", MF_FLAG_SEEN }, { "\\Answered", MF_FLAG_ANSWERED },
+	static const struct {
+		const char *n;
+		uint32_t b;
+	} f[] = {
+		{ "\\Seen", MF_FLAG_SEEN },       { "\\Answered", MF_FLAG_ANSWERED },
 		{ "\\Flagged", MF_FLAG_FLAGGED }, { "\\Deleted", MF_FLAG_DELETED },
 		{ "\\Draft", MF_FLAG_DRAFT },
 	};
@@ -189,8 +190,7 @@ static void parse_permflags(struct imapc *c, const char *args)
 		if (n == 2 && strncmp(s, "\\*", 2) == 0)
 			c->sel.perm_keywords = true;
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-			if (n == strlen(f[i].n) &&
-			    mf_ascii_strncasecmp(s, f[i].n, n) == 0)
+			if (n == strlen(f[i].n) && mf_ascii_strncasecmp(s, f[i].n, n) == 0)
 				c->sel.perm_flags |= f[i].b;
 		s = e;
 	}
@@ -234,13 +234,11 @@ static void set_result(struct imapc_result *res, const struct imapc_resp *r)
 {
 	res->status = r->status;
 	snprintf(res->code, sizeof(res->code), "%s", r->code);
-	snprintf(res->code_args, sizeof(res->code_args), "%s",
-		 r->code_args ? r->code_args : "");
+	snprintf(res->code_args, sizeof(res->code_args), "%s", r->code_args ? r->code_args : "");
 	snprintf(res->text, sizeof(res->text), "%s", r->text ? r->text : "");
 }
 
-static int dispatch(struct imapc *c, struct imapc_resp *r,
-		    struct mf_error *err)
+static int dispatch(struct imapc *c, struct imapc_resp *r, struct mf_error *err)
 {
 	if (r->kind == IMAPC_CONTINUE) {
 		c->got_cont = true;
@@ -252,15 +250,15 @@ static int dispatch(struct imapc *c, struct imapc_resp *r,
 	if (r->kind == IMAPC_TAGGED) {
 		unsigned tag = 0;
 		uint64_t v;
-		if (r->tag[0] == 'a' &&
-		    mf_parse_u64(r->tag + 1, strlen(r->tag + 1), &v) &&
+		if (r->tag[0] == 'a' && mf_parse_u64(r->tag + 1, strlen(r->tag + 1), &v) &&
 		    v <= UINT32_MAX)
 			tag = (unsigned)v;
 		struct imapc_inflight *e = tag ? find(c, tag) : NULL;
 		if (e == NULL || e->completed) {
 			mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
 				     "IMAP protocol error: reply for unknown"
-				     " command tag %s", r->tag);
+				     " command tag %s",
+				     r->tag);
 			return imapc_fail(c, MF_ERR_ACCOUNT, err);
 		}
 		imapc_note_code(c, r);
@@ -280,8 +278,7 @@ static int dispatch(struct imapc *c, struct imapc_resp *r,
 		imapc_note_code(c, r);
 		if (r->status == IMAPC_BYE) {
 			c->bye = true;
-			snprintf(c->bye_text, sizeof(c->bye_text), "%s",
-				 r->text ? r->text : "");
+			snprintf(c->bye_text, sizeof(c->bye_text), "%s", r->text ? r->text : "");
 		}
 	} else if (strcmp(r->name, "CAPABILITY") == 0) {
 		caps_from_values(c, &r->args);
@@ -324,9 +321,9 @@ int imapc_read_one(struct imapc *c, struct mf_error *err)
 /* ---- commands ----------------------------------------------------- */
 
 struct imapc_seg {
-	char *text;    /* text before the literal */
+	char *text; /* text before the literal */
 	size_t text_len;
-	char *lit;     /* literal bytes */
+	char *lit; /* literal bytes */
 	size_t lit_len;
 };
 
@@ -444,8 +441,7 @@ void imapc_note_wait(struct imapc *c, unsigned tag)
 }
 
 /* Read responses until a '+' arrives (*cont_r) or command tag completes. */
-static int wait_cont(struct imapc *c, unsigned tag, bool *cont_r,
-		     struct mf_error *err)
+static int wait_cont(struct imapc *c, unsigned tag, bool *cont_r, struct mf_error *err)
 {
 	/* Idle whatever else is in flight: nothing more can be sent on
 	 * this connection until the "+" arrives. */
@@ -472,17 +468,15 @@ static int wait_cont(struct imapc *c, unsigned tag, bool *cont_r,
  * literals up to 4096 bytes, RFC 7888 §4) lets us skip the round trip. */
 static bool nonsync_ok(const struct imapc *c, uint64_t n)
 {
-	return imapc_has_cap(c, "LITERAL+") ||
-	       (n <= 4096 && imapc_has_cap(c, "LITERAL-"));
+	return imapc_has_cap(c, "LITERAL+") || (n <= 4096 && imapc_has_cap(c, "LITERAL-"));
 }
 
-static int send_literal_head(struct imapc *c, unsigned tag, uint64_t n,
-			     bool *go_r, struct mf_error *err)
+static int send_literal_head(struct imapc *c, unsigned tag, uint64_t n, bool *go_r,
+			     struct mf_error *err)
 {
 	char hdr[40];
 	bool ns = nonsync_ok(c, n);
-	snprintf(hdr, sizeof(hdr), "{%llu%s}\r\n", (unsigned long long)n,
-		 ns ? "+" : "");
+	snprintf(hdr, sizeof(hdr), "{%llu%s}\r\n", (unsigned long long)n, ns ? "+" : "");
 	int st = imapc_write(c, hdr, strlen(hdr), err);
 	if (st != MF_OK)
 		return st;
@@ -495,15 +489,13 @@ static int send_literal_head(struct imapc *c, unsigned tag, uint64_t n,
 	return wait_cont(c, tag, go_r, err);
 }
 
-int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
-	       imapc_done_fn *done, void *ctx, unsigned *tag_r,
-	       struct mf_error *err)
+int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, imapc_done_fn *done,
+	       void *ctx, unsigned *tag_r, struct mf_error *err)
 {
 	if (imapc_is_broken(c)) {
 		imapc_cmd_free(&cmd);
-		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-			     "connection lost%s%s", c->bye ? ": BYE " : "",
-			     c->bye ? c->bye_text : "");
+		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW, "connection lost%s%s",
+			     c->bye ? ": BYE " : "", c->bye ? c->bye_text : "");
 		return imapc_fail(c, MF_ERR_ACCOUNT, err);
 	}
 	struct imapc_inflight *e = enqueue(c, fn, done, ctx);
@@ -528,8 +520,7 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 	if (st == MF_OK) {
 		struct imapc_inflight *e2 = find(c, tag);
 		if (e2 != NULL && !e2->completed) {
-			st = imapc_write(c, cmd->text.data ? cmd->text.data
-							   : (unsigned char *)"",
+			st = imapc_write(c, cmd->text.data ? cmd->text.data : (unsigned char *)"",
 					 cmd->text.len, err);
 			if (st == MF_OK)
 				st = imapc_write(c, "\r\n", 2, err);
@@ -539,16 +530,14 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 	return st;
 }
 
-int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
-	       struct mf_error *err)
+int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r, struct mf_error *err)
 {
 	imapc_note_wait(c, tag);
 	for (;;) {
 		struct imapc_inflight *e = find(c, tag);
 		if (e == NULL)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					    "%s: waiting for unknown tag a%u",
-					    c->label, tag);
+					    "%s: waiting for unknown tag a%u", c->label, tag);
 		if (e->completed) {
 			if (res_r != NULL)
 				*res_r = e->res;
@@ -561,7 +550,8 @@ int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r,
 			if (st != MF_OK) {
 				mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
 					     "%s: server closed the connection:"
-					     " BYE %s", c->label, c->bye_text);
+					     " BYE %s",
+					     c->label, c->bye_text);
 				return st;
 			}
 			continue;
@@ -592,8 +582,8 @@ int imapc_drain(struct imapc *c, struct mf_error *err)
 	}
 }
 
-int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
-	      void *ctx, struct imapc_result *res_r, struct mf_error *err)
+int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, void *ctx,
+	      struct imapc_result *res_r, struct mf_error *err)
 {
 	unsigned tag;
 	int st = imapc_send(c, cmd, fn, NULL, ctx, &tag, err);
@@ -602,24 +592,21 @@ int imapc_run(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn,
 	return imapc_wait(c, tag, res_r, err);
 }
 
-int imapc_result_error(struct imapc *c, const struct imapc_result *res,
-		       enum mf_status st, enum mf_retry rt, const char *what,
-		       struct mf_error *err)
+int imapc_result_error(struct imapc *c, const struct imapc_result *res, enum mf_status st,
+		       enum mf_retry rt, const char *what, struct mf_error *err)
 {
 	mf_error_set(err, st, rt, "%s: %s: %s%s%s%s%s%s %s", c->label, what,
-		     res->status == IMAPC_NO ? "NO" : "BAD",
-		     res->code[0] ? " [" : "", res->code,
-		     res->code_args[0] ? " " : "", res->code_args,
-		     res->code[0] ? "]" : "", res->text);
+		     res->status == IMAPC_NO ? "NO" : "BAD", res->code[0] ? " [" : "", res->code,
+		     res->code_args[0] ? " " : "", res->code_args, res->code[0] ? "]" : "",
+		     res->text);
 	return (int)st;
 }
 
 /* ---- APPEND with a streamed literal ------------------------------- */
 
-int imapc_append_begin(struct imapc *c, const char *mailbox_mutf7,
-		       const char *flags, const char *date, uint64_t size,
-		       bool *go_r, unsigned *tag_r, struct imapc_result *res_r,
-		       struct mf_error *err)
+int imapc_append_begin(struct imapc *c, const char *mailbox_mutf7, const char *flags,
+		       const char *date, uint64_t size, bool *go_r, unsigned *tag_r,
+		       struct imapc_result *res_r, struct mf_error *err)
 {
 	*go_r = false;
 	struct imapc_cmd *cmd = imapc_cmd_new("APPEND");

@@ -24,9 +24,11 @@ int imapc_compress(struct imapc *c, struct mf_error *err)
 	if (st != MF_OK)
 		return st;
 	if (res.status != IMAPC_OK) {
-		imapc_logf(c, MF_LOG_INFO, "%s: server refused COMPRESS DEFLATE (%s%s%s%s),"
-			   " going on uncompressed", c->label, res.code[0] ? "[" : "", res.code,
-			   res.code[0] ? "] " : "", res.text);
+		imapc_logf(c, MF_LOG_INFO,
+			   "%s: server refused COMPRESS DEFLATE (%s%s%s%s),"
+			   " going on uncompressed",
+			   c->label, res.code[0] ? "[" : "", res.code, res.code[0] ? "] " : "",
+			   res.text);
 		return MF_OK;
 	}
 	st = mf_conn_start_compress(c->conn, err);

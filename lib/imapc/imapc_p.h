@@ -17,14 +17,14 @@ struct imapc_inflight {
 };
 
 struct imapc {
-	char *label;       /* "alice@corp (imaps 127.0.0.1:993)" */
+	char *label; /* "alice@corp (imaps 127.0.0.1:993)" */
 	struct mf_conn *conn;
 	struct imapc_io io;
 	struct imapc_parser parser;
 	void (*log)(void *log_ctx, enum mf_log_level lvl, const char *msg);
 	void *log_ctx;
 
-	char **caps;       /* upper-cased */
+	char **caps; /* upper-cased */
 	size_t ncaps;
 
 	unsigned next_tag;
@@ -34,7 +34,7 @@ struct imapc {
 	bool broken;
 	bool bye;
 	char bye_text[200];
-	bool got_cont;     /* a '+' arrived and nobody took it yet */
+	bool got_cont; /* a '+' arrived and nobody took it yet */
 	char *cont_text;
 
 	bool selected;
@@ -64,7 +64,6 @@ void imapc_account_io_add(struct imapc *c);
 void imapc_note_code(struct imapc *c, const struct imapc_resp *r);
 /* Mark broken and prefix err's text with the label. */
 int imapc_fail(struct imapc *c, int st, struct mf_error *err);
-void imapc_logf(struct imapc *c, enum mf_log_level lvl, const char *fmt, ...)
-	MF_PRINTF(3, 4);
+void imapc_logf(struct imapc *c, enum mf_log_level lvl, const char *fmt, ...) MF_PRINTF(3, 4);
 
 #endif

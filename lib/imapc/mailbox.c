@@ -23,10 +23,9 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 		return st;
 	if (res.status != IMAPC_OK) {
 		char what[300];
-		snprintf(what, sizeof(what), "%s %s",
-			 read_only ? "EXAMINE" : "SELECT", mailbox_mutf7);
-		return imapc_result_error(c, &res, MF_ERR_FOLDER,
-					  MF_RETRY_NEVER, what, err);
+		snprintf(what, sizeof(what), "%s %s", read_only ? "EXAMINE" : "SELECT",
+			 mailbox_mutf7);
+		return imapc_result_error(c, &res, MF_ERR_FOLDER, MF_RETRY_NEVER, what, err);
 	}
 	if (strcmp(res.code, "READ-ONLY") == 0)
 		c->sel.read_only = true;
@@ -54,10 +53,12 @@ static enum mf_special_use special_of(const char *attr)
 		const char *a;
 		enum mf_special_use u;
 	} map[] = {
-		{ "\\Sent", MF_SPECIAL_SENT },   { "\\Drafts", MF_SPECIAL_DRAFTS },
-		{ "\\Trash", MF_SPECIAL_TRASH }, { "\\Junk", MF_SPECIAL_JUNK },
+		{ "\\Sent", MF_SPECIAL_SENT },
+		{ "\\Drafts", MF_SPECIAL_DRAFTS },
+		{ "\\Trash", MF_SPECIAL_TRASH },
+		{ "\\Junk", MF_SPECIAL_JUNK },
 		{ "\\Archive", MF_SPECIAL_ARCHIVE },
-		{ "\\Spam", MF_SPECIAL_JUNK }, /* Gmail XLIST */
+		{ "\\Spam", MF_SPECIAL_JUNK },   /* Gmail XLIST */
 		{ "\\Inbox", MF_SPECIAL_INBOX }, /* XLIST */
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -67,8 +68,7 @@ static enum mf_special_use special_of(const char *attr)
 }
 
 /* * LIST (attrs) delim name [ext] */
-static int on_list(struct imapc *c, const struct imapc_resp *r, void *vctx,
-		   struct mf_error *err)
+static int on_list(struct imapc *c, const struct imapc_resp *r, void *vctx, struct mf_error *err)
 {
 	struct list_ctx *lc = vctx;
 	if (lc->st != MF_OK || r->kind != IMAPC_UNTAGGED ||
@@ -121,9 +121,8 @@ static struct imapc_cmd *list_cmd(struct imapc *c, const char *pattern)
 }
 
 /* The outcome of a LIST once its tagged reply is in. */
-static int list_outcome(struct imapc *c, const struct list_ctx *lc,
-			const struct imapc_result *res, const char *what,
-			struct mf_error *err)
+static int list_outcome(struct imapc *c, const struct list_ctx *lc, const struct imapc_result *res,
+			const char *what, struct mf_error *err)
 {
 	if (lc->st != MF_OK) {
 		if (err != NULL)
@@ -131,13 +130,12 @@ static int list_outcome(struct imapc *c, const struct list_ctx *lc,
 		return lc->st;
 	}
 	if (res->status != IMAPC_OK)
-		return imapc_result_error(c, res, MF_ERR_ACCOUNT,
-					  MF_RETRY_LATER, what, err);
+		return imapc_result_error(c, res, MF_ERR_ACCOUNT, MF_RETRY_LATER, what, err);
 	return MF_OK;
 }
 
-int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
-	       void *ctx, struct mf_error *err)
+int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn, void *ctx,
+	       struct mf_error *err)
 {
 	struct mf_error cb_err = { 0 };
 	struct list_ctx lc = { .fn = fn, .ctx = ctx, .err = &cb_err };
@@ -146,8 +144,7 @@ int imapc_list(struct imapc *c, const char *pattern, imapc_list_fn *fn,
 	return st != MF_OK ? st : list_outcome(c, &lc, &res, "LIST", err);
 }
 
-static int sep_cb(const struct imapc_list_entry *e, void *ctx,
-		  struct mf_error *err)
+static int sep_cb(const struct imapc_list_entry *e, void *ctx, struct mf_error *err)
 {
 	(void)err;
 	*(char *)ctx = e->sep;
@@ -167,23 +164,22 @@ int imapc_separator(struct imapc *c, char *sep_r, struct mf_error *err)
 	if (st != MF_OK)
 		return st;
 	if (res.status != IMAPC_OK)
-		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
-					  MF_RETRY_LATER, "LIST \"\" \"\"", err);
+		return imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER, "LIST \"\" \"\"",
+					  err);
 	return MF_OK;
 }
 
 /* * NAMESPACE (("INBOX." ".")) NIL NIL: the first personal prefix.  RFC
  * 2342 sends one NAMESPACE response; should a server send more, the
  * first one that names a personal namespace wins. */
-static int on_namespace(struct imapc *c, const struct imapc_resp *r,
-			void *ctx, struct mf_error *err)
+static int on_namespace(struct imapc *c, const struct imapc_resp *r, void *ctx,
+			struct mf_error *err)
 {
 	(void)c;
 	(void)err;
 	char **prefix = ctx;
-	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "NAMESPACE") != 0 ||
-	    r->args.n_items < 1 || r->args.items[0].type != IMAPC_LIST ||
-	    r->args.items[0].n_items < 1)
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "NAMESPACE") != 0 || r->args.n_items < 1 ||
+	    r->args.items[0].type != IMAPC_LIST || r->args.items[0].n_items < 1)
 		return MF_OK;
 	const struct imapc_value *ns = &r->args.items[0].items[0];
 	if (ns->type == IMAPC_LIST && ns->n_items >= 1) {
@@ -194,8 +190,7 @@ static int on_namespace(struct imapc *c, const struct imapc_resp *r,
 	return MF_OK;
 }
 
-int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
-			   struct mf_error *err)
+int imapc_namespace_prefix(struct imapc *c, char **prefix_r, struct mf_error *err)
 {
 	free(*prefix_r);
 	*prefix_r = NULL;
@@ -204,8 +199,7 @@ int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
 	/* A tagged NO/BAD only means no prefix: servers that advertise
 	 * NAMESPACE but refuse it still work with names as LIST gives them. */
 	struct imapc_result res;
-	int st = imapc_run(c, imapc_cmd_new("NAMESPACE"), on_namespace,
-			   prefix_r, &res, err);
+	int st = imapc_run(c, imapc_cmd_new("NAMESPACE"), on_namespace, prefix_r, &res, err);
 	if (*prefix_r != NULL && (*prefix_r)[0] == '\0') {
 		free(*prefix_r);
 		*prefix_r = NULL;
@@ -217,9 +211,8 @@ int imapc_namespace_prefix(struct imapc *c, char **prefix_r,
  * round trip: the three commands are sent back to back and their replies
  * read in order.  Untagged data of one command arrives before the next
  * command's, so fn already sees *sep_r and *prefix_r filled. */
-int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
-		 const char *pattern, imapc_list_fn *fn, void *ctx,
-		 struct mf_error *err)
+int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r, const char *pattern,
+		 imapc_list_fn *fn, void *ctx, struct mf_error *err)
 {
 	*sep_r = 0;
 	free(*prefix_r);
@@ -233,16 +226,15 @@ int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
 	imapc_cmd_quoted(sep, "");
 	int st = imapc_send(c, sep, on_list, NULL, &sep_lc, &sep_tag, err);
 	if (st == MF_OK && imapc_has_cap(c, "NAMESPACE"))
-		st = imapc_send(c, imapc_cmd_new("NAMESPACE"), on_namespace, NULL,
-				prefix_r, &ns_tag, err);
+		st = imapc_send(c, imapc_cmd_new("NAMESPACE"), on_namespace, NULL, prefix_r,
+				&ns_tag, err);
 	if (st == MF_OK && pattern != NULL)
-		st = imapc_send(c, list_cmd(c, pattern), on_list, NULL, &lc,
-				&list_tag, err);
+		st = imapc_send(c, list_cmd(c, pattern), on_list, NULL, &lc, &list_tag, err);
 	struct imapc_result res;
 	if (st == MF_OK && (st = imapc_wait(c, sep_tag, &res, err)) == MF_OK &&
 	    res.status != IMAPC_OK)
-		st = imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-					"LIST \"\" \"\"", err);
+		st = imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER, "LIST \"\" \"\"",
+					err);
 	/* A tagged NO to NAMESPACE only means no prefix (as above). */
 	if (st == MF_OK && ns_tag != 0)
 		st = imapc_wait(c, ns_tag, &res, err);
@@ -250,8 +242,7 @@ int imapc_layout(struct imapc *c, char *sep_r, char **prefix_r,
 		free(*prefix_r);
 		*prefix_r = NULL;
 	}
-	if (st == MF_OK && list_tag != 0 &&
-	    (st = imapc_wait(c, list_tag, &res, err)) == MF_OK)
+	if (st == MF_OK && list_tag != 0 && (st = imapc_wait(c, list_tag, &res, err)) == MF_OK)
 		st = list_outcome(c, &lc, &res, "LIST", err);
 	return st;
 }
@@ -261,14 +252,13 @@ struct status_ctx {
 	uint32_t uidvalidity;
 };
 
-static int on_status(struct imapc *c, const struct imapc_resp *r, void *vctx,
-		     struct mf_error *err)
+static int on_status(struct imapc *c, const struct imapc_resp *r, void *vctx, struct mf_error *err)
 {
 	struct status_ctx *sc = vctx;
 	(void)c;
 	(void)err;
-	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "STATUS") != 0 ||
-	    r->args.n_items < 2 || r->args.items[1].type != IMAPC_LIST)
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "STATUS") != 0 || r->args.n_items < 2 ||
+	    r->args.items[1].type != IMAPC_LIST)
 		return MF_OK;
 	const struct imapc_value *l = &r->args.items[1];
 	for (size_t i = 0; i + 1 < l->n_items; i += 2) {
@@ -277,16 +267,14 @@ static int on_status(struct imapc *c, const struct imapc_resp *r, void *vctx,
 			continue;
 		if (imapc_value_is_atom(&l->items[i], "MESSAGES"))
 			sc->messages = v;
-		else if (imapc_value_is_atom(&l->items[i], "UIDVALIDITY") &&
-			 v <= UINT32_MAX)
+		else if (imapc_value_is_atom(&l->items[i], "UIDVALIDITY") && v <= UINT32_MAX)
 			sc->uidvalidity = (uint32_t)v;
 	}
 	return MF_OK;
 }
 
-int imapc_status(struct imapc *c, const char *mailbox_mutf7,
-		 uint64_t *messages_r, uint32_t *uidvalidity_r,
-		 struct mf_error *err)
+int imapc_status(struct imapc *c, const char *mailbox_mutf7, uint64_t *messages_r,
+		 uint32_t *uidvalidity_r, struct mf_error *err)
 {
 	struct status_ctx sc = { .messages = MF_COUNT_UNKNOWN };
 	struct imapc_cmd *cmd = imapc_cmd_new("STATUS");
@@ -299,8 +287,7 @@ int imapc_status(struct imapc *c, const char *mailbox_mutf7,
 	if (res.status != IMAPC_OK) {
 		char what[300];
 		snprintf(what, sizeof(what), "STATUS %s", mailbox_mutf7);
-		return imapc_result_error(c, &res, MF_ERR_FOLDER,
-					  MF_RETRY_NEVER, what, err);
+		return imapc_result_error(c, &res, MF_ERR_FOLDER, MF_RETRY_NEVER, what, err);
 	}
 	*messages_r = sc.messages;
 	if (uidvalidity_r != NULL)
@@ -308,8 +295,7 @@ int imapc_status(struct imapc *c, const char *mailbox_mutf7,
 	return MF_OK;
 }
 
-static int exists_cb(const struct imapc_list_entry *e, void *ctx,
-		     struct mf_error *err)
+static int exists_cb(const struct imapc_list_entry *e, void *ctx, struct mf_error *err)
 {
 	(void)err;
 	if (!(e->flags & IMAPC_LIST_NONEXISTENT))
@@ -317,8 +303,8 @@ static int exists_cb(const struct imapc_list_entry *e, void *ctx,
 	return MF_OK;
 }
 
-static int ignore_create(struct imapc *c, const struct imapc_result *res,
-			 void *ctx, struct mf_error *err)
+static int ignore_create(struct imapc *c, const struct imapc_result *res, void *ctx,
+			 struct mf_error *err)
 {
 	(void)c;
 	(void)res;
@@ -327,18 +313,16 @@ static int ignore_create(struct imapc *c, const struct imapc_result *res,
 	return MF_OK;
 }
 
-int imapc_create_async(struct imapc *c, const char *mailbox_mutf7,
-		       imapc_done_fn *done, void *ctx, struct mf_error *err)
+int imapc_create_async(struct imapc *c, const char *mailbox_mutf7, imapc_done_fn *done, void *ctx,
+		       struct mf_error *err)
 {
 	struct imapc_cmd *cmd = imapc_cmd_new("CREATE");
 	imapc_cmd_astring(cmd, mailbox_mutf7);
 	/* With a done callback the entry leaves the queue when answered. */
-	return imapc_send(c, cmd, NULL, done != NULL ? done : ignore_create, ctx,
-			  NULL, err);
+	return imapc_send(c, cmd, NULL, done != NULL ? done : ignore_create, ctx, NULL, err);
 }
 
-int imapc_create(struct imapc *c, const char *mailbox_mutf7,
-		 struct mf_error *err)
+int imapc_create(struct imapc *c, const char *mailbox_mutf7, struct mf_error *err)
 {
 	struct imapc_cmd *cmd = imapc_cmd_new("CREATE");
 	imapc_cmd_astring(cmd, mailbox_mutf7);
@@ -367,6 +351,5 @@ int imapc_create(struct imapc *c, const char *mailbox_mutf7,
 		return MF_OK;
 	char what[300];
 	snprintf(what, sizeof(what), "CREATE %s", mailbox_mutf7);
-	return imapc_result_error(c, &res, MF_ERR_FOLDER, MF_RETRY_NEVER, what,
-				  err);
+	return imapc_result_error(c, &res, MF_ERR_FOLDER, MF_RETRY_NEVER, what, err);
 }

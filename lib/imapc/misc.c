@@ -107,8 +107,7 @@ bool imapc_parse_date(const char *s, int64_t *epoch_r, int32_t *tz_r)
 	if (s[0] == ' ')
 		s++;
 	int day;
-	int dl = (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9')
-			 ? 2 : 1;
+	int dl = (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9') ? 2 : 1;
 	if (!mf_parse_digits(s, dl, &day) || s[dl] != '-')
 		return false;
 	s += dl + 1;
@@ -120,15 +119,12 @@ bool imapc_parse_date(const char *s, int64_t *epoch_r, int32_t *tz_r)
 		return false;
 	s += 4;
 	int year, hh, mm, ss, tzh, tzm;
-	if (!mf_parse_digits(s, 4, &year) || s[4] != ' ' ||
-	    !mf_parse_digits(s + 5, 2, &hh) || s[7] != ':' ||
-	    !mf_parse_digits(s + 8, 2, &mm) || s[10] != ':' ||
-	    !mf_parse_digits(s + 11, 2, &ss) || s[13] != ' ' ||
-	    (s[14] != '+' && s[14] != '-') || !mf_parse_digits(s + 15, 2, &tzh) ||
-	    !mf_parse_digits(s + 17, 2, &tzm) || s[19] != '\0')
+	if (!mf_parse_digits(s, 4, &year) || s[4] != ' ' || !mf_parse_digits(s + 5, 2, &hh) ||
+	    s[7] != ':' || !mf_parse_digits(s + 8, 2, &mm) || s[10] != ':' ||
+	    !mf_parse_digits(s + 11, 2, &ss) || s[13] != ' ' || (s[14] != '+' && s[14] != '-') ||
+	    !mf_parse_digits(s + 15, 2, &tzh) || !mf_parse_digits(s + 17, 2, &tzm) || s[19] != '\0')
 		return false;
-	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 ||
-	    tzm > 59 || tzh > 23)
+	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || tzm > 59 || tzh > 23)
 		return false;
 	int32_t tz = (int32_t)(tzh * 60 + tzm) * (s[14] == '-' ? -1 : 1);
 	int64_t days = mf_days_from_civil(year, (unsigned)mon, (unsigned)day);

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int b64_val(unsigned char c)
 {
@@ -31,11 +30,17 @@ static uint32_t utf8_next(const unsigned char **sp)
 		*sp = s + 1;
 		return c;
 	} else if ((c & 0xe0) == 0xc0) {
-		n = 1; c &= 0x1f; min = 0x80;
+		n = 1;
+		c &= 0x1f;
+		min = 0x80;
 	} else if ((c & 0xf0) == 0xe0) {
-		n = 2; c &= 0x0f; min = 0x800;
+		n = 2;
+		c &= 0x0f;
+		min = 0x800;
 	} else if ((c & 0xf8) == 0xf0) {
-		n = 3; c &= 0x07; min = 0x10000;
+		n = 3;
+		c &= 0x07;
+		min = 0x10000;
 	} else {
 		*sp = s + 1;
 		return 0xfffd;
@@ -60,19 +65,23 @@ static void utf8_put(struct mf_buf *b, uint32_t c)
 	unsigned char o[4];
 	size_t n;
 	if (c < 0x80) {
-		o[0] = (unsigned char)c; n = 1;
+		o[0] = (unsigned char)c;
+		n = 1;
 	} else if (c < 0x800) {
 		o[0] = (unsigned char)(0xc0 | (c >> 6));
-		o[1] = (unsigned char)(0x80 | (c & 0x3f)); n = 2;
+		o[1] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 2;
 	} else if (c < 0x10000) {
 		o[0] = (unsigned char)(0xe0 | (c >> 12));
 		o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (unsigned char)(0x80 | (c & 0x3f)); n = 3;
+		o[2] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 3;
 	} else {
 		o[0] = (unsigned char)(0xf0 | (c >> 18));
 		o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
 		o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		o[3] = (unsigned char)(0x80 | (c & 0x3f)); n = 4;
+		o[3] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 4;
 	}
 	mf_buf_append(b, o, n);
 }
@@ -167,9 +176,8 @@ bool imapc_mutf7_decode(const char *mutf7, char **out_r)
 				if (high != 0) {
 					if (u < 0xdc00 || u > 0xdfff)
 						goto bad;
-					utf8_put(&out, 0x10000 +
-						 ((high - 0xd800) << 10) +
-						 (u - 0xdc00));
+					utf8_put(&out,
+						 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
 					high = 0;
 				} else if (u >= 0xd800 && u <= 0xdbff) {
 					high = u;

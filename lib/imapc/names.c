@@ -48,8 +48,7 @@ char *imapc_path_to_name(const char *path, char sep, const char *ns_prefix)
 	char *enc = imapc_mutf7_encode(levels);
 	free(levels);
 	if (ns_prefix == NULL || ns_prefix[0] == '\0' ||
-	    (mf_ascii_strncasecmp(enc, "INBOX", 5) == 0 &&
-	     (enc[5] == '\0' || enc[5] == sep)))
+	    (mf_ascii_strncasecmp(enc, "INBOX", 5) == 0 && (enc[5] == '\0' || enc[5] == sep)))
 		return enc;
 	char *full = mf_xasprintf("%s%s", ns_prefix, enc);
 	free(enc);

@@ -30,8 +30,7 @@ struct pstate {
 
 /* ---- memory io ---------------------------------------------------- */
 
-static int mem_read_line(void *ctx, struct mf_buf *line, size_t max,
-			 struct mf_error *err)
+static int mem_read_line(void *ctx, struct mf_buf *line, size_t max, struct mf_error *err)
 {
 	struct imapc_memio *m = ctx;
 	mf_buf_clear(line);
@@ -54,8 +53,7 @@ static int mem_read_line(void *ctx, struct mf_buf *line, size_t max,
 	return MF_OK;
 }
 
-static int mem_read_some(void *ctx, void *buf, size_t cap, size_t *n_r,
-			 struct mf_error *err)
+static int mem_read_some(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err)
 {
 	struct imapc_memio *m = ctx;
 	*n_r = 0;
@@ -73,8 +71,7 @@ static int mem_read_some(void *ctx, void *buf, size_t cap, size_t *n_r,
 	return MF_OK;
 }
 
-void imapc_memio_init(struct imapc_io *io, struct imapc_memio *m,
-		      const void *data, size_t len)
+void imapc_memio_init(struct imapc_io *io, struct imapc_memio *m, const void *data, size_t len)
 {
 	m->data = data;
 	m->len = len;
@@ -126,8 +123,7 @@ bool imapc_value_u64(const struct imapc_value *v, uint64_t *out_r)
 
 bool imapc_value_is_atom(const struct imapc_value *v, const char *atom)
 {
-	return v != NULL && v->type == IMAPC_ATOM &&
-	       mf_ascii_strcasecmp(v->str, atom) == 0;
+	return v != NULL && v->type == IMAPC_ATOM && mf_ascii_strcasecmp(v->str, atom) == 0;
 }
 
 const char *imapc_value_str(const struct imapc_value *v)
@@ -137,8 +133,7 @@ const char *imapc_value_str(const struct imapc_value *v)
 	return v->str;
 }
 
-const struct imapc_value *imapc_fetch_item(const struct imapc_value *list,
-					   const char *key)
+const struct imapc_value *imapc_fetch_item(const struct imapc_value *list, const char *key)
 {
 	if (list == NULL || list->type != IMAPC_LIST)
 		return NULL;
@@ -150,8 +145,8 @@ const struct imapc_value *imapc_fetch_item(const struct imapc_value *list,
 
 /* ---- literal reader ----------------------------------------------- */
 
-int imapc_literal_read(struct imapc_literal *lit, void *buf, size_t cap,
-		       size_t *n_r, struct mf_error *err)
+int imapc_literal_read(struct imapc_literal *lit, void *buf, size_t cap, size_t *n_r,
+		       struct mf_error *err)
 {
 	*n_r = 0;
 	if (lit->left == 0 || cap == 0)
@@ -182,8 +177,7 @@ static int syntax(struct pstate *s, struct mf_error *err, const char *what)
 	}
 	ctx[j] = '\0';
 	return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-			    "IMAP protocol error: %s at byte %zu near \"%s\"",
-			    what, s->pos, ctx);
+			    "IMAP protocol error: %s at byte %zu near \"%s\"", what, s->pos, ctx);
 }
 
 static int peek(const struct pstate *s)
@@ -206,20 +200,17 @@ static void skip_sp(struct pstate *s)
 static int next_line(struct pstate *s, struct mf_error *err)
 {
 	s->pos = 0;
-	return s->p->io->read_line(s->p->io->ctx, &s->p->line, s->p->max_line,
-				   err);
+	return s->p->io->read_line(s->p->io->ctx, &s->p->line, s->p->max_line, err);
 }
 
 static bool is_atom_char(int c)
 {
-	return c > 0x20 && c != 0x7f && c != '(' && c != ')' && c != '{' &&
-	       c != '"';
+	return c > 0x20 && c != 0x7f && c != '(' && c != ')' && c != '{' && c != '"';
 }
 
 /* An atom; '[' opens a section that runs to its matching ']' whatever it
  * holds (spaces, parens). */
-static int lex_atom(struct pstate *s, struct imapc_value *v,
-		    struct mf_error *err)
+static int lex_atom(struct pstate *s, struct imapc_value *v, struct mf_error *err)
 {
 	const struct mf_buf *l = &s->p->line;
 	size_t start = s->pos;
@@ -252,8 +243,7 @@ static int lex_atom(struct pstate *s, struct imapc_value *v,
 	if (s->pos == start)
 		return syntax(s, err, "expected a value");
 	size_t n = s->pos - start;
-	if (n == 3 && mf_ascii_strncasecmp((const char *)l->data + start,
-					   "NIL", 3) == 0) {
+	if (n == 3 && mf_ascii_strncasecmp((const char *)l->data + start, "NIL", 3) == 0) {
 		v->type = IMAPC_NIL;
 		return MF_OK;
 	}
@@ -263,8 +253,7 @@ static int lex_atom(struct pstate *s, struct imapc_value *v,
 	return MF_OK;
 }
 
-static int lex_quoted(struct pstate *s, struct imapc_value *v,
-		      struct mf_error *err)
+static int lex_quoted(struct pstate *s, struct imapc_value *v, struct mf_error *err)
 {
 	struct mf_buf out = { 0 };
 	s->pos++; /* opening quote */
@@ -272,8 +261,9 @@ static int lex_quoted(struct pstate *s, struct imapc_value *v,
 		int c = peek(s);
 		if (c <= 0) {
 			mf_buf_free(&out);
-			return syntax(s, err, c == 0 ? "NUL in quoted string"
-						 : "unterminated quoted string");
+			return syntax(s, err,
+				      c == 0 ? "NUL in quoted string"
+					     : "unterminated quoted string");
 		}
 		s->pos++;
 		if (c == '"')
@@ -302,13 +292,12 @@ static bool is_body_key(const char *k)
 {
 	return mf_ascii_strncasecmp(k, "BODY[", 5) == 0 ||
 	       mf_ascii_strncasecmp(k, "BINARY[", 7) == 0 ||
-	       mf_ascii_strcasecmp(k, "RFC822") == 0 ||
-	       mf_ascii_strcasecmp(k, "RFC822.TEXT") == 0;
+	       mf_ascii_strcasecmp(k, "RFC822") == 0 || mf_ascii_strcasecmp(k, "RFC822.TEXT") == 0;
 }
 
 /* "{n}" / "~{n}" at the end of the current line, then n bytes. */
-static int lex_literal(struct pstate *s, struct imapc_value *v,
-		       const char *key, struct mf_error *err)
+static int lex_literal(struct pstate *s, struct imapc_value *v, const char *key,
+		       struct mf_error *err)
 {
 	const struct mf_buf *l = &s->p->line;
 	if (peek(s) == '~')
@@ -332,8 +321,7 @@ static int lex_literal(struct pstate *s, struct imapc_value *v,
 
 	int st;
 	if (s->p->stream != NULL && key != NULL && is_body_key(key)) {
-		struct imapc_literal lit = { .io = s->p->io, .size = n,
-					     .left = n };
+		struct imapc_literal lit = { .io = s->p->io, .size = n, .left = n };
 		v->type = IMAPC_STREAMED;
 		v->len = (size_t)n;
 		st = s->p->stream(s->p->stream_ctx, s->resp, key, &lit, err);
@@ -343,8 +331,7 @@ static int lex_literal(struct pstate *s, struct imapc_value *v,
 		unsigned char sink[16384];
 		while (lit.left > 0) {
 			size_t got;
-			st = imapc_literal_read(&lit, sink, sizeof(sink), &got,
-						err);
+			st = imapc_literal_read(&lit, sink, sizeof(sink), &got, err);
 			if (st != MF_OK)
 				return st;
 		}
@@ -359,8 +346,8 @@ static int lex_literal(struct pstate *s, struct imapc_value *v,
 		size_t got = 0;
 		while (got < n) {
 			size_t k;
-			st = s->p->io->read_some(s->p->io->ctx, buf + got,
-						 (size_t)n - got, &k, err);
+			st = s->p->io->read_some(s->p->io->ctx, buf + got, (size_t)n - got, &k,
+						 err);
 			if (st != MF_OK) {
 				free(buf);
 				return st;
@@ -375,12 +362,12 @@ static int lex_literal(struct pstate *s, struct imapc_value *v,
 	return next_line(s, err);
 }
 
-static int parse_value(struct pstate *s, struct imapc_value *v,
-		       const char *key, int depth, struct mf_error *err);
+static int parse_value(struct pstate *s, struct imapc_value *v, const char *key, int depth,
+		       struct mf_error *err);
 
 /* Values separated by spaces until ')' (if closing) or end of line. */
-static int parse_seq(struct pstate *s, struct imapc_value *list, bool closing,
-		     int depth, struct mf_error *err)
+static int parse_seq(struct pstate *s, struct imapc_value *list, bool closing, int depth,
+		     struct mf_error *err)
 {
 	list->type = IMAPC_LIST;
 	for (;;) {
@@ -398,8 +385,7 @@ static int parse_seq(struct pstate *s, struct imapc_value *list, bool closing,
 			return MF_OK;
 		}
 		const char *key = NULL;
-		if (list->n_items > 0 &&
-		    list->items[list->n_items - 1].type == IMAPC_ATOM)
+		if (list->n_items > 0 && list->items[list->n_items - 1].type == IMAPC_ATOM)
 			key = list->items[list->n_items - 1].str;
 		struct imapc_value *v = push(list);
 		int st = parse_value(s, v, key, depth, err);
@@ -408,8 +394,8 @@ static int parse_seq(struct pstate *s, struct imapc_value *list, bool closing,
 	}
 }
 
-static int parse_value(struct pstate *s, struct imapc_value *v,
-		       const char *key, int depth, struct mf_error *err)
+static int parse_value(struct pstate *s, struct imapc_value *v, const char *key, int depth,
+		       struct mf_error *err)
 {
 	int c = peek(s);
 	if (c == '(') {
@@ -420,8 +406,8 @@ static int parse_value(struct pstate *s, struct imapc_value *v,
 	}
 	if (c == '"')
 		return lex_quoted(s, v, err);
-	if (c == '{' || (c == '~' && s->pos + 1 < s->p->line.len &&
-			 s->p->line.data[s->pos + 1] == '{'))
+	if (c == '{' ||
+	    (c == '~' && s->pos + 1 < s->p->line.len && s->p->line.data[s->pos + 1] == '{'))
 		return lex_literal(s, v, key, err);
 	return lex_atom(s, v, err);
 }
@@ -436,8 +422,7 @@ static size_t word(struct pstate *s, char *out, size_t cap, bool upcase)
 	size_t k = n < cap - 1 ? n : cap - 1;
 	for (size_t i = 0; i < k; i++) {
 		char ch = (char)s->p->line.data[start + i];
-		out[i] = (upcase && ch >= 'a' && ch <= 'z') ? (char)(ch - 32)
-							       : ch;
+		out[i] = (upcase && ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
 	}
 	out[k] = '\0';
 	return n;
@@ -471,17 +456,14 @@ static void parse_resp_text(struct pstate *s, struct imapc_resp *r)
 			size_t i = cs;
 			while (i < ce && line[i] != ' ')
 				i++;
-			size_t k = i - cs < sizeof(r->code) - 1
-					   ? i - cs : sizeof(r->code) - 1;
+			size_t k = i - cs < sizeof(r->code) - 1 ? i - cs : sizeof(r->code) - 1;
 			for (size_t j = 0; j < k; j++) {
 				char ch = line[cs + j];
-				r->code[j] = (ch >= 'a' && ch <= 'z')
-						     ? (char)(ch - 32) : ch;
+				r->code[j] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
 			}
 			r->code[k] = '\0';
 			if (i < ce)
-				r->code_args = mf_xstrndup(line + i + 1,
-							   ce - i - 1);
+				r->code_args = mf_xstrndup(line + i + 1, ce - i - 1);
 			s->pos = ce + 1;
 			skip_sp(s);
 		}
@@ -503,8 +485,7 @@ void imapc_parser_free(struct imapc_parser *p)
 	mf_buf_free(&p->line);
 }
 
-int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r,
-			 struct mf_error *err)
+int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r, struct mf_error *err)
 {
 	memset(r, 0, sizeof(*r));
 	r->args.type = IMAPC_LIST;
@@ -518,8 +499,7 @@ int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r,
 		s.pos++;
 		if (peek(&s) == ' ')
 			s.pos++;
-		r->text = mf_xstrndup((const char *)p->line.data + s.pos,
-				      p->line.len - s.pos);
+		r->text = mf_xstrndup((const char *)p->line.data + s.pos, p->line.len - s.pos);
 		return MF_OK;
 	}
 	if (c == '*') {
@@ -540,8 +520,8 @@ int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r,
 		return syntax(&s, err, "expected a response name");
 	if (r->kind == IMAPC_UNTAGGED && w[0] >= '0' && w[0] <= '9') {
 		uint64_t num;
-		if (!mf_parse_u64((const char *)p->line.data + s.pos - n, n,
-				  &num) || num > UINT32_MAX)
+		if (!mf_parse_u64((const char *)p->line.data + s.pos - n, n, &num) ||
+		    num > UINT32_MAX)
 			return syntax(&s, err, "bad message number");
 		r->has_num = true;
 		r->num = (uint32_t)num;
@@ -552,8 +532,7 @@ int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r,
 	}
 	memcpy(r->name, w, sizeof(r->name));
 	r->status = status_of(r->name);
-	if (r->kind == IMAPC_TAGGED && (r->status == IMAPC_NONE ||
-					r->status == IMAPC_PREAUTH))
+	if (r->kind == IMAPC_TAGGED && (r->status == IMAPC_NONE || r->status == IMAPC_PREAUTH))
 		return syntax(&s, err, "tagged response is not OK/NO/BAD");
 	if (r->status != IMAPC_NONE && !r->has_num) {
 		parse_resp_text(&s, r);

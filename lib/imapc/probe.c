@@ -17,8 +17,8 @@
  * APPEND without a round trip each), COMPRESS, SPECIAL-USE (Sent, Trash
  * mapping), QUOTA, APPENDLIMIT, STATUS=SIZE (cheap source sizes). */
 static const char *const caps_that_matter[] = {
-	"UIDPLUS", "LITERAL+", "LITERAL-", "COMPRESS=", "SPECIAL-USE", "QUOTA",
-	"APPENDLIMIT", "STATUS=SIZE", "MOVE", NULL,
+	"UIDPLUS", "LITERAL+",    "LITERAL-",    "COMPRESS=", "SPECIAL-USE",
+	"QUOTA",   "APPENDLIMIT", "STATUS=SIZE", "MOVE",      NULL,
 };
 
 void imapc_probe_caps(const struct imapc *c, struct mf_probe *p)

@@ -19,16 +19,14 @@
 /* The parser's reads, and the literal reads a message callback makes
  * through it: a failure names this session (imapc_fail), whoever sees it,
  * and marks the connection broken. */
-static int conn_read_line(void *ctx, struct mf_buf *line, size_t max,
-			  struct mf_error *err)
+static int conn_read_line(void *ctx, struct mf_buf *line, size_t max, struct mf_error *err)
 {
 	struct imapc *c = ctx;
 	int st = mf_conn_read_line(c->conn, line, max, err);
 	return st == MF_OK ? MF_OK : imapc_fail(c, st, err);
 }
 
-static int conn_read_some(void *ctx, void *buf, size_t cap, size_t *n_r,
-			  struct mf_error *err)
+static int conn_read_some(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err)
 {
 	struct imapc *c = ctx;
 	int st = mf_conn_read_some(c->conn, buf, cap, n_r, err);
@@ -38,13 +36,12 @@ static int conn_read_some(void *ctx, void *buf, size_t cap, size_t *n_r,
 int imapc_capability(struct imapc *c, struct mf_error *err)
 {
 	struct imapc_result res;
-	int st = imapc_run(c, imapc_cmd_new("CAPABILITY"), NULL, NULL, &res,
-			   err);
+	int st = imapc_run(c, imapc_cmd_new("CAPABILITY"), NULL, NULL, &res, err);
 	if (st != MF_OK)
 		return st;
 	if (res.status != IMAPC_OK)
-		return imapc_result_error(c, &res, MF_ERR_ACCOUNT,
-					  MF_RETRY_LATER, "CAPABILITY", err);
+		return imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER, "CAPABILITY",
+					  err);
 	return MF_OK;
 }
 
@@ -58,8 +55,7 @@ static int greeting(struct imapc *c, bool *preauth_r, struct mf_error *err)
 		return imapc_fail(c, st, err);
 	}
 	if (r.kind != IMAPC_UNTAGGED ||
-	    (r.status != IMAPC_OK && r.status != IMAPC_PREAUTH &&
-	     r.status != IMAPC_BYE)) {
+	    (r.status != IMAPC_OK && r.status != IMAPC_PREAUTH && r.status != IMAPC_BYE)) {
 		imapc_resp_free(&r);
 		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 			     "not an IMAP server (bad greeting)");
@@ -67,8 +63,7 @@ static int greeting(struct imapc *c, bool *preauth_r, struct mf_error *err)
 	}
 	if (r.status == IMAPC_BYE) {
 		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-			     "server refused the connection: BYE %s",
-			     r.text ? r.text : "");
+			     "server refused the connection: BYE %s", r.text ? r.text : "");
 		imapc_resp_free(&r);
 		return imapc_fail(c, MF_ERR_ACCOUNT, err);
 	}
@@ -78,15 +73,17 @@ static int greeting(struct imapc *c, bool *preauth_r, struct mf_error *err)
 	return MF_OK;
 }
 
-int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r,
-		  struct mf_error *err)
+int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r, struct mf_error *err)
 {
 	*c_r = NULL;
 	const char *proto = opts->tls == IMAPC_TLS_IMPLICIT ? "imaps" : "imap";
 	struct mf_conn_opts co = {
-		.proto = proto, .host = opts->host, .port = opts->port,
+		.proto = proto,
+		.host = opts->host,
+		.port = opts->port,
 		.tls = opts->tls == IMAPC_TLS_IMPLICIT,
-		.insecure = opts->insecure, .ca_file = opts->ca_file,
+		.insecure = opts->insecure,
+		.ca_file = opts->ca_file,
 		.connect_timeout_ms = opts->connect_timeout_ms,
 		.io_timeout_ms = opts->io_timeout_ms,
 	};
@@ -132,13 +129,12 @@ int imapc_connect(const struct imapc_opts *opts, struct imapc **c_r,
 			goto fail;
 		}
 		struct imapc_result res;
-		st = imapc_run(c, imapc_cmd_new("STARTTLS"), NULL, NULL, &res,
-			       err);
+		st = imapc_run(c, imapc_cmd_new("STARTTLS"), NULL, NULL, &res, err);
 		if (st != MF_OK)
 			goto fail;
 		if (res.status != IMAPC_OK) {
-			st = imapc_result_error(c, &res, MF_ERR_ACCOUNT,
-						MF_RETRY_LATER, "STARTTLS", err);
+			st = imapc_result_error(c, &res, MF_ERR_ACCOUNT, MF_RETRY_LATER, "STARTTLS",
+						err);
 			goto fail;
 		}
 		st = mf_conn_start_tls(c->conn, err);
@@ -173,8 +169,7 @@ void imapc_close(struct imapc **cp)
 		 * waiting costs every session a round trip at its end. */
 		unsigned tag;
 		if (imapc_drain(c, &e) == MF_OK &&
-		    imapc_send(c, imapc_cmd_new("LOGOUT"), NULL, NULL, NULL,
-			       &tag, &e) == MF_OK)
+		    imapc_send(c, imapc_cmd_new("LOGOUT"), NULL, NULL, NULL, &tag, &e) == MF_OK)
 			(void)mf_conn_flush(c->conn, &e);
 	}
 	imapc_logf(c, MF_LOG_DEBUG, "%s: %lu commands, %lu idle round trips", c->label, c->commands,
@@ -194,42 +189,39 @@ void imapc_close(struct imapc **cp)
 
 /* ---- authentication ----------------------------------------------- */
 
-static int auth_refused(struct imapc *c, const struct imapc_result *res,
-			const char *how, const char *user, struct mf_error *err)
+static int auth_refused(struct imapc *c, const struct imapc_result *res, const char *how,
+			const char *user, struct mf_error *err)
 {
 	/* RFC 5530: UNAVAILABLE is temporary; everything else (incl.
 	 * AUTHENTICATIONFAILED) must not be retried: Alibaba locks an
 	 * account for an hour after repeated failures. */
 	if (strcmp(res->code, "UNAVAILABLE") == 0) {
 		char what[200];
-		snprintf(what, sizeof(what), "%s as %s: temporarily refused",
-			 how, user);
-		return imapc_result_error(c, res, MF_ERR_ACCOUNT,
-					  MF_RETRY_LATER, what, err);
+		snprintf(what, sizeof(what), "%s as %s: temporarily refused", how, user);
+		return imapc_result_error(c, res, MF_ERR_ACCOUNT, MF_RETRY_LATER, what, err);
 	}
 	char what[200];
 	snprintf(what, sizeof(what), "%s as %s refused", how, user);
-	return imapc_result_error(c, res, MF_ERR_AUTH, MF_RETRY_NEVER, what,
-				  err);
+	return imapc_result_error(c, res, MF_ERR_AUTH, MF_RETRY_NEVER, what, err);
 }
 
 /* After a successful login: capabilities often change (RFC 3501 §6.2.3
  * suggests servers send them in the OK); ask if they did not. */
-static int after_login(struct imapc *c, const struct imapc_result *res,
-		       struct mf_error *err)
+static int after_login(struct imapc *c, const struct imapc_result *res, struct mf_error *err)
 {
 	if (strcmp(res->code, "CAPABILITY") == 0)
 		return MF_OK;
 	return imapc_capability(c, err);
 }
 
-int imapc_login(struct imapc *c, const char *user, const char *password,
-		struct mf_error *err)
+int imapc_login(struct imapc *c, const char *user, const char *password, struct mf_error *err)
 {
 	if (imapc_has_cap(c, "LOGINDISABLED"))
-		return imapc_fail(c, mf_error_set(err, MF_ERR_AUTH,
-				  MF_RETRY_NEVER, "server disables LOGIN here"
-				  " (try auth=plain, or TLS)"), err);
+		return imapc_fail(c,
+				  mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
+					       "server disables LOGIN here"
+					       " (try auth=plain, or TLS)"),
+				  err);
 	struct imapc_cmd *cmd = imapc_cmd_new("LOGIN");
 	imapc_cmd_secret(cmd);
 	imapc_cmd_astring(cmd, user);
@@ -296,30 +288,30 @@ static int authenticate_mech(struct imapc *c, const char *mech, const char *b64,
 	return after_login(c, &res, err);
 }
 
-static int authenticate(struct imapc *c, const char *mech, const char *b64,
-			const char *user, struct mf_error *err)
+static int authenticate(struct imapc *c, const char *mech, const char *b64, const char *user,
+			struct mf_error *err)
 {
 	return authenticate_mech(c, mech, b64, "", user, err);
 }
 
-int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user,
-		     const char *password, struct mf_error *err)
+int imapc_auth_plain(struct imapc *c, const char *authzid, const char *user, const char *password,
+		     struct mf_error *err)
 {
 	if (!imapc_has_cap(c, "AUTH=PLAIN"))
-		imapc_logf(c, MF_LOG_DEBUG, "%s: AUTH=PLAIN not advertised,"
-			   " trying anyway", c->label);
+		imapc_logf(c, MF_LOG_DEBUG,
+			   "%s: AUTH=PLAIN not advertised,"
+			   " trying anyway",
+			   c->label);
 	char *b64 = mf_sasl_plain(authzid, user, password);
 	char who[300];
-	snprintf(who, sizeof(who), "%s%s%s", user, authzid ? " for " : "",
-		 authzid ? authzid : "");
+	snprintf(who, sizeof(who), "%s%s%s", user, authzid ? " for " : "", authzid ? authzid : "");
 	int st = authenticate(c, "PLAIN", b64, who, err);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
 	return st;
 }
 
-int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
-		       struct mf_error *err)
+int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token, struct mf_error *err)
 {
 	char *b64 = mf_sasl_xoauth2(user, token);
 	int st = authenticate(c, "XOAUTH2", b64, user, err);
@@ -328,8 +320,8 @@ int imapc_auth_xoauth2(struct imapc *c, const char *user, const char *token,
 	return st;
 }
 
-int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host,
-			   uint16_t port, const char *token, struct mf_error *err)
+int imapc_auth_oauthbearer(struct imapc *c, const char *user, const char *host, uint16_t port,
+			   const char *token, struct mf_error *err)
 {
 	/* RFC 7628 §3.1: gs2 header "n,a=USER," then ^A-separated
 	 * key=value pairs, ending in ^A^A.  ',' and '=' in the user are

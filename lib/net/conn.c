@@ -100,11 +100,10 @@ bool mf_conn_input_ready(const struct mf_conn *conn)
 }
 
 /* Fill err with "<label>: <what>" and the class; returns the status. */
-static int fail(struct mf_error *err, const char *label, enum mf_status st,
-		enum mf_retry rt, int sys_errno, const char *fmt, ...)
-	MF_PRINTF(6, 7);
-static int fail(struct mf_error *err, const char *label, enum mf_status st,
-		enum mf_retry rt, int sys_errno, const char *fmt, ...)
+static int fail(struct mf_error *err, const char *label, enum mf_status st, enum mf_retry rt,
+		int sys_errno, const char *fmt, ...) MF_PRINTF(6, 7);
+static int fail(struct mf_error *err, const char *label, enum mf_status st, enum mf_retry rt,
+		int sys_errno, const char *fmt, ...)
 {
 	char what[400];
 	va_list ap;
@@ -165,19 +164,18 @@ static int wait_fd(int fd, short events, unsigned timeout_ms, int *errno_r)
 
 /* Wait for want on conn until deadline (the I/O timeout after the last
  * progress); MF_OK when ready, else err says which side stalled. */
-static int wait_until(struct mf_conn *conn, short want, int64_t deadline,
-		      const char *stalled, struct mf_error *err)
+static int wait_until(struct mf_conn *conn, short want, int64_t deadline, const char *stalled,
+		      struct mf_error *err)
 {
 	int64_t left = deadline - now_ms();
 	int se = 0;
 	int w = left > 0 ? wait_fd(conn->fd, want, (unsigned)left, &se) : 1;
 	if (w == 1)
-		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-			    ETIMEDOUT, "%s within %u s", stalled,
-			    conn->io_timeout_ms / 1000);
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, ETIMEDOUT,
+			    "%s within %u s", stalled, conn->io_timeout_ms / 1000);
 	if (w < 0)
-		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-			    se, "poll: %s", strerror(se));
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, se, "poll: %s",
+			    strerror(se));
 	return MF_OK;
 }
 
@@ -191,11 +189,9 @@ static int set_nonblock(int fd)
 
 /* Try one resolved address; returns the connected fd or -1 with *errno_r
  * set (ETIMEDOUT for our own timeout). */
-static int connect_one(const struct addrinfo *ai, unsigned timeout_ms,
-		       int *errno_r)
+static int connect_one(const struct addrinfo *ai, unsigned timeout_ms, int *errno_r)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-			ai->ai_protocol);
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0) {
 		*errno_r = errno;
 		return -1;
@@ -238,8 +234,7 @@ static int connect_one(const struct addrinfo *ai, unsigned timeout_ms,
 static bool is_ip_literal(const char *host)
 {
 	unsigned char tmp[sizeof(struct in6_addr)];
-	return inet_pton(AF_INET, host, tmp) == 1 ||
-	       inet_pton(AF_INET6, host, tmp) == 1;
+	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
 }
 
 /* Block SIGPIPE for this thread around a write that may hit a closed
@@ -284,19 +279,16 @@ static int tls_handshake(struct mf_conn *conn, struct mf_error *err)
 			    "cannot create TLS context: %s", msg);
 	}
 	SSL_CTX_set_min_proto_version(conn->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(conn->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(conn->ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (!conn->insecure) {
 		if (SSL_CTX_set_default_verify_paths(conn->ctx) != 1)
 			ERR_clear_error();
 		if (conn->ca_file != NULL &&
-		    SSL_CTX_load_verify_locations(conn->ctx, conn->ca_file,
-						  NULL) != 1) {
+		    SSL_CTX_load_verify_locations(conn->ctx, conn->ca_file, NULL) != 1) {
 			ssl_errors(msg, sizeof(msg));
-			return fail(err, conn->label, MF_ERR_FATAL,
-				    MF_RETRY_NEVER, 0,
-				    "cannot load CA file %s: %s",
-				    conn->ca_file, msg);
+			return fail(err, conn->label, MF_ERR_FATAL, MF_RETRY_NEVER, 0,
+				    "cannot load CA file %s: %s", conn->ca_file, msg);
 		}
 		SSL_CTX_set_verify(conn->ctx, SSL_VERIFY_PEER, NULL);
 	} else {
@@ -324,36 +316,28 @@ static int tls_handshake(struct mf_conn *conn, struct mf_error *err)
 			break;
 		int e = SSL_get_error(conn->ssl, r);
 		int64_t left = deadline - now_ms();
-		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-		    left > 0) {
+		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && left > 0) {
 			int se = 0;
-			int w = wait_fd(conn->fd,
-					e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			int w = wait_fd(conn->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 					(unsigned)left, &se);
 			if (w < 0)
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_LATER, se,
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, se,
 					    "TLS handshake: %s", strerror(se));
 			continue;
 		}
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, ETIMEDOUT,
-				    "TLS handshake timed out after %u ms",
-				    conn->io_timeout_ms);
+			return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, ETIMEDOUT,
+				    "TLS handshake timed out after %u ms", conn->io_timeout_ms);
 		long vr = SSL_get_verify_result(conn->ssl);
 		if (vr != X509_V_OK)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_NEVER, 0,
+			return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NEVER, 0,
 				    "certificate verify failed: %s%s",
 				    X509_verify_cert_error_string(vr),
-				    conn->ca_file == NULL
-					    ? " (use --ca-file, or --insecure"
-					      " to skip verification)"
-					    : "");
+				    conn->ca_file == NULL ? " (use --ca-file, or --insecure"
+							    " to skip verification)"
+							  : "");
 		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_LATER, errno,
+			return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, errno,
 				    "TLS handshake: connection closed by peer"
 				    " (not a TLS port?)");
 		ssl_errors(msg, sizeof(msg));
@@ -363,8 +347,7 @@ static int tls_handshake(struct mf_conn *conn, struct mf_error *err)
 	return MF_OK;
 }
 
-int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
-		 struct mf_error *err)
+int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r, struct mf_error *err)
 {
 	*conn_r = NULL;
 	const char *proto = opts->proto ? opts->proto : "tcp";
@@ -378,8 +361,8 @@ int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
 	conn->ca_file = opts->ca_file ? mf_xstrdup(opts->ca_file) : NULL;
 	mf_conn_set_io_timeout(conn, opts->io_timeout_ms);
 	bool v6 = strchr(opts->host, ':') != NULL;
-	snprintf(conn->label, sizeof(conn->label), "%s %s%s%s:%u", proto,
-		 v6 ? "[" : "", opts->host, v6 ? "]" : "", opts->port);
+	snprintf(conn->label, sizeof(conn->label), "%s %s%s%s:%u", proto, v6 ? "[" : "", opts->host,
+		 v6 ? "]" : "", opts->port);
 
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_family = AF_UNSPEC,
@@ -395,13 +378,12 @@ int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
 		gr = getaddrinfo(opts->host, port, &hints, &res);
 	}
 	if (gr != 0) {
-		int st = fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-			      0, "cannot resolve host: %s", gai_strerror(gr));
+		int st = fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, 0,
+			      "cannot resolve host: %s", gai_strerror(gr));
 		mf_conn_close(&conn);
 		return st;
 	}
-	unsigned cto = opts->connect_timeout_ms ? opts->connect_timeout_ms
-						: 30000;
+	unsigned cto = opts->connect_timeout_ms ? opts->connect_timeout_ms : 30000;
 	int last_errno = 0;
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 		conn->fd = connect_one(ai, cto, &last_errno);
@@ -412,13 +394,11 @@ int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r,
 	if (conn->fd < 0) {
 		int st;
 		if (last_errno == ETIMEDOUT)
-			st = fail(err, conn->label, MF_ERR_ACCOUNT,
-				  MF_RETRY_LATER, ETIMEDOUT,
+			st = fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, ETIMEDOUT,
 				  "connect timed out after %u ms", cto);
 		else
-			st = fail(err, conn->label, MF_ERR_ACCOUNT,
-				  MF_RETRY_LATER, last_errno, "connect: %s",
-				  strerror(last_errno));
+			st = fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, last_errno,
+				  "connect: %s", strerror(last_errno));
 		mf_conn_close(&conn);
 		return st;
 	}
@@ -500,25 +480,19 @@ static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t
 			}
 			int e = SSL_get_error(conn->ssl, r);
 			if (e == SSL_ERROR_ZERO_RETURN ||
-			    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-			     errno == 0))
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_NOW, 0,
+			    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NOW, 0,
 					    "connection closed by server");
 			if (e == SSL_ERROR_WANT_WRITE)
 				want = POLLOUT;
-			else if (e == SSL_ERROR_SYSCALL && errno != EAGAIN &&
-				 errno != EINTR)
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_LATER, errno, "read: %s",
-					    strerror(errno));
-			else if (e != SSL_ERROR_WANT_READ &&
-				 e != SSL_ERROR_SYSCALL) {
+			else if (e == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EINTR)
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, errno,
+					    "read: %s", strerror(errno));
+			else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_SYSCALL) {
 				char msg[300];
 				ssl_errors(msg, sizeof(msg));
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_LATER, 0, "TLS read: %s",
-					    msg);
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, 0,
+					    "TLS read: %s", msg);
 			}
 		} else {
 			ssize_t r = recv(conn->fd, buf, cap, 0);
@@ -528,14 +502,11 @@ static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t
 				return MF_OK;
 			}
 			if (r == 0)
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_NOW, 0,
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NOW, 0,
 					    "connection closed by server");
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_LATER, errno, "read: %s",
-					    strerror(errno));
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, errno,
+					    "read: %s", strerror(errno));
 		}
 		int ws = wait_until(conn, want, deadline, "no answer from server", err);
 		if (ws != MF_OK)
@@ -581,8 +552,8 @@ static int fill(struct mf_conn *conn, struct mf_error *err)
 	}
 }
 
-int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap,
-		      size_t *n_r, struct mf_error *err)
+int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap, size_t *n_r,
+		      struct mf_error *err)
 {
 	*n_r = 0;
 	if (cap == 0)
@@ -601,8 +572,7 @@ int mf_conn_read_some(struct mf_conn *conn, void *buf, size_t cap,
 	return MF_OK;
 }
 
-int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
-		       struct mf_error *err)
+int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len, struct mf_error *err)
 {
 	unsigned char *p = buf;
 	while (len > 0) {
@@ -616,8 +586,7 @@ int mf_conn_read_exact(struct mf_conn *conn, void *buf, size_t len,
 	return MF_OK;
 }
 
-int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
-		      struct mf_error *err)
+int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max, struct mf_error *err)
 {
 	mf_buf_clear(line);
 	for (;;) {
@@ -631,28 +600,25 @@ int mf_conn_read_line(struct mf_conn *conn, struct mf_buf *line, size_t max,
 		const unsigned char *nl = memchr(start, '\n', avail);
 		size_t take = nl ? (size_t)(nl - start) : avail;
 		if (line->len + take > max + 1)
-			return fail(err, conn->label, MF_ERR_ACCOUNT,
-				    MF_RETRY_NEVER, 0,
-				    "server sent a line longer than %zu bytes",
-				    max);
+			return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NEVER, 0,
+				    "server sent a line longer than %zu bytes", max);
 		mf_buf_append(line, start, take);
 		conn->in_pos += take + (nl ? 1 : 0);
 		if (nl != NULL) {
 			if (line->len > 0 && line->data[line->len - 1] == '\r')
 				line->data[--line->len] = '\0';
 			if (line->len > max)
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_NEVER, 0,
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NEVER, 0,
 					    "server sent a line longer than"
-					    " %zu bytes", max);
+					    " %zu bytes",
+					    max);
 			return MF_OK;
 		}
 	}
 }
 
 /* Send len bytes straight to the socket / TLS session. */
-static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
-		    struct mf_error *err)
+static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len, struct mf_error *err)
 {
 	conn->stats.wire_out += len;
 	int64_t deadline = now_ms() + conn->io_timeout_ms;
@@ -666,8 +632,7 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 			sigpipe_block(&g);
 			int r = SSL_write(conn->ssl, p, (int)chunk);
 			serr = errno;
-			int e = r > 0 ? SSL_ERROR_NONE
-				      : SSL_get_error(conn->ssl, r);
+			int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(conn->ssl, r);
 			sigpipe_restore(&g, serr == EPIPE);
 			if (r > 0) {
 				p += r;
@@ -678,20 +643,14 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 			if (e == SSL_ERROR_WANT_READ)
 				want = POLLIN;
 			else if (e != SSL_ERROR_WANT_WRITE) {
-				if (e == SSL_ERROR_SYSCALL && serr != 0 &&
-				    serr != EAGAIN)
-					return fail(err, conn->label,
-						    MF_ERR_ACCOUNT,
-						    serr == EPIPE
-							    ? MF_RETRY_NOW
-							    : MF_RETRY_LATER,
-						    serr, "write: %s",
-						    strerror(serr));
+				if (e == SSL_ERROR_SYSCALL && serr != 0 && serr != EAGAIN)
+					return fail(err, conn->label, MF_ERR_ACCOUNT,
+						    serr == EPIPE ? MF_RETRY_NOW : MF_RETRY_LATER,
+						    serr, "write: %s", strerror(serr));
 				char msg[300];
 				ssl_errors(msg, sizeof(msg));
-				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    MF_RETRY_NOW, 0, "TLS write: %s",
-					    msg);
+				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_NOW, 0,
+					    "TLS write: %s", msg);
 			}
 		} else {
 			ssize_t r = send(conn->fd, p, len, MSG_NOSIGNAL);
@@ -701,13 +660,10 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len,
 				deadline = now_ms() + conn->io_timeout_ms;
 				continue;
 			}
-			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
+			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				return fail(err, conn->label, MF_ERR_ACCOUNT,
-					    errno == EPIPE ? MF_RETRY_NOW
-							   : MF_RETRY_LATER,
-					    errno, "write: %s",
-					    strerror(errno));
+					    errno == EPIPE ? MF_RETRY_NOW : MF_RETRY_LATER, errno,
+					    "write: %s", strerror(errno));
 		}
 		int ws = wait_until(conn, want, deadline, "server accepted no data", err);
 		if (ws != MF_OK)
@@ -739,8 +695,8 @@ static int send_plain(struct mf_conn *conn, const unsigned char *p, size_t len, 
 		return send_all(conn, p, len, err);
 	struct emit_ctx e = { .conn = conn, .err = err, .st = MF_OK };
 	const char *why = NULL;
-	int r = mf_deflate_write(conn->z, p, len, sync, conn->zout, OUT_BUF_SIZE + 64, emit_raw,
-				 &e, &why);
+	int r = mf_deflate_write(conn->z, p, len, sync, conn->zout, OUT_BUF_SIZE + 64, emit_raw, &e,
+				 &why);
 	if (r == 0)
 		return MF_OK;
 	if (e.st != MF_OK)
@@ -789,8 +745,7 @@ int mf_conn_flush(struct mf_conn *conn, struct mf_error *err)
 	return st;
 }
 
-int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
-		  struct mf_error *err)
+int mf_conn_write(struct mf_conn *conn, const void *data, size_t len, struct mf_error *err)
 {
 	if (conn->out_len + len <= sizeof(conn->out)) {
 		memcpy(conn->out + conn->out_len, data, len);
@@ -810,8 +765,7 @@ int mf_conn_write(struct mf_conn *conn, const void *data, size_t len,
 	return send_plain(conn, data, len, false, err);
 }
 
-int mf_conn_write_str(struct mf_conn *conn, const char *s,
-		      struct mf_error *err)
+int mf_conn_write_str(struct mf_conn *conn, const char *s, struct mf_error *err)
 {
 	return mf_conn_write(conn, s, strlen(s), err);
 }

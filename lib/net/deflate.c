@@ -19,8 +19,7 @@ bool mf_deflate_init(struct mf_deflate *z, const char **why_r)
 	 * saves only 3% more of the bytes (57% against 60% of plain) for
 	 * some three times the CPU, and a run moves several mailboxes at
 	 * once on few cores. */
-	if (deflateInit2(&z->out, Z_BEST_SPEED, Z_DEFLATED, -15, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&z->out, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		*why_r = "cannot set up deflate (out of memory)";
 		return false;
 	}
@@ -84,9 +83,8 @@ int mf_deflate_write(struct mf_deflate *z, const void *data, size_t len, bool sy
 	return 0;
 }
 
-bool mf_deflate_read(struct mf_deflate *z, const unsigned char *in, size_t in_len,
-		     size_t *used_r, unsigned char *out, size_t cap, size_t *made_r,
-		     const char **why_r)
+bool mf_deflate_read(struct mf_deflate *z, const unsigned char *in, size_t in_len, size_t *used_r,
+		     unsigned char *out, size_t cap, size_t *made_r, const char **why_r)
 {
 	*used_r = *made_r = 0;
 	uInt in_piece = in_len > (1u << 30) ? (1u << 30) : (uInt)in_len;
@@ -107,6 +105,7 @@ bool mf_deflate_read(struct mf_deflate *z, const unsigned char *in, size_t in_le
 		return false;
 	}
 	*why_r = r == Z_DATA_ERROR && z->in.msg != NULL ? z->in.msg
-			: r == Z_MEM_ERROR ? "out of memory" : "corrupt data";
+		 : r == Z_MEM_ERROR                     ? "out of memory"
+							: "corrupt data";
 	return false;
 }

@@ -16,10 +16,10 @@
 #include <zlib.h>
 
 struct mf_deflate {
-	z_stream out;        /* deflate: what we send */
-	z_stream in;         /* inflate: what the server sends */
-	bool out_ok, in_ok;  /* initialised */
-	bool pending;        /* deflate has input not yet sync-flushed */
+	z_stream out;       /* deflate: what we send */
+	z_stream in;        /* inflate: what the server sends */
+	bool out_ok, in_ok; /* initialised */
+	bool pending;       /* deflate has input not yet sync-flushed */
 };
 
 /* false (why names it) when zlib cannot allocate its state. */
@@ -39,8 +39,7 @@ int mf_deflate_write(struct mf_deflate *z, const void *data, size_t len, bool sy
  * input consumed, *made_r bytes produced (0 with input left over means
  * the input ended inside a block: read more).  Returns false with why set
  * for a corrupt stream or one the server ended (neither is recoverable). */
-bool mf_deflate_read(struct mf_deflate *z, const unsigned char *in, size_t in_len,
-		     size_t *used_r, unsigned char *out, size_t cap, size_t *made_r,
-		     const char **why_r);
+bool mf_deflate_read(struct mf_deflate *z, const unsigned char *in, size_t in_len, size_t *used_r,
+		     unsigned char *out, size_t cap, size_t *made_r, const char **why_r);
 
 #endif

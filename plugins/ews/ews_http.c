@@ -26,11 +26,11 @@ struct ews_http {
 	struct mf_buf resp;
 	char retry_after[64];
 	bool too_big;
-	bool authed;      /* the server accepted a request on this session */
-	ews_sink_fn *sink;  /* where a 200 body goes, or NULL: into resp */
+	bool authed;       /* the server accepted a request on this session */
+	ews_sink_fn *sink; /* where a 200 body goes, or NULL: into resp */
 	void *sink_aux;
-	uint64_t streamed;  /* bytes given to sink */
-	char *secret;     /* password or bearer token, wiped at close */
+	uint64_t streamed;   /* bytes given to sink */
+	char *secret;        /* password or bearer token, wiped at close */
 	ews_renew_fn *renew; /* bearer from the OAuth service, or NULL */
 	void *renew_aux;
 	char *url, *who;
@@ -67,8 +67,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *aux)
 	struct ews_http *h = aux;
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
-	if (n > sizeof(name) - 1 &&
-	    mf_ascii_strncasecmp(data, name, sizeof(name) - 1) == 0) {
+	if (n > sizeof(name) - 1 && mf_ascii_strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		const char *v = data + sizeof(name) - 1;
 		size_t vl = n - (sizeof(name) - 1);
 		while (vl > 0 && (*v == ' ' || *v == '\t'))
@@ -84,12 +83,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *aux)
 }
 
 /* Stop a long GetItem as soon as the operator asks (SIGINT/SIGTERM). */
-static int on_progress(void *aux, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-		       curl_off_t un)
+static int on_progress(void *aux, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct ews_http *h = aux;
-	return h->host != NULL && h->host->canceled != NULL &&
-	       h->host->canceled(h->host->host_ctx);
+	return h->host != NULL && h->host->canceled != NULL && h->host->canceled(h->host->host_ctx);
 }
 
 uint32_t ews_retry_after_ms(const char *value, int64_t now)
@@ -106,8 +103,7 @@ uint32_t ews_retry_after_ms(const char *value, int64_t now)
 	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
-		  struct mf_error *err)
+int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r, struct mf_error *err)
 {
 	*h_r = NULL;
 	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
@@ -119,8 +115,8 @@ int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
 	h->curl = curl_easy_init();
 	if (h->curl == NULL) {
 		free(h);
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: curl_easy_init failed", cfg->who);
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "%s: curl_easy_init failed",
+				    cfg->who);
 	}
 	h->host = cfg->host;
 	h->renew = cfg->auth == EWS_AUTH_BEARER ? cfg->renew : NULL;
@@ -197,32 +193,30 @@ static int transport_error(struct ews_http *h, CURLcode rc, struct mf_error *err
 	const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
 	switch (rc) {
 	case CURLE_ABORTED_BY_CALLBACK:
-		return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-				    "%s: canceled", h->who);
+		return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "%s: canceled", h->who);
 	case CURLE_WRITE_ERROR:
 		if (h->too_big)
 			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-					    "%s: %s: response larger than %zu bytes",
-					    h->who, h->url, EWS_MAX_BODY);
+					    "%s: %s: response larger than %zu bytes", h->who,
+					    h->url, EWS_MAX_BODY);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: %s: TLS verification failed (%s); see "
-				    "--ca-file / --insecure", h->who, h->url, why);
+				    "--ca-file / --insecure",
+				    h->who, h->url, why);
 	case CURLE_LOGIN_DENIED:
-		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
-				    "%s: %s: login denied", h->who, h->url);
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER, "%s: %s: login denied",
+				    h->who, h->url);
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: %s", h->who, h->url, why);
-	default:
-		break;
+		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "%s: %s: %s", h->who, h->url,
+				    why);
+	default: break;
 	}
-	return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER, "%s: %s: %s",
-			    h->who, h->url, why);
+	return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER, "%s: %s: %s", h->who, h->url, why);
 }
 
 static void wipe_secret(struct ews_http *h)
@@ -235,8 +229,8 @@ static void wipe_secret(struct ews_http *h)
 }
 
 /* One POST of body; what a previous attempt left is cleared first. */
-static CURLcode perform_once(struct ews_http *h, const struct mf_buf *body,
-			     ews_sink_fn *sink, void *sink_aux)
+static CURLcode perform_once(struct ews_http *h, const struct mf_buf *body, ews_sink_fn *sink,
+			     void *sink_aux)
 {
 	h->sink = sink;
 	h->sink_aux = sink_aux;
@@ -269,9 +263,9 @@ static int renew_bearer(struct ews_http *h, struct mf_error *err)
 	return MF_OK;
 }
 
-int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
-			 ews_sink_fn *sink, void *sink_aux, long *status_r,
-			 const struct mf_buf **resp_r, struct mf_error *err)
+int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body, ews_sink_fn *sink,
+			 void *sink_aux, long *status_r, const struct mf_buf **resp_r,
+			 struct mf_error *err)
 {
 	*status_r = 0;
 	*resp_r = &h->resp;
@@ -305,7 +299,8 @@ int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
 		if (h->authed)
 			st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 					  "%s: %s: HTTP 401 after the credentials were "
-					  "accepted (server load or expired token)", h->who, h->url);
+					  "accepted (server load or expired token)",
+					  h->who, h->url);
 		else
 			st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 					  "%s: %s: HTTP 401: credentials refused", h->who, h->url);
@@ -319,9 +314,8 @@ int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
 	case 503: /* requests queuing in IIS */
 		after = ews_retry_after_ms(h->retry_after, (int64_t)time(NULL));
 		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				  "%s: %s: HTTP %ld: server busy%s%s", h->who, h->url,
-				  code, h->retry_after[0] ? ", Retry-After " : "",
-				  h->retry_after);
+				  "%s: %s: HTTP %ld: server busy%s%s", h->who, h->url, code,
+				  h->retry_after[0] ? ", Retry-After " : "", h->retry_after);
 		break;
 	case 301:
 	case 302:
@@ -329,8 +323,7 @@ int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
 	case 504:
 		/* A 302 to /ews/genericerrorpage.htm is transient ([xl]). */
 		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				  "%s: %s: HTTP %ld: transient server error",
-				  h->who, h->url, code);
+				  "%s: %s: HTTP %ld: transient server error", h->who, h->url, code);
 		break;
 	default:
 		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,

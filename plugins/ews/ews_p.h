@@ -42,18 +42,18 @@ struct ews_status {
 /* Folders                                                              */
 
 struct ews_folder_info {
-	char *id, *parent_id;  /* FolderId/@Id, ParentFolderId/@Id (or NULL) */
-	char *folder_class;    /* FolderClass text, NULL if absent */
-	char *name;            /* DisplayName, NULL if absent */
-	uint64_t total;        /* TotalCount, MF_COUNT_UNKNOWN if absent */
-	bool search;           /* a t:SearchFolder: virtual, never migrated */
+	char *id, *parent_id; /* FolderId/@Id, ParentFolderId/@Id (or NULL) */
+	char *folder_class;   /* FolderClass text, NULL if absent */
+	char *name;           /* DisplayName, NULL if absent */
+	uint64_t total;       /* TotalCount, MF_COUNT_UNKNOWN if absent */
+	bool search;          /* a t:SearchFolder: virtual, never migrated */
 };
 
 struct ews_folder_page {
 	struct ews_folder_info *v;
 	size_t n, cap;
-	bool last;             /* RootFolder/@IncludesLastItemInRange */
-	uint64_t next_offset;  /* RootFolder/@IndexedPagingOffset */
+	bool last;            /* RootFolder/@IncludesLastItemInRange */
+	uint64_t next_offset; /* RootFolder/@IndexedPagingOffset */
 };
 void ews_folder_page_free(struct ews_folder_page *p);
 
@@ -85,9 +85,9 @@ struct ews_item {
 struct ews_item_page {
 	struct ews_item *v;
 	size_t n, cap;
-	char *sync_state;      /* SyncFolderItems m:SyncState, or NULL */
-	bool last;             /* IncludesLastItemInRange */
-	uint64_t next_offset;  /* FindItem IndexedPagingOffset */
+	char *sync_state;     /* SyncFolderItems m:SyncState, or NULL */
+	bool last;            /* IncludesLastItemInRange */
+	uint64_t next_offset; /* FindItem IndexedPagingOffset */
 };
 void ews_item_page_free(struct ews_item_page *p);
 struct ews_item *ews_item_page_add(struct ews_item_page *p);
@@ -98,28 +98,26 @@ struct ews_item *ews_item_page_add(struct ews_item_page *p);
  * message; each item carries its own status).  -1: not XML, not SOAP, or
  * the wrong response element.  Output structs must start zeroed and are
  * appended to; free them with their _free function either way. */
-int ews_parse_find_folder(const char *xml, size_t len,
-			  struct ews_folder_page *page, struct ews_status *st);
+int ews_parse_find_folder(const char *xml, size_t len, struct ews_folder_page *page,
+			  struct ews_status *st);
 /* GetFolder for several DistinguishedFolderIds: ids_r[i] (malloc'd, or
  * NULL) and sts[i] for the i-th response message, i < n; *got_r counts
  * the messages seen. */
-int ews_parse_get_folder(const char *xml, size_t len, char **ids_r,
-			 struct ews_status *sts, size_t n, size_t *got_r,
+int ews_parse_get_folder(const char *xml, size_t len, char **ids_r, struct ews_status *sts,
+			 size_t n, size_t *got_r, struct ews_status *st);
+int ews_parse_sync_items(const char *xml, size_t len, struct ews_item_page *page,
 			 struct ews_status *st);
-int ews_parse_sync_items(const char *xml, size_t len,
-			 struct ews_item_page *page, struct ews_status *st);
-int ews_parse_find_item(const char *xml, size_t len,
-			struct ews_item_page *page, struct ews_status *st);
-int ews_parse_get_item(const char *xml, size_t len,
-		       struct ews_item_page *page, struct ews_status *st);
+int ews_parse_find_item(const char *xml, size_t len, struct ews_item_page *page,
+			struct ews_status *st);
+int ews_parse_get_item(const char *xml, size_t len, struct ews_item_page *page,
+		       struct ews_status *st);
 /* GetItem, streaming (ews_xml_stream.c): feed the body as it arrives;
  * MimeContent is decoded on the fly.  finish() returns what
  * ews_parse_get_item() would (that one is this parser over a buffer). */
 struct ews_getitem_stream;
 struct ews_getitem_stream *ews_getitem_stream_new(struct ews_item_page *page,
 						  struct ews_status *st);
-void ews_getitem_stream_feed(struct ews_getitem_stream *g, const char *data,
-			     size_t len);
+void ews_getitem_stream_feed(struct ews_getitem_stream *g, const char *data, size_t len);
 int ews_getitem_stream_finish(struct ews_getitem_stream *g);
 void ews_getitem_stream_free(struct ews_getitem_stream **g);
 /* Only the status of a reply (fault or first response message). */
@@ -135,8 +133,8 @@ void ews_xml_escape(struct mf_buf *b, const char *s);
  * dflt is the status used for codes that are not throttling, transient,
  * or mailbox-wide (MF_ERR_FOLDER for folder operations, ...).  what names
  * account, folder and operation.  Returns the status set. */
-int ews_status_error(const struct ews_status *st, const char *what,
-		     enum mf_status dflt, struct mf_error *err);
+int ews_status_error(const struct ews_status *st, const char *what, enum mf_status dflt,
+		     struct mf_error *err);
 bool ews_status_is(const struct ews_status *st, const char *code);
 /* ErrorServerBusy, also as the inner code of ErrorInternalServerError. */
 bool ews_status_is_busy(const struct ews_status *st);
@@ -168,10 +166,10 @@ extern const char *const ews_role_names[EWS_ROLE_COUNT];
 
 struct ews_tree_folder {
 	char *id;
-	char *path;            /* '/'-separated; the inbox is "INBOX" */
+	char *path; /* '/'-separated; the inbox is "INBOX" */
 	enum mf_special_use special_use;
 	uint64_t total;
-	unsigned depth;        /* 1 for top level */
+	unsigned depth; /* 1 for top level */
 };
 
 struct ews_tree {
@@ -184,11 +182,9 @@ struct ews_tree {
 /* Build the migratable folders from the flat FindFolder list.  role_ids[r]
  * is the FolderId of role r or NULL.  keep_system keeps the outbox and the
  * Sync Issues tree. */
-void ews_tree_build(const struct ews_folder_page *all,
-		    const char *const role_ids[EWS_ROLE_COUNT], bool keep_system,
-		    struct ews_tree *tree_r);
-const struct ews_tree_folder *ews_tree_find_path(const struct ews_tree *t,
-						 const char *path);
+void ews_tree_build(const struct ews_folder_page *all, const char *const role_ids[EWS_ROLE_COUNT],
+		    bool keep_system, struct ews_tree *tree_r);
+const struct ews_tree_folder *ews_tree_find_path(const struct ews_tree *t, const char *path);
 void ews_tree_free(struct ews_tree *t);
 
 /* ------------------------------------------------------------------ */
@@ -197,14 +193,13 @@ void ews_tree_free(struct ews_tree *t);
 extern const char *const ews_versions[]; /* newest first, NULL-terminated */
 
 /* Whole envelope around body (one operation element). */
-void ews_req_envelope(struct mf_buf *b, const char *version,
-		      const char *impersonate, const char *body);
+void ews_req_envelope(struct mf_buf *b, const char *version, const char *impersonate,
+		      const char *body);
 void ews_req_get_folder_roles(struct mf_buf *b);
 void ews_req_find_folder(struct mf_buf *b, uint64_t offset, unsigned max);
-void ews_req_sync_items(struct mf_buf *b, const char *folder_id,
-			const char *sync_state, unsigned max);
-void ews_req_find_item(struct mf_buf *b, const char *folder_id,
-		       uint64_t offset, unsigned max);
+void ews_req_sync_items(struct mf_buf *b, const char *folder_id, const char *sync_state,
+			unsigned max);
+void ews_req_find_item(struct mf_buf *b, const char *folder_id, uint64_t offset, unsigned max);
 void ews_req_get_item(struct mf_buf *b, const char *const *ids, size_t n);
 
 /* ------------------------------------------------------------------ */
@@ -220,12 +215,12 @@ struct ews_http_cfg {
 	const char *url;
 	const char *user, *password; /* password or bearer token */
 	enum ews_auth auth;
-	const char *anchor;          /* X-AnchorMailbox, or NULL */
-	const char *ca_file;         /* or NULL */
+	const char *anchor;  /* X-AnchorMailbox, or NULL */
+	const char *ca_file; /* or NULL */
 	bool insecure;
-	long timeout_s;              /* connect timeout and stall limit */
-	const struct mf_host *host;  /* for canceled(); may be NULL */
-	const char *who;             /* "ews: alice@corp" for error texts */
+	long timeout_s;             /* connect timeout and stall limit */
+	const struct mf_host *host; /* for canceled(); may be NULL */
+	const char *who;            /* "ews: alice@corp" for error texts */
 	/* Bearer tokens from the core's OAuth service: on a 401 the
 	 * transport asks renew once for a new token and re-sends the
 	 * request.  NULL (token file, Basic, NTLM): a 401 is mapped. */
@@ -234,16 +229,15 @@ struct ews_http_cfg {
 };
 
 struct ews_http;
-int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r,
-		  struct mf_error *err);
+int ews_http_open(const struct ews_http_cfg *cfg, struct ews_http **h_r, struct mf_error *err);
 /* POST body.  MF_OK when the server answered 200 or 500 (whose body may be
  * a SOAP fault): *status_r; a 200 reply's body is handed to sink as it
  * arrives (sink NULL: kept in *resp_r, owned by h, valid until the next
  * post), other bodies are kept.  Every other outcome is mapped to err. */
 typedef void ews_sink_fn(void *aux, const char *data, size_t len);
-int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body,
-			 ews_sink_fn *sink, void *sink_aux, long *status_r,
-			 const struct mf_buf **resp_r, struct mf_error *err);
+int ews_http_post_stream(struct ews_http *h, const struct mf_buf *body, ews_sink_fn *sink,
+			 void *sink_aux, long *status_r, const struct mf_buf **resp_r,
+			 struct mf_error *err);
 /* Free the last response body (after parsing: big GetItem replies). */
 void ews_http_drop_body(struct ews_http *h);
 void ews_http_close(struct ews_http **h);
@@ -263,7 +257,7 @@ struct ews_plugin_ctx {
 	struct ews_known_version {
 		char *url;
 		int version;
-	} *known;
+	} * known;
 	size_t nknown;
 };
 
@@ -273,12 +267,12 @@ struct mf_source {
 	struct ews_plugin_ctx *pc; /* may be NULL (tests) */
 	char *url;
 	struct ews_http *http;
-	char *who;            /* "ews: alice@corp.example" for error texts */
-	char *impersonate;    /* or NULL */
+	char *who;         /* "ews: alice@corp.example" for error texts */
+	char *impersonate; /* or NULL */
 	/* Borrowed until close (plugin.h): for renewing a bearer from the
 	 * OAuth service when the server refuses it. */
 	const struct mf_account *acct;
-	int version;          /* index into ews_versions */
+	int version; /* index into ews_versions */
 	bool version_pinned, version_saved;
 	unsigned folder_page, item_page, sync_batch, get_batch;
 	uint64_t batch_bytes;
@@ -289,8 +283,8 @@ struct mf_source {
 	struct mf_buf body, req; /* operation element, whole envelope */
 };
 
-void ews_log(const struct mf_source *s, enum mf_log_level lvl,
-	     const char *fmt, ...) MF_PRINTF(3, 4);
+void ews_log(const struct mf_source *s, enum mf_log_level lvl, const char *fmt, ...)
+	MF_PRINTF(3, 4);
 
 typedef int parse_fn(const char *xml, size_t len, void *out, struct ews_status *st);
 typedef void reset_fn(void *out);
@@ -298,27 +292,22 @@ typedef void reset_fn(void *out);
  * MF_OK: *st holds the reply's status, success or not; the caller
  * classifies it.  Steps RequestServerVersion down when the server refuses
  * it (brief §1). */
-int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
-	     void *out, reset_fn *reset, struct ews_status *st,
-	     struct mf_error *err);
+int ews_call(struct mf_source *s, const char *what, parse_fn *parse, void *out, reset_fn *reset,
+	     struct ews_status *st, struct mf_error *err);
 /* GetItem: the same round trip, with the reply parsed as it streams in. */
-int ews_call_get_item(struct mf_source *s, const char *what,
-		      struct ews_item_page *page, struct ews_status *st,
-		      struct mf_error *err);
+int ews_call_get_item(struct mf_source *s, const char *what, struct ews_item_page *page,
+		      struct ews_status *st, struct mf_error *err);
 int ews_load_roles(struct mf_source *s, struct mf_error *err);
-int ews_open(void *plugin_ctx, const struct mf_account *a,
-	     struct mf_source **src_r, struct mf_error *err);
+int ews_open(void *plugin_ctx, const struct mf_account *a, struct mf_source **src_r,
+	     struct mf_error *err);
 void ews_close(struct mf_source **sp);
-int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
-		     struct mf_error *err);
-int ews_fetch(struct mf_source *s, const char *folder,
-	      const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-	      char **sync_state_r, struct mf_error *err);
+int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux, struct mf_error *err);
+int ews_fetch(struct mf_source *s, const char *folder, const struct mf_cursor *since,
+	      mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err);
 
 /* ews_ops.c: the ops table over ews_session.c and ews_source.c. */
 extern const struct mf_source_ops ews_source_ops;
-int ews_plugin_init(const struct mf_host *host, void **ctx_r,
-		    struct mf_error *err);
+int ews_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err);
 void ews_plugin_deinit(void *ctx);
 
 #endif

@@ -16,8 +16,7 @@ MF_PLUGIN_EXPORT(ews) = {
 	.schemes = ews_schemes,
 	/* ItemIds survive sessions; EWS allows a few concurrent sessions
 	 * per mailbox (EWSMaxConcurrency), the core caps how many. */
-	.caps = MF_CAP_STABLE_IDS | MF_CAP_FOLDERS | MF_CAP_PARALLEL_SESSIONS |
-		MF_CAP_SYNC_STATE,
+	.caps = MF_CAP_STABLE_IDS | MF_CAP_FOLDERS | MF_CAP_PARALLEL_SESSIONS | MF_CAP_SYNC_STATE,
 	.init = ews_plugin_init,
 	.deinit = ews_plugin_deinit,
 	.source = &ews_source_ops,

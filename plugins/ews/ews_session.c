@@ -25,8 +25,7 @@
 #define DEF_GET_BATCH 10u
 #define DEF_BATCH_MB 8u
 
-void ews_log(const struct mf_source *s, enum mf_log_level lvl,
-	     const char *fmt, ...)
+void ews_log(const struct mf_source *s, enum mf_log_level lvl, const char *fmt, ...)
 {
 	if (s->host == NULL || s->host->log == NULL)
 		return;
@@ -40,8 +39,7 @@ void ews_log(const struct mf_source *s, enum mf_log_level lvl,
 
 static bool canceled(const struct mf_source *s)
 {
-	return s->host != NULL && s->host->canceled != NULL &&
-	       s->host->canceled(s->host->host_ctx);
+	return s->host != NULL && s->host->canceled != NULL && s->host->canceled(s->host->host_ctx);
 }
 
 /* The version an earlier session found working on this endpoint, or -1. */
@@ -87,14 +85,13 @@ static void feed_stream(void *aux, const char *data, size_t len)
 /* The round trip behind ews_call() and ews_call_get_item().  With gi set,
  * a 200 reply streams into the GetItem parser (page = out); anything else
  * is parsed from the buffered body with parse. */
-static int round_trip(struct mf_source *s, const char *what, parse_fn *parse,
-		      void *out, reset_fn *reset, bool gi, struct ews_status *st,
-		      struct mf_error *err)
+static int round_trip(struct mf_source *s, const char *what, parse_fn *parse, void *out,
+		      reset_fn *reset, bool gi, struct ews_status *st, struct mf_error *err)
 {
 	for (;;) {
 		if (canceled(s))
-			return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-					    "%s: canceled", s->who);
+			return mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "%s: canceled",
+					    s->who);
 		mf_buf_clear(&s->req);
 		ews_req_envelope(&s->req, ews_versions[s->version], s->impersonate,
 				 (const char *)s->body.data);
@@ -102,8 +99,8 @@ static int round_trip(struct mf_source *s, const char *what, parse_fn *parse,
 		const struct mf_buf *resp;
 		reset(out);
 		struct ews_getitem_stream *gs = gi ? ews_getitem_stream_new(out, st) : NULL;
-		int rc = ews_http_post_stream(s->http, &s->req, gi ? feed_stream : NULL, gs,
-					      &code, &resp, err);
+		int rc = ews_http_post_stream(s->http, &s->req, gi ? feed_stream : NULL, gs, &code,
+					      &resp, err);
 		if (rc != MF_OK) {
 			ews_getitem_stream_free(&gs);
 			return rc;
@@ -119,26 +116,27 @@ static int round_trip(struct mf_source *s, const char *what, parse_fn *parse,
 			ok = parse(x, resp->len, out, st) == 0;
 		}
 		ews_getitem_stream_free(&gs);
-		bool bad_version = ok ? ews_status_is_version(st) :
-			(code == 500 && x != NULL &&
-			 strstr(x, "The specified server version is invalid") != NULL);
+		bool bad_version =
+			ok ? ews_status_is_version(st)
+			   : (code == 500 && x != NULL &&
+			      strstr(x, "The specified server version is invalid") != NULL);
 		/* Parsed: the raw reply need not stay in memory while the
 		 * messages are delivered. */
 		ews_http_drop_body(s->http);
-		if (bad_version && !s->version_pinned &&
-		    ews_versions[s->version + 1] != NULL) {
+		if (bad_version && !s->version_pinned && ews_versions[s->version + 1] != NULL) {
 			s->version++;
-			ews_log(s, MF_LOG_INFO, "%s: server refused the request version; "
-				"stepping down to %s", s->who, ews_versions[s->version]);
+			ews_log(s, MF_LOG_INFO,
+				"%s: server refused the request version; "
+				"stepping down to %s",
+				s->who, ews_versions[s->version]);
 			continue;
 		}
 		if (!ok) {
 			/* 500 "Server Error in '/EWS' Application" pages and
 			 * cut-off bodies are transient ([xl] protocol.py). */
 			rc = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-					  "%s: %s: HTTP %ld: unparsable reply%s",
-					  s->who, what, code,
-					  resp_len > 0 || code != 200 ? "" : " (streamed)");
+					  "%s: %s: HTTP %ld: unparsable reply%s", s->who, what,
+					  code, resp_len > 0 || code != 200 ? "" : " (streamed)");
 			if (err != NULL)
 				err->proto_code = code;
 			return rc;
@@ -149,9 +147,8 @@ static int round_trip(struct mf_source *s, const char *what, parse_fn *parse,
 	}
 }
 
-int ews_call(struct mf_source *s, const char *what, parse_fn *parse,
-	     void *out, reset_fn *reset, struct ews_status *st,
-	     struct mf_error *err)
+int ews_call(struct mf_source *s, const char *what, parse_fn *parse, void *out, reset_fn *reset,
+	     struct ews_status *st, struct mf_error *err)
 {
 	return round_trip(s, what, parse, out, reset, false, st, err);
 }
@@ -166,9 +163,8 @@ static int parse_items(const char *x, size_t l, void *o, struct ews_status *st)
 	return ews_parse_get_item(x, l, o, st);
 }
 
-int ews_call_get_item(struct mf_source *s, const char *what,
-		      struct ews_item_page *page, struct ews_status *st,
-		      struct mf_error *err)
+int ews_call_get_item(struct mf_source *s, const char *what, struct ews_item_page *page,
+		      struct ews_status *st, struct mf_error *err)
 {
 	return round_trip(s, what, parse_items, page, reset_items, true, st, err);
 }
@@ -210,8 +206,8 @@ int ews_load_roles(struct mf_source *s, struct mf_error *err)
 	if (rc != MF_OK)
 		goto out;
 	if (st.fault || g.got == 0 || g.ids[EWS_ROLE_ROOT] == NULL) {
-		rc = ews_status_error(st.fault || g.got == 0 ? &st : &g.sts[0],
-				      s->who, MF_ERR_ACCOUNT, err);
+		rc = ews_status_error(st.fault || g.got == 0 ? &st : &g.sts[0], s->who,
+				      MF_ERR_ACCOUNT, err);
 		goto out;
 	}
 	for (size_t r = 0; r < EWS_ROLE_COUNT; r++) {
@@ -233,9 +229,8 @@ out:
 
 /* A numeric URI option in [lo, hi]; dflt when absent.  A bad value is a
  * configuration error, not something to guess around. */
-static int opt_uint(const struct mf_source *s, const struct mf_account *a,
-		    const char *key, unsigned dflt, unsigned lo, unsigned hi,
-		    unsigned *out_r, struct mf_error *err)
+static int opt_uint(const struct mf_source *s, const struct mf_account *a, const char *key,
+		    unsigned dflt, unsigned lo, unsigned hi, unsigned *out_r, struct mf_error *err)
 {
 	const char *v = mf_account_option(a, key);
 	uint64_t n;
@@ -244,8 +239,8 @@ static int opt_uint(const struct mf_source *s, const struct mf_account *a,
 		return MF_OK;
 	if (!mf_parse_u64(v, strlen(v), &n) || n < lo || n > hi)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s=%s: expected a number from %u to %u",
-				    s->who, key, v, lo, hi);
+				    "%s: %s=%s: expected a number from %u to %u", s->who, key, v,
+				    lo, hi);
 	*out_r = (unsigned)n;
 	return MF_OK;
 }
@@ -255,8 +250,8 @@ static char *read_token(const char *path, const char *who, struct mf_error *err)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
-		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-			     "%s: token-file %s: %s", who, path, strerror(errno));
+		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "%s: token-file %s: %s", who, path,
+			     strerror(errno));
 		return NULL;
 	}
 	char buf[16384];
@@ -272,8 +267,8 @@ static char *read_token(const char *path, const char *who, struct mf_error *err)
 	char *tok = len > 0 ? mf_xstrndup(p, len) : NULL;
 	explicit_bzero(buf, sizeof(buf));
 	if (tok == NULL)
-		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-			     "%s: token-file %s is empty", who, path);
+		mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "%s: token-file %s is empty", who,
+			     path);
 	return tok;
 }
 
@@ -288,10 +283,12 @@ static int service_token(struct mf_source *s, const struct mf_account *a, bool r
 	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "%s: auth=bearer without token-file, and this mailferry has "
-				    "no OAuth token service", s->who);
+				    "no OAuth token service",
+				    s->who);
 	char *scope = mf_xasprintf("https://%s/.default", a->host);
 	struct mf_oauth_request req = {
-		.struct_size = sizeof(req), .scope = scope,
+		.struct_size = sizeof(req),
+		.scope = scope,
 		.subject = s->impersonate != NULL ? s->impersonate : a->user,
 		.refresh = refresh,
 	};
@@ -314,8 +311,8 @@ static const char *setting(const struct mf_host *h, const char *key)
 	return h != NULL && h->setting != NULL ? h->setting(h->host_ctx, key) : NULL;
 }
 
-int ews_open(void *plugin_ctx, const struct mf_account *a,
-	     struct mf_source **src_r, struct mf_error *err)
+int ews_open(void *plugin_ctx, const struct mf_account *a, struct mf_source **src_r,
+	     struct mf_error *err)
 {
 	struct ews_plugin_ctx *pc = plugin_ctx;
 	struct mf_source *s = mf_xcalloc(1, sizeof(*s));
@@ -336,13 +333,16 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 	else
 		s->who = mf_xasprintf("ews: %s", id);
 	if (a->host == NULL || a->host[0] == '\0')
-		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: the URI names no server (ews://user@host/EWS/Exchange.asmx)",
-				    s->who);
+		return mf_error_set(
+			err, MF_ERR_FATAL, MF_RETRY_NEVER,
+			"%s: the URI names no server (ews://user@host/EWS/Exchange.asmx)", s->who);
 
-	struct ews_http_cfg cfg = { .user = a->user, .password = a->password,
-				    .auth = EWS_AUTH_BASIC, .host = s->host,
-				    .who = s->who, .anchor = s->impersonate };
+	struct ews_http_cfg cfg = { .user = a->user,
+				    .password = a->password,
+				    .auth = EWS_AUTH_BASIC,
+				    .host = s->host,
+				    .who = s->who,
+				    .anchor = s->impersonate };
 	const char *auth = mf_account_option(a, "auth");
 	if (auth == NULL || strcmp(auth, "basic") == 0)
 		cfg.auth = EWS_AUTH_BASIC;
@@ -353,8 +353,7 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 		cfg.auth = EWS_AUTH_BEARER;
 	else
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: auth=%s: expected basic, ntlm or bearer",
-				    s->who, auth);
+				    "%s: auth=%s: expected basic, ntlm or bearer", s->who, auth);
 	char *token = NULL;
 	const char *tf = mf_account_option(a, "token-file");
 	if (cfg.auth == EWS_AUTH_BEARER && tf != NULL && *tf != '\0') {
@@ -376,10 +375,9 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 	}
 	if (cfg.password == NULL || cfg.password[0] == '\0') {
 		free(token);
-		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
-				    "%s: no %s given", s->who,
-				    cfg.auth == EWS_AUTH_BEARER ? "token (token-file= or password)" :
-				    "password");
+		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER, "%s: no %s given", s->who,
+				    cfg.auth == EWS_AUTH_BEARER ? "token (token-file= or password)"
+								: "password");
 	}
 	/* tls=none: plain HTTP, for a local test endpoint only; Basic then
 	 * sends the password in clear, hence the warning. */
@@ -392,9 +390,8 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 	char port[16] = "";
 	if (a->port != 0)
 		snprintf(port, sizeof(port), ":%u", (unsigned)a->port);
-	char *url = mf_xasprintf("%s://%s%s%s%s%s%s", plain ? "http" : "https",
-				 v6 ? "[" : "", a->host, v6 ? "]" : "", port,
-				 path[0] == '/' ? "" : "/", path);
+	char *url = mf_xasprintf("%s://%s%s%s%s%s%s", plain ? "http" : "https", v6 ? "[" : "",
+				 a->host, v6 ? "]" : "", port, path[0] == '/' ? "" : "/", path);
 	cfg.url = url;
 	cfg.ca_file = setting(s->host, "ca-file");
 	const char *ins = setting(s->host, "insecure");
@@ -435,7 +432,8 @@ int ews_open(void *plugin_ctx, const struct mf_account *a,
 		if (s->version < 0)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "%s: version=%s: expected Exchange2013_SP1, "
-					    "Exchange2010_SP2 or Exchange2007_SP1", s->who, ver);
+					    "Exchange2010_SP2 or Exchange2007_SP1",
+					    s->who, ver);
 		s->version_pinned = true;
 	} else {
 		int v = known_version(pc, s->url);

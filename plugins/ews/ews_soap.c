@@ -10,18 +10,16 @@
 
 /* Newest first: the session starts at Exchange2013_SP1 and steps down on
  * ErrorInvalidServerVersion (brief §1). */
-const char *const ews_versions[] = {
-	"Exchange2013_SP1", "Exchange2010_SP2", "Exchange2007_SP1", NULL
-};
+const char *const ews_versions[] = { "Exchange2013_SP1", "Exchange2010_SP2", "Exchange2007_SP1",
+				     NULL };
 
-void ews_req_envelope(struct mf_buf *b, const char *version,
-		      const char *impersonate, const char *body)
+void ews_req_envelope(struct mf_buf *b, const char *version, const char *impersonate,
+		      const char *body)
 {
-	mf_buf_append_str(b,
-		"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-		"<s:Envelope xmlns:s=\"" EWS_NS_SOAP "\""
-		" xmlns:t=\"" EWS_NS_T "\" xmlns:m=\"" EWS_NS_M "\">"
-		"<s:Header><t:RequestServerVersion Version=\"");
+	mf_buf_append_str(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+			     "<s:Envelope xmlns:s=\"" EWS_NS_SOAP "\""
+			     " xmlns:t=\"" EWS_NS_T "\" xmlns:m=\"" EWS_NS_M "\">"
+			     "<s:Header><t:RequestServerVersion Version=\"");
 	ews_xml_escape(b, version);
 	mf_buf_append_str(b, "\"/>");
 	if (impersonate != NULL) {
@@ -48,8 +46,7 @@ void ews_req_get_folder_roles(struct mf_buf *b)
 	mf_buf_append_str(b, "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly"
 			     "</t:BaseShape></m:FolderShape><m:FolderIds>");
 	for (int r = 0; r < EWS_ROLE_COUNT; r++)
-		mf_buf_printf(b, "<t:DistinguishedFolderId Id=\"%s\"/>",
-			      ews_role_names[r]);
+		mf_buf_printf(b, "<t:DistinguishedFolderId Id=\"%s\"/>", ews_role_names[r]);
 	mf_buf_append_str(b, "</m:FolderIds></m:GetFolder>");
 }
 
@@ -62,11 +59,12 @@ void ews_req_find_folder(struct mf_buf *b, uint64_t offset, unsigned max)
 	field(b, "folder:FolderClass");
 	field(b, "folder:TotalCount");
 	field(b, "folder:ChildFolderCount");
-	mf_buf_printf(b, "</t:AdditionalProperties></m:FolderShape>"
-			 "<m:IndexedPageFolderView MaxEntriesReturned=\"%u\""
-			 " Offset=\"%llu\" BasePoint=\"Beginning\"/>"
-			 "<m:ParentFolderIds><t:DistinguishedFolderId"
-			 " Id=\"msgfolderroot\"/></m:ParentFolderIds></m:FindFolder>",
+	mf_buf_printf(b,
+		      "</t:AdditionalProperties></m:FolderShape>"
+		      "<m:IndexedPageFolderView MaxEntriesReturned=\"%u\""
+		      " Offset=\"%llu\" BasePoint=\"Beginning\"/>"
+		      "<m:ParentFolderIds><t:DistinguishedFolderId"
+		      " Id=\"msgfolderroot\"/></m:ParentFolderIds></m:FindFolder>",
 		      max, (unsigned long long)offset);
 }
 
@@ -81,8 +79,8 @@ static void list_shape(struct mf_buf *b)
 	mf_buf_append_str(b, "</t:AdditionalProperties></m:ItemShape>");
 }
 
-void ews_req_sync_items(struct mf_buf *b, const char *folder_id,
-			const char *sync_state, unsigned max)
+void ews_req_sync_items(struct mf_buf *b, const char *folder_id, const char *sync_state,
+			unsigned max)
 {
 	/* Order: ItemShape, SyncFolderId, [SyncState], [Ignore],
 	 * MaxChangesReturned.  SyncScope is left out: its default is
@@ -97,18 +95,20 @@ void ews_req_sync_items(struct mf_buf *b, const char *folder_id,
 		ews_xml_escape(b, sync_state);
 		mf_buf_append_str(b, "</m:SyncState>");
 	}
-	mf_buf_printf(b, "<m:MaxChangesReturned>%u</m:MaxChangesReturned>"
-			 "</m:SyncFolderItems>", max);
+	mf_buf_printf(b,
+		      "<m:MaxChangesReturned>%u</m:MaxChangesReturned>"
+		      "</m:SyncFolderItems>",
+		      max);
 }
 
-void ews_req_find_item(struct mf_buf *b, const char *folder_id,
-		       uint64_t offset, unsigned max)
+void ews_req_find_item(struct mf_buf *b, const char *folder_id, uint64_t offset, unsigned max)
 {
 	mf_buf_append_str(b, "<m:FindItem Traversal=\"Shallow\">");
 	list_shape(b);
-	mf_buf_printf(b, "<m:IndexedPageItemView MaxEntriesReturned=\"%u\""
-			 " Offset=\"%llu\" BasePoint=\"Beginning\"/>"
-			 "<m:ParentFolderIds><t:FolderId Id=\"",
+	mf_buf_printf(b,
+		      "<m:IndexedPageItemView MaxEntriesReturned=\"%u\""
+		      " Offset=\"%llu\" BasePoint=\"Beginning\"/>"
+		      "<m:ParentFolderIds><t:FolderId Id=\"",
 		      max, (unsigned long long)offset);
 	ews_xml_escape(b, folder_id);
 	mf_buf_append_str(b, "\"/></m:ParentFolderIds></m:FindItem>");
@@ -128,10 +128,9 @@ void ews_req_get_item(struct mf_buf *b, const char *const *ids, size_t n)
 	field(b, "item:DateTimeSent");
 	field(b, "item:IsDraft");
 	field(b, "message:IsRead");
-	mf_buf_append_str(b,
-		"<t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>"
-		"<t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/>"
-		"</t:AdditionalProperties></m:ItemShape><m:ItemIds>");
+	mf_buf_append_str(b, "<t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>"
+			     "<t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/>"
+			     "</t:AdditionalProperties></m:ItemShape><m:ItemIds>");
 	for (size_t i = 0; i < n; i++) {
 		mf_buf_append_str(b, "<t:ItemId Id=\"");
 		ews_xml_escape(b, ids[i]);

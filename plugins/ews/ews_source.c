@@ -37,7 +37,6 @@ static int parse_fi(const char *x, size_t l, void *o, struct ews_status *st)
 	return ews_parse_find_item(x, l, o, st);
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Folders                                                              */
 
@@ -97,13 +96,15 @@ static int load_tree(struct mf_source *s, bool report, struct mf_error *err)
 	ews_tree_build(&all, roles, s->keep_system, &s->tree);
 	s->have_tree = true;
 	if (report && s->tree.skipped_class > 0)
-		ews_log(s, MF_LOG_INFO, "%s: skipped %zu non-mail folders (calendar, "
-			"contacts, tasks, notes, search folders)", s->who,
-			s->tree.skipped_class);
+		ews_log(s, MF_LOG_INFO,
+			"%s: skipped %zu non-mail folders (calendar, "
+			"contacts, tasks, notes, search folders)",
+			s->who, s->tree.skipped_class);
 	if (report && s->tree.skipped_system > 0)
-		ews_log(s, MF_LOG_INFO, "%s: skipped %zu Outbox / Sync Issues folders "
-			"(URI option system-folders=1 keeps them)", s->who,
-			s->tree.skipped_system);
+		ews_log(s, MF_LOG_INFO,
+			"%s: skipped %zu Outbox / Sync Issues folders "
+			"(URI option system-folders=1 keeps them)",
+			s->who, s->tree.skipped_system);
 	rc = MF_OK;
 out:
 	ews_folder_page_free(&page);
@@ -111,8 +112,7 @@ out:
 	return rc;
 }
 
-int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
-			    struct mf_error *err)
+int ews_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux, struct mf_error *err)
 {
 	int rc = load_tree(s, true, err); /* fresh on every call: delta passes */
 	if (rc != MF_OK)
@@ -161,8 +161,8 @@ struct mem_reader {
 	size_t len, off;
 };
 
-static int mem_read(const struct mf_message *msg, unsigned char *buf,
-		    size_t cap, size_t *n_r, struct mf_error *err)
+static int mem_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		    struct mf_error *err)
 {
 	struct mem_reader *r = msg->read_ctx;
 	size_t n = r->len - r->off < cap ? r->len - r->off : cap;
@@ -172,15 +172,16 @@ static int mem_read(const struct mf_message *msg, unsigned char *buf,
 	return MF_OK;
 }
 
-static void q_push(struct fetch_ctx *fx, const char *id, uint64_t size,
-		   int64_t received, bool alone)
+static void q_push(struct fetch_ctx *fx, const char *id, uint64_t size, int64_t received,
+		   bool alone)
 {
 	if (fx->qn == fx->qcap) {
 		fx->qcap = fx->qcap ? fx->qcap * 2 : 64;
 		fx->q = mf_xrealloc(fx->q, fx->qcap * sizeof(*fx->q));
 	}
-	fx->q[fx->qn++] = (struct pend){ .id = mf_xstrdup(id), .size = size,
-					 .received = received, .alone = alone };
+	fx->q[fx->qn++] = (struct pend){
+		.id = mf_xstrdup(id), .size = size, .received = received, .alone = alone
+	};
 }
 
 static void q_clear(struct fetch_ctx *fx)
@@ -213,14 +214,13 @@ static void queue_page(struct fetch_ctx *fx, const struct ews_item_page *page)
 	}
 }
 
-static int report_failed(struct fetch_ctx *fx, const char *id,
-			 const struct ews_status *st, const char *why,
-			 struct mf_error *err)
+static int report_failed(struct fetch_ctx *fx, const char *id, const struct ews_status *st,
+			 const char *why, struct mf_error *err)
 {
 	struct mf_error ferr;
-	mf_error_set(&ferr, MF_ERR_MESSAGE, MF_RETRY_NEVER, "%s: item %s: %s%s%s",
-		     fx->what, id, st != NULL ? st->code : why,
-		     st != NULL && st->text[0] ? ": " : "", st != NULL ? st->text : "");
+	mf_error_set(&ferr, MF_ERR_MESSAGE, MF_RETRY_NEVER, "%s: item %s: %s%s%s", fx->what, id,
+		     st != NULL ? st->code : why, st != NULL && st->text[0] ? ": " : "",
+		     st != NULL ? st->text : "");
 	ews_log(fx->s, MF_LOG_WARN, "%s", ferr.text);
 	fx->failed++;
 	struct mf_message msg = {
@@ -290,16 +290,16 @@ static int deliver(struct fetch_ctx *fx, struct mf_error *err)
 				continue;
 			}
 			if (it->st.cls == EWS_ERROR && !ews_status_item_unexportable(&it->st)) {
-				enum mf_status cls = ews_status_error(&it->st, fx->what,
-								      MF_ERR_MESSAGE, NULL);
+				enum mf_status cls =
+					ews_status_error(&it->st, fx->what, MF_ERR_MESSAGE, NULL);
 				if (cls != MF_ERR_MESSAGE) {
 					/* busy, transient, auth: the mailbox */
 					rc = ews_status_error(&it->st, fx->what, cls, err);
 					goto out;
 				}
 			}
-			bool usable = it->st.cls != EWS_ERROR && it->has_mime &&
-				      !it->mime_bad && it->mime.len > 0;
+			bool usable = it->st.cls != EWS_ERROR && it->has_mime && !it->mime_bad &&
+				      it->mime.len > 0;
 			if (!usable && !p->alone && n > 1) {
 				/* Asked for once more on its own (brief §4).
 				 * The id string lives outside q, so q moving
@@ -310,16 +310,17 @@ static int deliver(struct fetch_ctx *fx, struct mf_error *err)
 			if (!usable) {
 				rc = report_failed(fx, p->id,
 						   it->st.cls == EWS_ERROR ? &it->st : NULL,
-						   it->mime_bad ? "MimeContent is not valid base64" :
-						   "no MimeContent",
+						   it->mime_bad ? "MimeContent is not valid base64"
+								: "no MimeContent",
 						   err);
 				if (rc != 0)
 					goto out;
 				continue;
 			}
 			struct mem_reader r = { .p = it->mime.data, .len = it->mime.len };
-			int64_t date = it->received != MF_DATE_UNKNOWN ? it->received :
-				       p->received != MF_DATE_UNKNOWN ? p->received : it->sent;
+			int64_t date = it->received != MF_DATE_UNKNOWN  ? it->received
+				       : p->received != MF_DATE_UNKNOWN ? p->received
+									: it->sent;
 			struct mf_message msg = {
 				.source_id = p->id,
 				.size = it->mime.len,
@@ -341,13 +342,13 @@ static int deliver(struct fetch_ctx *fx, struct mf_error *err)
 			/* Nothing processed: stopped at the first id, or fewer
 			 * replies than ids.  Going on would loop. */
 			rc = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-					  "%s: GetItem processed none of %zu items (%s)",
-					  fx->what, n, page.n > 0 ? page.v[0].st.code : "no reply");
+					  "%s: GetItem processed none of %zu items (%s)", fx->what,
+					  n, page.n > 0 ? page.v[0].st.code : "no reply");
 			goto out;
 		}
 		for (size_t i = done; i < n; i++)
-			q_push(fx, fx->q[pos + i].id, fx->q[pos + i].size,
-			       fx->q[pos + i].received, fx->q[pos + i].alone);
+			q_push(fx, fx->q[pos + i].id, fx->q[pos + i].size, fx->q[pos + i].received,
+			       fx->q[pos + i].alone);
 		ews_item_page_free(&page);
 		pos += n;
 	}
@@ -360,8 +361,7 @@ out:
 
 #define EWS_FALLBACK (-1)
 
-static int fetch_sync(struct fetch_ctx *fx, const char *fid, char **state_r,
-		      struct mf_error *err)
+static int fetch_sync(struct fetch_ctx *fx, const char *fid, char **state_r, struct mf_error *err)
 {
 	struct mf_source *s = fx->s;
 	struct ews_item_page page = { 0 };
@@ -378,12 +378,14 @@ static int fetch_sync(struct fetch_ctx *fx, const char *fid, char **state_r,
 		if (rc != MF_OK)
 			goto out;
 		if (st.cls == EWS_ERROR) {
-			if (ews_status_is(&st, "ErrorInvalidSyncStateData") &&
-			    state != NULL && !restarted) {
+			if (ews_status_is(&st, "ErrorInvalidSyncStateData") && state != NULL &&
+			    !restarted) {
 				/* Drop the state and list again; have() keeps
 				 * what was copied from being copied twice. */
-				ews_log(s, MF_LOG_WARN, "%s: server rejected the saved "
-					"SyncState; listing the folder again", fx->what);
+				ews_log(s, MF_LOG_WARN,
+					"%s: server rejected the saved "
+					"SyncState; listing the folder again",
+					fx->what);
 				free(state);
 				state = NULL;
 				restarted = true;
@@ -396,8 +398,10 @@ static int fetch_sync(struct fetch_ctx *fx, const char *fid, char **state_r,
 			}
 			rc = ews_status_error(&st, fx->what, MF_ERR_FOLDER, err);
 			if (rc == MF_ERR_FOLDER) {
-				ews_log(s, MF_LOG_WARN, "%s: SyncFolderItems failed (%s); "
-					"listing with FindItem instead", fx->what, st.code);
+				ews_log(s, MF_LOG_WARN,
+					"%s: SyncFolderItems failed (%s); "
+					"listing with FindItem instead",
+					fx->what, st.code);
 				rc = EWS_FALLBACK;
 			}
 			goto out;
@@ -413,8 +417,10 @@ static int fetch_sync(struct fetch_ctx *fx, const char *fid, char **state_r,
 		page.sync_state = NULL;
 		bool stop = page.last;
 		if (!stop && page.n == 0) {
-			ews_log(s, MF_LOG_WARN, "%s: empty SyncFolderItems page without "
-				"IncludesLastItemInRange; stopping here", fx->what);
+			ews_log(s, MF_LOG_WARN,
+				"%s: empty SyncFolderItems page without "
+				"IncludesLastItemInRange; stopping here",
+				fx->what);
 			stop = true;
 		}
 		ews_item_page_free(&page);
@@ -470,9 +476,8 @@ static int fetch_find(struct fetch_ctx *fx, const char *fid, struct mf_error *er
 	return rc;
 }
 
-int ews_fetch(struct mf_source *s, const char *folder,
-		     const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-		     char **sync_state_r, struct mf_error *err)
+int ews_fetch(struct mf_source *s, const char *folder, const struct mf_cursor *since,
+	      mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err)
 {
 	if (sync_state_r != NULL)
 		*sync_state_r = NULL;
@@ -483,8 +488,7 @@ int ews_fetch(struct mf_source *s, const char *folder,
 	if (tf == NULL)
 		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
 				    "%s: %s: no such mail folder", s->who, folder);
-	struct fetch_ctx fx = { .s = s, .folder = folder, .since = since,
-				.cb = cb, .aux = aux };
+	struct fetch_ctx fx = { .s = s, .folder = folder, .since = since, .cb = cb, .aux = aux };
 	snprintf(fx.what, sizeof(fx.what), "%s: %s", s->who, folder);
 	char *fid = mf_xstrdup(tf->id);
 	char *state = NULL;

@@ -11,14 +11,10 @@
 #include <string.h>
 
 const char *const ews_role_names[EWS_ROLE_COUNT] = {
-	[EWS_ROLE_ROOT] = "msgfolderroot",
-	[EWS_ROLE_INBOX] = "inbox",
-	[EWS_ROLE_SENT] = "sentitems",
-	[EWS_ROLE_DRAFTS] = "drafts",
-	[EWS_ROLE_TRASH] = "deleteditems",
-	[EWS_ROLE_JUNK] = "junkemail",
-	[EWS_ROLE_OUTBOX] = "outbox",
-	[EWS_ROLE_SYNCISSUES] = "syncissues",
+	[EWS_ROLE_ROOT] = "msgfolderroot", [EWS_ROLE_INBOX] = "inbox",
+	[EWS_ROLE_SENT] = "sentitems",     [EWS_ROLE_DRAFTS] = "drafts",
+	[EWS_ROLE_TRASH] = "deleteditems", [EWS_ROLE_JUNK] = "junkemail",
+	[EWS_ROLE_OUTBOX] = "outbox",      [EWS_ROLE_SYNCISSUES] = "syncissues",
 };
 
 /* Deeper hierarchies exist in no real mailbox; IMAP servers refuse them
@@ -36,8 +32,7 @@ static int idx_cmp(const void *a, const void *b)
 }
 
 static const struct ews_folder_info *lookup(const struct idx *ix, size_t n,
-					    const struct ews_folder_page *all,
-					    const char *id)
+					    const struct ews_folder_page *all, const char *id)
 {
 	if (id == NULL)
 		return NULL;
@@ -46,8 +41,7 @@ static const struct ews_folder_info *lookup(const struct idx *ix, size_t n,
 	return hit != NULL ? &all->v[hit->pos] : NULL;
 }
 
-static bool is_role(const char *const role_ids[EWS_ROLE_COUNT],
-		    enum ews_role r, const char *id)
+static bool is_role(const char *const role_ids[EWS_ROLE_COUNT], enum ews_role r, const char *id)
 {
 	return role_ids[r] != NULL && id != NULL && strcmp(role_ids[r], id) == 0;
 }
@@ -55,8 +49,7 @@ static bool is_role(const char *const role_ids[EWS_ROLE_COUNT],
 /* One level's name: '/' is the core's separator, so it becomes '_'
  * ("2024/Q1" -> "2024_Q1"); control characters likewise; an empty name
  * becomes "_". */
-static char *level_name(const struct ews_folder_info *f,
-			const char *const role_ids[EWS_ROLE_COUNT])
+static char *level_name(const struct ews_folder_info *f, const char *const role_ids[EWS_ROLE_COUNT])
 {
 	if (is_role(role_ids, EWS_ROLE_INBOX, f->id))
 		return mf_xstrdup("INBOX");
@@ -90,9 +83,8 @@ static int sib_cmp(const void *a, const void *b)
 /* Siblings may collide once '/' became '_' ("a/b" next to "a_b"), or a
  * user folder "INBOX" sits next to the inbox: suffix the later ones with
  * "~2", "~3", ... so that no two folders (nor their subtrees) merge. */
-static void dedupe_siblings(const struct ews_folder_page *all, char **lname,
-			    const bool *dup, const struct idx *ix,
-			    const char *const role_ids[EWS_ROLE_COUNT])
+static void dedupe_siblings(const struct ews_folder_page *all, char **lname, const bool *dup,
+			    const struct idx *ix, const char *const role_ids[EWS_ROLE_COUNT])
 {
 	size_t n = 0;
 	struct sib *s = mf_xcalloc(all->n ? all->n : 1, sizeof(*s));
@@ -105,9 +97,12 @@ static void dedupe_siblings(const struct ews_folder_page *all, char **lname,
 		if (parent == NULL || is_role(role_ids, EWS_ROLE_ROOT, parent) ||
 		    lookup(ix, all->n, all, parent) == NULL)
 			parent = "";
-		s[n++] = (struct sib){ .parent = parent,
-				     .name = lname[i], .pos = i,
-				     .prio = is_role(role_ids, EWS_ROLE_INBOX, all->v[i].id) ? 0 : 1 };
+		s[n++] =
+			(struct sib){ .parent = parent,
+				      .name = lname[i],
+				      .pos = i,
+				      .prio = is_role(role_ids, EWS_ROLE_INBOX, all->v[i].id) ? 0
+											      : 1 };
 	}
 	qsort(s, n, sizeof(*s), sib_cmp);
 	for (size_t i = 1, k = 2; i < n; i++) {
@@ -210,9 +205,8 @@ static void unique_paths(struct ews_tree *t)
 	free(ord);
 }
 
-void ews_tree_build(const struct ews_folder_page *all,
-		    const char *const role_ids[EWS_ROLE_COUNT], bool keep_system,
-		    struct ews_tree *tree_r)
+void ews_tree_build(const struct ews_folder_page *all, const char *const role_ids[EWS_ROLE_COUNT],
+		    bool keep_system, struct ews_tree *tree_r)
 {
 	memset(tree_r, 0, sizeof(*tree_r));
 	size_t n = all->n;
@@ -302,8 +296,7 @@ void ews_tree_build(const struct ews_folder_page *all,
 	free(ix);
 }
 
-const struct ews_tree_folder *ews_tree_find_path(const struct ews_tree *t,
-						 const char *path)
+const struct ews_tree_folder *ews_tree_find_path(const struct ews_tree *t, const char *path)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].path, path) == 0)

@@ -39,10 +39,10 @@ bool ews_item_class_is_mail(const char *c)
 {
 	if (c == NULL || *c == '\0')
 		return true;
-	return strcmp(c, "IPM") == 0 || prefix(c, "IPM.Note") ||
-	       prefix(c, "IPM.Post") || prefix(c, "IPM.Schedule.Meeting") ||
-	       prefix(c, "REPORT.IPM.") || prefix(c, "IPM.Outlook.Recall") ||
-	       prefix(c, "IPM.Sharing") || prefix(c, "IPM.Recall");
+	return strcmp(c, "IPM") == 0 || prefix(c, "IPM.Note") || prefix(c, "IPM.Post") ||
+	       prefix(c, "IPM.Schedule.Meeting") || prefix(c, "REPORT.IPM.") ||
+	       prefix(c, "IPM.Outlook.Recall") || prefix(c, "IPM.Sharing") ||
+	       prefix(c, "IPM.Recall");
 }
 
 /* §2.4: keep IPF.Note, IPF.Note.* and folders without a class; skip every
@@ -78,8 +78,7 @@ bool ews_status_is_version(const struct ews_status *st)
 bool ews_status_item_unexportable(const struct ews_status *st)
 {
 	return ews_status_is(st, "ErrorMimeContentConversionFailed") ||
-	       ews_status_is(st, "ErrorItemCorrupt") ||
-	       ews_status_is(st, "ErrorCorruptData") ||
+	       ews_status_is(st, "ErrorItemCorrupt") || ews_status_is(st, "ErrorCorruptData") ||
 	       ews_status_is(st, "ErrorMessageSizeExceeded");
 }
 
@@ -101,26 +100,29 @@ static uint32_t backoff_from_text(const char *text)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static const char *const transient_codes[] = {
-	"ErrorExceededConnectionCount", "ErrorTooManyObjectsOpened",
-	"ErrorTimeoutExpired", "ErrorInternalServerTransientError",
-	"ErrorMailboxMoveInProgress", "ErrorMailboxStoreUnavailable",
-	"ErrorNoRespondingCASInDestinationSite", "ErrorConnectionFailed",
-	NULL
-};
+static const char *const transient_codes[] = { "ErrorExceededConnectionCount",
+					       "ErrorTooManyObjectsOpened",
+					       "ErrorTimeoutExpired",
+					       "ErrorInternalServerTransientError",
+					       "ErrorMailboxMoveInProgress",
+					       "ErrorMailboxStoreUnavailable",
+					       "ErrorNoRespondingCASInDestinationSite",
+					       "ErrorConnectionFailed",
+					       NULL };
 
 static const char *const auth_codes[] = {
 	"ErrorImpersonateUserDenied", "ErrorImpersonationFailed",
-	"ErrorAccessDenied", "ErrorInvalidExchangeImpersonationHeaderData",
-	"ErrorInvalidLicense", NULL
+	"ErrorAccessDenied",          "ErrorInvalidExchangeImpersonationHeaderData",
+	"ErrorInvalidLicense",        NULL
 };
 
-static const char *const mailbox_codes[] = {
-	"ErrorNonExistentMailbox", "ErrorMailboxConfiguration",
-	"ErrorSchemaValidation", "ErrorInvalidServerVersion",
-	"ErrorInvalidSchemaVersionForMailboxVersion", "ErrorInvalidRequest",
-	NULL
-};
+static const char *const mailbox_codes[] = { "ErrorNonExistentMailbox",
+					     "ErrorMailboxConfiguration",
+					     "ErrorSchemaValidation",
+					     "ErrorInvalidServerVersion",
+					     "ErrorInvalidSchemaVersionForMailboxVersion",
+					     "ErrorInvalidRequest",
+					     NULL };
 
 static bool in_list(const char *const *list, const char *code)
 {
@@ -130,8 +132,8 @@ static bool in_list(const char *const *list, const char *code)
 	return false;
 }
 
-int ews_status_error(const struct ews_status *st, const char *what,
-		     enum mf_status dflt, struct mf_error *err)
+int ews_status_error(const struct ews_status *st, const char *what, enum mf_status dflt,
+		     struct mf_error *err)
 {
 	enum mf_status status = dflt;
 	enum mf_retry retry = MF_RETRY_NEVER;

@@ -46,8 +46,7 @@ static bool is_el(const xmlNode *n, const char *ns, const char *name)
 		return false;
 	if (ns == NULL)
 		return n->ns == NULL || n->ns->href == NULL;
-	return n->ns != NULL && n->ns->href != NULL &&
-	       strcmp((const char *)n->ns->href, ns) == 0;
+	return n->ns != NULL && n->ns->href != NULL && strcmp((const char *)n->ns->href, ns) == 0;
 }
 
 static xmlNode *first_el(xmlNode *p)
@@ -250,8 +249,7 @@ static xmlNode *messages_of(xmlNode *resp)
  * status.  *rm_r stays NULL (and 0 is returned) when the server answered
  * with a fault or an error status, which st then describes; -1 on a reply
  * that is not shaped like an answer to op. */
-static int open_response_message(xmlDoc *doc, const char *op, xmlNode **rm_r,
-				 struct ews_status *st)
+static int open_response_message(xmlDoc *doc, const char *op, xmlNode **rm_r, struct ews_status *st)
 {
 	char name[64];
 	xmlNode *resp;
@@ -274,9 +272,8 @@ static int open_response_message(xmlDoc *doc, const char *op, xmlNode **rm_r,
 /* Open a paged Find* answer down to its m:RootFolder and read the paging
  * attributes.  *root_r stays NULL (and 0 is returned) on a fault or an
  * error status, which st then describes; -1 on a malformed reply. */
-static int open_paged_root(xmlDoc *doc, const char *op, bool *last_r,
-			   uint64_t *next_offset_r, xmlNode **root_r,
-			   struct ews_status *st)
+static int open_paged_root(xmlDoc *doc, const char *op, bool *last_r, uint64_t *next_offset_r,
+			   xmlNode **root_r, struct ews_status *st)
 {
 	xmlNode *rm;
 	*root_r = NULL;
@@ -345,15 +342,14 @@ struct ews_item *ews_item_page_add(struct ews_item_page *p)
 	return it;
 }
 
-int ews_parse_find_folder(const char *xml, size_t len,
-			  struct ews_folder_page *page, struct ews_status *st)
+int ews_parse_find_folder(const char *xml, size_t len, struct ews_folder_page *page,
+			  struct ews_status *st)
 {
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
 	xmlNode *root;
-	int rc = open_paged_root(doc, "FindFolder", &page->last, &page->next_offset,
-				 &root, st);
+	int rc = open_paged_root(doc, "FindFolder", &page->last, &page->next_offset, &root, st);
 	if (rc != 0 || root == NULL)
 		goto out;
 	xmlNode *folders = child(root, EWS_NS_T, "Folders");
@@ -384,9 +380,8 @@ out:
 	return rc;
 }
 
-int ews_parse_get_folder(const char *xml, size_t len, char **ids_r,
-			 struct ews_status *sts, size_t n, size_t *got_r,
-			 struct ews_status *st)
+int ews_parse_get_folder(const char *xml, size_t len, char **ids_r, struct ews_status *sts,
+			 size_t n, size_t *got_r, struct ews_status *st)
 {
 	*got_r = 0;
 	xmlDoc *doc = parse_doc(xml, len, false);
@@ -464,8 +459,7 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 		} else if (strcmp(n, "Size") == 0) {
 			if (!node_u64(c, &it->size))
 				it->size = 0;
-		} else if (strcmp(n, "DateTimeReceived") == 0 ||
-			   strcmp(n, "DateTimeSent") == 0) {
+		} else if (strcmp(n, "DateTimeReceived") == 0 || strcmp(n, "DateTimeSent") == 0) {
 			s = text_dup(c);
 			int64_t t;
 			if (mf_parse_iso8601_date(s, &t))
@@ -499,8 +493,8 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 			else
 				b64 = copy = xmlNodeGetContent(c);
 			if (b64 == NULL ||
-			    !mf_base64_decode((const char *)b64,
-					      strlen((const char *)b64), &it->mime)) {
+			    !mf_base64_decode((const char *)b64, strlen((const char *)b64),
+					      &it->mime)) {
 				it->mime_bad = true;
 				mf_buf_free(&it->mime);
 			}
@@ -509,8 +503,8 @@ static void parse_item(xmlNode *el, struct ews_item *it)
 	}
 }
 
-int ews_parse_sync_items(const char *xml, size_t len,
-			 struct ews_item_page *page, struct ews_status *st)
+int ews_parse_sync_items(const char *xml, size_t len, struct ews_item_page *page,
+			 struct ews_status *st)
 {
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
@@ -559,15 +553,14 @@ out:
 	return rc;
 }
 
-int ews_parse_find_item(const char *xml, size_t len,
-			struct ews_item_page *page, struct ews_status *st)
+int ews_parse_find_item(const char *xml, size_t len, struct ews_item_page *page,
+			struct ews_status *st)
 {
 	xmlDoc *doc = parse_doc(xml, len, false);
 	if (doc == NULL)
 		return -1;
 	xmlNode *root;
-	int rc = open_paged_root(doc, "FindItem", &page->last, &page->next_offset,
-				 &root, st);
+	int rc = open_paged_root(doc, "FindItem", &page->last, &page->next_offset, &root, st);
 	if (rc != 0 || root == NULL)
 		goto out;
 	xmlNode *items = child(root, EWS_NS_T, "Items");

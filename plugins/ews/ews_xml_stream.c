@@ -23,10 +23,21 @@
 
 enum field {
 	F_NONE = 0,
-	F_FAULTCODE, F_FAULTSTRING, F_E_CODE, F_E_MESSAGE, F_MX_VALUE,
-	F_RESPONSE_CODE, F_MESSAGE_TEXT,
-	F_ITEM_CLASS, F_SIZE, F_RECEIVED, F_SENT, F_IS_READ, F_IS_DRAFT,
-	F_FLAG_STATUS, F_EXT_VALUE,
+	F_FAULTCODE,
+	F_FAULTSTRING,
+	F_E_CODE,
+	F_E_MESSAGE,
+	F_MX_VALUE,
+	F_RESPONSE_CODE,
+	F_MESSAGE_TEXT,
+	F_ITEM_CLASS,
+	F_SIZE,
+	F_RECEIVED,
+	F_SENT,
+	F_IS_READ,
+	F_IS_DRAFT,
+	F_FLAG_STATUS,
+	F_EXT_VALUE,
 };
 
 enum mode { M_START = 0, M_RESPONSE, M_FAULT, M_OTHER };
@@ -35,7 +46,7 @@ struct ews_getitem_stream {
 	xmlParserCtxtPtr ctxt;
 	struct ews_item_page *page;
 	struct ews_status *st;
-	bool failed;      /* not well-formed, or a DTD: -1 at the end */
+	bool failed; /* not well-formed, or a DTD: -1 at the end */
 	enum mode mode;
 	unsigned depth;
 	/* Depth of each open container of interest, 0 when not inside. */
@@ -50,10 +61,10 @@ struct ews_getitem_stream {
 	unsigned d_text;
 	enum field field;
 	struct mf_buf text;
-	char value_name[64];   /* t:Value/@Name inside MessageXml */
-	char ext_tag[16];      /* ExtendedFieldURI/@PropertyTag */
+	char value_name[64]; /* t:Value/@Name inside MessageXml */
+	char ext_tag[16];    /* ExtendedFieldURI/@PropertyTag */
 	char *ext_value;
-	struct ews_item *it;   /* item of the current response message */
+	struct ews_item *it; /* item of the current response message */
 	struct ews_status msg_st;
 	char faultcode[64];
 	bool have_ecode;
@@ -67,15 +78,13 @@ static bool ns_is(const xmlChar *uri, const char *ns)
 	return uri != NULL && strcmp((const char *)uri, ns) == 0;
 }
 
-static bool is(const xmlChar *name, const xmlChar *uri, const char *ns,
-	       const char *want)
+static bool is(const xmlChar *name, const xmlChar *uri, const char *ns, const char *want)
 {
 	return ns_is(uri, ns) && strcmp((const char *)name, want) == 0;
 }
 
 /* Value of the un-namespaced attribute name, copied into dst. */
-static bool attr(int nb, const xmlChar **attrs, const char *name, char *dst,
-		 size_t cap)
+static bool attr(int nb, const xmlChar **attrs, const char *name, char *dst, size_t cap)
 {
 	for (int i = 0; i < nb; i++) {
 		const xmlChar **a = attrs + 5 * i; /* local, prefix, URI, begin, end */
@@ -109,8 +118,8 @@ static void capture(struct ews_getitem_stream *g, enum field f)
 	mf_buf_append(&g->text, "", 0);
 }
 
-static void start_fault(struct ews_getitem_stream *g, const xmlChar *name,
-			const xmlChar *uri, int nb, const xmlChar **attrs)
+static void start_fault(struct ews_getitem_stream *g, const xmlChar *name, const xmlChar *uri,
+			int nb, const xmlChar **attrs)
 {
 	unsigned d = g->depth;
 	if (d == g->d_op + 1) {
@@ -141,8 +150,8 @@ static void start_fault(struct ews_getitem_stream *g, const xmlChar *name,
 	}
 }
 
-static void start_item_child(struct ews_getitem_stream *g, const xmlChar *name,
-			     const xmlChar *uri, int nb, const xmlChar **attrs)
+static void start_item_child(struct ews_getitem_stream *g, const xmlChar *name, const xmlChar *uri,
+			     int nb, const xmlChar **attrs)
 {
 	struct ews_item *it = g->it;
 	if (!ns_is(uri, EWS_NS_T))
@@ -185,8 +194,8 @@ static void start_item_child(struct ews_getitem_stream *g, const xmlChar *name,
 	}
 }
 
-static void start_response(struct ews_getitem_stream *g, const xmlChar *name,
-			   const xmlChar *uri, int nb, const xmlChar **attrs)
+static void start_response(struct ews_getitem_stream *g, const xmlChar *name, const xmlChar *uri,
+			   int nb, const xmlChar **attrs)
 {
 	unsigned d = g->depth;
 	if (d == g->d_op + 1) {
@@ -203,9 +212,10 @@ static void start_response(struct ews_getitem_stream *g, const xmlChar *name,
 		memset(&g->msg_st, 0, sizeof(g->msg_st));
 		char cls[16] = "";
 		bool has = attr(nb, attrs, "ResponseClass", cls, sizeof(cls));
-		g->msg_st.cls = !has || strcmp(cls, "Error") == 0 ? EWS_ERROR :
-				strcmp(cls, "Warning") == 0 ? EWS_WARNING :
-				strcmp(cls, "Success") == 0 ? EWS_SUCCESS : EWS_ERROR;
+		g->msg_st.cls = !has || strcmp(cls, "Error") == 0 ? EWS_ERROR
+				: strcmp(cls, "Warning") == 0     ? EWS_WARNING
+				: strcmp(cls, "Success") == 0     ? EWS_SUCCESS
+								  : EWS_ERROR;
 		g->seen_code = g->seen_text = g->seen_mx = g->seen_items = false;
 		g->seen_item = g->seen_itemid = false;
 	} else if (g->d_msg != 0 && d == g->d_msg + 1) {
@@ -251,9 +261,8 @@ static void start_response(struct ews_getitem_stream *g, const xmlChar *name,
 	}
 }
 
-static void on_start(void *ctx, const xmlChar *name, const xmlChar *prefix,
-		     const xmlChar *uri, int nb_ns, const xmlChar **ns,
-		     int nb_attrs, int nb_def, const xmlChar **attrs)
+static void on_start(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri,
+		     int nb_ns, const xmlChar **ns, int nb_attrs, int nb_def, const xmlChar **attrs)
 {
 	struct ews_getitem_stream *g = ctx;
 	unsigned d = ++g->depth;
@@ -316,12 +325,8 @@ static void end_field(struct ews_getitem_stream *g)
 	uint64_t v;
 	int64_t tm;
 	switch (g->field) {
-	case F_FAULTCODE:
-		snprintf(g->faultcode, sizeof(g->faultcode), "%s", t);
-		break;
-	case F_FAULTSTRING:
-		snprintf(g->st->text, sizeof(g->st->text), "%s", t);
-		break;
+	case F_FAULTCODE: snprintf(g->faultcode, sizeof(g->faultcode), "%s", t); break;
+	case F_FAULTSTRING: snprintf(g->st->text, sizeof(g->st->text), "%s", t); break;
 	case F_E_CODE:
 		snprintf(g->st->code, sizeof(g->st->code), "%s", t);
 		g->have_ecode = true;
@@ -338,12 +343,8 @@ static void end_field(struct ews_getitem_stream *g)
 			snprintf(mst->inner, sizeof(mst->inner), "%s", t);
 		}
 		break;
-	case F_RESPONSE_CODE:
-		snprintf(g->msg_st.code, sizeof(g->msg_st.code), "%s", t);
-		break;
-	case F_MESSAGE_TEXT:
-		snprintf(g->msg_st.text, sizeof(g->msg_st.text), "%s", t);
-		break;
+	case F_RESPONSE_CODE: snprintf(g->msg_st.code, sizeof(g->msg_st.code), "%s", t); break;
+	case F_MESSAGE_TEXT: snprintf(g->msg_st.text, sizeof(g->msg_st.text), "%s", t); break;
 	case F_ITEM_CLASS:
 		free(it->item_class);
 		it->item_class = mf_xstrdup(t);
@@ -376,8 +377,7 @@ static void end_field(struct ews_getitem_stream *g)
 		free(g->ext_value);
 		g->ext_value = mf_xstrdup(t);
 		break;
-	case F_NONE:
-		break;
+	case F_NONE: break;
 	}
 	g->d_text = 0;
 	g->field = F_NONE;
@@ -401,8 +401,7 @@ static void end_ext_prop(struct ews_getitem_stream *g)
 		g->it->flags |= MF_FLAG_FORWARDED;
 }
 
-static void on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
-		   const xmlChar *uri)
+static void on_end(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri)
 {
 	struct ews_getitem_stream *g = ctx;
 	unsigned d = g->depth--;
@@ -452,8 +451,7 @@ static void on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
 
 /* SOAP 1.1 §3: no DTD in an envelope; refusing one keeps entity tricks
  * out (brief pitfalls: hostile or broken intermediaries). */
-static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
-		   const xmlChar *sys)
+static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
 {
 	struct ews_getitem_stream *g = ctx;
 	g->failed = true;
@@ -465,8 +463,7 @@ static void on_error(void *ctx, xmlErrorPtr e)
 {
 }
 
-struct ews_getitem_stream *ews_getitem_stream_new(struct ews_item_page *page,
-						  struct ews_status *st)
+struct ews_getitem_stream *ews_getitem_stream_new(struct ews_item_page *page, struct ews_status *st)
 {
 	struct ews_getitem_stream *g = mf_xcalloc(1, sizeof(*g));
 	g->page = page;
@@ -488,12 +485,11 @@ struct ews_getitem_stream *ews_getitem_stream_new(struct ews_item_page *page,
 	else
 		/* HUGE: a MimeContent text over 10 MB is normal here. */
 		xmlCtxtUseOptions(g->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-					   XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+						   XML_PARSE_NOWARNING | XML_PARSE_HUGE);
 	return g;
 }
 
-void ews_getitem_stream_feed(struct ews_getitem_stream *g, const char *data,
-			     size_t len)
+void ews_getitem_stream_feed(struct ews_getitem_stream *g, const char *data, size_t len)
 {
 	while (!g->failed && len > 0) {
 		int n = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len;

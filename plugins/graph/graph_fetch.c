@@ -35,8 +35,8 @@ struct body_reader {
 	const char *who, *id;
 };
 
-static int read_body(const struct mf_message *msg, unsigned char *buf, size_t cap,
-		     size_t *n_r, struct mf_error *err)
+static int read_body(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		     struct mf_error *err)
 {
 	struct body_reader *br = msg->read_ctx;
 	struct mf_error e;
@@ -56,7 +56,8 @@ static uint32_t flags_of(json_t *m)
 		f |= MF_FLAG_DRAFT;
 	/* "complete" (a finished follow-up) has no IMAP equivalent: the
 	 * flag is down, as Outlook shows it. */
-	const char *st = json_string_value(json_object_get(json_object_get(m, "flag"), "flagStatus"));
+	const char *st =
+		json_string_value(json_object_get(json_object_get(m, "flag"), "flagStatus"));
 	if (st != NULL && strcmp(st, "flagged") == 0)
 		f |= MF_FLAG_FLAGGED;
 	return f;
@@ -65,7 +66,7 @@ static uint32_t flags_of(json_t *m)
 struct folder_run {
 	struct mf_source *s;
 	const char *path;
-	char *what;                /* "graph: alice: folder Inbox" */
+	char *what; /* "graph: alice: folder Inbox" */
 	const struct mf_cursor *since;
 	mf_message_cb *cb;
 	void *aux;
@@ -96,8 +97,10 @@ static int deliver(struct folder_run *fr, struct pending_msg *v, size_t n, struc
 			graph_error(r, fr->what, MF_ERR_MESSAGE, code, sizeof(code), &e2);
 			if (strcmp(code, "ErrorItemNotFound") == 0) {
 				fr->deleted++;
-				graph_log(fr->s, MF_LOG_INFO, "%s: message %s was deleted on the "
-					  "server during the run: skipped", fr->path, v[i].id);
+				graph_log(fr->s, MF_LOG_INFO,
+					  "%s: message %s was deleted on the "
+					  "server during the run: skipped",
+					  fr->path, v[i].id);
 				continue;
 			}
 		}
@@ -159,8 +162,8 @@ static bool decode_body(const char *text, struct graph_body *b)
 
 /* The bodies of v[0..n) in one $batch.  *fallback_r: the answer was too
  * big for memory; fetch these one by one instead. */
-static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
-			 bool *fallback_r, struct mf_error *err)
+static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n, bool *fallback_r,
+			 struct mf_error *err)
 {
 	*fallback_r = false;
 	char *up = graph_user_path(fr->s->http, fr->s->user);
@@ -185,8 +188,8 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 		*fallback_r = true;
 	else if (st == MF_OK && r.http != 200)
 		st = graph_error(&r, fr->what, MF_ERR_FOLDER, NULL, 0, err);
-	else if (st == MF_OK &&
-		 (j = json_loadb((const char *)r.body.sp.mem.data, r.body.sp.mem.len, 0, NULL)) == NULL)
+	else if (st == MF_OK && (j = json_loadb((const char *)r.body.sp.mem.data, r.body.sp.mem.len,
+						0, NULL)) == NULL)
 		st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 				  "%s: $batch answer is not JSON", fr->what);
 	graph_body_free(&r.body);
@@ -219,11 +222,14 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 			later = true;
 			continue;
 		}
-		const char *code = json_string_value(json_object_get(json_object_get(rb, "error"), "code"));
+		const char *code =
+			json_string_value(json_object_get(json_object_get(rb, "error"), "code"));
 		if (status == 404 && code != NULL && strcmp(code, "ErrorItemNotFound") == 0) {
 			fr->deleted++;
-			graph_log(fr->s, MF_LOG_INFO, "%s: message %s was deleted on the server "
-				  "during the run: skipped", fr->path, v[i].id);
+			graph_log(fr->s, MF_LOG_INFO,
+				  "%s: message %s was deleted on the server "
+				  "during the run: skipped",
+				  fr->path, v[i].id);
 			continue;
 		}
 		struct graph_body mb;
@@ -231,8 +237,11 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 		struct mf_error failure = { 0 };
 		struct body_reader br = { .body = &mb, .who = fr->what, .id = v[i].id };
 		struct mf_message msg = {
-			.source_id = v[i].id, .internal_date = v[i].date, .flags = v[i].flags,
-			.read = read_body, .read_ctx = &br,
+			.source_id = v[i].id,
+			.internal_date = v[i].date,
+			.flags = v[i].flags,
+			.read = read_body,
+			.read_ctx = &br,
 		};
 		if (status == 401 || status == 403) {
 			struct graph_req fake = { .http = (long)status };
@@ -240,7 +249,8 @@ static int deliver_batch(struct folder_run *fr, struct pending_msg *v, size_t n,
 			st = graph_error(&fake, fr->what, MF_ERR_FOLDER, NULL, 0, err);
 			break;
 		}
-		if (status != 200 || !json_is_string(rb) || !decode_body(json_string_value(rb), &mb)) {
+		if (status != 200 || !json_is_string(rb) ||
+		    !decode_body(json_string_value(rb), &mb)) {
 			mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 				     "%s: message %s: HTTP %lld %s", fr->what, v[i].id,
 				     (long long)status, code != NULL ? code : "(no MIME body)");
@@ -269,11 +279,12 @@ static int flush(struct folder_run *fr, struct pending_msg *v, size_t n, struct 
 	if (!one_by_one) {
 		st = deliver_batch(fr, v, n, &one_by_one, err);
 		if (one_by_one)
-			graph_log(fr->s, MF_LOG_DEBUG, "%s: large messages: fetching %zu one by one",
-				  fr->path, n);
+			graph_log(fr->s, MF_LOG_DEBUG,
+				  "%s: large messages: fetching %zu one by one", fr->path, n);
 	}
 	for (size_t i = 0; st == MF_OK && one_by_one && i < n; i += GRAPH_MAX_PARALLEL)
-		st = deliver(fr, v + i, n - i < GRAPH_MAX_PARALLEL ? n - i : GRAPH_MAX_PARALLEL, err);
+		st = deliver(fr, v + i, n - i < GRAPH_MAX_PARALLEL ? n - i : GRAPH_MAX_PARALLEL,
+			     err);
 	return st;
 }
 
@@ -294,8 +305,8 @@ static int take_page(struct folder_run *fr, json_t *page, struct mf_error *err)
 		    fr->since->have(id, fr->since->have_aux))
 			continue;
 		int64_t date = MF_DATE_UNKNOWN;
-		if (!mf_parse_iso8601_date(json_string_value(json_object_get(m, "receivedDateTime")),
-					   &date))
+		if (!mf_parse_iso8601_date(
+			    json_string_value(json_object_get(m, "receivedDateTime")), &date))
 			date = MF_DATE_UNKNOWN;
 		batch[nb++] = (struct pending_msg){ mf_xstrdup(id), date, flags_of(m) };
 		if (nb == cap) {
@@ -332,26 +343,28 @@ int graph_fetch(struct mf_source *s, const char *folder, const struct mf_cursor 
 				    s->who, folder);
 	struct folder_run fr = { .s = s, .path = folder, .since = since, .cb = cb, .aux = aux };
 	fr.what = mf_xasprintf("%s: folder %s", s->who, folder);
-	char *fresh = mf_xasprintf("%s/mailFolders/%s/messages/delta?" MSG_SELECT, s->users_url,
-				   f->id);
+	char *fresh =
+		mf_xasprintf("%s/mailFolders/%s/messages/delta?" MSG_SELECT, s->users_url, f->id);
 	const char *saved = since != NULL ? since->sync_state : NULL;
 	/* Only a link to this endpoint: a state from elsewhere (another
 	 * base URL) is not sent with this mailbox's token. */
 	bool resuming = saved != NULL && strncmp(saved, graph_http_base(s->http),
-						strlen(graph_http_base(s->http))) == 0;
+						 strlen(graph_http_base(s->http))) == 0;
 	char *url = mf_xstrdup(resuming ? saved : fresh);
 	char *prefer = mf_xasprintf("odata.maxpagesize=%u", s->page_size);
 	char *delta_link = NULL;
 	while (st == MF_OK && url != NULL) {
 		json_t *page = NULL;
 		long http = 0;
-		st = graph_get_json(s->http, url, prefer, NULL, fr.what, MF_ERR_FOLDER, &page, &http,
-				    err);
+		st = graph_get_json(s->http, url, prefer, NULL, fr.what, MF_ERR_FOLDER, &page,
+				    &http, err);
 		free(url);
 		url = NULL;
 		if (st != MF_OK && resuming && stale_state(http, err)) {
-			graph_log(s, MF_LOG_INFO, "%s: the saved delta state is no longer valid "
-				  "(%s): listing the folder again", folder, err->text);
+			graph_log(s, MF_LOG_INFO,
+				  "%s: the saved delta state is no longer valid "
+				  "(%s): listing the folder again",
+				  folder, err->text);
 			resuming = false;
 			url = mf_xstrdup(fresh);
 			st = MF_OK;
@@ -372,8 +385,10 @@ int graph_fetch(struct mf_source *s, const char *folder, const struct mf_cursor 
 	free(prefer);
 	free(fresh);
 	if (st == MF_OK && fr.deleted > 0)
-		graph_log(s, MF_LOG_INFO, "%s: %zu message(s) deleted on the server during the "
-			  "run, skipped", folder, fr.deleted);
+		graph_log(s, MF_LOG_INFO,
+			  "%s: %zu message(s) deleted on the server during the "
+			  "run, skipped",
+			  folder, fr.deleted);
 	if (st == MF_OK && sync_state_r != NULL)
 		*sync_state_r = delta_link;
 	else

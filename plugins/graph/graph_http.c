@@ -26,7 +26,7 @@
 
 struct graph_http {
 	const struct mf_host *host;
-	struct mf_account acct_copy;   /* what oauth_token() needs later */
+	struct mf_account acct_copy; /* what oauth_token() needs later */
 	char *acct_id, *acct_user;
 	char **option_store;
 	char *tenant, *base, *who;
@@ -98,8 +98,12 @@ struct graph_http *graph_http_new(const struct mf_host *host, const struct mf_ac
 	for (size_t i = 0; i < n; i++)
 		h->option_store[i] = mf_xstrdup(acct->options[i]);
 	h->acct_copy = (struct mf_account){
-		.id = h->acct_id, .scheme = "graph", .user = h->acct_user, .host = h->tenant,
-		.path = "", .options = (const char *const *)h->option_store,
+		.id = h->acct_id,
+		.scheme = "graph",
+		.user = h->acct_user,
+		.host = h->tenant,
+		.path = "",
+		.options = (const char *const *)h->option_store,
 	};
 	const char *(*setting)(void *, const char *) = host != NULL ? host->setting : NULL;
 	h->ca_file = setting ? setting(host->host_ctx, "ca-file") : NULL;
@@ -163,11 +167,15 @@ static int get_token(struct graph_http *h, bool refresh, struct mf_error *err)
 	    h->host->oauth_token == NULL)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "%s: this mailferry has no OAuth token service (plugin ABI "
-				    "1.3 needed)", h->who);
+				    "1.3 needed)",
+				    h->who);
 	char *scope = mf_xasprintf("%s/.default", h->base);
 	struct mf_oauth_request req = {
-		.struct_size = sizeof(req), .scope = scope, .tenant = h->tenant,
-		.subject = h->acct_user, .refresh = refresh,
+		.struct_size = sizeof(req),
+		.scope = scope,
+		.tenant = h->tenant,
+		.subject = h->acct_user,
+		.refresh = refresh,
 	};
 	drop_token(h);
 	int st = h->host->oauth_token(h->host->host_ctx, &h->acct_copy, &req, &h->token, err);
@@ -184,8 +192,8 @@ static void setup(struct graph_http *h, CURL *c, struct graph_req *r, struct sin
 	explicit_bzero(auth, strlen(auth));
 	free(auth);
 	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
-	char *prefer = mf_xasprintf("Prefer: IdType=\"ImmutableId\"%s%s",
-				    r->prefer ? ", " : "", r->prefer ? r->prefer : "");
+	char *prefer = mf_xasprintf("Prefer: IdType=\"ImmutableId\"%s%s", r->prefer ? ", " : "",
+				    r->prefer ? r->prefer : "");
 	*hdrs = curl_slist_append(*hdrs, prefer);
 	free(prefer);
 	if (r->post_json != NULL) {
@@ -229,8 +237,9 @@ static void run_round(struct graph_http *h, struct graph_req *reqs, size_t n)
 		reqs[i].curl_error[0] = '\0';
 		reqs[i].retry_after_ms = 0;
 		sc[i] = (struct sink_ctx){ .r = &reqs[i],
-					   .limit = reqs[i].to_file ? GRAPH_MEM_BODY
-						    : reqs[i].mem_limit ? reqs[i].mem_limit : GRAPH_MAX_JSON };
+					   .limit = reqs[i].to_file     ? GRAPH_MEM_BODY
+						    : reqs[i].mem_limit ? reqs[i].mem_limit
+									: GRAPH_MAX_JSON };
 		reqs[i].body.sp.mem_limit = sc[i].limit;
 		setup(h, h->easy[i], &reqs[i], &sc[i], &hdrs[i]);
 		curl_easy_setopt(h->easy[i], CURLOPT_PRIVATE, &reqs[i]);
@@ -259,7 +268,8 @@ static void run_round(struct graph_http *h, struct graph_req *reqs, size_t n)
 		if (m->data.result == CURLE_OK) {
 			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r->http);
 			curl_off_t ra = 0;
-			if (curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+			if (curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &ra) ==
+				    CURLE_OK &&
 			    ra > 0)
 				r->retry_after_ms = (uint32_t)(ra > 3600 ? 3600000 : ra * 1000);
 		}
@@ -272,8 +282,7 @@ static void run_round(struct graph_http *h, struct graph_req *reqs, size_t n)
 	}
 }
 
-int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n,
-		   struct mf_error *err)
+int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n, struct mf_error *err)
 {
 	if (n > GRAPH_MAX_PARALLEL)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "graph: %zu requests", n);
@@ -310,29 +319,33 @@ int graph_http_run(struct graph_http *h, struct graph_req *reqs, size_t n,
 		if (r->body.failed)
 			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 					    "%s: cannot keep a downloaded message in a temporary "
-					    "file: %s", h->who, strerror(r->body.sys_errno ? r->body.sys_errno : EIO));
+					    "file: %s",
+					    h->who,
+					    strerror(r->body.sys_errno ? r->body.sys_errno : EIO));
 		st = mf_error_set(err, tls ? MF_ERR_FATAL : MF_ERR_ACCOUNT,
 				  tls ? MF_RETRY_NEVER : MF_RETRY_LATER, "%s: %s: %s%s", h->who,
-				  r->url, r->curl_error[0] ? r->curl_error
-							   : curl_easy_strerror((CURLcode)r->curl_code),
+				  r->url,
+				  r->curl_error[0] ? r->curl_error
+						   : curl_easy_strerror((CURLcode)r->curl_code),
 				  tls ? " (check --ca-file / --insecure)" : "");
 		return st;
 	}
 	return MF_OK;
 }
 
-int graph_error(const struct graph_req *r, const char *what, enum mf_status dflt,
-		char *code_r, size_t code_cap, struct mf_error *err)
+int graph_error(const struct graph_req *r, const char *what, enum mf_status dflt, char *code_r,
+		size_t code_cap, struct mf_error *err)
 {
-	json_t *j = r->body.sp.fd < 0 && r->body.sp.mem.len > 0
-			    ? json_loadb((const char *)r->body.sp.mem.data, r->body.sp.mem.len, 0, NULL)
-			    : NULL;
+	json_t *j =
+		r->body.sp.fd < 0 && r->body.sp.mem.len > 0
+			? json_loadb((const char *)r->body.sp.mem.data, r->body.sp.mem.len, 0, NULL)
+			: NULL;
 	json_t *e = json_object_get(j, "error");
 	const char *code = json_string_value(json_object_get(e, "code"));
 	const char *msg = json_string_value(json_object_get(e, "message"));
 	char words[300];
-	snprintf(words, sizeof(words), "%s%s%.200s", code ? code : "HTTP error",
-		 msg ? ": " : "", msg ? msg : "");
+	snprintf(words, sizeof(words), "%s%s%.200s", code ? code : "HTTP error", msg ? ": " : "",
+		 msg ? msg : "");
 	if (code_r != NULL)
 		snprintf(code_r, code_cap, "%s", code ? code : "");
 	long http = r->http;
@@ -340,15 +353,19 @@ int graph_error(const struct graph_req *r, const char *what, enum mf_status dflt
 	if (http == 401)
 		st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				  "%s: HTTP 401 %s (the token was refused twice: check the app "
-				  "registration, tenant and --oauth-client-id)", what, words);
+				  "registration, tenant and --oauth-client-id)",
+				  what, words);
 	else if (http == 403)
 		st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				  "%s: HTTP 403 %s (the app needs the application permission "
 				  "Mail.Read with admin consent, and no application access policy "
-				  "excluding this mailbox)", what, words);
+				  "excluding this mailbox)",
+				  what, words);
 	else if (http == 404 && code != NULL &&
-		 (strcmp(code, "ErrorInvalidUser") == 0 || strcmp(code, "MailboxNotEnabledForRESTAPI") == 0 ||
-		  strcmp(code, "ResourceNotFound") == 0 || strcmp(code, "ErrorNonExistentMailbox") == 0))
+		 (strcmp(code, "ErrorInvalidUser") == 0 ||
+		  strcmp(code, "MailboxNotEnabledForRESTAPI") == 0 ||
+		  strcmp(code, "ResourceNotFound") == 0 ||
+		  strcmp(code, "ErrorNonExistentMailbox") == 0))
 		st = mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				  "%s: HTTP 404 %s (no such mailbox in this tenant)", what, words);
 	else if (http == 429 || http == 503 || http == 504 || http >= 500)
@@ -364,9 +381,9 @@ int graph_error(const struct graph_req *r, const char *what, enum mf_status dflt
 	return st;
 }
 
-int graph_get_json(struct graph_http *h, const char *url, const char *prefer,
-		   const char *post_json, const char *what, enum mf_status dflt,
-		   json_t **json_r, long *http_r, struct mf_error *err)
+int graph_get_json(struct graph_http *h, const char *url, const char *prefer, const char *post_json,
+		   const char *what, enum mf_status dflt, json_t **json_r, long *http_r,
+		   struct mf_error *err)
 {
 	*json_r = NULL;
 	struct graph_req r = { .url = url, .prefer = prefer, .post_json = post_json };

@@ -14,15 +14,27 @@
 #include <string.h>
 
 #define GRAPH_MAX_DEPTH 128
-#define FOLDER_SELECT "$select=id,displayName,parentFolderId,childFolderCount,totalItemCount,isHidden"
+#define FOLDER_SELECT \
+	"$select=id,displayName,parentFolderId,childFolderCount,totalItemCount,isHidden"
 
-enum role { R_INBOX, R_SENT, R_DRAFTS, R_TRASH, R_JUNK, R_ARCHIVE, R_OUTBOX, R_SYNCISSUES, R_COUNT };
+enum role {
+	R_INBOX,
+	R_SENT,
+	R_DRAFTS,
+	R_TRASH,
+	R_JUNK,
+	R_ARCHIVE,
+	R_OUTBOX,
+	R_SYNCISSUES,
+	R_COUNT
+};
 static const char *const role_names[R_COUNT] = {
-	"inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive", "outbox", "syncissues",
+	"inbox",     "sentitems", "drafts", "deleteditems",
+	"junkemail", "archive",   "outbox", "syncissues",
 };
 static const enum mf_special_use role_use[R_COUNT] = {
-	MF_SPECIAL_INBOX, MF_SPECIAL_SENT, MF_SPECIAL_DRAFTS, MF_SPECIAL_TRASH,
-	MF_SPECIAL_JUNK, MF_SPECIAL_ARCHIVE, MF_SPECIAL_NONE, MF_SPECIAL_NONE,
+	MF_SPECIAL_INBOX, MF_SPECIAL_SENT,    MF_SPECIAL_DRAFTS, MF_SPECIAL_TRASH,
+	MF_SPECIAL_JUNK,  MF_SPECIAL_ARCHIVE, MF_SPECIAL_NONE,   MF_SPECIAL_NONE,
 };
 
 /* ids of the well-known folders; a mailbox without an archive answers
@@ -47,11 +59,13 @@ static int load_roles(struct mf_source *s, char *ids[R_COUNT], struct mf_error *
 	int st = graph_get_json(s->http, url, NULL, text, what, MF_ERR_ACCOUNT, &j, NULL, err);
 	free(url);
 	free(text);
-	for (size_t i = 0; st == MF_OK && i < json_array_size(json_object_get(j, "responses")); i++) {
+	for (size_t i = 0; st == MF_OK && i < json_array_size(json_object_get(j, "responses"));
+	     i++) {
 		json_t *resp = json_array_get(json_object_get(j, "responses"), i);
 		const char *id = json_string_value(json_object_get(resp, "id"));
 		json_int_t status = json_integer_value(json_object_get(resp, "status"));
-		const char *fid = json_string_value(json_object_get(json_object_get(resp, "body"), "id"));
+		const char *fid =
+			json_string_value(json_object_get(json_object_get(resp, "body"), "id"));
 		for (size_t r = 0; id != NULL && r < R_COUNT; r++) {
 			if (strcmp(id, role_names[r]) != 0)
 				continue;
@@ -60,10 +74,11 @@ static int load_roles(struct mf_source *s, char *ids[R_COUNT], struct mf_error *
 			else if (status == 401 || status == 403 || status == 429 || status >= 500)
 				/* The batch succeeded, this part did not: treat it
 				 * as the whole request failing. */
-				st = mf_error_set(err, status == 403 || status == 401 ? MF_ERR_AUTH
-										   : MF_ERR_ACCOUNT,
+				st = mf_error_set(err,
+						  status == 403 || status == 401 ? MF_ERR_AUTH
+										 : MF_ERR_ACCOUNT,
 						  status == 429 || status >= 500 ? MF_RETRY_LATER
-										: MF_RETRY_NEVER,
+										 : MF_RETRY_NEVER,
 						  "%s: HTTP %lld for the %s folder", what,
 						  (long long)status, role_names[r]);
 		}
@@ -107,7 +122,10 @@ static void add_folder(struct mf_source *s, const char *id, const char *path,
 {
 	s->folders = mf_xrealloc(s->folders, (s->nfolders + 1) * sizeof(*s->folders));
 	s->folders[s->nfolders++] = (struct graph_folder){
-		.id = mf_xstrdup(id), .path = mf_xstrdup(path), .special_use = use, .total = total,
+		.id = mf_xstrdup(id),
+		.path = mf_xstrdup(path),
+		.special_use = use,
+		.total = total,
 	};
 }
 
@@ -135,21 +153,25 @@ static void take_page(struct mf_source *s, json_t *page, const struct pending *p
 			s->skipped_system++;
 			continue;
 		}
-		char *lname = r == R_INBOX ? mf_xstrdup("INBOX")
-					   : level_name(json_string_value(json_object_get(f, "displayName")));
+		char *lname =
+			r == R_INBOX
+				? mf_xstrdup("INBOX")
+				: level_name(json_string_value(json_object_get(f, "displayName")));
 		char *path = parent->path != NULL ? mf_xasprintf("%s/%s", parent->path, lname)
 						  : mf_xstrdup(lname);
 		/* Siblings may collide once '/' became '_', or a user folder
 		 * "INBOX" sits beside the inbox: "~2", "~3", ... */
 		for (unsigned k = 2; path_taken(s, path); k++) {
 			free(path);
-			path = parent->path != NULL ? mf_xasprintf("%s/%s~%u", parent->path, lname, k)
-						    : mf_xasprintf("%s~%u", lname, k);
+			path = parent->path != NULL
+				       ? mf_xasprintf("%s/%s~%u", parent->path, lname, k)
+				       : mf_xasprintf("%s~%u", lname, k);
 		}
 		json_int_t total = json_integer_value(json_object_get(f, "totalItemCount"));
 		add_folder(s, id, path, r >= 0 ? role_use[r] : MF_SPECIAL_NONE,
-			   json_is_integer(json_object_get(f, "totalItemCount")) ? (uint64_t)total
-										  : MF_COUNT_UNKNOWN);
+			   json_is_integer(json_object_get(f, "totalItemCount"))
+				   ? (uint64_t)total
+				   : MF_COUNT_UNKNOWN);
 		if (json_integer_value(json_object_get(f, "childFolderCount")) > 0 &&
 		    parent->depth + 1 < GRAPH_MAX_DEPTH) {
 			*q = mf_xrealloc(*q, (*nq + 1) * sizeof(**q));
@@ -166,17 +188,21 @@ static int list_children(struct mf_source *s, const struct pending *parent,
 			 char *const roles[R_COUNT], struct pending **q, size_t *nq,
 			 struct mf_error *err)
 {
-	char *url = parent->id == NULL
-			    ? mf_xasprintf("%s/mailFolders?includeHiddenFolders=true&$top=100&" FOLDER_SELECT,
-					   s->users_url)
-			    : mf_xasprintf("%s/mailFolders/%s/childFolders?includeHiddenFolders=true&$top=100&" FOLDER_SELECT,
-					   s->users_url, parent->id);
+	char *url =
+		parent->id == NULL
+			? mf_xasprintf(
+				  "%s/mailFolders?includeHiddenFolders=true&$top=100&" FOLDER_SELECT,
+				  s->users_url)
+			: mf_xasprintf(
+				  "%s/mailFolders/%s/childFolders?includeHiddenFolders=true&$top=100&" FOLDER_SELECT,
+				  s->users_url, parent->id);
 	char *what = mf_xasprintf("%s: folders under %s", s->who,
 				  parent->path != NULL ? parent->path : "the top");
 	int st = MF_OK;
 	while (st == MF_OK && url != NULL) {
 		json_t *page = NULL;
-		st = graph_get_json(s->http, url, NULL, NULL, what, MF_ERR_ACCOUNT, &page, NULL, err);
+		st = graph_get_json(s->http, url, NULL, NULL, what, MF_ERR_ACCOUNT, &page, NULL,
+				    err);
 		free(url);
 		url = NULL;
 		if (st != MF_OK)
@@ -221,8 +247,8 @@ int graph_load_folders(struct mf_source *s, struct mf_error *err)
 	if (s->skipped_search + s->skipped_hidden + s->skipped_system > 0)
 		graph_log(s, MF_LOG_INFO,
 			  "folders skipped: %zu search, %zu hidden (hidden=1 keeps them), %zu "
-			  "Outbox/Sync Issues", s->skipped_search, s->skipped_hidden,
-			  s->skipped_system);
+			  "Outbox/Sync Issues",
+			  s->skipped_search, s->skipped_hidden, s->skipped_system);
 	return MF_OK;
 }
 
@@ -240,12 +266,16 @@ int graph_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux, struct 
 	for (size_t i = 0; st == MF_OK && i < s->nfolders; i++) {
 		const struct graph_folder *f = &s->folders[i];
 		struct mf_folder mf = {
-			.path = f->path, .special_use = f->special_use, .messages = f->total,
-			.bytes = MF_COUNT_UNKNOWN, .uidvalidity = 0, .selectable = true,
+			.path = f->path,
+			.special_use = f->special_use,
+			.messages = f->total,
+			.bytes = MF_COUNT_UNKNOWN,
+			.uidvalidity = 0,
+			.selectable = true,
 		};
 		if ((st = cb(&mf, aux)) != 0 && err != NULL && err->text[0] == '\0')
-			mf_error_set(err, (enum mf_status)st, MF_RETRY_NEVER, "%s: stopped by the core",
-				     s->who);
+			mf_error_set(err, (enum mf_status)st, MF_RETRY_NEVER,
+				     "%s: stopped by the core", s->who);
 	}
 	return st;
 }

@@ -91,8 +91,7 @@ static void on_expunge(struct fetch_run *run, uint32_t n)
 		run->next_seq--;
 }
 
-static struct meta *find_meta(struct fetch_run *run, uint32_t seq,
-			      uint64_t uid)
+static struct meta *find_meta(struct fetch_run *run, uint32_t seq, uint64_t uid)
 {
 	for (struct batch *b = run->live; b; b = b->next)
 		for (size_t i = 0; i < b->n; i++)
@@ -101,8 +100,7 @@ static struct meta *find_meta(struct fetch_run *run, uint32_t seq,
 	return NULL;
 }
 
-static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx,
-		   struct mf_error *err)
+static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
 {
 	(void)c;
 	(void)err;
@@ -118,9 +116,8 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	const struct imapc_value *l = &r->args.items[0];
 	uint64_t uid;
 	const char *date = imapc_value_str(imapc_fetch_item(l, "INTERNALDATE"));
-	if (!imapc_value_u64(imapc_fetch_item(l, "UID"), &uid) || uid == 0 ||
-	    uid > UINT32_MAX || imapc_fetch_item(l, "FLAGS") == NULL ||
-	    r->num < b->lo || r->num > b->hi)
+	if (!imapc_value_u64(imapc_fetch_item(l, "UID"), &uid) || uid == 0 || uid > UINT32_MAX ||
+	    imapc_fetch_item(l, "FLAGS") == NULL || r->num < b->lo || r->num > b->hi)
 		return MF_OK; /* an unsolicited flag update, not ours */
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -138,8 +135,7 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	return MF_OK;
 }
 
-static void fill_message(struct mf_message *msg, const struct meta *m,
-			 char *idbuf, size_t idcap)
+static void fill_message(struct mf_message *msg, const struct meta *m, char *idbuf, size_t idcap)
 {
 	snprintf(idbuf, idcap, "%u", m->uid);
 	memset(msg, 0, sizeof(*msg));
@@ -151,24 +147,22 @@ static void fill_message(struct mf_message *msg, const struct meta *m,
 	msg->keywords = (const char *const *)m->keywords;
 }
 
-static int read_literal(const struct mf_message *msg, unsigned char *buf,
-			size_t cap, size_t *n_r, struct mf_error *err)
+static int read_literal(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+			struct mf_error *err)
 {
 	return imapc_literal_read(msg->read_ctx, buf, cap, n_r, err);
 }
 
 /* The parser met BODY[]'s literal: hand the message to the core. */
-static int on_body_stream(void *ctx, const struct imapc_resp *partial,
-			  const char *key, struct imapc_literal *lit,
-			  struct mf_error *err)
+static int on_body_stream(void *ctx, const struct imapc_resp *partial, const char *key,
+			  struct imapc_literal *lit, struct mf_error *err)
 {
 	struct fetch_run *run = ctx;
 	if (mf_ascii_strcasecmp(key, "BODY[]") != 0)
 		return MF_OK; /* not what we asked for: skipped */
 	uint64_t uid = 0;
 	if (partial->args.n_items > 0)
-		imapc_value_u64(imapc_fetch_item(&partial->args.items[0], "UID"),
-				&uid);
+		imapc_value_u64(imapc_fetch_item(&partial->args.items[0], "UID"), &uid);
 	struct meta *m = find_meta(run, partial->num, uid);
 	if (m == NULL || !m->want || m->delivered)
 		return MF_OK;
@@ -182,13 +176,12 @@ static int on_body_stream(void *ctx, const struct imapc_resp *partial,
 	return run->cb(&msg, run->aux, err);
 }
 
-static int report_failure(struct fetch_run *run, struct meta *m,
-			  const char *why, struct mf_error *err)
+static int report_failure(struct fetch_run *run, struct meta *m, const char *why,
+			  struct mf_error *err)
 {
 	struct mf_error failure;
-	mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_LATER,
-		     "%s: %s uid %u: %s", imapc_account_label(run->src->acct),
-		     run->folder->path, m->uid, why);
+	mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_LATER, "%s: %s uid %u: %s",
+		     imapc_account_label(run->src->acct), run->folder->path, m->uid, why);
 	struct mf_message msg;
 	char id[16];
 	fill_message(&msg, m, id, sizeof(id));
@@ -197,8 +190,7 @@ static int report_failure(struct fetch_run *run, struct meta *m,
 	return run->cb(&msg, run->aux, err);
 }
 
-static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx,
-		   struct mf_error *err)
+static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
 {
 	(void)c;
 	struct batch *b = ctx;
@@ -211,8 +203,7 @@ static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	if (strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
 		return MF_OK;
 	/* BODY[] NIL: Dovecot's answer for mail it cannot read. */
-	const struct imapc_value *body =
-		imapc_fetch_item(&r->args.items[0], "BODY[]");
+	const struct imapc_value *body = imapc_fetch_item(&r->args.items[0], "BODY[]");
 	if (body == NULL || body->type == IMAPC_STREAMED)
 		return MF_OK;
 	uint64_t uid = 0;
@@ -226,8 +217,7 @@ static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx,
 		struct imapc_io io;
 		struct imapc_memio mem;
 		imapc_memio_init(&io, &mem, body->str, body->len);
-		struct imapc_literal lit = { .io = &io, .size = body->len,
-					     .left = body->len };
+		struct imapc_literal lit = { .io = &io, .size = body->len, .left = body->len };
 		m->delivered = true;
 		struct mf_message msg;
 		char id[16];
@@ -237,14 +227,13 @@ static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx,
 		msg.read_ctx = &lit;
 		return b->run->cb(&msg, b->run->aux, err);
 	}
-	return report_failure(b->run, m, "server returned no body (BODY[] NIL)",
-			      err);
+	return report_failure(b->run, m, "server returned no body (BODY[] NIL)", err);
 }
 
 static int send_meta(struct fetch_run *run, struct mf_error *err);
 
-static int body_done(struct imapc *c, const struct imapc_result *res,
-		     void *ctx, struct mf_error *err)
+static int body_done(struct imapc *c, const struct imapc_result *res, void *ctx,
+		     struct mf_error *err)
 {
 	(void)c;
 	struct batch *b = ctx;
@@ -252,12 +241,12 @@ static int body_done(struct imapc *c, const struct imapc_result *res,
 	int st = MF_OK;
 	char why[480];
 	if (res->status == IMAPC_OK)
-		snprintf(why, sizeof(why), "message vanished during the fetch"
+		snprintf(why, sizeof(why),
+			 "message vanished during the fetch"
 			 " (expunged on the server?)");
 	else
 		snprintf(why, sizeof(why), "UID FETCH: %s %s%s%s",
-			 res->status == IMAPC_NO ? "NO" : "BAD",
-			 res->code[0] ? res->code : "",
+			 res->status == IMAPC_NO ? "NO" : "BAD", res->code[0] ? res->code : "",
 			 res->code[0] ? " " : "", res->text);
 	for (size_t i = 0; i < b->n && st == MF_OK; i++)
 		if (b->m[i].want && !b->m[i].delivered)
@@ -277,15 +266,14 @@ static void append_range(struct mf_buf *set, uint32_t lo, uint32_t hi)
 		mf_buf_printf(set, "%u:%u", lo, hi);
 }
 
-static int meta_done(struct imapc *c, const struct imapc_result *res,
-		     void *ctx, struct mf_error *err)
+static int meta_done(struct imapc *c, const struct imapc_result *res, void *ctx,
+		     struct mf_error *err)
 {
 	struct batch *b = ctx;
 	struct fetch_run *run = b->run;
 	if (res->status != IMAPC_OK) {
-		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_LATER,
-			     "%s: %s: FETCH: %s %s", imapc_account_label(
-				     run->src->acct), run->folder->path,
+		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_LATER, "%s: %s: FETCH: %s %s",
+			     imapc_account_label(run->src->acct), run->folder->path,
 			     res->status == IMAPC_NO ? "NO" : "BAD", res->text);
 		return MF_ERR_FOLDER;
 	}
@@ -334,8 +322,7 @@ static int send_meta(struct fetch_run *run, struct mf_error *err)
 	if (run->next_seq == 0 || run->next_seq > exists)
 		return MF_OK;
 	uint32_t lo = run->next_seq;
-	uint32_t hi = exists - lo + 1 > run->src->batch
-			      ? lo + run->src->batch - 1 : exists;
+	uint32_t hi = exists - lo + 1 > run->src->batch ? lo + run->src->batch - 1 : exists;
 	run->next_seq = hi + 1;
 	struct batch *b = mf_xcalloc(1, sizeof(*b));
 	b->run = run;
@@ -358,18 +345,15 @@ struct uid_probe {
 	uint64_t min; /* ESEARCH MIN */
 };
 
-static int on_probe(struct imapc *c, const struct imapc_resp *r, void *ctx,
-		    struct mf_error *err)
+static int on_probe(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
 {
 	(void)c;
 	(void)err;
 	struct uid_probe *p = ctx;
 	if (r->kind != IMAPC_UNTAGGED)
 		return MF_OK;
-	if (strcmp(r->name, "FETCH") == 0 && r->has_num && r->num == p->seq &&
-	    r->args.n_items > 0)
-		imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"),
-				&p->uid);
+	if (strcmp(r->name, "FETCH") == 0 && r->has_num && r->num == p->seq && r->args.n_items > 0)
+		imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"), &p->uid);
 	if (strcmp(r->name, "ESEARCH") == 0)
 		for (size_t i = 0; i + 1 < r->args.n_items; i++)
 			if (imapc_value_is_atom(&r->args.items[i], "MIN"))
@@ -377,8 +361,7 @@ static int on_probe(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	return MF_OK;
 }
 
-static int uid_at(struct mf_source *src, uint32_t seq, uint64_t *uid_r,
-		  struct mf_error *err)
+static int uid_at(struct mf_source *src, uint32_t seq, uint64_t *uid_r, struct mf_error *err)
 {
 	struct uid_probe p = { .seq = seq };
 	struct imapc_cmd *cmd = imapc_cmd_new("FETCH");
@@ -390,8 +373,8 @@ static int uid_at(struct mf_source *src, uint32_t seq, uint64_t *uid_r,
 }
 
 /* First sequence number whose UID > last, or exists+1 if none. */
-static int find_start(struct mf_source *src, uint32_t exists, uint64_t last,
-		      uint32_t *seq_r, struct mf_error *err)
+static int find_start(struct mf_source *src, uint32_t exists, uint64_t last, uint32_t *seq_r,
+		      struct mf_error *err)
 {
 	uint64_t uid;
 	int st = uid_at(src, exists, &uid, err);
@@ -405,8 +388,7 @@ static int find_start(struct mf_source *src, uint32_t exists, uint64_t last,
 		/* RFC 4731: the lowest matching sequence number at once. */
 		struct uid_probe p = { 0 };
 		struct imapc_cmd *cmd = imapc_cmd_new("SEARCH");
-		imapc_cmd_rawf(cmd, "RETURN (MIN) UID %llu:*",
-			       (unsigned long long)last + 1);
+		imapc_cmd_rawf(cmd, "RETURN (MIN) UID %llu:*", (unsigned long long)last + 1);
 		struct imapc_result res;
 		st = imapc_run(src->c, cmd, on_probe, &p, &res, err);
 		if (st != MF_OK)
@@ -431,9 +413,8 @@ static int find_start(struct mf_source *src, uint32_t exists, uint64_t last,
 	return MF_OK;
 }
 
-static int fetch_folder(struct mf_source *src, const char *folder,
-			const struct mf_cursor *since, mf_message_cb *cb,
-			void *aux, struct mf_error *err)
+static int fetch_folder(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+			mf_message_cb *cb, void *aux, struct mf_error *err)
 {
 	int st = imap_load_folders(src, false, err);
 	if (st != MF_OK)
@@ -447,16 +428,20 @@ static int fetch_folder(struct mf_source *src, const char *folder,
 	if ((st = imapc_select(src->c, f->name, true, &mb, err)) != MF_OK)
 		return st;
 	struct fetch_run run = {
-		.src = src, .folder = f, .since = since, .cb = cb, .aux = aux,
-		.uidvalidity = mb.uidvalidity, .next_seq = 1,
+		.src = src,
+		.folder = f,
+		.since = since,
+		.cb = cb,
+		.aux = aux,
+		.uidvalidity = mb.uidvalidity,
+		.next_seq = 1,
 	};
-	run.incremental = since != NULL && since->uidvalidity != 0 &&
-			  since->uidvalidity == mb.uidvalidity;
+	run.incremental =
+		since != NULL && since->uidvalidity != 0 && since->uidvalidity == mb.uidvalidity;
 	if (mb.exists == 0)
 		return MF_OK;
 	if (run.incremental && since->last_uid > 0) {
-		st = find_start(src, mb.exists, since->last_uid, &run.next_seq,
-				err);
+		st = find_start(src, mb.exists, since->last_uid, &run.next_seq, err);
 		if (st != MF_OK)
 			return st;
 	}
@@ -502,9 +487,8 @@ static int guarded_cb(const struct mf_message *msg, void *aux, struct mf_error *
 	return st;
 }
 
-int imap_fetch(struct mf_source *src, const char *folder,
-	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-	       char **sync_state_r, struct mf_error *err)
+int imap_fetch(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+	       mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err)
 {
 	if (sync_state_r != NULL)
 		*sync_state_r = NULL;
@@ -517,16 +501,13 @@ int imap_fetch(struct mf_source *src, const char *folder,
 			return st;
 		}
 		bool lost = src->c == NULL || imapc_is_broken(src->c);
-		if (st != MF_ERR_ACCOUNT || err->retry == MF_RETRY_NEVER ||
-		    attempt >= 3 || !lost)
+		if (st != MF_ERR_ACCOUNT || err->retry == MF_RETRY_NEVER || attempt >= 3 || !lost)
 			return st;
-		if (host != NULL && host->canceled != NULL &&
-		    host->canceled(host->host_ctx))
+		if (host != NULL && host->canceled != NULL && host->canceled(host->host_ctx))
 			return st;
 		if (host != NULL && host->log != NULL)
-			host->log(host->host_ctx, MF_LOG_WARN,
-				  "%s; reconnecting to resume %s", err->text,
-				  folder);
+			host->log(host->host_ctx, MF_LOG_WARN, "%s; reconnecting to resume %s",
+				  err->text, folder);
 		struct timespec ts = { 0, 300000000L * attempt };
 		nanosleep(&ts, NULL);
 	}

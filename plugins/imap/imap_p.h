@@ -13,8 +13,8 @@ struct imap_plugin {
 };
 
 struct imap_folder {
-	char *name;  /* server name, mUTF-7 */
-	char *path;  /* mailferry path */
+	char *name; /* server name, mUTF-7 */
+	char *path; /* mailferry path */
 	enum mf_special_use special_use;
 	bool selectable;
 	uint64_t messages;
@@ -38,30 +38,26 @@ struct mf_source {
 extern const struct mf_source_ops imap_source_ops;
 
 /* imap_source.c */
-int imap_open(void *plugin_ctx, const struct mf_account *acct,
-	      struct mf_source **src_r, struct mf_error *err);
+int imap_open(void *plugin_ctx, const struct mf_account *acct, struct mf_source **src_r,
+	      struct mf_error *err);
 void imap_close(struct mf_source **srcp);
-int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
-		      struct mf_error *err);
+int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf_error *err);
 
 /* (Re)connect if there is no live session. */
 int imap_ensure_conn(struct mf_source *src, struct mf_error *err);
 /* LIST the folders into src->folders (once per session). */
 int imap_load_folders(struct mf_source *src, bool counts, struct mf_error *err);
-const struct imap_folder *imap_find_folder(const struct mf_source *src,
-					   const char *path);
+const struct imap_folder *imap_find_folder(const struct mf_source *src, const char *path);
 
-int imap_fetch(struct mf_source *src, const char *folder,
-	       const struct mf_cursor *since, mf_message_cb *cb, void *aux,
-	       char **sync_state_r, struct mf_error *err);
+int imap_fetch(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+	       mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err);
 
 /* imap_probe.c: preflight (ABI 1.5) */
 int imap_probe(struct mf_source *src, struct mf_probe *p, struct mf_error *err);
 int imap_probe_folder(struct mf_source *src, const char *folder, uint64_t larger_than,
 		      struct mf_folder_probe *p, struct mf_error *err);
 
-int imap_plugin_init(const struct mf_host *host, void **ctx_r,
-		     struct mf_error *err);
+int imap_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err);
 void imap_plugin_deinit(void *ctx);
 
 #endif

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int imap_plugin_init(const struct mf_host *host, void **ctx_r,
-		     struct mf_error *err)
+int imap_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err)
 {
 	(void)err;
 	struct imap_plugin *pc = mf_xcalloc(1, sizeof(*pc));
@@ -63,13 +62,12 @@ int imap_ensure_conn(struct mf_source *src, struct mf_error *err)
 	return imapc_account_connect(src->acct, &src->c, err);
 }
 
-int imap_open(void *plugin_ctx, const struct mf_account *acct,
-	      struct mf_source **src_r, struct mf_error *err)
+int imap_open(void *plugin_ctx, const struct mf_account *acct, struct mf_source **src_r,
+	      struct mf_error *err)
 {
 	struct imap_plugin *pc = plugin_ctx;
 	*src_r = NULL;
-	bool implicit = acct->scheme == NULL ||
-			mf_ascii_strcasecmp(acct->scheme, "imap") != 0;
+	bool implicit = acct->scheme == NULL || mf_ascii_strcasecmp(acct->scheme, "imap") != 0;
 	struct mf_source *src = mf_xcalloc(1, sizeof(*src));
 	src->plugin = pc;
 	src->batch = 200;
@@ -77,8 +75,8 @@ int imap_open(void *plugin_ctx, const struct mf_account *acct,
 	uint64_t bv;
 	if (b != NULL && mf_parse_u64(b, strlen(b), &bv) && bv > 0 && bv <= 5000)
 		src->batch = (unsigned)bv;
-	int st = imapc_account_new(pc->host, acct, "imap", acct->host,
-				   acct->port, implicit, &src->acct, err);
+	int st = imapc_account_new(pc->host, acct, "imap", acct->host, acct->port, implicit,
+				   &src->acct, err);
 	if (st == MF_OK)
 		st = imap_ensure_conn(src, err);
 	if (st != MF_OK) {
@@ -91,8 +89,7 @@ int imap_open(void *plugin_ctx, const struct mf_account *acct,
 
 /* ---- LIST --------------------------------------------------------- */
 
-static int collect(const struct imapc_list_entry *e, void *ctx,
-		   struct mf_error *err)
+static int collect(const struct imapc_list_entry *e, void *ctx, struct mf_error *err)
 {
 	(void)err;
 	struct mf_source *src = ctx;
@@ -108,8 +105,7 @@ static int collect(const struct imapc_list_entry *e, void *ctx,
 			free(path);
 			return MF_OK;
 		}
-	src->folders = mf_xrealloc(src->folders,
-				   (src->nfolders + 1) * sizeof(*src->folders));
+	src->folders = mf_xrealloc(src->folders, (src->nfolders + 1) * sizeof(*src->folders));
 	struct imap_folder *f = &src->folders[src->nfolders++];
 	memset(f, 0, sizeof(*f));
 	f->name = mf_xstrdup(e->name_mutf7);
@@ -139,23 +135,21 @@ struct status_ctx {
 	struct mf_source *src;
 };
 
-static int on_status(struct imapc *c, const struct imapc_resp *r, void *ctx,
-		     struct mf_error *err)
+static int on_status(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
 {
 	(void)c;
 	(void)err;
 	struct mf_source *src = ctx;
-	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "STATUS") != 0 ||
-	    r->args.n_items < 2 || r->args.items[1].type != IMAPC_LIST)
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "STATUS") != 0 || r->args.n_items < 2 ||
+	    r->args.items[1].type != IMAPC_LIST)
 		return MF_OK;
 	const char *name = imapc_value_str(&r->args.items[0]);
 	if (name == NULL)
 		return MF_OK;
 	for (size_t i = 0; i < src->nfolders; i++) {
 		struct imap_folder *f = &src->folders[i];
-		if (strcmp(f->name, name) != 0 &&
-		    !(mf_ascii_strcasecmp(name, "INBOX") == 0 &&
-		      mf_ascii_strcasecmp(f->name, "INBOX") == 0))
+		if (strcmp(f->name, name) != 0 && !(mf_ascii_strcasecmp(name, "INBOX") == 0 &&
+						    mf_ascii_strcasecmp(f->name, "INBOX") == 0))
 			continue;
 		const struct imapc_value *l = &r->args.items[1];
 		for (size_t k = 0; k + 1 < l->n_items; k += 2) {
@@ -207,8 +201,7 @@ int imap_load_folders(struct mf_source *src, bool counts, struct mf_error *err)
 		struct imapc_cmd *cmd = imapc_cmd_new("STATUS");
 		imapc_cmd_astring(cmd, src->folders[i].name);
 		imapc_cmd_raw(cmd, "(MESSAGES UIDVALIDITY)");
-		st = imapc_send(src->c, cmd, on_status, NULL, src, &tags[i],
-				err);
+		st = imapc_send(src->c, cmd, on_status, NULL, src, &tags[i], err);
 	}
 	for (size_t i = 0; i < src->nfolders && st == MF_OK; i++) {
 		if (tags[i] == 0)
@@ -221,8 +214,7 @@ int imap_load_folders(struct mf_source *src, bool counts, struct mf_error *err)
 	return st;
 }
 
-const struct imap_folder *imap_find_folder(const struct mf_source *src,
-					   const char *path)
+const struct imap_folder *imap_find_folder(const struct mf_source *src, const char *path)
 {
 	for (size_t i = 0; i < src->nfolders; i++)
 		if (strcmp(src->folders[i].path, path) == 0)
@@ -230,8 +222,7 @@ const struct imap_folder *imap_find_folder(const struct mf_source *src,
 	return NULL;
 }
 
-int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
-		      struct mf_error *err)
+int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf_error *err)
 {
 	int st = imap_load_folders(src, true, err);
 	if (st != MF_OK)
@@ -239,8 +230,10 @@ int imap_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
 	for (size_t i = 0; i < src->nfolders; i++) {
 		const struct imap_folder *f = &src->folders[i];
 		struct mf_folder mf = {
-			.path = f->path, .special_use = f->special_use,
-			.messages = f->messages, .bytes = MF_COUNT_UNKNOWN,
+			.path = f->path,
+			.special_use = f->special_use,
+			.messages = f->messages,
+			.bytes = MF_COUNT_UNKNOWN,
 			.uidvalidity = f->uidvalidity,
 			.selectable = f->selectable,
 		};

@@ -30,8 +30,7 @@ static bool has_eml_ext(const char *name)
 	return n > 4 && mf_ascii_strcasecmp(name + n - 4, ".eml") == 0;
 }
 
-static void header_date(int fd, const struct stat *st, int64_t *date,
-			int32_t *tz)
+static void header_date(int fd, const struct stat *st, int64_t *date, int32_t *tz)
 {
 	unsigned char *buf = mf_xmalloc(EML_HEADER_PEEK);
 	ssize_t n = pread(fd, buf, EML_HEADER_PEEK, 0);
@@ -59,8 +58,7 @@ int eml_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		int e = errno;
-		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "eml: %s: %s",
-			     dir, strerror(e));
+		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "eml: %s: %s", dir, strerror(e));
 		if (err != NULL)
 			err->sys_errno = e;
 		return MF_ERR_FOLDER;
@@ -87,8 +85,7 @@ int eml_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 			rc = MF_ERR_CANCELED;
 			break;
 		}
-		char *id = *rel ? mf_xasprintf("%s/%s", rel, v[i])
-				: mf_xstrdup(v[i]);
+		char *id = *rel ? mf_xasprintf("%s/%s", rel, v[i]) : mf_xstrdup(v[i]);
 		if (offline_fetch_have(f, id)) {
 			free(id);
 			continue;
@@ -104,8 +101,7 @@ int eml_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 				.read = offline_file_read,
 				.read_ctx = &fm,
 			};
-			header_date(fm.fd, &st, &msg.internal_date,
-				    &msg.tz_offset_min);
+			header_date(fm.fd, &st, &msg.internal_date, &msg.tz_offset_min);
 			rc = f->cb(&msg, f->aux, err);
 			close(fm.fd);
 		}

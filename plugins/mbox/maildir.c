@@ -73,12 +73,11 @@ struct entry {
 
 static int entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->name,
-		      ((const struct entry *)b)->name);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
-static void collect(const char *dir, const char *sub, bool is_new,
-		    struct entry **v, size_t *n, size_t *cap)
+static void collect(const char *dir, const char *sub, bool is_new, struct entry **v, size_t *n,
+		    size_t *cap)
 {
 	char *path = mf_xasprintf("%s/%s", dir, sub);
 	DIR *d = opendir(path);
@@ -136,8 +135,7 @@ int maildir_fetch_dir(const struct offline_fetch *f, struct mf_error *err)
 				kw[nk++] = kwnames[*l - 'a'];
 		kw[nk] = NULL;
 
-		char *path = mf_xasprintf("%s/%s/%s", dir,
-					  v[i].is_new ? "new" : "cur", name);
+		char *path = mf_xasprintf("%s/%s/%s", dir, v[i].is_new ? "new" : "cur", name);
 		struct file_msg fm;
 		struct stat st;
 		if (offline_file_open(f, path, &fm, &st)) {

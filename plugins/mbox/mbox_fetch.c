@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int mbox_read(const struct mf_message *msg, unsigned char *buf,
-		     size_t cap, size_t *n_r, struct mf_error *err)
+static int mbox_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		     struct mf_error *err)
 {
 	return mbox_stream_read(msg->read_ctx, buf, cap, n_r, err);
 }

@@ -45,12 +45,10 @@ void mbox_unescape_init(struct mbox_unescape *u, bool mboxo)
 
 /* Emit decided output into out[*o..cap) (out NULL: count only).  True if
  * nothing is pending any more. */
-static bool drain(struct mbox_unescape *u, unsigned char *out, size_t cap,
-		  size_t *o)
+static bool drain(struct mbox_unescape *u, unsigned char *out, size_t cap, size_t *o)
 {
 	if (out == NULL) {
-		*o += (size_t)u->out_gt + (u->out_from_n - u->out_from_i) +
-		      (u->out_byte >= 0);
+		*o += (size_t)u->out_gt + (u->out_from_n - u->out_from_i) + (u->out_byte >= 0);
 		u->out_gt = 0;
 		u->out_from_i = u->out_from_n = 0;
 		u->out_byte = -1;
@@ -66,21 +64,18 @@ static bool drain(struct mbox_unescape *u, unsigned char *out, size_t cap,
 		out[(*o)++] = (unsigned char)u->out_byte;
 		u->out_byte = -1;
 	}
-	return u->out_gt == 0 && u->out_from_i == u->out_from_n &&
-	       u->out_byte < 0;
+	return u->out_gt == 0 && u->out_from_i == u->out_from_n && u->out_byte < 0;
 }
 
-size_t mbox_unescape_drain(struct mbox_unescape *u, unsigned char *out,
-			   size_t cap)
+size_t mbox_unescape_drain(struct mbox_unescape *u, unsigned char *out, size_t cap)
 {
 	size_t o = 0;
 	drain(u, out, cap, &o);
 	return o;
 }
 
-size_t mbox_unescape_run(struct mbox_unescape *u, const unsigned char *in,
-			 size_t in_len, unsigned char *out, size_t cap,
-			 uint64_t *produced_r)
+size_t mbox_unescape_run(struct mbox_unescape *u, const unsigned char *in, size_t in_len,
+			 unsigned char *out, size_t cap, uint64_t *produced_r)
 {
 	size_t i = 0, o = 0;
 	if (out == NULL)
@@ -164,9 +159,14 @@ uint32_t mbox_header_flags(const unsigned char *hdr, size_t len)
 	}
 	if (mf_header_find(hdr, len, "X-Status", false, &v)) {
 		have = true;
-		static const struct { char c; uint32_t f; } xs[] = {
-			{ 'A', MF_FLAG_ANSWERED }, { 'F', MF_FLAG_FLAGGED },
-			{ 'T', MF_FLAG_DRAFT }, { 'D', MF_FLAG_DELETED },
+		static const struct {
+			char c;
+			uint32_t f;
+		} xs[] = {
+			{ 'A', MF_FLAG_ANSWERED },
+			{ 'F', MF_FLAG_FLAGGED },
+			{ 'T', MF_FLAG_DRAFT },
+			{ 'D', MF_FLAG_DELETED },
 		};
 		for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++)
 			if (memchr(v.data, xs[i].c, v.len) != NULL)
@@ -217,19 +217,16 @@ static void add_keywords(char ***v, size_t *n, const struct mf_buf *b)
 {
 	size_t i = 0;
 	while (i < b->len) {
-		while (i < b->len && (b->data[i] == ' ' || b->data[i] == ',' ||
-				      b->data[i] == '\t'))
+		while (i < b->len && (b->data[i] == ' ' || b->data[i] == ',' || b->data[i] == '\t'))
 			i++;
 		size_t s = i;
-		while (i < b->len && b->data[i] != ' ' && b->data[i] != ',' &&
-		       b->data[i] != '\t')
+		while (i < b->len && b->data[i] != ' ' && b->data[i] != ',' && b->data[i] != '\t')
 			i++;
 		if (!keyword_ok(b->data + s, i - s) || *n >= 64)
 			continue;
 		bool dup = false;
 		for (size_t j = 0; j < *n; j++)
-			if (strlen((*v)[j]) == i - s &&
-			    memcmp((*v)[j], b->data + s, i - s) == 0)
+			if (strlen((*v)[j]) == i - s && memcmp((*v)[j], b->data + s, i - s) == 0)
 				dup = true;
 		if (dup)
 			continue;
@@ -281,8 +278,7 @@ static int fill(struct mbox_reader *r, struct mf_error *err)
 			int e = errno;
 			mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
 				     "mbox: %s: read at offset %llu: %s", r->path,
-				     (unsigned long long)(r->buf_off + r->len),
-				     strerror(e));
+				     (unsigned long long)(r->buf_off + r->len), strerror(e));
 			err->sys_errno = e;
 			return MF_ERR_FOLDER;
 		}
@@ -295,8 +291,7 @@ static int fill(struct mbox_reader *r, struct mf_error *err)
 
 /* Next piece of input: a whole line when it fits the buffer, else pieces
  * of it.  *got_r false at the end of the file. */
-static int next_seg(struct mbox_reader *r, struct seg *s, bool *got_r,
-		    struct mf_error *err)
+static int next_seg(struct mbox_reader *r, struct seg *s, bool *got_r, struct mf_error *err)
 {
 	int rc;
 	*got_r = false;
@@ -346,16 +341,15 @@ static bool is_separator(const struct seg *s)
 	       mf_parse_from_line_date((const char *)s->p, s->len, &t, &tz);
 }
 
-int mbox_reader_open(struct mbox_reader *r, const char *path, uint64_t start,
-		     bool mboxo, struct mf_error *err)
+int mbox_reader_open(struct mbox_reader *r, const char *path, uint64_t start, bool mboxo,
+		     struct mf_error *err)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* FIFO: no hang */
 	r->path = mf_xstrdup(path);
 	if (r->fd < 0) {
 		int e = errno;
-		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "mbox: %s: %s",
-			     path, strerror(e));
+		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "mbox: %s: %s", path, strerror(e));
 		err->sys_errno = e;
 		return MF_ERR_FOLDER;
 	}
@@ -385,8 +379,7 @@ void mbox_reader_close(struct mbox_reader *r)
 	r->path = NULL;
 }
 
-int mbox_reader_next(struct mbox_reader *r, struct mbox_msg *m, bool *got_r,
-		     struct mf_error *err)
+int mbox_reader_next(struct mbox_reader *r, struct mbox_msg *m, bool *got_r, struct mf_error *err)
 {
 	struct seg s;
 	bool got;
@@ -469,8 +462,8 @@ int mbox_reader_next(struct mbox_reader *r, struct mbox_msg *m, bool *got_r,
 /* ------------------------------------------------------------------ */
 /* Streaming                                                           */
 
-void mbox_stream_init(struct mbox_stream *s, int fd, const char *path,
-		      const struct mbox_msg *m, bool mboxo)
+void mbox_stream_init(struct mbox_stream *s, int fd, const char *path, const struct mbox_msg *m,
+		      bool mboxo)
 {
 	s->fd = fd;
 	s->path = path;
@@ -484,20 +477,18 @@ void mbox_stream_init(struct mbox_stream *s, int fd, const char *path,
 	mbox_unescape_init(&s->u, mboxo);
 }
 
-static int stream_error(struct mbox_stream *s, int e, const char *what,
-			struct mf_error *err)
+static int stream_error(struct mbox_stream *s, int e, const char *what, struct mf_error *err)
 {
 	mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 		     "mbox: %s: message at offset %llu: %s%s%s", s->path,
-		     (unsigned long long)s->from_off, what, e ? ": " : "",
-		     e ? strerror(e) : "");
+		     (unsigned long long)s->from_off, what, e ? ": " : "", e ? strerror(e) : "");
 	if (err != NULL)
 		err->sys_errno = e;
 	return MF_ERR_MESSAGE;
 }
 
-int mbox_stream_read(struct mbox_stream *s, unsigned char *buf, size_t cap,
-		     size_t *n_r, struct mf_error *err)
+int mbox_stream_read(struct mbox_stream *s, unsigned char *buf, size_t cap, size_t *n_r,
+		     struct mf_error *err)
 {
 	size_t o = 0;
 	uint64_t left = s->size - s->produced;
@@ -524,16 +515,17 @@ int mbox_stream_read(struct mbox_stream *s, unsigned char *buf, size_t cap,
 			if (n < 0)
 				return stream_error(s, errno, "read", err);
 			if (n == 0)
-				return stream_error(s, 0, "file shrank while "
-						    "reading", err);
+				return stream_error(s, 0,
+						    "file shrank while "
+						    "reading",
+						    err);
 			s->in_len = (size_t)n;
 			s->in_cur = 0;
 			s->pos += (uint64_t)n;
 		}
 		uint64_t produced;
-		s->in_cur += mbox_unescape_run(&s->u, s->in + s->in_cur,
-					       s->in_len - s->in_cur, buf + o,
-					       cap - o, &produced);
+		s->in_cur += mbox_unescape_run(&s->u, s->in + s->in_cur, s->in_len - s->in_cur,
+					       buf + o, cap - o, &produced);
 		o += (size_t)produced;
 	}
 	s->produced += o;

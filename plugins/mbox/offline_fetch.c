@@ -12,25 +12,21 @@
 #include <string.h>
 #include <unistd.h>
 
-bool offline_fetch_canceled(const struct offline_fetch *f,
-			    struct mf_error *err)
+bool offline_fetch_canceled(const struct offline_fetch *f, struct mf_error *err)
 {
-	if (f->host == NULL || f->host->canceled == NULL ||
-	    !f->host->canceled(f->host->host_ctx))
+	if (f->host == NULL || f->host->canceled == NULL || !f->host->canceled(f->host->host_ctx))
 		return false;
-	mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "%s: %s: canceled",
-		     f->scheme, f->path);
+	mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "%s: %s: canceled", f->scheme, f->path);
 	return true;
 }
 
 bool offline_fetch_have(const struct offline_fetch *f, const char *id)
 {
-	return f->since != NULL && f->since->have != NULL &&
-	       f->since->have(id, f->since->have_aux);
+	return f->since != NULL && f->since->have != NULL && f->since->have(id, f->since->have_aux);
 }
 
-int offline_file_read(const struct mf_message *msg, unsigned char *buf,
-		      size_t cap, size_t *n_r, struct mf_error *err)
+int offline_file_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		      struct mf_error *err)
 {
 	struct file_msg *fm = msg->read_ctx;
 	*n_r = 0;
@@ -44,9 +40,8 @@ int offline_file_read(const struct mf_message *msg, unsigned char *buf,
 			continue;
 		if (n <= 0) {
 			int e = n < 0 ? errno : 0;
-			mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
-				     "%s: %s: %s", fm->scheme, fm->path,
-				     e ? strerror(e) : "file shrank while reading");
+			mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER, "%s: %s: %s", fm->scheme,
+				     fm->path, e ? strerror(e) : "file shrank while reading");
 			if (err != NULL)
 				err->sys_errno = e;
 			return MF_ERR_MESSAGE;
@@ -57,8 +52,8 @@ int offline_file_read(const struct mf_message *msg, unsigned char *buf,
 	}
 }
 
-bool offline_file_open(const struct offline_fetch *f, const char *path,
-		       struct file_msg *fm, struct stat *st)
+bool offline_file_open(const struct offline_fetch *f, const char *path, struct file_msg *fm,
+		       struct stat *st)
 {
 	/* O_NONBLOCK: a FIFO dropped into cur/ must not hang the run; it
 	 * is refused below as not a regular file. */
@@ -68,9 +63,8 @@ bool offline_file_open(const struct offline_fetch *f, const char *path,
 	if (fm->fd < 0 || fstat(fm->fd, st) != 0 || !S_ISREG(st->st_mode)) {
 		int e = errno;
 		if (f->host != NULL && f->host->log != NULL)
-			f->host->log(f->host->host_ctx, MF_LOG_WARN,
-				     "%s: %s: skipped: %s", f->scheme, path,
-				     fm->fd < 0 ? strerror(e) : "not a file");
+			f->host->log(f->host->host_ctx, MF_LOG_WARN, "%s: %s: skipped: %s",
+				     f->scheme, path, fm->fd < 0 ? strerror(e) : "not a file");
 		if (fm->fd >= 0)
 			close(fm->fd);
 		fm->fd = -1;

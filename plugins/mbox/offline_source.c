@@ -21,8 +21,7 @@ struct offline_ctx {
 	const struct mf_host *host;
 };
 
-int offline_init(const struct mf_host *host, void **plugin_ctx_r,
-		 struct mf_error *err)
+int offline_init(const struct mf_host *host, void **plugin_ctx_r, struct mf_error *err)
 {
 	struct offline_ctx *ctx = mf_xcalloc(1, sizeof(*ctx));
 	ctx->host = host;
@@ -45,8 +44,7 @@ static void offline_warn(void *aux, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (src->host != NULL && src->host->log != NULL)
-		src->host->log(src->host->host_ctx, MF_LOG_WARN, "%s: %s",
-			       src->scheme, text);
+		src->host->log(src->host->host_ctx, MF_LOG_WARN, "%s: %s", src->scheme, text);
 }
 
 static void offline_close(struct mf_source **srcp)
@@ -65,19 +63,17 @@ static bool option_bool(const char *v, bool *out)
 {
 	if (v == NULL)
 		return true;
-	if (*v == '\0' || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 ||
-	    strcmp(v, "true") == 0)
+	if (*v == '\0' || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
 		*out = true;
-	else if (strcmp(v, "0") == 0 || strcmp(v, "no") == 0 ||
-		 strcmp(v, "false") == 0)
+	else if (strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
 		*out = false;
 	else
 		return false;
 	return true;
 }
 
-static int offline_open(void *plugin_ctx, const struct mf_account *acct,
-			struct mf_source **src_r, struct mf_error *err)
+static int offline_open(void *plugin_ctx, const struct mf_account *acct, struct mf_source **src_r,
+			struct mf_error *err)
 {
 	struct offline_ctx *ctx = plugin_ctx;
 	struct stat st;
@@ -96,14 +92,12 @@ static int offline_open(void *plugin_ctx, const struct mf_account *acct,
 				    "mbox: unsupported scheme \"%s\"", scheme);
 	if (acct->path == NULL || acct->path[0] == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: no path given (use %s:PATH)", scheme,
-				    scheme);
+				    "%s: no path given (use %s:PATH)", scheme, scheme);
 
 	struct mf_source *src = mf_xcalloc(1, sizeof(*src));
 	src->host = ctx != NULL ? ctx->host : NULL;
 	src->kind = kind;
-	src->scheme = kind == OFFLINE_MBOX ? "mbox"
-		      : kind == OFFLINE_MAILDIR ? "maildir" : "eml";
+	src->scheme = kind == OFFLINE_MBOX ? "mbox" : kind == OFFLINE_MAILDIR ? "maildir" : "eml";
 	src->root = mf_xstrdup(acct->path);
 	src->acct_id = mf_xstrdup(acct->id != NULL ? acct->id : acct->path);
 	*src_r = src;
@@ -115,27 +109,27 @@ static int offline_open(void *plugin_ctx, const struct mf_account *acct,
 		else if (strcmp(fmt, "mboxrd") != 0)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "mbox: %s: format=%s: expected "
-					    "mboxrd or mboxo", src->root, fmt);
+					    "mboxrd or mboxo",
+					    src->root, fmt);
 	}
 	if (!option_bool(mf_account_option(acct, "seen"), &src->eml_seen))
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "%s: %s: seen=%s: expected 1 or 0", scheme,
-				    src->root, mf_account_option(acct, "seen"));
+				    "%s: %s: seen=%s: expected 1 or 0", scheme, src->root,
+				    mf_account_option(acct, "seen"));
 
 	if (stat(src->root, &st) != 0) {
 		int e = errno;
-		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER, "%s: %s: %s",
-			     scheme, src->root, strerror(e));
+		mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER, "%s: %s: %s", scheme, src->root,
+			     strerror(e));
 		err->sys_errno = e;
 		return MF_ERR_ACCOUNT;
 	}
 	if (S_ISREG(st.st_mode) && kind == OFFLINE_MBOX) {
 		src->root_is_file = true;
 	} else if (!S_ISDIR(st.st_mode)) {
-		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-				    "%s: %s: not a %s", scheme, src->root,
-				    kind == OFFLINE_MBOX ? "file or directory"
-							 : "directory");
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER, "%s: %s: not a %s", scheme,
+				    src->root,
+				    kind == OFFLINE_MBOX ? "file or directory" : "directory");
 	}
 	return MF_OK;
 }
@@ -150,15 +144,15 @@ static int ensure_listed(struct mf_source *src, struct mf_error *err)
 			.name = mf_xstrdup("INBOX"),
 			.fs_path = mf_xstrdup(src->root),
 			.messages = MF_COUNT_UNKNOWN,
-			.bytes = stat(src->root, &st) == 0 ? (uint64_t)st.st_size
-							 : MF_COUNT_UNKNOWN,
+			.bytes =
+				stat(src->root, &st) == 0 ? (uint64_t)st.st_size : MF_COUNT_UNKNOWN,
 		};
 		src->folders.v = mf_xmalloc(sizeof(f));
 		src->folders.v[0] = f;
 		src->folders.n = src->folders.cap = 1;
 	} else {
-		int rc = offline_tree_build(src->kind, src->root, &src->folders,
-					    offline_warn, src, err);
+		int rc = offline_tree_build(src->kind, src->root, &src->folders, offline_warn, src,
+					    err);
 		if (rc != MF_OK)
 			return rc;
 	}
@@ -166,8 +160,8 @@ static int ensure_listed(struct mf_source *src, struct mf_error *err)
 	return MF_OK;
 }
 
-static int offline_list_folders(struct mf_source *src, mf_folder_cb *cb,
-				void *aux, struct mf_error *err)
+static int offline_list_folders(struct mf_source *src, mf_folder_cb *cb, void *aux,
+				struct mf_error *err)
 {
 	int rc = ensure_listed(src, err);
 	if (rc != MF_OK)
@@ -183,24 +177,22 @@ static int offline_list_folders(struct mf_source *src, mf_folder_cb *cb,
 			.selectable = f->fs_path != NULL,
 		};
 		/* Only the top-level INBOX is the inbox; "A/Inbox" is not. */
-		if (mf.special_use == MF_SPECIAL_INBOX &&
-		    strcmp(f->name, "INBOX") != 0)
+		if (mf.special_use == MF_SPECIAL_INBOX && strcmp(f->name, "INBOX") != 0)
 			mf.special_use = MF_SPECIAL_NONE;
 		if ((rc = cb(&mf, aux)) != 0) {
 			if (err != NULL && err->text[0] == '\0')
-				mf_error_set(err, (enum mf_status)rc,
-					     MF_RETRY_NEVER, "%s: %s: stopped "
-					     "by the core", src->scheme,
-					     src->root);
+				mf_error_set(err, (enum mf_status)rc, MF_RETRY_NEVER,
+					     "%s: %s: stopped "
+					     "by the core",
+					     src->scheme, src->root);
 			return rc;
 		}
 	}
 	return MF_OK;
 }
 
-static int offline_fetch(struct mf_source *src, const char *folder,
-			 const struct mf_cursor *since, mf_message_cb *cb,
-			 void *aux, char **sync_state_r, struct mf_error *err)
+static int offline_fetch(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+			 mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err)
 {
 	if (sync_state_r != NULL)
 		*sync_state_r = NULL;
@@ -209,9 +201,8 @@ static int offline_fetch(struct mf_source *src, const char *folder,
 		return rc;
 	const struct offline_folder *f = offline_tree_find(&src->folders, folder);
 	if (f == NULL)
-		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
-				    "%s: %s: no folder \"%s\"", src->scheme,
-				    src->root, folder);
+		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "%s: %s: no folder \"%s\"",
+				    src->scheme, src->root, folder);
 	if (f->fs_path == NULL)
 		return MF_OK; /* a container holds no messages */
 	const struct offline_fetch req = {
@@ -226,12 +217,9 @@ static int offline_fetch(struct mf_source *src, const char *folder,
 		.eml_seen = src->eml_seen,
 	};
 	switch (src->kind) {
-	case OFFLINE_MBOX:
-		return mbox_fetch_file(&req, err);
-	case OFFLINE_MAILDIR:
-		return maildir_fetch_dir(&req, err);
-	case OFFLINE_EML:
-		return eml_fetch_dir(&req, err);
+	case OFFLINE_MBOX: return mbox_fetch_file(&req, err);
+	case OFFLINE_MAILDIR: return maildir_fetch_dir(&req, err);
+	case OFFLINE_EML: return eml_fetch_dir(&req, err);
 	}
 	return MF_ERR_FATAL;
 }

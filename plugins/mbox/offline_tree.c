@@ -37,8 +37,8 @@ struct visit {
 	const struct visit *up;
 };
 
-static bool enter(struct walk *w, const char *path, const struct stat *st,
-		  const struct visit *up, struct visit *v)
+static bool enter(struct walk *w, const char *path, const struct stat *st, const struct visit *up,
+		  struct visit *v)
 {
 	unsigned depth = up != NULL ? up->depth + 1 : 0;
 	if (depth > MAX_DEPTH) {
@@ -49,8 +49,7 @@ static bool enter(struct walk *w, const char *path, const struct stat *st,
 	for (const struct visit *p = up; p != NULL; p = p->up) {
 		if (p->dev == st->st_dev && p->ino == st->st_ino) {
 			if (w->warn != NULL)
-				w->warn(w->warn_aux, "%s: symlink loop: skipped",
-					path);
+				w->warn(w->warn_aux, "%s: symlink loop: skipped", path);
 			return false;
 		}
 	}
@@ -61,15 +60,16 @@ static bool enter(struct walk *w, const char *path, const struct stat *st,
 /* ------------------------------------------------------------------ */
 /* List handling                                                       */
 
-static void fl_add(struct folder_list *fl, char *name, char *alt, char *fs,
-		   uint64_t messages, uint64_t bytes)
+static void fl_add(struct folder_list *fl, char *name, char *alt, char *fs, uint64_t messages,
+		   uint64_t bytes)
 {
 	if (fl->n == fl->cap) {
 		fl->cap = fl->cap ? fl->cap * 2 : 16;
 		fl->v = mf_xrealloc(fl->v, fl->cap * sizeof(*fl->v));
 	}
-	fl->v[fl->n++] = (struct offline_folder){ .name = name, .alt_name = alt,
-		.fs_path = fs, .messages = messages, .bytes = bytes };
+	fl->v[fl->n++] = (struct offline_folder){
+		.name = name, .alt_name = alt, .fs_path = fs, .messages = messages, .bytes = bytes
+	};
 }
 
 static void folder_free(struct offline_folder *f)
@@ -119,8 +119,7 @@ static int folder_cmp(const void *pa, const void *pb)
 	return strcmp(a->fs_path ? a->fs_path : "", b->fs_path ? b->fs_path : "");
 }
 
-const struct offline_folder *offline_tree_find(const struct folder_list *fl,
-					       const char *name)
+const struct offline_folder *offline_tree_find(const struct folder_list *fl, const char *name)
 {
 	size_t lo = 0, hi = fl->n;
 	while (lo < hi) {
@@ -178,8 +177,7 @@ static void finalize(struct walk *w)
 	size_t n0 = fl->n;
 	for (size_t i = 0; i < n0; i++) {
 		const char *name = fl->v[i].name;
-		for (const char *p = strchr(name, '/'); p != NULL;
-		     p = strchr(p + 1, '/')) {
+		for (const char *p = strchr(name, '/'); p != NULL; p = strchr(p + 1, '/')) {
 			char *parent = mf_xstrndup(name, (size_t)(p - name));
 			bool have = false;
 			for (size_t j = n0; j < fl->n && !have; j++)
@@ -197,7 +195,8 @@ static void finalize(struct walk *w)
 	for (size_t i = 0; i < fl->n; i++) {
 		if (o > 0 && strcmp(fl->v[o - 1].name, fl->v[i].name) == 0) {
 			if (fl->v[i].fs_path != NULL && w->warn != NULL)
-				w->warn(w->warn_aux, "%s: folder name \"%s\" "
+				w->warn(w->warn_aux,
+					"%s: folder name \"%s\" "
 					"already used by %s: skipped",
 					fl->v[i].fs_path, fl->v[i].name,
 					fl->v[o - 1].fs_path ? fl->v[o - 1].fs_path
@@ -272,9 +271,8 @@ static bool is_dir(const char *path)
 
 /* A top-level "Inbox"/"inbox" is the inbox; the raw name stays as the
  * alternative in case a real INBOX exists too. */
-static struct offline_folder *add_named(struct walk *w, const char *prefix,
-					 const char *leaf, char *fs,
-					 uint64_t messages, uint64_t bytes)
+static struct offline_folder *add_named(struct walk *w, const char *prefix, const char *leaf,
+					char *fs, uint64_t messages, uint64_t bytes)
 {
 	char *name = name_join(prefix, leaf);
 	char *alt = NULL;
@@ -295,19 +293,24 @@ static struct offline_folder *add_named(struct walk *w, const char *prefix,
  * Dovecot/UW index files). */
 static bool mbox_skip_file(const char *name)
 {
-	static const char *const ext[] = { ".msf", ".dat", ".html", ".htm",
-		".json", ".sqlite", ".db", ".idx", ".index", ".toc", ".lock",
-		".cmeta", ".ev-summary", ".ev-summary-meta", ".data", ".plist",
-		".log", ".bak", ".eml", "~" };
+	static const char *const ext[] = { ".msf",        ".dat",
+					   ".html",       ".htm",
+					   ".json",       ".sqlite",
+					   ".db",         ".idx",
+					   ".index",      ".toc",
+					   ".lock",       ".cmeta",
+					   ".ev-summary", ".ev-summary-meta",
+					   ".data",       ".plist",
+					   ".log",        ".bak",
+					   ".eml",        "~" };
 	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
 		if (ends_with(name, ext[i]))
 			return true;
-	return strncmp(name, "dovecot.", 8) == 0 ||
-	       strcmp(name, "table_of_contents") == 0;
+	return strncmp(name, "dovecot.", 8) == 0 || strcmp(name, "table_of_contents") == 0;
 }
 
-static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
-		      const struct visit *here, bool apple)
+static void walk_mbox(struct walk *w, const char *dir, const char *prefix, const struct visit *here,
+		      bool apple)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -339,11 +342,9 @@ static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
 				leaf = offline_name_from_bytes(nm, ln - 5);
 				mbox_file = path_join(full, "mbox");
 				struct stat ms;
-				is_apple = stat(mbox_file, &ms) == 0 &&
-					   S_ISREG(ms.st_mode);
+				is_apple = stat(mbox_file, &ms) == 0 && S_ISREG(ms.st_mode);
 				if (is_apple)
-					add_named(w, prefix, leaf, mbox_file,
-						  MF_COUNT_UNKNOWN,
+					add_named(w, prefix, leaf, mbox_file, MF_COUNT_UNKNOWN,
 						  (uint64_t)ms.st_size);
 				else
 					free(mbox_file);
@@ -359,9 +360,9 @@ static void walk_mbox(struct walk *w, const char *dir, const char *prefix,
 			size_t ln = strlen(nm);
 			bool strip = ends_with(nm, ".mbox") && ln > 5;
 			char *leaf = offline_name_from_bytes(nm, strip ? ln - 5 : ln);
-			struct offline_folder *f = add_named(
-				w, prefix, leaf, full, MF_COUNT_UNKNOWN,
-				(uint64_t)st.st_size);
+			struct offline_folder *f =
+				add_named(w, prefix, leaf, full, MF_COUNT_UNKNOWN,
+					  (uint64_t)st.st_size);
 			if (strip && f->alt_name == NULL) /* "Sent" and
 							     "Sent.mbox" */
 				f->alt_name = name_join(prefix, nm);
@@ -396,8 +397,7 @@ static bool maildir_counts(const char *dir, uint64_t *msgs, uint64_t *bytes)
 			struct stat st;
 			if (de->d_name[0] == '.')
 				continue;
-			if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
-			    !S_ISREG(st.st_mode))
+			if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
 				continue;
 			(*msgs)++;
 			*bytes += (uint64_t)st.st_size;
@@ -407,8 +407,7 @@ static bool maildir_counts(const char *dir, uint64_t *msgs, uint64_t *bytes)
 	return any;
 }
 
-static void add_maildir(struct walk *w, const char *prefix, const char *leaf,
-			const char *dir)
+static void add_maildir(struct walk *w, const char *prefix, const char *leaf, const char *dir)
 {
 	uint64_t m, b;
 	if (maildir_counts(dir, &m, &b))
@@ -416,8 +415,8 @@ static void add_maildir(struct walk *w, const char *prefix, const char *leaf,
 }
 
 /* Nested maildirs: any directory holding cur/ or new/ is a folder. */
-static void walk_maildir_nested(struct walk *w, const char *dir,
-				const char *name, const struct visit *here)
+static void walk_maildir_nested(struct walk *w, const char *dir, const char *name,
+				const struct visit *here)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -425,8 +424,8 @@ static void walk_maildir_nested(struct walk *w, const char *dir,
 		return;
 	for (size_t i = 0; names[i] != NULL; i++) {
 		const char *nm = names[i];
-		if (nm[0] == '.' || strcmp(nm, "cur") == 0 ||
-		    strcmp(nm, "new") == 0 || strcmp(nm, "tmp") == 0)
+		if (nm[0] == '.' || strcmp(nm, "cur") == 0 || strcmp(nm, "new") == 0 ||
+		    strcmp(nm, "tmp") == 0)
 			continue;
 		char *full = path_join(dir, nm);
 		struct stat st;
@@ -479,16 +478,15 @@ static void add_maildirpp(struct walk *w, const char *root, const char *nm)
 	char *full = path_join(root, nm);
 	uint64_t m, b;
 	if (is_dir(full) && maildir_counts(full, &m, &b))
-		fl_add(w->fl, (char *)name.data,
-		       offline_name_from_bytes(nm + 1, strlen(nm + 1)), full, m, b);
+		fl_add(w->fl, (char *)name.data, offline_name_from_bytes(nm + 1, strlen(nm + 1)),
+		       full, m, b);
 	else {
 		free(full);
 		mf_buf_free(&name);
 	}
 }
 
-static void walk_maildir(struct walk *w, const char *root,
-			 const struct visit *here)
+static void walk_maildir(struct walk *w, const char *root, const struct visit *here)
 {
 	add_maildir(w, NULL, "INBOX", root);
 	int e = 0;
@@ -507,8 +505,7 @@ static void walk_maildir(struct walk *w, const char *root,
 /* ------------------------------------------------------------------ */
 /* .eml trees                                                          */
 
-static void walk_eml(struct walk *w, const char *dir, const char *prefix,
-		     const struct visit *here)
+static void walk_eml(struct walk *w, const char *dir, const char *prefix, const struct visit *here)
 {
 	int e = 0;
 	char **names = list_dir(dir, &e);
@@ -529,8 +526,7 @@ static void walk_eml(struct walk *w, const char *dir, const char *prefix,
 			if (S_ISREG(st.st_mode) && ends_with(nm, ".eml")) {
 				msgs++;
 				bytes += (uint64_t)st.st_size;
-			} else if (S_ISDIR(st.st_mode) &&
-				   enter(w, full, &st, here, &sub_v)) {
+			} else if (S_ISDIR(st.st_mode) && enter(w, full, &st, here, &sub_v)) {
 				char *leaf = offline_name_from_bytes(nm, strlen(nm));
 				char *sub = name_join(prefix, leaf);
 				walk_eml(w, full, sub, &sub_v);
@@ -542,14 +538,12 @@ static void walk_eml(struct walk *w, const char *dir, const char *prefix,
 	}
 	if (msgs > 0) {
 		if (prefix == NULL) {
-			fl_add(w->fl, mf_xstrdup("INBOX"), NULL, mf_xstrdup(dir),
-			       msgs, bytes);
+			fl_add(w->fl, mf_xstrdup("INBOX"), NULL, mf_xstrdup(dir), msgs, bytes);
 		} else {
 			const char *slash = strrchr(prefix, '/');
-			char *parent = slash ? mf_xstrndup(prefix, (size_t)(slash - prefix))
-					     : NULL;
-			add_named(w, parent, slash ? slash + 1 : prefix,
-				  mf_xstrdup(dir), msgs, bytes);
+			char *parent = slash ? mf_xstrndup(prefix, (size_t)(slash - prefix)) : NULL;
+			add_named(w, parent, slash ? slash + 1 : prefix, mf_xstrdup(dir), msgs,
+				  bytes);
 			free(parent);
 		}
 	}
@@ -558,30 +552,23 @@ static void walk_eml(struct walk *w, const char *dir, const char *prefix,
 	free(names);
 }
 
-int offline_tree_build(enum offline_kind kind, const char *root,
-		       struct folder_list *fl, offline_warn_fn *warn,
-		       void *warn_aux, struct mf_error *err)
+int offline_tree_build(enum offline_kind kind, const char *root, struct folder_list *fl,
+		       offline_warn_fn *warn, void *warn_aux, struct mf_error *err)
 {
 	struct walk w = { kind, fl, warn, warn_aux };
 	struct stat st;
 	struct visit top;
-	if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    !enter(&w, root, &st, NULL, &top))
+	if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode) || !enter(&w, root, &st, NULL, &top))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: %s: not a readable directory",
-				    kind == OFFLINE_MBOX ? "mbox"
-				    : kind == OFFLINE_MAILDIR ? "maildir" : "eml",
+				    kind == OFFLINE_MBOX      ? "mbox"
+				    : kind == OFFLINE_MAILDIR ? "maildir"
+							      : "eml",
 				    root);
 	switch (kind) {
-	case OFFLINE_MBOX:
-		walk_mbox(&w, root, NULL, &top, false);
-		break;
-	case OFFLINE_MAILDIR:
-		walk_maildir(&w, root, &top);
-		break;
-	case OFFLINE_EML:
-		walk_eml(&w, root, NULL, &top);
-		break;
+	case OFFLINE_MBOX: walk_mbox(&w, root, NULL, &top, false); break;
+	case OFFLINE_MAILDIR: walk_maildir(&w, root, &top); break;
+	case OFFLINE_EML: walk_eml(&w, root, NULL, &top); break;
 	}
 	finalize(&w);
 	return MF_OK;

@@ -13,8 +13,7 @@
 #include <mailferry/net.h>
 #include <openssl/evp.h>
 
-static int conn_fill(void *ctx, void *buf, size_t cap, size_t *n_r,
-		     struct mf_error *err)
+static int conn_fill(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err)
 {
 	return mf_conn_read_some(ctx, buf, cap, n_r, err);
 }
@@ -26,8 +25,7 @@ static void buf_wipe_free(struct mf_buf *b)
 	mf_buf_free(b);
 }
 
-int pop3_client_send(struct pop3_client *c, const char *cmd,
-		     struct mf_error *err)
+int pop3_client_send(struct pop3_client *c, const char *cmd, struct mf_error *err)
 {
 	int st = mf_conn_write_str(c->conn, cmd, err);
 	if (st == MF_OK)
@@ -40,8 +38,8 @@ int pop3_client_send(struct pop3_client *c, const char *cmd,
 }
 
 /* Read one reply line and classify it (a SASL "+ " continuation too). */
-static int read_reply(struct pop3_client *c, enum pop3_reply *kind_r,
-		      const char **text_r, struct mf_error *err)
+static int read_reply(struct pop3_client *c, enum pop3_reply *kind_r, const char **text_r,
+		      struct mf_error *err)
 {
 	/* Send whatever is queued before waiting for its answer. */
 	int st = mf_conn_flush(c->conn, err);
@@ -57,14 +55,13 @@ static int read_reply(struct pop3_client *c, enum pop3_reply *kind_r,
 	if (*kind_r == POP3_REPLY_BAD) {
 		c->broken = true;
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-				    "%s: unexpected server reply \"%.80s\"",
-				    c->label, (const char *)c->line.data);
+				    "%s: unexpected server reply \"%.80s\"", c->label,
+				    (const char *)c->line.data);
 	}
 	return MF_OK;
 }
 
-int pop3_client_status(struct pop3_client *c, bool *ok_r, const char **text_r,
-		       struct mf_error *err)
+int pop3_client_status(struct pop3_client *c, bool *ok_r, const char **text_r, struct mf_error *err)
 {
 	enum pop3_reply kind;
 	const char *text;
@@ -74,8 +71,8 @@ int pop3_client_status(struct pop3_client *c, bool *ok_r, const char **text_r,
 	if (kind == POP3_REPLY_CONT) {
 		c->broken = true;
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-				    "%s: unexpected continuation \"%.80s\"",
-				    c->label, (const char *)c->line.data);
+				    "%s: unexpected continuation \"%.80s\"", c->label,
+				    (const char *)c->line.data);
 	}
 	*ok_r = kind == POP3_REPLY_OK;
 	if (text_r != NULL)
@@ -93,8 +90,8 @@ static int simple_cmd(struct pop3_client *c, const char *cmd, const char *what,
 	if (st == MF_OK)
 		st = pop3_client_status(c, &ok, &text, err);
 	if (st == MF_OK && !ok)
-		st = mf_error_set(err, fail_st, MF_RETRY_NEVER,
-				  "%s: %s refused: %s", c->label, what, text);
+		st = mf_error_set(err, fail_st, MF_RETRY_NEVER, "%s: %s refused: %s", c->label,
+				  what, text);
 	return st;
 }
 
@@ -121,8 +118,8 @@ static int read_capa(struct pop3_client *c, struct mf_error *err)
 }
 
 int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
-		     const struct mf_conn_opts *opts, bool starttls,
-		     const char *label, struct mf_error *err)
+		     const struct mf_conn_opts *opts, bool starttls, const char *label,
+		     struct mf_error *err)
 {
 	bool ok;
 	const char *text;
@@ -138,8 +135,7 @@ int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
 		return st;
 	if (!ok)
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				    "%s: server refused the connection: %s",
-				    c->label, text);
+				    "%s: server refused the connection: %s", c->label, text);
 	c->apop_ts = pop3_apop_timestamp(text);
 	st = read_capa(c, err);
 	if (st != MF_OK || !starttls)
@@ -148,7 +144,8 @@ int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: server does not offer STLS; use "
 				    "pop3s:// or, on a trusted network only, "
-				    "?tls=none", c->label);
+				    "?tls=none",
+				    c->label);
 	st = simple_cmd(c, "STLS", "STLS", MF_ERR_ACCOUNT, err);
 	if (st != MF_OK)
 		return st;
@@ -158,7 +155,8 @@ int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
 		c->broken = true;
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: server sent data after its STLS "
-				    "reply, before TLS started", c->label);
+				    "reply, before TLS started",
+				    c->label);
 	}
 	st = mf_conn_start_tls(c->conn, err);
 	if (st != MF_OK)
@@ -168,23 +166,22 @@ int pop3_client_open(struct pop3_client *c, const struct mf_host *host,
 	return read_capa(c, err);
 }
 
-static int login_fail(struct pop3_client *c, const struct pop3_login *login,
-		      const char *how, const char *text, struct mf_error *err)
+static int login_fail(struct pop3_client *c, const struct pop3_login *login, const char *how,
+		      const char *text, struct mf_error *err)
 {
 	/* RFC 3206: [IN-USE] (maildrop locked) and [SYS/TEMP] are
 	 * temporary; anything else means the credentials were refused. */
 	if (pop3_err_is_temporary(text))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				    "%s: %s login of %s failed for now: %s",
-				    c->label, how, login->user, text);
-	return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
-			    "%s: %s login of %s refused: %s", c->label, how,
-			    login->user, text);
+				    "%s: %s login of %s failed for now: %s", c->label, how,
+				    login->user, text);
+	return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER, "%s: %s login of %s refused: %s",
+			    c->label, how, login->user, text);
 }
 
 /* Send a command holding a secret: the buffer is wiped afterwards. */
-static int secret_cmd(struct pop3_client *c, struct mf_buf *cmd, bool *ok_r,
-		      const char **text_r, struct mf_error *err)
+static int secret_cmd(struct pop3_client *c, struct mf_buf *cmd, bool *ok_r, const char **text_r,
+		      struct mf_error *err)
 {
 	int st = pop3_client_send(c, (const char *)cmd->data, err);
 	buf_wipe_free(cmd);
@@ -193,8 +190,7 @@ static int secret_cmd(struct pop3_client *c, struct mf_buf *cmd, bool *ok_r,
 	return st;
 }
 
-static int login_user(struct pop3_client *c, const struct pop3_login *login,
-		      struct mf_error *err)
+static int login_user(struct pop3_client *c, const struct pop3_login *login, struct mf_error *err)
 {
 	struct mf_buf cmd = { 0 };
 	bool ok;
@@ -216,8 +212,7 @@ static int login_user(struct pop3_client *c, const struct pop3_login *login,
 	return st;
 }
 
-bool pop3_apop_digest(const char *timestamp, const char *password,
-		      char hex_r[33])
+bool pop3_apop_digest(const char *timestamp, const char *password, char hex_r[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
@@ -234,8 +229,7 @@ bool pop3_apop_digest(const char *timestamp, const char *password,
 	return true;
 }
 
-static int login_apop(struct pop3_client *c, const struct pop3_login *login,
-		      struct mf_error *err)
+static int login_apop(struct pop3_client *c, const struct pop3_login *login, struct mf_error *err)
 {
 	char hex[33];
 	struct mf_buf cmd = { 0 };
@@ -245,11 +239,13 @@ static int login_apop(struct pop3_client *c, const struct pop3_login *login,
 	if (c->apop_ts == NULL)
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 				    "%s: auth=apop asked, but the greeting "
-				    "has no APOP timestamp", c->label);
+				    "has no APOP timestamp",
+				    c->label);
 	if (!pop3_apop_digest(c->apop_ts, login->password, hex))
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "%s: APOP needs MD5, which this OpenSSL "
-				    "does not provide", c->label);
+				    "does not provide",
+				    c->label);
 	mf_buf_printf(&cmd, "APOP %s %s", login->user, hex);
 	explicit_bzero(hex, sizeof(hex));
 	int st = secret_cmd(c, &cmd, &ok, &text, err);
@@ -262,8 +258,8 @@ static int login_apop(struct pop3_client *c, const struct pop3_login *login,
  * then the base64 response b64 (wiped here).  An error challenge
  * ("+ " with JSON, as XOAUTH2 sends before refusing) is answered with an
  * empty line, after which the server sends -ERR. */
-static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login,
-			 const char *mech, char *b64, struct mf_error *err)
+static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login, const char *mech,
+			 char *b64, struct mf_error *err)
 {
 	struct mf_buf cmd = { 0 };
 	const char *text;
@@ -280,8 +276,8 @@ static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login,
 			     ? login_fail(c, login, how, text, err)
 			     : mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 					    "%s: %s: expected \"+ \","
-					    " got \"%.80s\"", c->label, how,
-					    (const char *)c->line.data);
+					    " got \"%.80s\"",
+					    c->label, how, (const char *)c->line.data);
 	if (st == MF_OK) {
 		mf_buf_append_str(&cmd, b64);
 		st = pop3_client_send(c, (const char *)cmd.data, err);
@@ -301,8 +297,7 @@ static int sasl_two_step(struct pop3_client *c, const struct pop3_login *login,
 	return st;
 }
 
-static int login_plain(struct pop3_client *c, const struct pop3_login *login,
-		       struct mf_error *err)
+static int login_plain(struct pop3_client *c, const struct pop3_login *login, struct mf_error *err)
 {
 	/* The authzid is the mailbox to open when logging in as a master
 	 * user. */
@@ -319,8 +314,7 @@ static int login_xoauth2(struct pop3_client *c, const struct pop3_login *login,
 	return sasl_two_step(c, login, "XOAUTH2", b64, err);
 }
 
-int pop3_client_login(struct pop3_client *c, const struct pop3_login *login,
-		      struct mf_error *err)
+int pop3_client_login(struct pop3_client *c, const struct pop3_login *login, struct mf_error *err)
 {
 	enum pop3_auth m = login->method;
 	if (login->password == NULL)
@@ -330,21 +324,15 @@ int pop3_client_login(struct pop3_client *c, const struct pop3_login *login,
 				    "MAILFERRY_SOURCE_PASSWORD)",
 				    c->label, login->user);
 	if (m == POP3_AUTH_DEFAULT)
-		m = c->caps.sasl_plain || login->authzid != NULL
-			    ? POP3_AUTH_PLAIN
-			    : POP3_AUTH_USER;
+		m = c->caps.sasl_plain || login->authzid != NULL ? POP3_AUTH_PLAIN : POP3_AUTH_USER;
 	switch (m) {
-	case POP3_AUTH_APOP:
-		return login_apop(c, login, err);
-	case POP3_AUTH_PLAIN:
-		return login_plain(c, login, err);
-	case POP3_AUTH_XOAUTH2:
-		return login_xoauth2(c, login, err);
+	case POP3_AUTH_APOP: return login_apop(c, login, err);
+	case POP3_AUTH_PLAIN: return login_plain(c, login, err);
+	case POP3_AUTH_XOAUTH2: return login_xoauth2(c, login, err);
 	default:
 		if (login->authzid != NULL)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-					    "%s: authzid= needs auth=plain",
-					    c->label);
+					    "%s: authzid= needs auth=plain", c->label);
 		return login_user(c, login, err);
 	}
 }

@@ -12,8 +12,7 @@
 #include <mailferry/date.h>
 #include <mailferry/mime.h>
 
-void pop3_rd_init(struct pop3_rd *rd, pop3_fill_fn *fill, void *ctx,
-		  const char *label)
+void pop3_rd_init(struct pop3_rd *rd, pop3_fill_fn *fill, void *ctx, const char *label)
 {
 	rd->fill = fill;
 	rd->fill_ctx = ctx;
@@ -30,14 +29,12 @@ static int rd_fill(struct pop3_rd *rd, struct mf_error *err)
 		return st;
 	if (n == 0 || n > sizeof(rd->buf))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-				    "%s: connection closed by the server",
-				    rd->label);
+				    "%s: connection closed by the server", rd->label);
 	rd->len = n;
 	return MF_OK;
 }
 
-int pop3_rd_line(struct pop3_rd *rd, struct mf_buf *line, size_t max,
-		 struct mf_error *err)
+int pop3_rd_line(struct pop3_rd *rd, struct mf_buf *line, size_t max, struct mf_error *err)
 {
 	mf_buf_clear(line);
 	for (;;) {
@@ -54,15 +51,15 @@ int pop3_rd_line(struct pop3_rd *rd, struct mf_buf *line, size_t max,
 		if (line->len + take > max + 1)
 			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 					    "%s: server sent a line longer "
-					    "than %zu bytes", rd->label, max);
+					    "than %zu bytes",
+					    rd->label, max);
 		mf_buf_append(line, start, take);
 		rd->pos += take + (nl != NULL ? 1 : 0);
 		if (nl != NULL) {
 			if (line->len > 0 && line->data[line->len - 1] == '\r')
 				line->data[--line->len] = '\0';
 			if (line->len > max)
-				return mf_error_set(err, MF_ERR_ACCOUNT,
-						    MF_RETRY_NEVER,
+				return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
 						    "%s: server sent a line "
 						    "longer than %zu bytes",
 						    rd->label, max);
@@ -106,8 +103,8 @@ bool pop3_err_is_temporary(const char *text)
 	       mf_ascii_strncasecmp(text, "[SYS/TEMP]", 10) == 0;
 }
 
-size_t pop3_ml_decode(struct pop3_ml *ml, const unsigned char *in, size_t len,
-		      unsigned char *out, size_t *out_len_r)
+size_t pop3_ml_decode(struct pop3_ml *ml, const unsigned char *in, size_t len, unsigned char *out,
+		      size_t *out_len_r)
 {
 	size_t o = 0, i = 0;
 	while (i < len && ml->state != POP3_ML_DONE) {
@@ -129,10 +126,8 @@ size_t pop3_ml_decode(struct pop3_ml *ml, const unsigned char *in, size_t len,
 				break;
 			}
 			{
-				const unsigned char *nl =
-					memchr(in + i, '\n', len - i);
-				size_t run = nl != NULL ? (size_t)(nl - (in + i))
-							: len - i;
+				const unsigned char *nl = memchr(in + i, '\n', len - i);
+				size_t run = nl != NULL ? (size_t)(nl - (in + i)) : len - i;
 				memcpy(out + o, in + i, run);
 				o += run;
 				i += run;
@@ -162,8 +157,7 @@ size_t pop3_ml_decode(struct pop3_ml *ml, const unsigned char *in, size_t len,
 			out[o++] = ch;
 			ml->state = POP3_ML_MID;
 			break;
-		case POP3_ML_DONE:
-			break;
+		case POP3_ML_DONE: break;
 		}
 	}
 	ml->out_bytes += o;
@@ -171,8 +165,8 @@ size_t pop3_ml_decode(struct pop3_ml *ml, const unsigned char *in, size_t len,
 	return i;
 }
 
-int pop3_rd_body(struct pop3_rd *rd, struct pop3_ml *ml, unsigned char *out,
-		 size_t cap, size_t *n_r, bool *done_r, struct mf_error *err)
+int pop3_rd_body(struct pop3_rd *rd, struct pop3_ml *ml, unsigned char *out, size_t cap,
+		 size_t *n_r, bool *done_r, struct mf_error *err)
 {
 	*n_r = 0;
 	*done_r = ml->state == POP3_ML_DONE;
@@ -186,8 +180,7 @@ int pop3_rd_body(struct pop3_rd *rd, struct pop3_ml *ml, unsigned char *out,
 		/* out needs take + 1 bytes (a held CR comes out late) */
 		if (take > cap - 1)
 			take = cap - 1;
-		size_t used = pop3_ml_decode(ml, rd->buf + rd->pos, take, out,
-					     n_r);
+		size_t used = pop3_ml_decode(ml, rd->buf + rd->pos, take, out, n_r);
 		rd->pos += used;
 		*done_r = ml->state == POP3_ML_DONE;
 	}
@@ -280,8 +273,7 @@ bool pop3_parse_list_line(const char *line, uint64_t *num_r, uint64_t *size_r)
 	return take_number(&p, size_r);
 }
 
-bool pop3_parse_uidl_line(const char *line, size_t len, uint64_t *num_r,
-			  char **id_r)
+bool pop3_parse_uidl_line(const char *line, size_t len, uint64_t *num_r, char **id_r)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const char *p = line, *end = line + len;
@@ -296,8 +288,7 @@ bool pop3_parse_uidl_line(const char *line, size_t len, uint64_t *num_r,
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	const char *id = p;
-	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' &&
-	       *p != '\n' && *p != '\0')
+	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0')
 		p++;
 	size_t idlen = (size_t)(p - id);
 	while (p < end && (*p == ' ' || *p == '\t'))
@@ -328,25 +319,21 @@ char *pop3_apop_timestamp(const char *greeting)
 	if (gt == NULL || gt == lt + 1)
 		return NULL;
 	for (const char *p = lt + 1; p < gt; p++)
-		if ((unsigned char)*p <= 0x20 || *p == '<' ||
-		    (unsigned char)*p >= 0x7f)
+		if ((unsigned char)*p <= 0x20 || *p == '<' || (unsigned char)*p >= 0x7f)
 			return NULL;
 	return mf_xstrndup(lt, (size_t)(gt - lt) + 1);
 }
 
-bool pop3_header_date(const unsigned char *hdr, size_t len, int64_t *epoch_r,
-		      int32_t *tz_r)
+bool pop3_header_date(const unsigned char *hdr, size_t len, int64_t *epoch_r, int32_t *tz_r)
 {
 	struct mf_buf v = { 0 };
 	bool ok = false;
 	/* The newest hop (topmost Received:) is the final delivery into
 	 * this maildrop: what an IMAP server would call the internal date. */
 	if (mf_header_received_date(hdr, len, MF_RECEIVED_NEWEST, &v))
-		ok = mf_parse_rfc5322_date((const char *)v.data, v.len,
-					   epoch_r, tz_r);
+		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r, tz_r);
 	if (!ok && mf_header_find(hdr, len, "Date", false, &v))
-		ok = mf_parse_rfc5322_date((const char *)v.data, v.len,
-					   epoch_r, tz_r);
+		ok = mf_parse_rfc5322_date((const char *)v.data, v.len, epoch_r, tz_r);
 	mf_buf_free(&v);
 	return ok;
 }

@@ -32,7 +32,7 @@ struct pop3_msg {
 struct mf_source {
 	const struct mf_host *host;
 	struct pop3_client c;
-	char who[256];  /* "alice@mail.example.com" */
+	char who[256];         /* "alice@mail.example.com" */
 	uint64_t count, total; /* STAT */
 	bool mark_seen;
 	bool peek; /* TOP n <huge> instead of RETR: see README.md */
@@ -42,8 +42,7 @@ struct mf_source {
 
 #define LOG(s, lvl, ...) (s)->host->log((s)->host->host_ctx, lvl, __VA_ARGS__)
 
-static int pop3_init(const struct mf_host *host, void **ctx_r,
-		     struct mf_error *err)
+static int pop3_init(const struct mf_host *host, void **ctx_r, struct mf_error *err)
 {
 	(void)err;
 	struct pop3_ctx *pc = mf_xcalloc(1, sizeof(*pc));
@@ -78,15 +77,14 @@ static int read_stat(struct mf_source *s, struct mf_error *err)
 	if (st != MF_OK)
 		return st;
 	if (!ok || !pop3_parse_stat(text, &s->count, &s->total))
-		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				    "%s: STAT failed: %.100s", s->c.label,
-				    text);
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER, "%s: STAT failed: %.100s",
+				    s->c.label, text);
 	/* A million messages is plenty for one maildrop; more is a hostile
 	 * or broken server asking us for gigabytes of bookkeeping. */
 	if (s->count > 10000000)
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
-				    "%s: STAT claims %llu messages",
-				    s->c.label, (unsigned long long)s->count);
+				    "%s: STAT claims %llu messages", s->c.label,
+				    (unsigned long long)s->count);
 	return MF_OK;
 }
 
@@ -98,10 +96,13 @@ static int service_token(const struct mf_host *h, const struct mf_account *acct,
 	    h->struct_size < offsetof(struct mf_host, oauth_token) + sizeof(h->oauth_token))
 		return mf_error_set(err, MF_ERR_AUTH, MF_RETRY_NEVER,
 				    "pop3: %s: no password or token given, and this mailferry "
-				    "has no OAuth token service", acct->id);
+				    "has no OAuth token service",
+				    acct->id);
 	struct mf_oauth_request req = {
-		.struct_size = sizeof(req), .scope = imapc_oauth_scope(acct->host),
-		.subject = acct->user, .refresh = refresh,
+		.struct_size = sizeof(req),
+		.scope = imapc_oauth_scope(acct->host),
+		.subject = acct->user,
+		.refresh = refresh,
 	};
 	return h->oauth_token(h->host_ctx, acct, &req, token_r, err);
 }
@@ -130,23 +131,18 @@ static int login_maybe_oauth(struct mf_source *s, const struct mf_account *acct,
 	return st;
 }
 
-static int pop3_open(void *ctx, const struct mf_account *acct,
-		     struct mf_source **src_r, struct mf_error *err)
+static int pop3_open(void *ctx, const struct mf_account *acct, struct mf_source **src_r,
+		     struct mf_error *err)
 {
 	struct pop3_ctx *pc = ctx;
 	const struct mf_host *h = pc->host;
 	*src_r = NULL;
 	bool implicit = strcmp(acct->scheme, "pop3s") == 0;
-	if (acct->host == NULL || *acct->host == '\0' || acct->user == NULL ||
-	    *acct->user == '\0')
+	if (acct->host == NULL || *acct->host == '\0' || acct->user == NULL || *acct->user == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "pop3: %s: need %s://USER@HOST[:PORT]",
-				    acct->id, acct->scheme);
-	struct pop3_login login = { .user = acct->user,
-				    .password = acct->password };
-	login.authzid = acct->authzid != NULL
-				? acct->authzid
-				: mf_account_option(acct, "authzid");
+				    "pop3: %s: need %s://USER@HOST[:PORT]", acct->id, acct->scheme);
+	struct pop3_login login = { .user = acct->user, .password = acct->password };
+	login.authzid = acct->authzid != NULL ? acct->authzid : mf_account_option(acct, "authzid");
 	const char *auth = mf_account_option(acct, "auth");
 	if (auth == NULL || *auth == '\0')
 		login.method = POP3_AUTH_DEFAULT;
@@ -161,26 +157,25 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 	else
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "pop3: %s: unknown auth=%s (user, apop, "
-				    "plain or xoauth2)", acct->id, auth);
+				    "plain or xoauth2)",
+				    acct->id, auth);
 	const char *tls = mf_account_option(acct, "tls");
 	bool plain = tls != NULL && strcmp(tls, "none") == 0;
-	if (tls != NULL && !plain && strcmp(tls, "starttls") != 0 &&
-	    strcmp(tls, "implicit") != 0)
+	if (tls != NULL && !plain && strcmp(tls, "starttls") != 0 && strcmp(tls, "implicit") != 0)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "pop3: %s: unknown tls=%s (none, "
-				    "starttls or implicit)", acct->id, tls);
+				    "starttls or implicit)",
+				    acct->id, tls);
 	if (tls != NULL && strcmp(tls, "implicit") == 0)
 		implicit = true;
 	if (implicit && plain)
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				    "pop3: %s: pop3s:// with tls=none",
-				    acct->id);
+				    "pop3: %s: pop3s:// with tls=none", acct->id);
 
 	struct mf_source *s = mf_xcalloc(1, sizeof(*s));
 	s->host = h;
 	pop3_spool_init(&s->spool, POP3_MEM_SPOOL,
-			setting(h, "tmpdir") != NULL ? setting(h, "tmpdir")
-						     : getenv("TMPDIR"));
+			setting(h, "tmpdir") != NULL ? setting(h, "tmpdir") : getenv("TMPDIR"));
 	*src_r = s;
 	snprintf(s->who, sizeof(s->who), "%s@%s", acct->user, acct->host);
 	s->mark_seen = is_one(mf_account_option(acct, "mark-seen")) ||
@@ -188,8 +183,7 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 	/* Dovecot (pop3_no_flag_updates = no, the default) and others set
 	 * \Seen on RETR'd messages at QUIT; TOP does not, so peek=1 leaves
 	 * even the flags on the server alone. */
-	s->peek = is_one(mf_account_option(acct, "peek")) ||
-		  is_one(setting(h, "pop3-peek"));
+	s->peek = is_one(mf_account_option(acct, "peek")) || is_one(setting(h, "pop3-peek"));
 	if (mf_account_option(acct, "mark-seen") != NULL &&
 	    strcmp(mf_account_option(acct, "mark-seen"), "0") == 0)
 		s->mark_seen = false;
@@ -197,44 +191,44 @@ static int pop3_open(void *ctx, const struct mf_account *acct,
 	struct mf_conn_opts opts = {
 		.proto = implicit ? "pop3s" : "pop3",
 		.host = acct->host,
-		.port = acct->port ? acct->port : implicit ? 995 : 110,
+		.port = acct->port ? acct->port
+			: implicit ? 995
+				   : 110,
 		.tls = implicit,
 		.insecure = is_one(setting(h, "insecure")),
 		.ca_file = setting(h, "ca-file"),
 	};
 	const char *to = setting(h, "timeout");
 	uint64_t secs;
-	if (to != NULL && mf_parse_u64(to, strlen(to), &secs) && secs > 0 &&
-	    secs < 86400)
-		opts.connect_timeout_ms = opts.io_timeout_ms =
-			(unsigned)secs * 1000;
+	if (to != NULL && mf_parse_u64(to, strlen(to), &secs) && secs > 0 && secs < 86400)
+		opts.connect_timeout_ms = opts.io_timeout_ms = (unsigned)secs * 1000;
 	if (opts.insecure && !plain)
-		LOG(s, MF_LOG_WARN, "pop3: %s: TLS certificate NOT verified "
+		LOG(s, MF_LOG_WARN,
+		    "pop3: %s: TLS certificate NOT verified "
 		    "(insecure): anyone on the path can read the password "
-		    "and the mail", s->who);
+		    "and the mail",
+		    s->who);
 	if (plain)
-		LOG(s, MF_LOG_WARN, "pop3: %s: tls=none: the password and "
-		    "every message cross the network in clear text", s->who);
+		LOG(s, MF_LOG_WARN,
+		    "pop3: %s: tls=none: the password and "
+		    "every message cross the network in clear text",
+		    s->who);
 
 	char label[300];
 	snprintf(label, sizeof(label), "%s: %s", opts.proto, s->who);
-	int st = pop3_client_open(&s->c, h, &opts, !implicit && !plain, label,
-				  err);
+	int st = pop3_client_open(&s->c, h, &opts, !implicit && !plain, label, err);
 	if (st == MF_OK)
 		st = login_maybe_oauth(s, acct, &login, err);
 	if (st == MF_OK)
 		st = read_stat(s, err);
 	if (st == MF_OK)
-		LOG(s, MF_LOG_DEBUG, "%s: %llu messages, %llu bytes%s%s",
-		    s->c.label, (unsigned long long)s->count,
-		    (unsigned long long)s->total,
-		    s->c.caps.pipelining ? ", pipelining" : "",
-		    s->c.caps.uidl ? ", UIDL" : "");
+		LOG(s, MF_LOG_DEBUG, "%s: %llu messages, %llu bytes%s%s", s->c.label,
+		    (unsigned long long)s->count, (unsigned long long)s->total,
+		    s->c.caps.pipelining ? ", pipelining" : "", s->c.caps.uidl ? ", UIDL" : "");
 	return st;
 }
 
-static int pop3_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux,
-			     struct mf_error *err)
+static int pop3_list_folders(struct mf_source *s, mf_folder_cb *cb, void *aux, struct mf_error *err)
 {
 	(void)err;
 	struct mf_folder f = {
@@ -272,14 +266,12 @@ static int read_listing(struct mf_source *s, bool uidl, struct mf_error *err)
 			return MF_OK;
 		uint64_t n, size;
 		char *id = NULL;
-		bool ok = uidl ? pop3_parse_uidl_line((const char *)c->line.data,
-						      c->line.len, &n, &id)
-			       : pop3_parse_list_line((const char *)c->line.data,
-						      &n, &size);
+		bool ok = uidl ? pop3_parse_uidl_line((const char *)c->line.data, c->line.len, &n,
+						      &id)
+			       : pop3_parse_list_line((const char *)c->line.data, &n, &size);
 		if (!ok || n > s->count) {
-			LOG(s, MF_LOG_WARN, "%s: ignoring %s line \"%.80s\"",
-			    c->label, uidl ? "UIDL" : "LIST",
-			    (const char *)c->line.data);
+			LOG(s, MF_LOG_WARN, "%s: ignoring %s line \"%.80s\"", c->label,
+			    uidl ? "UIDL" : "LIST", (const char *)c->line.data);
 			free(id);
 			continue;
 		}
@@ -370,8 +362,7 @@ static int digest_ids(struct mf_source *s, struct mf_error *err)
 		free(s->msgs[i].id);
 		s->msgs[i].id = NULL;
 		while (st == MF_OK && sent < s->count && sent < i + window) {
-			snprintf(cmd, sizeof(cmd), "TOP %llu 0",
-				 (unsigned long long)++sent);
+			snprintf(cmd, sizeof(cmd), "TOP %llu 0", (unsigned long long)++sent);
 			st = pop3_client_send(c, cmd, err);
 		}
 		bool ok, done = false;
@@ -386,16 +377,14 @@ static int digest_ids(struct mf_source *s, struct mf_error *err)
 		pop3_ml_init(&ml);
 		while (st == MF_OK && !done) {
 			size_t n;
-			st = pop3_rd_body(&c->rd, &ml, buf, sizeof(buf), &n,
-					  &done, err);
+			st = pop3_rd_body(&c->rd, &ml, buf, sizeof(buf), &n, &done, err);
 			mf_sha256_update(h, buf, n);
 		}
 		if (st != MF_OK) {
 			c->broken = true;
 			break;
 		}
-		snprintf(cmd, sizeof(cmd), "\n%llu",
-			 (unsigned long long)s->msgs[i].size);
+		snprintf(cmd, sizeof(cmd), "\n%llu", (unsigned long long)s->msgs[i].size);
 		mf_sha256_update(h, cmd, strlen(cmd));
 		mf_sha256_final(h, md);
 		mf_hex(md, sizeof(md), hex);
@@ -437,15 +426,16 @@ static int index_messages(struct mf_source *s, struct mf_error *err)
 		return st;
 	if (ok_uidl && ids_usable(s))
 		return MF_OK;
-	LOG(s, MF_LOG_WARN, "%s: %s; identifying messages by a SHA-256 of "
+	LOG(s, MF_LOG_WARN,
+	    "%s: %s; identifying messages by a SHA-256 of "
 	    "their headers (TOP n 0) and size instead: a re-run still skips "
 	    "what was copied, but only while the maildrop is unchanged",
-	    c->label, ok_uidl ? "UIDL lists repeated or missing ids"
-			      : "server has no UIDL");
+	    c->label, ok_uidl ? "UIDL lists repeated or missing ids" : "server has no UIDL");
 	st = digest_ids(s, err);
 	for (uint64_t i = 0; st == MF_OK && i < s->count; i++)
 		if (s->msgs[i].id == NULL) {
-			LOG(s, MF_LOG_WARN, "%s: no TOP either: every message "
+			LOG(s, MF_LOG_WARN,
+			    "%s: no TOP either: every message "
 			    "is downloaded and identified by its content",
 			    c->label);
 			break;
@@ -464,8 +454,7 @@ static int spool_body(struct mf_source *s, struct mf_error *err)
 	pop3_spool_reset(&s->spool);
 	while (st == MF_OK && !done) {
 		size_t n;
-		st = pop3_rd_body(&s->c.rd, &ml, buf, sizeof(buf), &n, &done,
-				  err);
+		st = pop3_rd_body(&s->c.rd, &ml, buf, sizeof(buf), &n, &done, err);
 		if (st != MF_OK)
 			s->c.broken = true;
 		else
@@ -476,8 +465,8 @@ static int spool_body(struct mf_source *s, struct mf_error *err)
 	return st;
 }
 
-static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb,
-		   void *aux, struct mf_error *err)
+static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb, void *aux,
+		   struct mf_error *err)
 {
 	struct pop3_msg *m = &s->msgs[i];
 	char idbuf[80];
@@ -489,9 +478,10 @@ static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb,
 		id = idbuf;
 	}
 	if (m->size != UINT64_MAX && m->size != s->spool.store.size)
-		LOG(s, MF_LOG_DEBUG, "%s: message %llu: LIST said %llu octets, "
-		    "RETR gave %llu", s->c.label, (unsigned long long)i + 1,
-		    (unsigned long long)m->size,
+		LOG(s, MF_LOG_DEBUG,
+		    "%s: message %llu: LIST said %llu octets, "
+		    "RETR gave %llu",
+		    s->c.label, (unsigned long long)i + 1, (unsigned long long)m->size,
 		    (unsigned long long)s->spool.store.size);
 	struct mf_message msg = {
 		.source_id = id,
@@ -500,28 +490,26 @@ static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb,
 		.read = mf_spool_message_read,
 		.read_ctx = &s->spool.store,
 	};
-	if (!pop3_header_date(s->spool.head.data, s->spool.head.len,
-			      &msg.internal_date, &msg.tz_offset_min)) {
+	if (!pop3_header_date(s->spool.head.data, s->spool.head.len, &msg.internal_date,
+			      &msg.tz_offset_min)) {
 		msg.internal_date = (int64_t)time(NULL);
 		msg.tz_offset_min = 0;
 	}
 	return cb(&msg, aux, err);
 }
 
-static int pop3_fetch(struct mf_source *s, const char *folder,
-		      const struct mf_cursor *since, mf_message_cb *cb,
-		      void *aux, char **sync_state_r, struct mf_error *err)
+static int pop3_fetch(struct mf_source *s, const char *folder, const struct mf_cursor *since,
+		      mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err)
 {
 	struct pop3_client *c = &s->c;
 	if (sync_state_r != NULL)
 		*sync_state_r = NULL;
 	if (strcmp(folder, "INBOX") != 0)
 		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
-				    "%s: no folder %s (POP3 has only INBOX)",
-				    c->label, folder);
+				    "%s: no folder %s (POP3 has only INBOX)", c->label, folder);
 	if (c->broken)
-		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
-				    "%s: session out of step", c->label);
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW, "%s: session out of step",
+				    c->label);
 	free_msgs(s);
 	if (s->count == 0)
 		return MF_OK;
@@ -533,29 +521,26 @@ static int pop3_fetch(struct mf_source *s, const char *folder,
 	uint64_t *todo = mf_xmalloc((size_t)s->count * sizeof(*todo));
 	uint64_t ntodo = 0;
 	for (uint64_t i = 0; i < s->count; i++)
-		if (s->msgs[i].id == NULL || since == NULL ||
-		    since->have == NULL ||
+		if (s->msgs[i].id == NULL || since == NULL || since->have == NULL ||
 		    !since->have(s->msgs[i].id, since->have_aux))
 			todo[ntodo++] = i;
-	LOG(s, MF_LOG_INFO, "%s: INBOX: %llu of %llu messages to download",
-	    c->label, (unsigned long long)ntodo, (unsigned long long)s->count);
+	LOG(s, MF_LOG_INFO, "%s: INBOX: %llu of %llu messages to download", c->label,
+	    (unsigned long long)ntodo, (unsigned long long)s->count);
 
 	unsigned window = c->caps.pipelining ? POP3_WINDOW : 1;
 	uint64_t sent = 0;
 	for (uint64_t k = 0; k < ntodo && st == MF_OK; k++) {
 		uint64_t i = todo[k];
 		char cmd[48];
-		if (s->host->canceled != NULL &&
-		    s->host->canceled(s->host->host_ctx)) {
-			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
-					  "%s: canceled", c->label);
+		if (s->host->canceled != NULL && s->host->canceled(s->host->host_ctx)) {
+			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "%s: canceled",
+					  c->label);
 			break;
 		}
 		while (st == MF_OK && sent < ntodo && sent < k + window) {
 			/* RFC 1939 §7: TOP with more lines than the
 			 * body has returns the whole message. */
-			snprintf(cmd, sizeof(cmd),
-				 s->peek ? "TOP %llu 999999999" : "RETR %llu",
+			snprintf(cmd, sizeof(cmd), s->peek ? "TOP %llu 999999999" : "RETR %llu",
 				 (unsigned long long)todo[sent++] + 1);
 			st = pop3_client_send(c, cmd, err);
 		}
@@ -570,16 +555,14 @@ static int pop3_fetch(struct mf_source *s, const char *folder,
 			 * later run tries again. */
 			struct mf_error fe;
 			char idb[80];
-			snprintf(idb, sizeof(idb), "msg-%llu",
-				 (unsigned long long)i + 1);
+			snprintf(idb, sizeof(idb), "msg-%llu", (unsigned long long)i + 1);
 			mf_error_set(&fe, MF_ERR_MESSAGE, MF_RETRY_LATER,
 				     "%s: INBOX message %llu: %s refused: "
-				     "%.200s", c->label,
-				     (unsigned long long)i + 1,
-				     s->peek ? "TOP" : "RETR", text);
+				     "%.200s",
+				     c->label, (unsigned long long)i + 1, s->peek ? "TOP" : "RETR",
+				     text);
 			struct mf_message fm = {
-				.source_id = s->msgs[i].id ? s->msgs[i].id
-							   : idb,
+				.source_id = s->msgs[i].id ? s->msgs[i].id : idb,
 				.internal_date = MF_DATE_UNKNOWN,
 				.failure = &fe,
 			};

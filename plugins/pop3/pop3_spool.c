@@ -17,8 +17,7 @@
 
 #include <string.h>
 
-void pop3_spool_init(struct pop3_spool *sp, size_t mem_limit,
-		     const char *tmpdir)
+void pop3_spool_init(struct pop3_spool *sp, size_t mem_limit, const char *tmpdir)
 {
 	memset(sp, 0, sizeof(*sp));
 	mf_spool_init(&sp->store, mem_limit, tmpdir);
@@ -33,8 +32,7 @@ void pop3_spool_reset(struct pop3_spool *sp)
 	mf_sha256_final(sp->sha, junk); /* resets the context */
 }
 
-int pop3_spool_add(struct pop3_spool *sp, const unsigned char *p, size_t n,
-		   struct mf_error *err)
+int pop3_spool_add(struct pop3_spool *sp, const unsigned char *p, size_t n, struct mf_error *err)
 {
 	if (n == 0)
 		return MF_OK;

@@ -26,8 +26,7 @@
 
 #define CHUNK (64 * 1024)
 
-static int stream_body(struct mf_sink *snk, const struct mf_message *msg,
-		       struct mf_error *err)
+static int stream_body(struct mf_sink *snk, const struct mf_message *msg, struct mf_error *err)
 {
 	unsigned char *buf = mf_xmalloc(CHUNK);
 	uint64_t total = 0;
@@ -40,8 +39,8 @@ static int stream_body(struct mf_sink *snk, const struct mf_message *msg,
 		if (total + n > msg->size) {
 			st = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 					  "message %s is longer than its"
-					  " announced %llu bytes", msg->source_id,
-					  (unsigned long long)msg->size);
+					  " announced %llu bytes",
+					  msg->source_id, (unsigned long long)msg->size);
 			break;
 		}
 		total += n;
@@ -52,27 +51,23 @@ static int stream_body(struct mf_sink *snk, const struct mf_message *msg,
 	free(buf);
 	if (st == MF_OK && total != msg->size)
 		st = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
-				  "message %s ended after %llu of %llu bytes",
-				  msg->source_id, (unsigned long long)total,
-				  (unsigned long long)msg->size);
+				  "message %s ended after %llu of %llu bytes", msg->source_id,
+				  (unsigned long long)total, (unsigned long long)msg->size);
 	return st;
 }
 
 /* "uidvalidity uid" of APPENDUID into "uidvalidity:uid". */
-static void appenduid(const struct imapc_result *res,
-		      struct mf_append_result *out)
+static void appenduid(const struct imapc_result *res, struct mf_append_result *out)
 {
 	unsigned long long v, u;
 	char tail;
 	if (strcmp(res->code, "APPENDUID") == 0 &&
 	    sscanf(res->code_args, "%llu %llu%c", &v, &u, &tail) == 2)
-		snprintf(out->target_id, sizeof(out->target_id), "%llu:%llu", v,
-			 u);
+		snprintf(out->target_id, sizeof(out->target_id), "%llu:%llu", v, u);
 }
 
-int alimail_append_send(struct mf_sink *snk, const char *folder,
-			const struct mf_message *msg, bool *go_r, unsigned *tag_r,
-			struct imapc_result *res, struct mf_error *err)
+int alimail_append_send(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+			bool *go_r, unsigned *tag_r, struct imapc_result *res, struct mf_error *err)
 {
 	*go_r = false;
 	int st = MF_OK;
@@ -85,8 +80,7 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 	if (st != MF_OK)
 		return st;
 	const struct alimail_folder *f = alimail_find(snk, folder);
-	char *name = f ? mf_xstrdup(f->name)
-		       : imapc_path_to_name(folder, snk->sep, snk->ns_prefix);
+	char *name = f ? mf_xstrdup(f->name) : imapc_path_to_name(folder, snk->sep, snk->ns_prefix);
 	/* Without a PERMANENTFLAGS code RFC 3501 §7.1 says all flags may be
 	 * changed permanently. */
 	uint32_t mask = snk->have_perm ? snk->perm_flags : 0xffffffffu;
@@ -95,10 +89,9 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 	imapc_format_flags(msg->flags, mask, kw, msg->keywords, &flags);
 	char date[40] = "";
 	if (msg->internal_date != MF_DATE_UNKNOWN)
-		mf_format_imap_date(msg->internal_date, msg->tz_offset_min, date,
-				    sizeof(date));
-	st = imapc_append_begin(snk->c, name, (char *)flags.data, date,
-				msg->size, go_r, tag_r, res, err);
+		mf_format_imap_date(msg->internal_date, msg->tz_offset_min, date, sizeof(date));
+	st = imapc_append_begin(snk->c, name, (char *)flags.data, date, msg->size, go_r, tag_r, res,
+				err);
 	mf_buf_free(&flags);
 	free(name);
 	if (st != MF_OK || !*go_r)
@@ -112,9 +105,8 @@ int alimail_append_send(struct mf_sink *snk, const char *folder,
 	return imapc_append_end(snk->c, err);
 }
 
-static int append_once(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg, struct imapc_result *res,
-		       struct mf_error *err)
+static int append_once(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		       struct imapc_result *res, struct mf_error *err)
 {
 	bool go;
 	unsigned tag;
@@ -124,9 +116,8 @@ static int append_once(struct mf_sink *snk, const char *folder,
 	return st;
 }
 
-int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
-			   const char *what, struct mf_append_result *res_r,
-			   bool *trycreate_r, struct mf_error *err)
+int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res, const char *what,
+			   struct mf_append_result *res_r, bool *trycreate_r, struct mf_error *err)
 {
 	*trycreate_r = false;
 	if (res->status == IMAPC_OK) {
@@ -144,8 +135,7 @@ int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
 	return imapc_result_error(snk->c, res, MF_ERR_MESSAGE, MF_RETRY_NEVER, what, err);
 }
 
-int alimail_append_now(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg,
+int alimail_append_now(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 		       struct mf_append_result *res_r, struct mf_error *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
@@ -155,8 +145,7 @@ int alimail_append_now(struct mf_sink *snk, const char *folder,
 	for (int attempt = 0;; attempt++) {
 		struct imapc_result res = { 0 };
 		st = append_once(snk, folder, msg, &res, err);
-		if (st == MF_ERR_ACCOUNT &&
-		    (snk->c == NULL || imapc_is_broken(snk->c)) &&
+		if (st == MF_ERR_ACCOUNT && (snk->c == NULL || imapc_is_broken(snk->c)) &&
 		    err->retry == MF_RETRY_LATER && err->sys_errno != ETIMEDOUT)
 			/* Connection lost (reset, EOF): reopen at once; the
 			 * core's lookup() tells whether the APPEND landed. */
@@ -164,9 +153,10 @@ int alimail_append_now(struct mf_sink *snk, const char *folder,
 		if (st != MF_OK)
 			return st;
 		char what[400];
-		snprintf(what, sizeof(what), "%s: message %s (%llu bytes):"
-			 " APPEND", folder, msg->source_id,
-			 (unsigned long long)msg->size);
+		snprintf(what, sizeof(what),
+			 "%s: message %s (%llu bytes):"
+			 " APPEND",
+			 folder, msg->source_id, (unsigned long long)msg->size);
 		bool trycreate;
 		st = alimail_append_outcome(snk, &res, what, res_r, &trycreate, err);
 		if (trycreate && attempt == 0) {
@@ -174,8 +164,7 @@ int alimail_append_now(struct mf_sink *snk, const char *folder,
 			char *actual = NULL;
 			snk->listed = false;
 			snk->create_waits = true; /* a refusal must be seen now */
-			st = alimail_ensure_folder(snk, folder, MF_SPECIAL_NONE,
-						   &actual, err);
+			st = alimail_ensure_folder(snk, folder, MF_SPECIAL_NONE, &actual, err);
 			snk->create_waits = false;
 			free(actual);
 			if (st != MF_OK)
@@ -195,8 +184,7 @@ struct search_ctx {
 	size_t n;
 };
 
-static int on_search(struct imapc *c, const struct imapc_resp *r, void *ctx,
-		     struct mf_error *err)
+static int on_search(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
 {
 	(void)c;
 	(void)err;
@@ -211,8 +199,8 @@ static int on_search(struct imapc *c, const struct imapc_resp *r, void *ctx,
 	return MF_OK;
 }
 
-static int search(struct mf_sink *snk, const char *msgid, uint64_t size,
-		  bool with_size, struct search_ctx *s, struct mf_error *err)
+static int search(struct mf_sink *snk, const char *msgid, uint64_t size, bool with_size,
+		  struct search_ctx *s, struct mf_error *err)
 {
 	struct imapc_cmd *cmd = imapc_cmd_new("UID SEARCH");
 	if (msgid != NULL) {
@@ -227,8 +215,8 @@ static int search(struct mf_sink *snk, const char *msgid, uint64_t size,
 	s->n = 0;
 	int st = imapc_run(snk->c, cmd, on_search, s, &res, err);
 	if (st == MF_OK && res.status != IMAPC_OK)
-		return imapc_result_error(snk->c, &res, MF_ERR_FOLDER,
-					  MF_RETRY_LATER, "UID SEARCH", err);
+		return imapc_result_error(snk->c, &res, MF_ERR_FOLDER, MF_RETRY_LATER, "UID SEARCH",
+					  err);
 	return st;
 }
 
@@ -241,8 +229,7 @@ struct source_view {
 	uint64_t size;
 };
 
-static int read_source(const struct mf_message *msg, struct source_view *v,
-		       struct mf_error *err)
+static int read_source(const struct mf_message *msg, struct source_view *v, struct mf_error *err)
 {
 	struct mf_buf head = { 0 };
 	struct mf_sha256 *h = mf_sha256_new();
@@ -266,8 +253,8 @@ static int read_source(const struct mf_message *msg, struct source_view *v,
 	mf_sha256_free(&h);
 	struct mf_buf id = { 0 };
 	if (st == MF_OK && head.len > 0 &&
-	    mf_header_find(head.data, head.len, "Message-ID", false, &id) &&
-	    id.len > 0 && id.len < 900 && memchr(id.data, '\0', id.len) == NULL)
+	    mf_header_find(head.data, head.len, "Message-ID", false, &id) && id.len > 0 &&
+	    id.len < 900 && memchr(id.data, '\0', id.len) == NULL)
 		v->msgid = mf_xstrdup((char *)id.data);
 	mf_buf_free(&id);
 	mf_buf_free(&head);
@@ -283,9 +270,8 @@ struct digest_ctx {
 	unsigned char out[32];
 };
 
-static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
-			    const char *key, struct imapc_literal *lit,
-			    struct mf_error *err)
+static int on_digest_stream(void *ctx, const struct imapc_resp *partial, const char *key,
+			    struct imapc_literal *lit, struct mf_error *err)
 {
 	(void)partial;
 	struct digest_ctx *d = ctx;
@@ -307,8 +293,7 @@ static int on_digest_stream(void *ctx, const struct imapc_resp *partial,
 	return MF_OK;
 }
 
-int alimail_lookup_now(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg,
+int alimail_lookup_now(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 		       const unsigned char digest[32], bool *found_r,
 		       struct mf_append_result *res_r, struct mf_error *err)
 {
@@ -345,8 +330,8 @@ int alimail_lookup_now(struct mf_sink *snk, const char *folder,
 		st = imapc_run(snk->c, cmd, NULL, NULL, &res, err);
 		if (st == MF_OK && d.got && memcmp(d.out, v.digest, 32) == 0) {
 			*found_r = true;
-			snprintf(res_r->target_id, sizeof(res_r->target_id),
-				 "%u:%u", snk->sel.uidvalidity, s.uids[i]);
+			snprintf(res_r->target_id, sizeof(res_r->target_id), "%u:%u",
+				 snk->sel.uidvalidity, s.uids[i]);
 		}
 	}
 	if (snk->c != NULL)

@@ -31,7 +31,7 @@ struct mf_sink {
 	struct alimail_plugin *plugin;
 	struct imapc_account *acct;
 	struct imapc *c;
-	bool sanitize;      /* alimail: strip "+ * \ %" from new names */
+	bool sanitize; /* alimail: strip "+ * \ %" from new names */
 	char sep;
 	char *ns_prefix;
 	struct alimail_folder *folders;
@@ -69,8 +69,7 @@ struct alimail_inflight {
 
 extern const struct mf_sink_ops alimail_sink_ops;
 
-int alimail_plugin_init(const struct mf_host *host, void **ctx_r,
-			struct mf_error *err);
+int alimail_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err);
 void alimail_plugin_deinit(void *ctx);
 
 /* ---- alimail_session.c ---- */
@@ -82,57 +81,48 @@ struct alimail_target {
 	bool implicit_tls; /* alimail://, imaps:// (else STARTTLS) */
 };
 /* MF_ERR_FATAL for a region it does not know. */
-int alimail_target(const struct mf_account *acct, struct alimail_target *t,
-		   struct mf_error *err);
-int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
-			 struct mf_sink **snk_r, struct mf_error *err);
+int alimail_target(const struct mf_account *acct, struct alimail_target *t, struct mf_error *err);
+int alimail_session_open(void *plugin_ctx, const struct mf_account *acct, struct mf_sink **snk_r,
+			 struct mf_error *err);
 /* Frees the session; the pipeline must be empty (or abandoned). */
 void alimail_session_free(struct mf_sink **snkp);
 /* Connect again if needed (folders are re-listed lazily). */
 int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err);
 /* The server name for a path from ensure_folder; NULL if unknown. */
-const struct alimail_folder *alimail_find(const struct mf_sink *snk,
-					  const char *path);
+const struct alimail_folder *alimail_find(const struct mf_sink *snk, const char *path);
 /* SELECT path unless it is selected already. */
-int alimail_select(struct mf_sink *snk, const char *path,
-		   struct mf_error *err);
+int alimail_select(struct mf_sink *snk, const char *path, struct mf_error *err);
 
-int alimail_ensure_folder(struct mf_sink *snk, const char *path,
-			  enum mf_special_use special_use, char **actual_r,
-			  struct mf_error *err);
+int alimail_ensure_folder(struct mf_sink *snk, const char *path, enum mf_special_use special_use,
+			  char **actual_r, struct mf_error *err);
 
 /* ---- alimail_append.c: callers have flushed the pipeline ---- */
 /* A blocking APPEND with reconnect and TRYCREATE handling. */
-int alimail_append_now(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg,
+int alimail_append_now(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 		       struct mf_append_result *res_r, struct mf_error *err);
 /* The APPEND command up to and including the literal, no answer read. */
-int alimail_append_send(struct mf_sink *snk, const char *folder,
-			const struct mf_message *msg, bool *go_r, unsigned *tag_r,
-			struct imapc_result *res_r, struct mf_error *err);
+int alimail_append_send(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+			bool *go_r, unsigned *tag_r, struct imapc_result *res_r,
+			struct mf_error *err);
 /* The outcome of an answered APPEND: MF_OK (res_r filled), MF_ERR_MESSAGE,
  * or a session-level error; err filled unless MF_OK.  *trycreate_r says
  * the folder vanished. */
-int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res,
-			   const char *what, struct mf_append_result *res_r,
-			   bool *trycreate_r, struct mf_error *err);
+int alimail_append_outcome(struct mf_sink *snk, const struct imapc_result *res, const char *what,
+			   struct mf_append_result *res_r, bool *trycreate_r, struct mf_error *err);
 /* Whether msg is already in folder (the core's lookup()). */
-int alimail_lookup_now(struct mf_sink *snk, const char *folder,
-		       const struct mf_message *msg,
+int alimail_lookup_now(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 		       const unsigned char digest[32], bool *found_r,
 		       struct mf_append_result *res_r, struct mf_error *err);
 
 /* ---- alimail_pipeline.c: pipelined APPEND (ABI 1.1) ---- */
-int alimail_append_start(struct mf_sink *snk, const char *folder,
-			 const struct mf_message *msg, mf_append_done_cb *done,
-			 void *done_aux, struct mf_error *err);
+int alimail_append_start(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+			 mf_append_done_cb *done, void *done_aux, struct mf_error *err);
 int alimail_append_flush(struct mf_sink *snk, struct mf_error *err);
 void alimail_pipeline_abandon(struct mf_sink *snk);
 
 /* ---- alimail_probe.c: preflight (ABI 1.5), read-only ---- */
 int alimail_probe(struct mf_sink *snk, struct mf_probe *p, struct mf_error *err);
-bool alimail_folder_refused(struct mf_sink *snk, const char *path, char *why,
-			    size_t why_size);
+bool alimail_folder_refused(struct mf_sink *snk, const char *path, char *why, size_t why_size);
 
 /* ---- alimail_reader.c: how verify reads the target (ABI 1.6) ---- */
 int alimail_reader_uri(void *plugin_ctx, const struct mf_account *acct, char **uri_r,

@@ -110,9 +110,8 @@ int alimail_append_flush(struct mf_sink *snk, struct mf_error *err)
 	return MF_OK;
 }
 
-int alimail_append_start(struct mf_sink *snk, const char *folder,
-			 const struct mf_message *msg, mf_append_done_cb *done,
-			 void *done_aux, struct mf_error *err)
+int alimail_append_start(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+			 mf_append_done_cb *done, void *done_aux, struct mf_error *err)
 {
 	/* What came in while the source was busy (a slow source's gaps). */
 	int st = finish_arrived(snk, err);
@@ -147,8 +146,9 @@ int alimail_append_start(struct mf_sink *snk, const char *folder,
 		struct mf_append_result out = { { 0 } };
 		struct mf_error e = { 0 };
 		bool trycreate;
-		int status = st != MF_OK ? st
-					 : alimail_append_outcome(snk, &res, what, &out, &trycreate, &e);
+		int status =
+			st != MF_OK ? st
+				    : alimail_append_outcome(snk, &res, what, &out, &trycreate, &e);
 		if (st != MF_OK)
 			e = *err;
 		free(what);

@@ -5,8 +5,7 @@
 #include <config.h>
 #include "alimail_p.h"
 
-static const char *const alimail_schemes[] = { "alimail", "imap", "imaps",
-					       NULL };
+static const char *const alimail_schemes[] = { "alimail", "imap", "imaps", NULL };
 static const char *const alimail_address_schemes[] = { "alimail", NULL };
 
 MF_PLUGIN_EXPORT(alimail) = {
@@ -19,8 +18,7 @@ MF_PLUGIN_EXPORT(alimail) = {
 	.schemes = alimail_schemes,
 	/* KEYWORDS: sent where the folder's PERMANENTFLAGS allow (\*), left
 	 * out by the sink itself where they do not (alimail_append.c). */
-	.caps = MF_CAP_RETURNS_ID | MF_CAP_KEYWORDS | MF_CAP_WANTS_CRLF |
-		MF_CAP_PARALLEL_SESSIONS,
+	.caps = MF_CAP_RETURNS_ID | MF_CAP_KEYWORDS | MF_CAP_WANTS_CRLF | MF_CAP_PARALLEL_SESSIONS,
 	.init = alimail_plugin_init,
 	.deinit = alimail_plugin_deinit,
 	.sink = &alimail_sink_ops,

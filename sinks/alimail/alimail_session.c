@@ -23,8 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int alimail_plugin_init(const struct mf_host *host, void **ctx_r,
-			struct mf_error *err)
+int alimail_plugin_init(const struct mf_host *host, void **ctx_r, struct mf_error *err)
 {
 	(void)err;
 	struct alimail_plugin *pc = mf_xcalloc(1, sizeof(*pc));
@@ -98,19 +97,16 @@ void alimail_session_free(struct mf_sink **snkp)
 	*snkp = NULL;
 }
 
-static void add_folder(struct mf_sink *snk, const char *name,
-		       enum mf_special_use su)
+static void add_folder(struct mf_sink *snk, const char *name, enum mf_special_use su)
 {
-	snk->folders = mf_xrealloc(snk->folders,
-				   (snk->nfolders + 1) * sizeof(*snk->folders));
+	snk->folders = mf_xrealloc(snk->folders, (snk->nfolders + 1) * sizeof(*snk->folders));
 	struct alimail_folder *f = &snk->folders[snk->nfolders++];
 	f->name = mf_xstrdup(name);
 	f->path = imapc_name_to_path(name, snk->sep, snk->ns_prefix);
 	f->special_use = su;
 }
 
-static int collect(const struct imapc_list_entry *e, void *ctx,
-		   struct mf_error *err)
+static int collect(const struct imapc_list_entry *e, void *ctx, struct mf_error *err)
 {
 	(void)err;
 	struct mf_sink *snk = ctx;
@@ -145,8 +141,7 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 		 * harmless elsewhere.  Its answer is not needed: not waited
 		 * for. */
 		struct imapc_cmd *cmd = imapc_cmd_new("ID");
-		imapc_cmd_raw(cmd, "(\"name\" \"mailferry\" \"version\" \""
-			      PACKAGE_VERSION "\")");
+		imapc_cmd_raw(cmd, "(\"name\" \"mailferry\" \"version\" \"" PACKAGE_VERSION "\")");
 		if ((st = imapc_send(snk->c, cmd, NULL, ignore_reply, NULL, NULL, err)) != MF_OK)
 			return st;
 	}
@@ -158,11 +153,9 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 	return st;
 }
 
-int alimail_target(const struct mf_account *acct, struct alimail_target *t,
-		   struct mf_error *err)
+int alimail_target(const struct mf_account *acct, struct alimail_target *t, struct mf_error *err)
 {
-	t->alimail = acct->scheme == NULL ||
-		     mf_ascii_strcasecmp(acct->scheme, "alimail") == 0;
+	t->alimail = acct->scheme == NULL || mf_ascii_strcasecmp(acct->scheme, "alimail") == 0;
 	t->implicit_tls = t->alimail || mf_ascii_strcasecmp(acct->scheme, "imaps") == 0;
 	t->host = acct->host;
 	if (t->host == NULL || t->host[0] == '\0')
@@ -174,16 +167,17 @@ int alimail_target(const struct mf_account *acct, struct alimail_target *t,
 		    mf_ascii_strcasecmp(region, "sg") != 0)
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					    "alimail: %s: region=%s: expected cn"
-					    " or intl", acct->id ? acct->id : "",
-					    region);
+					    " or intl",
+					    acct->id ? acct->id : "", region);
 		t->host = region != NULL && mf_ascii_strcasecmp(region, "cn") == 0
-				  ? ALIMAIL_HOST_CN : ALIMAIL_HOST_INTL;
+				  ? ALIMAIL_HOST_CN
+				  : ALIMAIL_HOST_INTL;
 	}
 	return MF_OK;
 }
 
-int alimail_session_open(void *plugin_ctx, const struct mf_account *acct,
-			struct mf_sink **snk_r, struct mf_error *err)
+int alimail_session_open(void *plugin_ctx, const struct mf_account *acct, struct mf_sink **snk_r,
+			 struct mf_error *err)
 {
 	struct alimail_plugin *pc = plugin_ctx;
 	*snk_r = NULL;
@@ -222,8 +216,7 @@ static int load_folders(struct mf_sink *snk, struct mf_error *err)
 	return MF_OK;
 }
 
-const struct alimail_folder *alimail_find(const struct mf_sink *snk,
-					  const char *path)
+const struct alimail_folder *alimail_find(const struct mf_sink *snk, const char *path)
 {
 	for (size_t i = 0; i < snk->nfolders; i++)
 		if (strcmp(snk->folders[i].path, path) == 0 ||
@@ -238,16 +231,14 @@ const struct alimail_folder *alimail_find(const struct mf_sink *snk,
  * matched only when present). */
 static const char *const *role_names(enum mf_special_use su)
 {
-	static const char *const sent[] = { "Sent", "Sent Messages",
-		"Sent Items", "Sent Mail", "已发送", "已发送邮件", NULL };
-	static const char *const drafts[] = { "Drafts", "Draft", "草稿箱",
-		"草稿", NULL };
-	static const char *const trash[] = { "Trash", "Deleted Messages",
-		"Deleted Items", "已删除邮件", "已删除", NULL };
-	static const char *const junk[] = { "Junk", "Spam", "Junk E-mail",
-		"Junk Email", "垃圾邮件", NULL };
-	static const char *const archive[] = { "Archive", "Archives", "归档",
-		NULL };
+	static const char *const sent[] = { "Sent",   "Sent Messages", "Sent Items", "Sent Mail",
+					    "已发送", "已发送邮件",    NULL };
+	static const char *const drafts[] = { "Drafts", "Draft", "草稿箱", "草稿", NULL };
+	static const char *const trash[] = { "Trash",      "Deleted Messages", "Deleted Items",
+					     "已删除邮件", "已删除",           NULL };
+	static const char *const junk[] = { "Junk",       "Spam",     "Junk E-mail",
+					    "Junk Email", "垃圾邮件", NULL };
+	static const char *const archive[] = { "Archive", "Archives", "归档", NULL };
 	switch (su) {
 	case MF_SPECIAL_SENT: return sent;
 	case MF_SPECIAL_DRAFTS: return drafts;
@@ -258,8 +249,7 @@ static const char *const *role_names(enum mf_special_use su)
 	}
 }
 
-static const struct alimail_folder *find_role(const struct mf_sink *snk,
-					      enum mf_special_use su)
+static const struct alimail_folder *find_role(const struct mf_sink *snk, enum mf_special_use su)
 {
 	for (size_t i = 0; i < snk->nfolders; i++)
 		if (snk->folders[i].special_use == su)
@@ -267,8 +257,7 @@ static const struct alimail_folder *find_role(const struct mf_sink *snk,
 	const char *const *names = role_names(su);
 	for (size_t k = 0; names != NULL && names[k] != NULL; k++)
 		for (size_t i = 0; i < snk->nfolders; i++)
-			if (mf_ascii_strcasecmp(snk->folders[i].path,
-						names[k]) == 0)
+			if (mf_ascii_strcasecmp(snk->folders[i].path, names[k]) == 0)
 				return &snk->folders[i];
 	return NULL;
 }
@@ -284,8 +273,7 @@ static char *sanitized(const char *path)
 	return p;
 }
 
-static int create_path(struct mf_sink *snk, const char *path,
-		       struct mf_error *err)
+static int create_path(struct mf_sink *snk, const char *path, struct mf_error *err)
 {
 	/* Parents first: not every server creates them implicitly. */
 	char *buf = mf_xstrdup(path);
@@ -296,8 +284,7 @@ static int create_path(struct mf_sink *snk, const char *path,
 		char saved = *p;
 		*p = '\0';
 		if (alimail_find(snk, buf) == NULL) {
-			char *name = imapc_path_to_name(buf, snk->sep,
-							snk->ns_prefix);
+			char *name = imapc_path_to_name(buf, snk->sep, snk->ns_prefix);
 			/* Not waited for: an APPEND into a folder whose
 			 * CREATE failed is answered NO [TRYCREATE], and that
 			 * path creates it again, waiting. */
@@ -307,7 +294,8 @@ static int create_path(struct mf_sink *snk, const char *path,
 				st = imapc_create_async(snk->c, name, on_created, snk, err);
 				if (st == MF_OK) {
 					snk->creating = mf_xrealloc(snk->creating,
-						(snk->ncreating + 1) * sizeof(*snk->creating));
+								    (snk->ncreating + 1) *
+									    sizeof(*snk->creating));
 					snk->creating[snk->ncreating++] = mf_xstrdup(name);
 				}
 			}
@@ -323,9 +311,8 @@ static int create_path(struct mf_sink *snk, const char *path,
 	return st;
 }
 
-int alimail_ensure_folder(struct mf_sink *snk, const char *path,
-			  enum mf_special_use su, char **actual_r,
-			  struct mf_error *err)
+int alimail_ensure_folder(struct mf_sink *snk, const char *path, enum mf_special_use su,
+			  char **actual_r, struct mf_error *err)
 {
 	*actual_r = NULL;
 	int st = load_folders(snk, err);
@@ -371,8 +358,7 @@ int alimail_select(struct mf_sink *snk, const char *path, struct mf_error *err)
 	if (st != MF_OK)
 		return st;
 	const struct alimail_folder *f = alimail_find(snk, path);
-	char *name = f ? mf_xstrdup(f->name)
-		       : imapc_path_to_name(path, snk->sep, snk->ns_prefix);
+	char *name = f ? mf_xstrdup(f->name) : imapc_path_to_name(path, snk->sep, snk->ns_prefix);
 	st = imapc_select(snk->c, name, false, &snk->sel, err);
 	free(name);
 	if (st == MF_OK)

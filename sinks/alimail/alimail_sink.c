@@ -16,27 +16,22 @@ static void alimail_close(struct mf_sink **snkp)
 	alimail_session_free(snkp);
 }
 
-static int alimail_append(struct mf_sink *snk, const char *folder,
-			  const struct mf_message *msg,
+static int alimail_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 			  struct mf_append_result *res_r, struct mf_error *err)
 {
 	memset(res_r, 0, sizeof(*res_r));
 	int st = alimail_append_flush(snk, err);
-	return st != MF_OK ? st
-			   : alimail_append_now(snk, folder, msg, res_r, err);
+	return st != MF_OK ? st : alimail_append_now(snk, folder, msg, res_r, err);
 }
 
-static int alimail_lookup(struct mf_sink *snk, const char *folder,
-			  const struct mf_message *msg,
+static int alimail_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 			  const unsigned char digest[32], bool *found_r,
 			  struct mf_append_result *res_r, struct mf_error *err)
 {
 	*found_r = false;
 	memset(res_r, 0, sizeof(*res_r));
 	int st = alimail_append_flush(snk, err);
-	return st != MF_OK ? st
-			   : alimail_lookup_now(snk, folder, msg, digest,
-						found_r, res_r, err);
+	return st != MF_OK ? st : alimail_lookup_now(snk, folder, msg, digest, found_r, res_r, err);
 }
 
 /* Bytes before and after COMPRESS=DEFLATE over all the session's

@@ -16,8 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void local_log(const struct mf_sink *snk, enum mf_log_level level,
-	       const char *fmt, ...)
+void local_log(const struct mf_sink *snk, enum mf_log_level level, const char *fmt, ...)
 {
 	char text[1024];
 	va_list ap;
@@ -36,8 +35,7 @@ bool local_canceled(const struct mf_sink *snk)
 	       snk->host->canceled(snk->host->host_ctx);
 }
 
-int local_sys_error(struct mf_error *err, enum mf_status fallback, int e,
-		    const char *fmt, ...)
+int local_sys_error(struct mf_error *err, enum mf_status fallback, int e, const char *fmt, ...)
 {
 	enum mf_status status = fallback;
 	enum mf_retry retry = MF_RETRY_NEVER;
@@ -53,11 +51,8 @@ int local_sys_error(struct mf_error *err, enum mf_status fallback, int e,
 		retry = MF_RETRY_LATER;
 		break;
 	case EIO:
-	case EROFS:
-		status = MF_ERR_ACCOUNT;
-		break;
-	default:
-		break;
+	case EROFS: status = MF_ERR_ACCOUNT; break;
+	default: break;
 	}
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -68,14 +63,13 @@ int local_sys_error(struct mf_error *err, enum mf_status fallback, int e,
 	return (int)status;
 }
 
-char *local_normalize_folder(const struct mf_sink *snk, const char *path,
-			     struct mf_error *err)
+char *local_normalize_folder(const struct mf_sink *snk, const char *path, struct mf_error *err)
 {
 	const char *p = path;
 
 	if (path == NULL || *path == '\0') {
-		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
-			     "%s: %s: empty folder name", snk->label, snk->root);
+		mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER, "%s: %s: empty folder name",
+			     snk->label, snk->root);
 		return NULL;
 	}
 	/* Every level must be non-empty: "A//B", "/A" and "A/" would map
@@ -86,7 +80,8 @@ char *local_normalize_folder(const struct mf_sink *snk, const char *path,
 		if (len == 0) {
 			mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
 				     "%s: %s: folder \"%s\": empty level in "
-				     "folder name", snk->label, snk->root, path);
+				     "folder name",
+				     snk->label, snk->root, path);
 			return NULL;
 		}
 		if (slash == NULL)
@@ -163,7 +158,7 @@ int local_mkdir_p(const char *path, int *errno_r)
 	while (len > 1 && copy[len - 1] == '/')
 		copy[--len] = '\0';
 	/* Walk the components left to right; the root and "." exist. */
-	for (char *p = copy + 1; ; p++) {
+	for (char *p = copy + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;

@@ -37,20 +37,20 @@ struct local_plugin_ctx {
 struct mf_sink {
 	enum local_format fmt;
 	const struct mf_host *host;
-	char *label;   /* account id or URI for error texts */
-	char *root;    /* the path as given, for error texts */
-	int root_fd;   /* O_DIRECTORY fd of the root; -1 if not open */
+	char *label; /* account id or URI for error texts */
+	char *root;  /* the path as given, for error texts */
+	int root_fd; /* O_DIRECTORY fd of the root; -1 if not open */
 	pid_t pid;
-	uint64_t counter;  /* per session: Maildir "Q" field */
-	char hostpart[40]; /* gethostname(), '/' ':' ',' escaped, truncated */
+	uint64_t counter;      /* per session: Maildir "Q" field */
+	char hostpart[40];     /* gethostname(), '/' ':' ',' escaped, truncated */
 	unsigned char *inbuf;  /* LOCAL_BUF_SIZE */
 	unsigned char *outbuf; /* LOCAL_BUF_SIZE (mbox escaping) */
 
 	/* maildir: the folder append() used last, with its directory fds
 	 * and its dovecot-keywords table (index = letter - 'a'). */
-	char *cur_folder;  /* normalized folder path, or NULL */
-	char *cur_rel;     /* its directory relative to root: "." or ".A.B" */
-	char *cur_path;    /* the same as a full path, for error texts */
+	char *cur_folder; /* normalized folder path, or NULL */
+	char *cur_rel;    /* its directory relative to root: "." or ".A.B" */
+	char *cur_path;   /* the same as a full path, for error texts */
 	int folder_fd, cur_fd, tmp_fd;
 	char *keywords[LOCAL_MAX_KEYWORDS];
 };
@@ -58,21 +58,20 @@ struct mf_sink {
 /* local_common.c ------------------------------------------------------ */
 
 /* Log through the host if it has a logger. */
-void local_log(const struct mf_sink *snk, enum mf_log_level level,
-	       const char *fmt, ...) MF_PRINTF(3, 4);
+void local_log(const struct mf_sink *snk, enum mf_log_level level, const char *fmt, ...)
+	MF_PRINTF(3, 4);
 bool local_canceled(const struct mf_sink *snk);
 
 /* mf_error_set() plus errno: classifies e (ENOSPC, EDQUOT, EIO, EROFS ->
  * MF_ERR_ACCOUNT, anything else -> fallback) and appends strerror(e). */
-int local_sys_error(struct mf_error *err, enum mf_status fallback, int e,
-		    const char *fmt, ...) MF_PRINTF(4, 5);
+int local_sys_error(struct mf_error *err, enum mf_status fallback, int e, const char *fmt, ...)
+	MF_PRINTF(4, 5);
 
 /* Validate and normalize a '/'-separated folder path: no empty level,
  * a first level spelled "inbox" in any case becomes "INBOX" (RFC 3501
  * §5.1: INBOX is case-insensitive).  Returns malloc'd text or NULL with
  * *err filled (MF_ERR_FOLDER). */
-char *local_normalize_folder(const struct mf_sink *snk, const char *path,
-			     struct mf_error *err);
+char *local_normalize_folder(const struct mf_sink *snk, const char *path, struct mf_error *err);
 /* "Sent", "Drafts", ... for a special-use role, NULL for NONE. */
 const char *local_special_use_name(enum mf_special_use su);
 
@@ -93,14 +92,11 @@ ssize_t local_pread_full(int fd, void *buf, size_t len, off_t off);
 /* maildir_sink.c ------------------------------------------------------ */
 int maildir_open(struct mf_sink *snk, struct mf_error *err);
 bool maildir_folder_exists(struct mf_sink *snk, const char *folder);
-int maildir_create_folder(struct mf_sink *snk, const char *folder,
-			  struct mf_error *err);
-int maildir_append(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, struct mf_append_result *res_r,
-		   struct mf_error *err);
-int maildir_lookup(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, const unsigned char digest[32],
-		   bool *found_r, struct mf_append_result *res_r,
+int maildir_create_folder(struct mf_sink *snk, const char *folder, struct mf_error *err);
+int maildir_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		   struct mf_append_result *res_r, struct mf_error *err);
+int maildir_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		   const unsigned char digest[32], bool *found_r, struct mf_append_result *res_r,
 		   struct mf_error *err);
 void maildir_forget_folder(struct mf_sink *snk);
 /* Remove tmp/ files of the root and every Maildir++ folder whose ctime is
@@ -115,21 +111,17 @@ void maildir_keywords_load(struct mf_sink *snk);
 void maildir_keywords_clear(struct mf_sink *snk);
 /* Map msg keywords onto letters (appended to letters_r, at most 26 + NUL),
  * adding new ones to dovecot-keywords (written atomically) as needed. */
-int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
-			     const char *const *keywords, char *letters_r,
-			     struct mf_error *err);
+int maildir_keywords_letters(struct mf_sink *snk, const char *folder, const char *const *keywords,
+			     char *letters_r, struct mf_error *err);
 
 /* mbox_sink.c --------------------------------------------------------- */
 int mbox_open(struct mf_sink *snk, struct mf_error *err);
 bool mbox_folder_exists(struct mf_sink *snk, const char *folder);
-int mbox_create_folder(struct mf_sink *snk, const char *folder,
-		       struct mf_error *err);
-int mbox_append(struct mf_sink *snk, const char *folder,
-		const struct mf_message *msg, struct mf_append_result *res_r,
-		struct mf_error *err);
-int mbox_lookup(struct mf_sink *snk, const char *folder,
-		const struct mf_message *msg, const unsigned char digest[32],
-		bool *found_r, struct mf_append_result *res_r,
+int mbox_create_folder(struct mf_sink *snk, const char *folder, struct mf_error *err);
+int mbox_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		struct mf_append_result *res_r, struct mf_error *err);
+int mbox_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		const unsigned char digest[32], bool *found_r, struct mf_append_result *res_r,
 		struct mf_error *err);
 /* "A.sbd/B" for "A/B"; malloc'd; folder already normalized. */
 char *mbox_folder_file(const char *folder);
@@ -139,12 +131,12 @@ char *mbox_folder_file(const char *folder);
  * to the root.  recover: undo an append whose writer died (journal left
  * behind); begin: durably note the size to return to; end: durably drop
  * the note once the message is fsync'd. */
-int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file,
-			 const char *folder, struct mf_error *err);
-int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size,
-		       const char *folder, struct mf_error *err);
-int mbox_journal_end(struct mf_sink *snk, const char *file,
-		     const char *folder, struct mf_error *err);
+int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file, const char *folder,
+			 struct mf_error *err);
+int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size, const char *folder,
+		       struct mf_error *err);
+int mbox_journal_end(struct mf_sink *snk, const char *file, const char *folder,
+		     struct mf_error *err);
 
 /* local_plugin.c ------------------------------------------------------ */
 extern const struct mf_sink_ops local_sink_ops;

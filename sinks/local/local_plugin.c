@@ -20,8 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int local_init(const struct mf_host *host, void **plugin_ctx_r,
-		      struct mf_error *err)
+static int local_init(const struct mf_host *host, void **plugin_ctx_r, struct mf_error *err)
 {
 	struct local_plugin_ctx *ctx = mf_xcalloc(1, sizeof(*ctx));
 	ctx->host = host;
@@ -46,8 +45,10 @@ static void make_hostpart(char *out, size_t cap)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	for (const char *p = host; *p != '\0'; p++) {
-		const char *esc = *p == '/' ? "\\057" : *p == ':' ? "\\072" :
-				  *p == ',' ? "\\054" : NULL;
+		const char *esc = *p == '/'   ? "\\057"
+				  : *p == ':' ? "\\072"
+				  : *p == ',' ? "\\054"
+					      : NULL;
 		size_t k = esc != NULL ? 4 : 1;
 		if (n + k >= cap)
 			break;
@@ -60,8 +61,8 @@ static void make_hostpart(char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int local_open(void *plugin_ctx, const struct mf_account *acct,
-		      struct mf_sink **snk_r, struct mf_error *err)
+static int local_open(void *plugin_ctx, const struct mf_account *acct, struct mf_sink **snk_r,
+		      struct mf_error *err)
 {
 	const struct local_plugin_ctx *ctx = plugin_ctx;
 	enum local_format fmt;
@@ -80,15 +81,14 @@ static int local_open(void *plugin_ctx, const struct mf_account *acct,
 	if (acct->path == NULL || acct->path[0] == '\0')
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "local: %s: %s: no path given (use %s:PATH)",
-				    acct->id != NULL ? acct->id : "?",
-				    acct->scheme, acct->scheme);
+				    acct->id != NULL ? acct->id : "?", acct->scheme, acct->scheme);
 
 	struct mf_sink *snk = mf_xcalloc(1, sizeof(*snk));
 	snk->fmt = fmt;
 	snk->host = ctx != NULL ? ctx->host : NULL;
-	snk->label = mf_xasprintf("local: %s",
-				  acct->id != NULL ? acct->id :
-				  acct->uri != NULL ? acct->uri : acct->path);
+	snk->label = mf_xasprintf("local: %s", acct->id != NULL    ? acct->id
+					       : acct->uri != NULL ? acct->uri
+								   : acct->path);
 	snk->root = mf_xstrdup(acct->path);
 	snk->root_fd = snk->folder_fd = snk->cur_fd = snk->tmp_fd = -1;
 	snk->pid = getpid();
@@ -96,8 +96,7 @@ static int local_open(void *plugin_ctx, const struct mf_account *acct,
 	snk->inbuf = mf_xmalloc(LOCAL_BUF_SIZE);
 	snk->outbuf = mf_xmalloc(LOCAL_BUF_SIZE);
 	*snk_r = snk;
-	return fmt == LOCAL_MAILDIR ? maildir_open(snk, err)
-				    : mbox_open(snk, err);
+	return fmt == LOCAL_MAILDIR ? maildir_open(snk, err) : mbox_open(snk, err);
 }
 
 static void local_close(struct mf_sink **snkp)
@@ -131,8 +130,7 @@ static int local_ensure_folder(struct mf_sink *snk, const char *path,
 	if (folder == NULL)
 		return MF_ERR_FOLDER;
 	const char *canon = local_special_use_name(special_use);
-	if (canon != NULL && strcmp(folder, canon) != 0 &&
-	    !folder_exists(snk, folder)) {
+	if (canon != NULL && strcmp(folder, canon) != 0 && !folder_exists(snk, folder)) {
 		free(folder);
 		folder = mf_xstrdup(canon);
 	}
@@ -146,8 +144,7 @@ static int local_ensure_folder(struct mf_sink *snk, const char *path,
 	return MF_OK;
 }
 
-static int local_append(struct mf_sink *snk, const char *folder,
-			const struct mf_message *msg,
+static int local_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 			struct mf_append_result *res_r, struct mf_error *err)
 {
 	res_r->target_id[0] = '\0';
@@ -155,27 +152,26 @@ static int local_append(struct mf_sink *snk, const char *folder,
 					 : mbox_append(snk, folder, msg, res_r, err);
 }
 
-static int local_lookup(struct mf_sink *snk, const char *folder,
-			const struct mf_message *msg,
+static int local_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
 			const unsigned char digest[32], bool *found_r,
 			struct mf_append_result *res_r, struct mf_error *err)
 {
 	res_r->target_id[0] = '\0';
-	return snk->fmt == LOCAL_MAILDIR ?
-		maildir_lookup(snk, folder, msg, digest, found_r, res_r, err) :
-		mbox_lookup(snk, folder, msg, digest, found_r, res_r, err);
+	return snk->fmt == LOCAL_MAILDIR
+		       ? maildir_lookup(snk, folder, msg, digest, found_r, res_r, err)
+		       : mbox_lookup(snk, folder, msg, digest, found_r, res_r, err);
 }
 
 /* ABI 1.6: both layouts are the ones the offline source (plugins/mbox)
  * reads under the same scheme: Maildir++ folders, Thunderbird-style
  * mboxrd files (its default format). */
-static int local_reader_uri(void *plugin_ctx, const struct mf_account *acct,
-			    char **uri_r, struct mf_error *err)
+static int local_reader_uri(void *plugin_ctx, const struct mf_account *acct, char **uri_r,
+			    struct mf_error *err)
 {
 	(void)plugin_ctx;
 	*uri_r = NULL;
-	if (acct->scheme == NULL || (strcmp(acct->scheme, "maildir") != 0 &&
-				     strcmp(acct->scheme, "mbox") != 0))
+	if (acct->scheme == NULL ||
+	    (strcmp(acct->scheme, "maildir") != 0 && strcmp(acct->scheme, "mbox") != 0))
 		return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 				    "local: %s: unsupported scheme \"%s\"",
 				    acct->id != NULL ? acct->id : "?",

@@ -32,8 +32,7 @@ void maildir_keywords_clear(struct mf_sink *snk)
 
 void maildir_keywords_load(struct mf_sink *snk)
 {
-	(void)mf_maildir_keywords_read(snk->folder_fd, "dovecot-keywords",
-				       snk->keywords);
+	(void)mf_maildir_keywords_read(snk->folder_fd, "dovecot-keywords", snk->keywords);
 }
 
 /* RFC 3501 §9: flag-keyword = atom; atom-specials are "(){ %*\"\\]" and
@@ -49,8 +48,7 @@ static bool keyword_valid(const char *kw)
 	return true;
 }
 
-static int write_keywords(struct mf_sink *snk, const char *folder,
-			  struct mf_error *err)
+static int write_keywords(struct mf_sink *snk, const char *folder, struct mf_error *err)
 {
 	char tmpname[128];
 	struct timespec now;
@@ -58,16 +56,14 @@ static int write_keywords(struct mf_sink *snk, const char *folder,
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(tmpname, sizeof(tmpname),
-		 "tmp/%" PRId64 ".M%06ldP%ldQ%" PRIu64 ".dovecot-keywords",
-		 (int64_t)now.tv_sec, now.tv_nsec / 1000, (long)snk->pid,
-		 ++snk->counter);
+		 "tmp/%" PRId64 ".M%06ldP%ldQ%" PRIu64 ".dovecot-keywords", (int64_t)now.tv_sec,
+		 now.tv_nsec / 1000, (long)snk->pid, ++snk->counter);
 	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
 		if (snk->keywords[i] != NULL)
 			mf_buf_printf(&b, "%zu %s\n", i, snk->keywords[i]);
 	}
 	const char *op = "create";
-	int fd = openat(snk->folder_fd, tmpname,
-			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = openat(snk->folder_fd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int rc = fd < 0 ? -1 : 0;
 	if (rc == 0) {
 		op = "write";
@@ -85,8 +81,7 @@ static int write_keywords(struct mf_sink *snk, const char *folder,
 	}
 	if (rc == 0) {
 		op = "rename";
-		rc = renameat(snk->folder_fd, tmpname, snk->folder_fd,
-			      "dovecot-keywords");
+		rc = renameat(snk->folder_fd, tmpname, snk->folder_fd, "dovecot-keywords");
 		e = errno;
 	}
 	if (rc == 0) {
@@ -101,13 +96,11 @@ static int write_keywords(struct mf_sink *snk, const char *folder,
 		return MF_OK;
 	if (fd >= 0)
 		unlinkat(snk->folder_fd, tmpname, 0);
-	return local_sys_error(err, MF_ERR_FOLDER, e,
-			       "%s: folder \"%s\": %s %s/dovecot-keywords",
+	return local_sys_error(err, MF_ERR_FOLDER, e, "%s: folder \"%s\": %s %s/dovecot-keywords",
 			       snk->label, folder, op, snk->cur_path);
 }
 
-static size_t find_keyword(const struct mf_sink *snk, const char *kw,
-			   size_t *free_slot_r)
+static size_t find_keyword(const struct mf_sink *snk, const char *kw, size_t *free_slot_r)
 {
 	*free_slot_r = LOCAL_MAX_KEYWORDS;
 	for (size_t i = 0; i < LOCAL_MAX_KEYWORDS; i++) {
@@ -124,18 +117,19 @@ static size_t find_keyword(const struct mf_sink *snk, const char *kw,
 }
 
 /* Assign letters; with may_add, new keywords take free slots (dirty). */
-static uint32_t assign(struct mf_sink *snk, const char *folder,
-		       const char *const *keywords, bool may_add, bool warn,
-		       bool *missing_r, bool *dirty_r)
+static uint32_t assign(struct mf_sink *snk, const char *folder, const char *const *keywords,
+		       bool may_add, bool warn, bool *missing_r, bool *dirty_r)
 {
 	uint32_t used = 0;
 	for (const char *const *k = keywords; *k != NULL; k++) {
 		size_t free_slot;
 		if (!keyword_valid(*k)) {
 			if (warn)
-				local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
+				local_log(snk, MF_LOG_WARN,
+					  "%s: folder \"%s\": "
 					  "keyword \"%.64s\" is not an IMAP "
-					  "atom; dropped", snk->label, folder, *k);
+					  "atom; dropped",
+					  snk->label, folder, *k);
 			continue;
 		}
 		size_t i = find_keyword(snk, *k, &free_slot);
@@ -145,7 +139,8 @@ static uint32_t assign(struct mf_sink *snk, const char *folder,
 		}
 		if (i == LOCAL_MAX_KEYWORDS) {
 			if (free_slot == LOCAL_MAX_KEYWORDS) {
-				local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": "
+				local_log(snk, MF_LOG_WARN,
+					  "%s: folder \"%s\": "
 					  "keyword \"%s\" dropped: dovecot-"
 					  "keywords holds 26 already",
 					  snk->label, folder, *k);
@@ -160,13 +155,11 @@ static uint32_t assign(struct mf_sink *snk, const char *folder,
 	return used;
 }
 
-int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
-			     const char *const *keywords, char *letters_r,
-			     struct mf_error *err)
+int maildir_keywords_letters(struct mf_sink *snk, const char *folder, const char *const *keywords,
+			     char *letters_r, struct mf_error *err)
 {
 	bool missing = false, dirty = false;
-	uint32_t used = assign(snk, folder, keywords, false, true, &missing,
-			       &dirty);
+	uint32_t used = assign(snk, folder, keywords, false, true, &missing, &dirty);
 
 	if (missing) {
 		/* Another session (thread or process) may have added
@@ -177,13 +170,11 @@ int maildir_keywords_letters(struct mf_sink *snk, const char *folder,
 		while (flock(snk->folder_fd, LOCK_EX) < 0) {
 			if (errno != EINTR)
 				return local_sys_error(err, MF_ERR_FOLDER, errno,
-						       "%s: folder \"%s\": lock %s",
-						       snk->label, folder,
-						       snk->cur_path);
+						       "%s: folder \"%s\": lock %s", snk->label,
+						       folder, snk->cur_path);
 		}
 		maildir_keywords_load(snk);
-		used = assign(snk, folder, keywords, true, false, &missing,
-			      &dirty);
+		used = assign(snk, folder, keywords, true, false, &missing, &dirty);
 		int rc = dirty ? write_keywords(snk, folder, err) : MF_OK;
 		if (rc != MF_OK)
 			maildir_keywords_load(snk); /* forget what failed */

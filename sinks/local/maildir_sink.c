@@ -52,47 +52,42 @@ char *maildir_folder_dir(const char *folder)
 }
 
 /* mkdir rel, rel/cur, rel/new, rel/tmp (+ rel/maildirfolder). */
-static int make_maildir(struct mf_sink *snk, const char *folder,
-			const char *rel, bool sub, struct mf_error *err)
+static int make_maildir(struct mf_sink *snk, const char *folder, const char *rel, bool sub,
+			struct mf_error *err)
 {
 	static const char *const subdirs[] = { "cur", "new", "tmp" };
 	char path[4096];
 
 	if (sub && local_mkdirat(snk->root_fd, rel) < 0)
-		return local_sys_error(err, MF_ERR_FOLDER, errno,
-				       "%s: folder \"%s\": mkdir %s/%s",
+		return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": mkdir %s/%s",
 				       snk->label, folder, snk->root, rel);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", rel, subdirs[i]);
 		if (local_mkdirat(snk->root_fd, path) < 0)
 			return local_sys_error(err, MF_ERR_FOLDER, errno,
-					       "%s: folder \"%s\": mkdir %s/%s",
-					       snk->label, folder, snk->root,
-					       path);
+					       "%s: folder \"%s\": mkdir %s/%s", snk->label, folder,
+					       snk->root, path);
 	}
 	if (!sub)
 		return MF_OK;
 	/* Dovecot and Courier mark a Maildir++ subfolder with this empty
 	 * file; deliveries into it then skip the root-only quota logic. */
 	snprintf(path, sizeof(path), "%s/maildirfolder", rel);
-	int fd = openat(snk->root_fd, path,
-			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = openat(snk->root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
-		return local_sys_error(err, MF_ERR_FOLDER, errno,
-				       "%s: folder \"%s\": create %s/%s",
+		return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": create %s/%s",
 				       snk->label, folder, snk->root, path);
 	if (fd >= 0) {
 		int rc = fsync(fd);
 		if (close(fd) < 0 || rc < 0 || local_fsync_dirat(snk->root_fd, rel) < 0)
 			return local_sys_error(err, MF_ERR_FOLDER, errno,
-					       "%s: folder \"%s\": fsync %s/%s",
-					       snk->label, folder, snk->root, path);
+					       "%s: folder \"%s\": fsync %s/%s", snk->label, folder,
+					       snk->root, path);
 	}
 	return MF_OK;
 }
 
-int maildir_create_folder(struct mf_sink *snk, const char *folder,
-			  struct mf_error *err)
+int maildir_create_folder(struct mf_sink *snk, const char *folder, struct mf_error *err)
 {
 	/* Parents first ("A", then "A/B"): Dovecot shows a missing parent
 	 * as \NoSelect, which users find confusing. */
@@ -160,8 +155,8 @@ static int open_folder_fds(struct mf_sink *snk, const char *rel)
 
 /* Make folder the current one (fds + keyword table).  *missing_r (may be
  * NULL) tells "does not exist" apart from errors when !create. */
-static int select_folder(struct mf_sink *snk, const char *folder, bool create,
-			 bool *missing_r, struct mf_error *err)
+static int select_folder(struct mf_sink *snk, const char *folder, bool create, bool *missing_r,
+			 struct mf_error *err)
 {
 	if (snk->cur_folder != NULL && strcmp(snk->cur_folder, folder) == 0)
 		return MF_OK;
@@ -183,8 +178,7 @@ static int select_folder(struct mf_sink *snk, const char *folder, bool create,
 		open_folder_fds(snk, rel);
 	}
 	if (snk->tmp_fd < 0) {
-		int rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					 "%s: folder \"%s\": open %s/%s",
+		int rc = local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": open %s/%s",
 					 snk->label, folder, snk->root, rel);
 		free(rel);
 		maildir_forget_folder(snk);
@@ -192,8 +186,8 @@ static int select_folder(struct mf_sink *snk, const char *folder, bool create,
 	}
 	snk->cur_folder = mf_xstrdup(folder);
 	snk->cur_rel = rel;
-	snk->cur_path = strcmp(rel, ".") == 0 ? mf_xstrdup(snk->root) :
-			mf_xasprintf("%s/%s", snk->root, rel);
+	snk->cur_path = strcmp(rel, ".") == 0 ? mf_xstrdup(snk->root)
+					      : mf_xasprintf("%s/%s", snk->root, rel);
 	maildir_keywords_load(snk);
 	return MF_OK;
 }
@@ -231,15 +225,17 @@ static void clean_tmp(struct mf_sink *snk, const char *rel, time_t now)
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
 			removed++;
 		else
-			local_log(snk, MF_LOG_WARN, "%s: cannot remove stale "
-				  "%s/%s/%s: %s", snk->label, snk->root, path,
-				  de->d_name, strerror(errno));
+			local_log(snk, MF_LOG_WARN,
+				  "%s: cannot remove stale "
+				  "%s/%s/%s: %s",
+				  snk->label, snk->root, path, de->d_name, strerror(errno));
 	}
 	closedir(d);
 	if (removed > 0)
-		local_log(snk, MF_LOG_INFO, "%s: removed %u stale file(s) from "
-			  "%s/%s (older than 36 h)", snk->label, removed,
-			  snk->root, path);
+		local_log(snk, MF_LOG_INFO,
+			  "%s: removed %u stale file(s) from "
+			  "%s/%s (older than 36 h)",
+			  snk->label, removed, snk->root, path);
 }
 
 void maildir_clean_tmp(struct mf_sink *snk, time_t now)
@@ -270,14 +266,12 @@ int maildir_open(struct mf_sink *snk, struct mf_error *err)
 {
 	int e = 0;
 	if (local_mkdir_p(snk->root, &e) < 0)
-		return local_sys_error(err, MF_ERR_ACCOUNT, e,
-				       "%s: create maildir %s", snk->label,
+		return local_sys_error(err, MF_ERR_ACCOUNT, e, "%s: create maildir %s", snk->label,
 				       snk->root);
 	snk->root_fd = open(snk->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (snk->root_fd < 0)
-		return local_sys_error(err, MF_ERR_ACCOUNT, errno,
-				       "%s: open maildir %s", snk->label,
-				       snk->root);
+		return local_sys_error(err, MF_ERR_ACCOUNT, errno, "%s: open maildir %s",
+				       snk->label, snk->root);
 	int rc = make_maildir(snk, "INBOX", ".", false, err);
 	if (rc != MF_OK) {
 		/* The root is unusable, so is the whole mailbox. */
@@ -300,19 +294,16 @@ static void flags_string(uint32_t flags, const char *letters, char *out)
 }
 
 /* Base name (target_id) for the file; false if it does not fit. */
-static bool make_base(const struct mf_sink *snk, int64_t date, long usec,
-		      uint64_t counter, const char *hex16, uint64_t size,
-		      char *out, size_t cap)
+static bool make_base(const struct mf_sink *snk, int64_t date, long usec, uint64_t counter,
+		      const char *hex16, uint64_t size, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%" PRId64 ".M%06ldP%ldQ%" PRIu64
-			 "_mf%.16s.%s,S=%" PRIu64, date, usec, (long)snk->pid,
-			 counter, hex16, snk->hostpart, size);
+	int n = snprintf(out, cap, "%" PRId64 ".M%06ldP%ldQ%" PRIu64 "_mf%.16s.%s,S=%" PRIu64, date,
+			 usec, (long)snk->pid, counter, hex16, snk->hostpart, size);
 	return n > 0 && (size_t)n < cap;
 }
 
 /* rename(2) would silently replace an existing file; never lose one. */
-static int rename_noreplace(int ofd, const char *oname, int nfd,
-			    const char *nname)
+static int rename_noreplace(int ofd, const char *oname, int nfd, const char *nname)
 {
 	if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
 		return 0;
@@ -350,8 +341,8 @@ static int stream_message(struct append_job *job, struct mf_error *err)
 		if (local_canceled(snk)) {
 			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
 					  "%s: folder \"%s\": message %s: "
-					  "canceled", snk->label, job->folder,
-					  job->sid);
+					  "canceled",
+					  snk->label, job->folder, job->sid);
 			break;
 		}
 		rc = msg->read(msg, snk->inbuf, LOCAL_BUF_SIZE, &n, err);
@@ -362,17 +353,16 @@ static int stream_message(struct append_job *job, struct mf_error *err)
 		if (n > LOCAL_BUF_SIZE || job->total + n > msg->size) {
 			rc = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 					  "%s: folder \"%s\": message %s: source "
-					  "delivered more than the announced %"
-					  PRIu64 " bytes", snk->label,
-					  job->folder, job->sid, msg->size);
+					  "delivered more than the announced %" PRIu64 " bytes",
+					  snk->label, job->folder, job->sid, msg->size);
 			break;
 		}
 		mf_sha256_update(h, snk->inbuf, n);
 		if (local_write_all(job->fd, snk->inbuf, n) < 0) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
-					     "write %s/tmp/%s", snk->label,
-					     job->folder, job->sid, snk->cur_path,
+					     "write %s/tmp/%s",
+					     snk->label, job->folder, job->sid, snk->cur_path,
 					     job->tmpname);
 			break;
 		}
@@ -382,8 +372,8 @@ static int stream_message(struct append_job *job, struct mf_error *err)
 		rc = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 				  "%s: folder \"%s\": message %s: size mismatch:"
 				  " announced %" PRIu64 " bytes, source "
-				  "delivered %" PRIu64, snk->label, job->folder,
-				  job->sid, msg->size, job->total);
+				  "delivered %" PRIu64,
+				  snk->label, job->folder, job->sid, msg->size, job->total);
 	mf_sha256_final(h, job->digest);
 	mf_sha256_free(&h);
 	return rc;
@@ -420,19 +410,19 @@ static int finish_tmp(struct append_job *job, struct mf_error *err)
 	if (rc < 0)
 		return local_sys_error(err, MF_ERR_FOLDER, e,
 				       "%s: folder \"%s\": message %s: %s "
-				       "%s/tmp/%s", snk->label, job->folder,
-				       job->sid, op, snk->cur_path,
+				       "%s/tmp/%s",
+				       snk->label, job->folder, job->sid, op, snk->cur_path,
 				       job->tmpname);
 	return MF_OK;
 }
 
-int maildir_append(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, struct mf_append_result *res_r,
-		   struct mf_error *err)
+int maildir_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		   struct mf_append_result *res_r, struct mf_error *err)
 {
-	struct append_job job = { .snk = snk, .msg = msg, .fd = -1,
-				  .sid = msg->source_id != NULL ?
-					 msg->source_id : "(no id)" };
+	struct append_job job = { .snk = snk,
+				  .msg = msg,
+				  .fd = -1,
+				  .sid = msg->source_id != NULL ? msg->source_id : "(no id)" };
 	char letters[LOCAL_MAX_KEYWORDS + 1] = "";
 	char flags[LOCAL_MAX_KEYWORDS + 8];
 	char base[128], name[200], hex[65];
@@ -450,29 +440,26 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 	}
 	rc = select_folder(snk, norm, true, NULL, err);
 	if (rc == MF_OK && msg->keywords != NULL)
-		rc = maildir_keywords_letters(snk, norm, msg->keywords,
-					      letters, err);
+		rc = maildir_keywords_letters(snk, norm, msg->keywords, letters, err);
 	if (rc != MF_OK)
 		goto out;
 	flags_string(msg->flags, letters, flags);
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	long usec = now.tv_nsec / 1000;
-	int64_t date = msg->internal_date != MF_DATE_UNKNOWN &&
-		       msg->internal_date >= 0 ? msg->internal_date :
-		       (int64_t)now.tv_sec;
+	int64_t date = msg->internal_date != MF_DATE_UNKNOWN && msg->internal_date >= 0
+			       ? msg->internal_date
+			       : (int64_t)now.tv_sec;
 	for (int attempt = 0; job.fd < 0; attempt++) {
-		snprintf(job.tmpname, sizeof(job.tmpname),
-			 "%" PRId64 ".M%06ldP%ldQ%" PRIu64 ".%s", date, usec,
-			 (long)snk->pid, ++snk->counter, snk->hostpart);
-		job.fd = openat(snk->tmp_fd, job.tmpname,
-				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		snprintf(job.tmpname, sizeof(job.tmpname), "%" PRId64 ".M%06ldP%ldQ%" PRIu64 ".%s",
+			 date, usec, (long)snk->pid, ++snk->counter, snk->hostpart);
+		job.fd = openat(snk->tmp_fd, job.tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				0600);
 		if (job.fd < 0 && (errno != EEXIST || attempt >= 100)) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
-					     "create %s/tmp/%s", snk->label,
-					     norm, job.sid, snk->cur_path,
-					     job.tmpname);
+					     "create %s/tmp/%s",
+					     snk->label, norm, job.sid, snk->cur_path, job.tmpname);
 			job.tmpname[0] = '\0';
 			goto out;
 		}
@@ -485,25 +472,21 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 
 	mf_hex(job.digest, sizeof(job.digest), hex);
 	for (int attempt = 0;; attempt++) {
-		if (!make_base(snk, date, usec, snk->counter, hex, job.total,
-			       base, sizeof(base))) {
+		if (!make_base(snk, date, usec, snk->counter, hex, job.total, base, sizeof(base))) {
 			rc = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
 					  "%s: folder \"%s\": message %s: file "
-					  "name too long", snk->label, norm,
-					  job.sid);
+					  "name too long",
+					  snk->label, norm, job.sid);
 			goto out;
 		}
 		snprintf(name, sizeof(name), "%s:2,%s", base, flags);
-		if (rename_noreplace(snk->tmp_fd, job.tmpname, snk->cur_fd,
-				     name) == 0)
+		if (rename_noreplace(snk->tmp_fd, job.tmpname, snk->cur_fd, name) == 0)
 			break;
 		if (errno != EEXIST || attempt >= 100) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": message %s: "
 					     "rename %s/tmp/%s into cur/",
-					     snk->label, norm, job.sid,
-					     snk->cur_path,
-					     job.tmpname);
+					     snk->label, norm, job.sid, snk->cur_path, job.tmpname);
 			goto out;
 		}
 		snk->counter++;
@@ -514,8 +497,8 @@ int maildir_append(struct mf_sink *snk, const char *folder,
 		 * does not leave a duplicate behind. */
 		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 				     "%s: folder \"%s\": message %s: fsync "
-				     "%s/cur", snk->label, norm, job.sid,
-				     snk->cur_path);
+				     "%s/cur",
+				     snk->label, norm, job.sid, snk->cur_path);
 		unlinkat(snk->cur_fd, name, 0);
 		goto out;
 	}
@@ -549,23 +532,21 @@ static bool name_matches(const char *name, const char *hex16, uint64_t size)
 			continue;
 		size_t n = strspn(p + 3, "0123456789");
 		uint64_t v;
-		if (n > 0 && p + 3 + n <= end && mf_parse_u64(p + 3, n, &v) &&
-		    v == size)
+		if (n > 0 && p + 3 + n <= end && mf_parse_u64(p + 3, n, &v) && v == size)
 			size_ok = true;
 	}
 	return hash_ok && size_ok;
 }
 
 /* Hash the whole file; true if its size and digest are the expected. */
-static bool file_matches(struct mf_sink *snk, int dfd, const char *name,
-			 uint64_t size, const unsigned char digest[32])
+static bool file_matches(struct mf_sink *snk, int dfd, const char *name, uint64_t size,
+			 const unsigned char digest[32])
 {
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
 	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		  (uint64_t)st.st_size == size;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
 	if (ok) {
 		struct mf_sha256 *h = mf_sha256_new();
 		unsigned char got[32];
@@ -583,9 +564,8 @@ static bool file_matches(struct mf_sink *snk, int dfd, const char *name,
 	return ok;
 }
 
-int maildir_lookup(struct mf_sink *snk, const char *folder,
-		   const struct mf_message *msg, const unsigned char digest[32],
-		   bool *found_r, struct mf_append_result *res_r,
+int maildir_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		   const unsigned char digest[32], bool *found_r, struct mf_append_result *res_r,
 		   struct mf_error *err)
 {
 	static const char *const subdirs[] = { "cur", "new" };
@@ -603,24 +583,20 @@ int maildir_lookup(struct mf_sink *snk, const char *folder,
 	}
 	mf_hex(digest, 32, hex);
 	for (size_t i = 0; i < 2 && !*found_r; i++) {
-		int fd = openat(snk->folder_fd, subdirs[i],
-				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = openat(snk->folder_fd, subdirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 		if (d == NULL) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					     "%s: folder \"%s\": open %s/%s",
-					     snk->label, norm, snk->cur_path,
-					     subdirs[i]);
+					     "%s: folder \"%s\": open %s/%s", snk->label, norm,
+					     snk->cur_path, subdirs[i]);
 			if (fd >= 0)
 				close(fd);
 			break;
 		}
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' ||
-			    !name_matches(de->d_name, hex, msg->size) ||
-			    !file_matches(snk, dirfd(d), de->d_name, msg->size,
-					  digest))
+			if (de->d_name[0] == '.' || !name_matches(de->d_name, hex, msg->size) ||
+			    !file_matches(snk, dirfd(d), de->d_name, msg->size, digest))
 				continue;
 			size_t len = strcspn(de->d_name, ":");
 			if (len >= sizeof(res_r->target_id))

@@ -39,8 +39,8 @@ static char *journal_name(const char *file, char **parent_r)
 	return mf_xasprintf("%s/.%s.mailferry-journal", *parent_r, slash + 1);
 }
 
-int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file,
-			 const char *folder, struct mf_error *err)
+int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file, const char *folder,
+			 struct mf_error *err)
 {
 	char *parent, *jname = journal_name(file, &parent);
 	char text[128];
@@ -50,8 +50,8 @@ int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file,
 	if (jfd < 0) {
 		if (errno != ENOENT)
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					     "%s: folder \"%s\": open %s/%s",
-					     snk->label, folder, snk->root, jname);
+					     "%s: folder \"%s\": open %s/%s", snk->label, folder,
+					     snk->root, jname);
 		goto out;
 	}
 	ssize_t n = local_pread_full(jfd, text, sizeof(text) - 1, 0);
@@ -60,29 +60,28 @@ int mbox_journal_recover(struct mf_sink *snk, int fd, const char *file,
 	const size_t mlen = strlen(JOURNAL_MAGIC);
 	uint64_t off;
 	struct stat st;
-	if (strncmp(text, JOURNAL_MAGIC, mlen) == 0 &&
-	    strncmp(text + mlen, "size ", 5) == 0 &&
+	if (strncmp(text, JOURNAL_MAGIC, mlen) == 0 && strncmp(text + mlen, "size ", 5) == 0 &&
 	    mf_parse_u64(text + mlen + 5, strcspn(text + mlen + 5, "\n"), &off) &&
 	    fstat(fd, &st) == 0 && (uint64_t)st.st_size > off) {
 		if (ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
 					     "%s: folder \"%s\": cut %s/%s back "
 					     "to %" PRIu64 " bytes after an "
-					     "interrupted append", snk->label,
-					     folder, snk->root, file, off);
+					     "interrupted append",
+					     snk->label, folder, snk->root, file, off);
 			goto out;
 		}
-		local_log(snk, MF_LOG_WARN, "%s: folder \"%s\": removed %lld "
+		local_log(snk, MF_LOG_WARN,
+			  "%s: folder \"%s\": removed %lld "
 			  "bytes of a message whose append was interrupted "
-			  "from %s/%s", snk->label, folder,
-			  (long long)(st.st_size - (off_t)off), snk->root, file);
+			  "from %s/%s",
+			  snk->label, folder, (long long)(st.st_size - (off_t)off), snk->root,
+			  file);
 	}
 	/* An unreadable journal was torn while being written, before any
 	 * byte of the message: there is nothing to undo then. */
-	if (unlinkat(snk->root_fd, jname, 0) < 0 ||
-	    local_fsync_dirat(snk->root_fd, parent) < 0)
-		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": remove %s/%s",
+	if (unlinkat(snk->root_fd, jname, 0) < 0 || local_fsync_dirat(snk->root_fd, parent) < 0)
+		rc = local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": remove %s/%s",
 				     snk->label, folder, snk->root, jname);
 out:
 	free(jname);
@@ -90,17 +89,16 @@ out:
 	return rc;
 }
 
-int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size,
-		       const char *folder, struct mf_error *err)
+int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size, const char *folder,
+		       struct mf_error *err)
 {
 	char *parent, *jname = journal_name(file, &parent);
 	char text[128];
 	const char *op = "create";
 
-	int len = snprintf(text, sizeof(text), JOURNAL_MAGIC "size %lld\n",
-			   (long long)size);
-	int jfd = openat(snk->root_fd, jname, O_WRONLY | O_CREAT | O_TRUNC |
-			 O_CLOEXEC | O_NOFOLLOW, 0600);
+	int len = snprintf(text, sizeof(text), JOURNAL_MAGIC "size %lld\n", (long long)size);
+	int jfd = openat(snk->root_fd, jname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			 0600);
 	int rc = jfd < 0 ? -1 : 0;
 	if (rc == 0) {
 		op = "write";
@@ -124,8 +122,7 @@ int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size,
 	if (rc < 0) {
 		if (jfd >= 0)
 			unlinkat(snk->root_fd, jname, 0);
-		rc = local_sys_error(err, MF_ERR_FOLDER, e,
-				     "%s: folder \"%s\": %s journal %s/%s",
+		rc = local_sys_error(err, MF_ERR_FOLDER, e, "%s: folder \"%s\": %s journal %s/%s",
 				     snk->label, folder, op, snk->root, jname);
 	}
 	free(jname);
@@ -133,19 +130,18 @@ int mbox_journal_begin(struct mf_sink *snk, const char *file, off_t size,
 	return rc < 0 ? MF_ERR_FOLDER : rc;
 }
 
-int mbox_journal_end(struct mf_sink *snk, const char *file,
-		     const char *folder, struct mf_error *err)
+int mbox_journal_end(struct mf_sink *snk, const char *file, const char *folder,
+		     struct mf_error *err)
 {
 	char *parent, *jname = journal_name(file, &parent);
 	int rc = MF_OK;
 
 	/* Durably gone before append() reports success: a journal coming
 	 * back after a power loss would cut a message the core recorded. */
-	if (unlinkat(snk->root_fd, jname, 0) < 0 ||
-	    local_fsync_dirat(snk->root_fd, parent) < 0)
+	if (unlinkat(snk->root_fd, jname, 0) < 0 || local_fsync_dirat(snk->root_fd, parent) < 0)
 		rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-				     "%s: folder \"%s\": remove journal %s/%s",
-				     snk->label, folder, snk->root, jname);
+				     "%s: folder \"%s\": remove journal %s/%s", snk->label, folder,
+				     snk->root, jname);
 	free(jname);
 	free(parent);
 	return rc;

@@ -68,16 +68,15 @@ int mbox_open(struct mf_sink *snk, struct mf_error *err)
 {
 	int e = 0;
 	if (local_mkdir_p(snk->root, &e) < 0)
-		return local_sys_error(err, MF_ERR_ACCOUNT, e,
-				       "%s: create mbox directory %s%s",
-				       snk->label, snk->root, e == ENOTDIR ?
-				       " (the mbox sink writes one file per "
-				       "folder into a directory: give "
-				       "mbox:DIRECTORY)" : "");
+		return local_sys_error(err, MF_ERR_ACCOUNT, e, "%s: create mbox directory %s%s",
+				       snk->label, snk->root,
+				       e == ENOTDIR ? " (the mbox sink writes one file per "
+						      "folder into a directory: give "
+						      "mbox:DIRECTORY)"
+						    : "");
 	snk->root_fd = open(snk->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (snk->root_fd < 0)
-		return local_sys_error(err, MF_ERR_ACCOUNT, errno,
-				       "%s: open mbox directory %s",
+		return local_sys_error(err, MF_ERR_ACCOUNT, errno, "%s: open mbox directory %s",
 				       snk->label, snk->root);
 	return MF_OK;
 }
@@ -86,18 +85,16 @@ bool mbox_folder_exists(struct mf_sink *snk, const char *folder)
 {
 	char *file = mbox_folder_file(folder);
 	struct stat st;
-	bool ok = fstatat(snk->root_fd, file, &st, 0) == 0 &&
-		  S_ISREG(st.st_mode);
+	bool ok = fstatat(snk->root_fd, file, &st, 0) == 0 && S_ISREG(st.st_mode);
 	free(file);
 	return ok;
 }
 
 /* Create the mbox file rel if missing (never truncate). */
-static int make_mbox_file(struct mf_sink *snk, const char *folder,
-			  const char *rel, struct mf_error *err)
+static int make_mbox_file(struct mf_sink *snk, const char *folder, const char *rel,
+			  struct mf_error *err)
 {
-	int fd = openat(snk->root_fd, rel, O_WRONLY | O_CREAT | O_EXCL |
-			O_CLOEXEC, 0600);
+	int fd = openat(snk->root_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		struct stat st;
 		if (errno == EEXIST && fstatat(snk->root_fd, rel, &st, 0) == 0 &&
@@ -105,26 +102,23 @@ static int make_mbox_file(struct mf_sink *snk, const char *folder,
 			return MF_OK;
 		if (errno == EEXIST)
 			errno = EISDIR;
-		return local_sys_error(err, MF_ERR_FOLDER, errno,
-				       "%s: folder \"%s\": create %s/%s",
+		return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": create %s/%s",
 				       snk->label, folder, snk->root, rel);
 	}
 	close(fd);
 	const char *slash = strrchr(rel, '/');
-	char *parent = slash != NULL ? mf_xstrndup(rel, (size_t)(slash - rel))
-				     : mf_xstrdup(".");
+	char *parent = slash != NULL ? mf_xstrndup(rel, (size_t)(slash - rel)) : mf_xstrdup(".");
 	int rc = local_fsync_dirat(snk->root_fd, parent);
 	free(parent);
 	if (rc < 0)
 		return local_sys_error(err, MF_ERR_FOLDER, errno,
 				       "%s: folder \"%s\": fsync directory of "
-				       "%s/%s", snk->label, folder, snk->root,
-				       rel);
+				       "%s/%s",
+				       snk->label, folder, snk->root, rel);
 	return MF_OK;
 }
 
-int mbox_create_folder(struct mf_sink *snk, const char *folder,
-		       struct mf_error *err)
+int mbox_create_folder(struct mf_sink *snk, const char *folder, struct mf_error *err)
 {
 	char *file = mbox_folder_file(folder);
 	int rc = MF_OK;
@@ -141,9 +135,8 @@ int mbox_create_folder(struct mf_sink *snk, const char *folder,
 		p[4] = '\0';
 		if (local_mkdirat(snk->root_fd, file) < 0)
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					     "%s: folder \"%s\": mkdir %s/%s",
-					     snk->label, folder, snk->root,
-					     file);
+					     "%s: folder \"%s\": mkdir %s/%s", snk->label, folder,
+					     snk->root, file);
 		p[4] = '/';
 	}
 	if (rc == MF_OK)
@@ -190,9 +183,9 @@ static void out_put(struct mbox_out *o, const void *data, size_t len)
 
 /* mboxrd escaping state: where we are in matching ^>*"From ". */
 struct rd_state {
-	bool bol;      /* inside the prefix at a line start */
-	uint64_t gt;   /* '>' seen in that prefix */
-	size_t fm;     /* bytes of "From " matched after them */
+	bool bol;    /* inside the prefix at a line start */
+	uint64_t gt; /* '>' seen in that prefix */
+	size_t fm;   /* bytes of "From " matched after them */
 };
 
 typedef void rd_emit_fn(void *ctx, const void *data, size_t len);
@@ -211,8 +204,8 @@ static void emit_gts(rd_emit_fn *emit, void *ctx, uint64_t n)
  * bytes go to emit as they are, the '>' prefix of every ^>*"From " line
  * goes out with one more '>' (escape) or one fewer (unescape).  The state
  * carries a prefix split across chunks. */
-static void rd_scan(struct rd_state *st, const unsigned char *p, size_t n,
-		    bool escape, rd_emit_fn *emit, void *ctx)
+static void rd_scan(struct rd_state *st, const unsigned char *p, size_t n, bool escape,
+		    rd_emit_fn *emit, void *ctx)
 {
 	static const char from[] = "From ";
 	size_t run = 0; /* start of plain bytes not yet emitted */
@@ -238,8 +231,10 @@ static void rd_scan(struct rd_state *st, const unsigned char *p, size_t n,
 			if (++st->fm == 5) {
 				/* Unescaping an unescaped "From " (which would
 				 * have started the next message) drops nothing. */
-				emit_gts(emit, ctx, escape ? st->gt + 1 :
-						    st->gt > 0 ? st->gt - 1 : 0);
+				emit_gts(emit, ctx,
+					 escape       ? st->gt + 1
+					 : st->gt > 0 ? st->gt - 1
+						      : 0);
 				emit(ctx, from, 5);
 				st->bol = false;
 			}
@@ -273,20 +268,18 @@ static void out_emit(void *o, const void *data, size_t len)
 /* "From MAILER-DAEMON Thu Nov 26 12:34:56 2026\n", C locale, UTC. */
 static void from_line(int64_t date, char *out, size_t cap)
 {
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-					 "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-					    "Jun", "Jul", "Aug", "Sep", "Oct",
-					    "Nov", "Dec" };
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	time_t t = (time_t)date;
 	struct tm tm;
 	if (gmtime_r(&t, &tm) == NULL) {
 		t = 0;
 		gmtime_r(&t, &tm);
 	}
-	snprintf(out, cap, "From MAILER-DAEMON %s %s %2d %02d:%02d:%02d %d\n",
-		 days[tm.tm_wday % 7], months[tm.tm_mon % 12], tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+	snprintf(out, cap, "From MAILER-DAEMON %s %s %2d %02d:%02d:%02d %d\n", days[tm.tm_wday % 7],
+		 months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 tm.tm_year + 1900);
 }
 
 /* Whole-file write lock.  Open-file-description locks also exclude other
@@ -315,8 +308,8 @@ static int lock_file(int fd, short type)
 
 /* Open the folder's file into *fd_r; with !create a missing file gives
  * MF_OK and *fd_r = -1. */
-static int open_folder(struct mf_sink *snk, const char *folder, bool create,
-		       int flags, int *fd_r, char **file_r, struct mf_error *err)
+static int open_folder(struct mf_sink *snk, const char *folder, bool create, int flags, int *fd_r,
+		       char **file_r, struct mf_error *err)
 {
 	*file_r = mbox_folder_file(folder);
 	*fd_r = openat(snk->root_fd, *file_r, flags | O_CLOEXEC);
@@ -330,34 +323,29 @@ static int open_folder(struct mf_sink *snk, const char *folder, bool create,
 		if (*fd_r >= 0)
 			return MF_OK;
 	}
-	return local_sys_error(err, MF_ERR_FOLDER, errno,
-			       "%s: folder \"%s\": open %s/%s",
+	return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": open %s/%s",
 			       snk->label, folder, snk->root, *file_r);
 }
 
 /* Take the folder's write lock, undo an append that was cut off (see
  * mbox_journal.c) and stat what is left. */
-static int lock_and_recover(struct mf_sink *snk, int fd, const char *file,
-			    const char *norm, struct stat *st,
-			    struct mf_error *err)
+static int lock_and_recover(struct mf_sink *snk, int fd, const char *file, const char *norm,
+			    struct stat *st, struct mf_error *err)
 {
 	if (lock_file(fd, F_WRLCK) < 0)
-		return local_sys_error(err, MF_ERR_FOLDER, errno,
-				       "%s: folder \"%s\": lock %s/%s",
+		return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": lock %s/%s",
 				       snk->label, norm, snk->root, file);
 	int rc = mbox_journal_recover(snk, fd, file, norm, err);
 	if (rc != MF_OK)
 		return rc;
 	if (fstat(fd, st) < 0)
-		return local_sys_error(err, MF_ERR_FOLDER, errno,
-				       "%s: folder \"%s\": stat %s/%s",
+		return local_sys_error(err, MF_ERR_FOLDER, errno, "%s: folder \"%s\": stat %s/%s",
 				       snk->label, norm, snk->root, file);
 	return MF_OK;
 }
 
-int mbox_append(struct mf_sink *snk, const char *folder,
-		const struct mf_message *msg, struct mf_append_result *res_r,
-		struct mf_error *err)
+int mbox_append(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		struct mf_append_result *res_r, struct mf_error *err)
 {
 	const char *sid = msg->source_id != NULL ? msg->source_id : "(no id)";
 	char *file = NULL, line[128];
@@ -397,8 +385,8 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 	const off_t from_off = start + (off_t)o.len;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	from_line(msg->internal_date != MF_DATE_UNKNOWN ? msg->internal_date :
-		  (int64_t)now.tv_sec, line, sizeof(line));
+	from_line(msg->internal_date != MF_DATE_UNKNOWN ? msg->internal_date : (int64_t)now.tv_sec,
+		  line, sizeof(line));
 	out_put(&o, line, strlen(line));
 
 	struct rd_state rs = { .bol = true };
@@ -409,7 +397,8 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		if (local_canceled(snk)) {
 			rc = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER,
 					  "%s: folder \"%s\": message %s: "
-					  "canceled", snk->label, norm, sid);
+					  "canceled",
+					  snk->label, norm, sid);
 			break;
 		}
 		rc = msg->read(msg, snk->inbuf, LOCAL_BUF_SIZE, &n, err);
@@ -418,9 +407,8 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		if (n > LOCAL_BUF_SIZE || total + n > msg->size) {
 			rc = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 					  "%s: folder \"%s\": message %s: source "
-					  "delivered more than the announced %"
-					  PRIu64 " bytes", snk->label, norm,
-					  sid, msg->size);
+					  "delivered more than the announced %" PRIu64 " bytes",
+					  snk->label, norm, sid, msg->size);
 			break;
 		}
 		total += n;
@@ -431,8 +419,8 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		rc = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 				  "%s: folder \"%s\": message %s: size mismatch:"
 				  " announced %" PRIu64 " bytes, source "
-				  "delivered %" PRIu64, snk->label, norm, sid,
-				  msg->size, total);
+				  "delivered %" PRIu64,
+				  snk->label, norm, sid, msg->size, total);
 	if (rc == MF_OK) {
 		rd_end(&rs, out_emit, &o);
 		if (last != '\n')
@@ -445,8 +433,8 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 			rc = local_sys_error(err, MF_ERR_FOLDER, o.err,
 					     "%s: folder \"%s\": message %s: "
 					     "write %s/%s at offset %lld",
-					     snk->label, norm, sid, snk->root,
-					     file, (long long)from_off);
+					     snk->label, norm, sid, snk->root, file,
+					     (long long)from_off);
 	}
 	if (rc == MF_OK)
 		rc = mbox_journal_end(snk, file, norm, err);
@@ -455,15 +443,15 @@ int mbox_append(struct mf_sink *snk, const char *folder,
 		 * new blocks, so it works on a full disk too).  Should that
 		 * fail, the journal is still there for the next writer. */
 		if (ftruncate(fd, start) < 0 || fsync(fd) < 0)
-			local_log(snk, MF_LOG_ERROR, "%s: %s/%s: cannot cut "
+			local_log(snk, MF_LOG_ERROR,
+				  "%s: %s/%s: cannot cut "
 				  "back to %lld bytes after a failed append: "
-				  "%s", snk->label, snk->root, file,
-				  (long long)start, strerror(errno));
+				  "%s",
+				  snk->label, snk->root, file, (long long)start, strerror(errno));
 		else
 			mbox_journal_end(snk, file, norm, NULL);
 	} else {
-		snprintf(res_r->target_id, sizeof(res_r->target_id), "%lld",
-			 (long long)from_off);
+		snprintf(res_r->target_id, sizeof(res_r->target_id), "%lld", (long long)from_off);
 	}
 out:
 	close(fd); /* releases the lock */
@@ -482,8 +470,7 @@ static off_t find_last_from(struct mf_sink *snk, int fd, off_t size)
 		off_t start = end > (off_t)step ? end - (off_t)step : 0;
 		off_t rd = start > 0 ? start - 1 : 0;
 		off_t rd_end = end + 5 < size ? end + 5 : size;
-		ssize_t n = local_pread_full(fd, snk->inbuf, (size_t)(rd_end - rd),
-					     rd);
+		ssize_t n = local_pread_full(fd, snk->inbuf, (size_t)(rd_end - rd), rd);
 		if (n < 0)
 			return -1;
 		for (off_t p = end - 1; p >= start; p--) {
@@ -502,11 +489,11 @@ static off_t find_last_from(struct mf_sink *snk, int fd, off_t size)
 struct unescape {
 	struct rd_state rs;
 	struct mf_sha256 *h;
-	uint64_t size;    /* expected message size */
-	uint64_t total;   /* unescaped bytes seen */
+	uint64_t size;         /* expected message size */
+	uint64_t total;        /* unescaped bytes seen */
 	unsigned char tail[2]; /* bytes past size (the separator) */
 	size_t ntail;
-	bool overflow;    /* more than size + 2 bytes */
+	bool overflow;      /* more than size + 2 bytes */
 	unsigned char last; /* last message byte, '\n' if none */
 };
 
@@ -534,9 +521,8 @@ static void un_emit(void *ctx, const void *data, size_t len)
 	}
 }
 
-int mbox_lookup(struct mf_sink *snk, const char *folder,
-		const struct mf_message *msg, const unsigned char digest[32],
-		bool *found_r, struct mf_append_result *res_r,
+int mbox_lookup(struct mf_sink *snk, const char *folder, const struct mf_message *msg,
+		const unsigned char digest[32], bool *found_r, struct mf_append_result *res_r,
 		struct mf_error *err)
 {
 	char *file = NULL;
@@ -575,14 +561,15 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 		}
 		pos += n;
 	}
-	struct unescape u = { .rs = { .bol = true }, .h = mf_sha256_new(),
-			      .size = msg->size, .last = '\n' };
+	struct unescape u = {
+		.rs = { .bol = true }, .h = mf_sha256_new(), .size = msg->size, .last = '\n'
+	};
 	for (;;) {
 		ssize_t n = local_pread_full(fd, snk->inbuf, LOCAL_BUF_SIZE, pos);
 		if (n < 0) {
 			rc = local_sys_error(err, MF_ERR_FOLDER, errno,
-					     "%s: folder \"%s\": read %s/%s",
-					     snk->label, norm, snk->root, file);
+					     "%s: folder \"%s\": read %s/%s", snk->label, norm,
+					     snk->root, file);
 			break;
 		}
 		if (n == 0)
@@ -597,16 +584,14 @@ int mbox_lookup(struct mf_sink *snk, const char *folder,
 	/* What follows the message is the empty separator line: "\n" when
 	 * the message ended with a newline (or is empty), else the newline
 	 * append() added plus that line. */
-	if (rc == MF_OK && u.total == msg->size && !u.overflow &&
-	    memcmp(got, digest, 32) == 0) {
-		bool tail_ok = u.last == '\n' ?
-			(u.ntail == 1 && u.tail[0] == '\n') :
-			(u.ntail == 2 && u.tail[0] == '\n' &&
-			 u.tail[1] == '\n');
+	if (rc == MF_OK && u.total == msg->size && !u.overflow && memcmp(got, digest, 32) == 0) {
+		bool tail_ok = u.last == '\n'
+				       ? (u.ntail == 1 && u.tail[0] == '\n')
+				       : (u.ntail == 2 && u.tail[0] == '\n' && u.tail[1] == '\n');
 		if (tail_ok) {
 			*found_r = true;
-			snprintf(res_r->target_id, sizeof(res_r->target_id),
-				 "%lld", (long long)from);
+			snprintf(res_r->target_id, sizeof(res_r->target_id), "%lld",
+				 (long long)from);
 		}
 	}
 out:

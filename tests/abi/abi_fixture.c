@@ -76,8 +76,12 @@ static int fx_list(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf
 {
 	(void)src;
 	(void)err;
-	struct mf_folder f = { .path = "INBOX", .special_use = MF_SPECIAL_INBOX, .messages = 2,
-			       .bytes = MF_COUNT_UNKNOWN, .uidvalidity = 7, .selectable = true };
+	struct mf_folder f = { .path = "INBOX",
+			       .special_use = MF_SPECIAL_INBOX,
+			       .messages = 2,
+			       .bytes = MF_COUNT_UNKNOWN,
+			       .uidvalidity = 7,
+			       .selectable = true };
 	int st = cb(&f, aux);
 	if (st != MF_OK)
 		return st;
@@ -93,8 +97,9 @@ static int fx_list(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf
 	return cb(&f, aux);
 }
 
-__attribute__((unused)) static int fx_fetch(struct mf_source *src, const char *folder, const struct mf_cursor *since,
-		    mf_message_cb *cb, void *aux, char **sync_state_r, struct mf_error *err)
+__attribute__((unused)) static int fx_fetch(struct mf_source *src, const char *folder,
+					    const struct mf_cursor *since, mf_message_cb *cb,
+					    void *aux, char **sync_state_r, struct mf_error *err)
 {
 	(void)src;
 	(void)sync_state_r;
@@ -105,9 +110,12 @@ __attribute__((unused)) static int fx_fetch(struct mf_source *src, const char *f
 		if (since->last_uid >= (uint64_t)(i - first + 1))
 			continue;
 		struct reader r = { bodies[i], 0 };
-		struct mf_message m = { .source_id = id, .uid = i - first + 1,
-					.size = strlen(bodies[i]), .internal_date = 1700000000,
-					.flags = i == 0 ? MF_FLAG_SEEN : 0, .read = fx_read,
+		struct mf_message m = { .source_id = id,
+					.uid = i - first + 1,
+					.size = strlen(bodies[i]),
+					.internal_date = 1700000000,
+					.flags = i == 0 ? MF_FLAG_SEEN : 0,
+					.read = fx_read,
 					.read_ctx = &r };
 #ifdef FIXTURE_GARBAGE
 		if (i == 1)

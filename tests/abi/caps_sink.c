@@ -54,8 +54,8 @@ static char *folder_dir(const struct mf_sink *s, const char *folder)
 	return d;
 }
 
-static int cs_ensure(struct mf_sink *s, const char *path, enum mf_special_use su,
-		     char **actual_r, struct mf_error *err)
+static int cs_ensure(struct mf_sink *s, const char *path, enum mf_special_use su, char **actual_r,
+		     struct mf_error *err)
 {
 	(void)err;
 	if (su == MF_SPECIAL_INBOX)
@@ -71,7 +71,7 @@ static int cs_append(struct mf_sink *s, const char *folder, const struct mf_mess
 		     struct mf_append_result *res, struct mf_error *err)
 {
 	bool has_kw = msg->keywords != NULL && msg->keywords[0] != NULL;
-	if (has_kw && !((FIXTURE_CAPS) & MF_CAP_KEYWORDS))
+	if (has_kw && !((FIXTURE_CAPS)&MF_CAP_KEYWORDS))
 		return mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
 				    STR(FIXTURE) ": %s: cannot store keywords", folder);
 	struct mf_buf b = { 0 };
@@ -112,7 +112,7 @@ static int cs_append(struct mf_sink *s, const char *folder, const struct mf_mess
 	}
 	if (st == MF_OK)
 		snprintf(res->target_id, sizeof(res->target_id), "%s",
-			 ((FIXTURE_CAPS) & MF_CAP_RETURNS_ID) ? name : "queued");
+			 ((FIXTURE_CAPS)&MF_CAP_RETURNS_ID) ? name : "queued");
 	free(path);
 	free(dir);
 	mf_buf_free(&b);
@@ -132,7 +132,7 @@ static int cs_lookup(struct mf_sink *s, const char *folder, const struct mf_mess
 	*found_r = access(path, F_OK) == 0;
 	if (*found_r)
 		snprintf(res->target_id, sizeof(res->target_id), "%s",
-			 ((FIXTURE_CAPS) & MF_CAP_RETURNS_ID) ? name : "queued");
+			 ((FIXTURE_CAPS)&MF_CAP_RETURNS_ID) ? name : "queued");
 	free(path);
 	free(dir);
 	return MF_OK;

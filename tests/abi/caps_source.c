@@ -31,7 +31,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-#define ALL_SOURCE_CAPS                                                                 \
+#define ALL_SOURCE_CAPS                                                                          \
 	(MF_CAP_STABLE_IDS | MF_CAP_FOLDERS | MF_CAP_PARALLEL_SESSIONS | MF_CAP_MONOTONIC_UIDS | \
 	 MF_CAP_SYNC_STATE)
 
@@ -125,9 +125,8 @@ static int fx_open(void *ctx, const struct mf_account *acct, struct mf_source **
 	s->dir = mf_xstrdup(acct->path);
 	int now = __atomic_add_fetch(&s->ctx->open, 1, __ATOMIC_SEQ_CST);
 	int max = __atomic_load_n(&s->ctx->max, __ATOMIC_SEQ_CST);
-	while (now > max &&
-	       !__atomic_compare_exchange_n(&s->ctx->max, &max, now, false, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST))
+	while (now > max && !__atomic_compare_exchange_n(&s->ctx->max, &max, now, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		;
 	char text[32];
 	snprintf(text, sizeof(text), "%d\n", __atomic_load_n(&s->ctx->max, __ATOMIC_SEQ_CST));
@@ -141,8 +140,10 @@ static int fx_list(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf
 	struct fx_box b;
 	int st = load(src, &b, err);
 	for (size_t i = 0; st == MF_OK && i < b.n_folders; i++) {
-		struct mf_folder f = { .path = b.folders[i], .messages = MF_COUNT_UNKNOWN,
-				       .bytes = MF_COUNT_UNKNOWN, .uidvalidity = b.uidvalidity,
+		struct mf_folder f = { .path = b.folders[i],
+				       .messages = MF_COUNT_UNKNOWN,
+				       .bytes = MF_COUNT_UNKNOWN,
+				       .uidvalidity = b.uidvalidity,
 				       .selectable = true };
 		if (strcmp(f.path, "INBOX") == 0)
 			f.special_use = MF_SPECIAL_INBOX;
@@ -185,11 +186,15 @@ static int deliver(const struct fx_msg *fm, mf_message_cb *cb, void *aux, struct
 		}
 	}
 	struct reader r = { mf_xasprintf("From: fixture@example.com\r\nSubject: %s\r\n\r\n%s\r\n",
-					  fm->subject, fm->subject),
+					 fm->subject, fm->subject),
 			    0 };
-	struct mf_message m = { .source_id = fm->id, .uid = fm->uid, .size = strlen(r.body),
-				.internal_date = 1700000000, .keywords = kw_copy ? kws : NULL,
-				.read = fx_read, .read_ctx = &r };
+	struct mf_message m = { .source_id = fm->id,
+				.uid = fm->uid,
+				.size = strlen(r.body),
+				.internal_date = 1700000000,
+				.keywords = kw_copy ? kws : NULL,
+				.read = fx_read,
+				.read_ctx = &r };
 	int st = cb(&m, aux, err);
 	free(r.body);
 	free(kw_copy);
@@ -204,7 +209,7 @@ static int fx_fetch(struct mf_source *src, const char *folder, const struct mf_c
 		 (unsigned long long)since->last_uid,
 		 since->sync_state != NULL ? since->sync_state : "(none)");
 	put_file(src, "since", text);
-	if (!((FIXTURE_CAPS) & MF_CAP_PARALLEL_SESSIONS) &&
+	if (!((FIXTURE_CAPS)&MF_CAP_PARALLEL_SESSIONS) &&
 	    __atomic_load_n(&src->ctx->open, __ATOMIC_SEQ_CST) > 1)
 		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
 				    "fixture: %s: a second session at once, but this source "

@@ -75,10 +75,14 @@ static struct job run(const char *src, const char *snk, unsigned streams)
 	ck_assert_int_eq(uri_parse(uri, &job.sink, &err), MF_OK);
 	job.name = strdup("alice");
 	struct run_config cfg = {
-		.registry = &reg, .state_path = state_path, .folders = &fmap,
+		.registry = &reg,
+		.state_path = state_path,
+		.folders = &fmap,
 		.throttle = throttle_new(0, 0, 2),
 		.retry = { .base_ms = 1, .max_ms = 5, .max_attempts = 2 },
-		.spool_mem_limit = 64, .jobs = 1, .streams = streams,
+		.spool_mem_limit = 64,
+		.jobs = 1,
+		.streams = streams,
 	};
 	scheduler_run(&cfg, &job, 1);
 	throttle_free(&cfg.throttle);
@@ -248,9 +252,11 @@ START_TEST(returns_id_lacking_sink_still_matches_by_content_after_uidvalidity_ch
 	sqlite3 *db;
 	ck_assert_int_eq(sqlite3_open(state_path, &db), SQLITE_OK);
 	sqlite3_stmt *q;
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT sum(target_id='queued'),"
-					     " sum(target_id LIKE 'mailferry:%'),"
-					     " count(DISTINCT target_id) FROM messages", -1, &q, NULL),
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT sum(target_id='queued'),"
+					    " sum(target_id LIKE 'mailferry:%'),"
+					    " count(DISTINCT target_id) FROM messages",
+					    -1, &q, NULL),
 			 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(q, 0), 0);
@@ -335,7 +341,8 @@ static Suite *caps_suite(void)
 	tcase_add_test(tc, monotonic_uids_source_resumes_from_the_uid_cursor);
 	tcase_add_test(tc, sync_state_lacking_source_is_never_handed_its_token);
 	tcase_add_test(tc, sync_state_source_gets_its_token_back);
-	tcase_add_test(tc, returns_id_lacking_sink_still_matches_by_content_after_uidvalidity_change);
+	tcase_add_test(tc,
+		       returns_id_lacking_sink_still_matches_by_content_after_uidvalidity_change);
 	tcase_add_test(tc, keywords_lacking_sink_gets_the_messages_without_them);
 	tcase_add_test(tc, keywords_sink_gets_them);
 	tcase_add_test(tc, parallel_sessions_lacking_source_gets_one_session);

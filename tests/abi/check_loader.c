@@ -101,7 +101,8 @@ END_TEST
 
 START_TEST(module_without_descriptor_is_not_a_plugin)
 {
-	const char *needles[] = { "not a mailferry plugin", "no_symbol_LTX_mailferry_plugin", NULL };
+	const char *needles[] = { "not a mailferry plugin", "no_symbol_LTX_mailferry_plugin",
+				  NULL };
 	expect_refusal("no_symbol", needles);
 }
 END_TEST

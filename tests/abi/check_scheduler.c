@@ -48,7 +48,7 @@ static void teardown(void)
 }
 
 static struct job run_to(const char *source_uri, const char *password, bool dry_run,
-		       const char *sink);
+			 const char *sink);
 
 static struct job run(const char *source_uri, const char *password, bool dry_run)
 {
@@ -58,7 +58,7 @@ static struct job run(const char *source_uri, const char *password, bool dry_run
 }
 
 static struct job run_to(const char *source_uri, const char *password, bool dry_run,
-		       const char *sink)
+			 const char *sink)
 {
 	struct job job = { 0 };
 	struct mf_error err;
@@ -68,10 +68,14 @@ static struct job run_to(const char *source_uri, const char *password, bool dry_
 		uri_set_password(&job.source, password);
 	job.name = strdup("alice");
 	struct run_config cfg = {
-		.registry = &reg, .state_path = state_path, .folders = &fmap,
+		.registry = &reg,
+		.state_path = state_path,
+		.folders = &fmap,
 		.throttle = throttle_new(0, 0, 2),
 		.retry = { .base_ms = 1, .max_ms = 5, .max_attempts = 2 },
-		.spool_mem_limit = 64, .jobs = 1, .dry_run = dry_run,
+		.spool_mem_limit = 64,
+		.jobs = 1,
+		.dry_run = dry_run,
 	};
 	scheduler_run(&cfg, &job, 1);
 	throttle_free(&cfg.throttle);
@@ -161,7 +165,8 @@ static int set_all_pending(struct state_db *db)
 	ck_assert_int_eq(state_mailbox_begin(db, "alice", NULL, NULL, &mb, &enabled, &err), MF_OK);
 	ck_assert_int_eq(state_folder_begin(db, mb, "INBOX", &f, &err), MF_OK);
 	ck_assert_int_eq(state_message_pending(db, f.id, 7, "2", 0, d, &err), MF_OK);
-	ck_assert_int_eq(state_folder_save(db, f.id, 7, 1, NULL, NULL, "failed", NULL, &err), MF_OK);
+	ck_assert_int_eq(state_folder_save(db, f.id, 7, 1, NULL, NULL, "failed", NULL, &err),
+			 MF_OK);
 	state_folder_clear(&f);
 	return 0;
 }

@@ -47,8 +47,8 @@ static int ps_open(void *ctx, const struct mf_account *acct, struct mf_sink **sn
 	return MF_OK;
 }
 
-static int ps_ensure(struct mf_sink *s, const char *path, enum mf_special_use su,
-		     char **actual_r, struct mf_error *err)
+static int ps_ensure(struct mf_sink *s, const char *path, enum mf_special_use su, char **actual_r,
+		     struct mf_error *err)
 {
 	(void)s;
 	(void)su;

@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (r.n == hdr.n) {
 				char *missing = NULL;
-				char *u = accounts_expand("imaps://{source_user}@h/{x}?a={y}", hdr.fields,
-							  r.fields, hdr.n, &missing);
+				char *u = accounts_expand("imaps://{source_user}@h/{x}?a={y}",
+							  hdr.fields, r.fields, hdr.n, &missing);
 				free(u);
 				free(missing);
 			}

@@ -91,10 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < ip.n; i++) {
 			const struct ews_item *a = &ip.v[i], *b = &ip2.v[i];
 			if ((a->id == NULL) != (b->id == NULL) ||
-			    (a->id != NULL && strcmp(a->id, b->id) != 0) ||
-			    a->flags != b->flags || a->has_mime != b->has_mime ||
-			    a->mime_bad != b->mime_bad || a->mime.len != b->mime.len ||
-			    (a->mime.len > 0 && memcmp(a->mime.data, b->mime.data, a->mime.len) != 0) ||
+			    (a->id != NULL && strcmp(a->id, b->id) != 0) || a->flags != b->flags ||
+			    a->has_mime != b->has_mime || a->mime_bad != b->mime_bad ||
+			    a->mime.len != b->mime.len ||
+			    (a->mime.len > 0 &&
+			     memcmp(a->mime.data, b->mime.data, a->mime.len) != 0) ||
 			    a->received != b->received || a->size != b->size ||
 			    strcmp(a->st.code, b->st.code) != 0)
 				__builtin_trap();

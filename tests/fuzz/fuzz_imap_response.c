@@ -12,9 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int stream_cb(void *ctx, const struct imapc_resp *partial,
-		     const char *key, struct imapc_literal *lit,
-		     struct mf_error *err)
+static int stream_cb(void *ctx, const struct imapc_resp *partial, const char *key,
+		     struct imapc_literal *lit, struct mf_error *err)
 {
 	(void)partial;
 	size_t want = (*(size_t *)ctx + strlen(key)) % 7 * 1000;
@@ -36,8 +35,7 @@ static size_t walk(const struct imapc_value *v, int depth)
 	size_t n = 1;
 	if (depth > 100)
 		abort(); /* the parser must bound nesting */
-	if ((v->type == IMAPC_ATOM || v->type == IMAPC_STRING) &&
-	    v->str[v->len] != '\0')
+	if ((v->type == IMAPC_ATOM || v->type == IMAPC_STRING) && v->str[v->len] != '\0')
 		abort();
 	for (size_t i = 0; i < v->n_items; i++)
 		n += walk(&v->items[i], depth + 1);
@@ -66,11 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.kind == IMAPC_UNTAGGED && strcmp(r.name, "FETCH") == 0 &&
 			    r.args.n_items > 0) {
 				char **kw;
-				imapc_parse_flags(imapc_fetch_item(&r.args.items[0],
-								   "FLAGS"), &kw);
+				imapc_parse_flags(imapc_fetch_item(&r.args.items[0], "FLAGS"), &kw);
 				imapc_free_strv(kw);
-				const char *d = imapc_value_str(imapc_fetch_item(
-					&r.args.items[0], "INTERNALDATE"));
+				const char *d = imapc_value_str(
+					imapc_fetch_item(&r.args.items[0], "INTERNALDATE"));
 				int64_t t;
 				int32_t tz;
 				if (d != NULL)

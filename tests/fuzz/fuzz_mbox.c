@@ -50,8 +50,8 @@ static void scan(bool mboxo, uint64_t file_size)
 		if (mbox_reader_next(&r, &m, &got, &err) != MF_OK || !got)
 			break;
 		/* Messages follow each other; unescaping only removes. */
-		if (m.from_off < prev_end || m.body_off > m.body_end ||
-		    m.body_end > file_size || m.size > m.body_end - m.body_off)
+		if (m.from_off < prev_end || m.body_off > m.body_end || m.body_end > file_size ||
+		    m.size > m.body_end - m.body_off)
 			abort();
 		prev_end = m.body_end;
 		mbox_stream_init(&st, r.fd, tmp_path, &m, mboxo);

@@ -18,21 +18,18 @@ static void round_trip(int64_t e, int32_t tz)
 	int64_t e2;
 	int32_t tz2;
 	if (mf_format_rfc5322_date(e, tz, b, sizeof(b))) {
-		if (!mf_parse_rfc5322_date(b, strlen(b), &e2, &tz2) || e2 != e ||
-		    tz2 != tz)
+		if (!mf_parse_rfc5322_date(b, strlen(b), &e2, &tz2) || e2 != e || tz2 != tz)
 			abort();
 	}
 	if (mf_format_imap_date(e, tz, b, sizeof(b))) {
-		if (!mf_parse_rfc5322_date(b, strlen(b), &e2, &tz2) || e2 != e ||
-		    tz2 != tz)
+		if (!mf_parse_rfc5322_date(b, strlen(b), &e2, &tz2) || e2 != e || tz2 != tz)
 			abort();
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "Date", "Subject", "Received",
-		"Status", "X" };
+	static const char *const names[] = { "Date", "Subject", "Received", "Status", "X" };
 	struct mf_buf v = { 0 };
 	int64_t e;
 	int32_t tz;
@@ -44,9 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mf_header_field f;
 	mf_header_iter_init(&it, data, size);
 	while (mf_header_iter_next(&it, &f)) {
-		if (f.name < data || f.name + f.name_len > data + size ||
-		    f.raw < data || f.raw + f.raw_len > data + size ||
-		    f.name_len == 0)
+		if (f.name < data || f.name + f.name_len > data + size || f.raw < data ||
+		    f.raw + f.raw_len > data + size || f.name_len == 0)
 			abort();
 		mf_header_unfold(f.raw, f.raw_len, &v);
 		if (v.len > f.raw_len)

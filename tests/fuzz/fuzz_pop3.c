@@ -17,8 +17,7 @@ struct src {
 	size_t len, pos, chunk;
 };
 
-static int src_fill(void *ctx, void *buf, size_t cap, size_t *n_r,
-		    struct mf_error *err)
+static int src_fill(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err)
 {
 	struct src *s = ctx;
 	size_t n = s->len - s->pos;
@@ -45,8 +44,7 @@ static void parse_line(struct mf_buf *line)
 	(void)pop3_parse_stat((const char *)line->data, &a, &b);
 	(void)pop3_parse_list_line((const char *)line->data, &a, &b);
 	pop3_parse_capa_line(&caps, (const char *)line->data);
-	if (pop3_parse_uidl_line((const char *)line->data, line->len, &a,
-				 &id)) {
+	if (pop3_parse_uidl_line((const char *)line->data, line->len, &a, &id)) {
 		for (const char *p = id; *p != '\0'; p++)
 			if (*p <= 0x20 || *p >= 0x7f)
 				abort();
@@ -60,8 +58,7 @@ static void parse_line(struct mf_buf *line)
 }
 
 /* Run the whole stream; the decoded bodies are appended to out. */
-static void session(const uint8_t *data, size_t len, size_t chunk,
-		    size_t cap, struct mf_buf *out)
+static void session(const uint8_t *data, size_t len, size_t chunk, size_t cap, struct mf_buf *out)
 {
 	struct src s = { data, len, 0, chunk };
 	struct pop3_rd *rd = malloc(sizeof(*rd));

@@ -46,9 +46,12 @@ static int cr_list(struct mf_source *src, mf_folder_cb *cb, void *aux, struct mf
 {
 	(void)src;
 	(void)err;
-	struct mf_folder f = { .path = "INBOX", .special_use = MF_SPECIAL_INBOX,
-			       .messages = N_MESSAGES, .bytes = MF_COUNT_UNKNOWN,
-			       .uidvalidity = 1, .selectable = true };
+	struct mf_folder f = { .path = "INBOX",
+			       .special_use = MF_SPECIAL_INBOX,
+			       .messages = N_MESSAGES,
+			       .bytes = MF_COUNT_UNKNOWN,
+			       .uidvalidity = 1,
+			       .selectable = true };
 	return cb(&f, aux);
 }
 
@@ -73,9 +76,13 @@ static int cr_fetch(struct mf_source *src, const char *folder, const struct mf_c
 		struct reader r = { .pos = 0 };
 		r.len = (size_t)snprintf(r.body, sizeof(r.body),
 					 "From: crash@test.example\r\nSubject: message %u\r\n\r\n"
-					 "body of message %u\r\n", uid, uid);
-		struct mf_message m = { .source_id = id, .uid = uid, .size = r.len,
-					.internal_date = 1700000000 + uid, .read = cr_read,
+					 "body of message %u\r\n",
+					 uid, uid);
+		struct mf_message m = { .source_id = id,
+					.uid = uid,
+					.size = r.len,
+					.internal_date = 1700000000 + uid,
+					.read = cr_read,
 					.read_ctx = &r };
 		int st = cb(&m, aux, err);
 		if (st != MF_OK)

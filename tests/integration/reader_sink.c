@@ -167,7 +167,8 @@ static const char *const vault_schemes[] = { "vault", NULL };
 MF_PLUGIN_EXPORT(vault) = {
 #ifdef NO_READER_URI
 	/* What MF_ABI_INIT gave under the 1.5 headers. */
-	.abi_major = MF_ABI_MAJOR, .abi_minor = 5,
+	.abi_major = MF_ABI_MAJOR,
+	.abi_minor = 5,
 	.struct_size = offsetof(struct mf_plugin, address_schemes),
 #else
 	MF_ABI_INIT,

@@ -18,7 +18,9 @@
  * the plugin, not from the core. */
 static const char *const address_schemes[] = { "alimail", NULL };
 static struct loaded_plugin address_sink = {
-	.desc = { .kind = MF_PLUGIN_SINK, .name = "alimail", .schemes = address_schemes,
+	.desc = { .kind = MF_PLUGIN_SINK,
+		  .name = "alimail",
+		  .schemes = address_schemes,
 		  .address_schemes = address_schemes },
 };
 static const struct plugin_registry address_reg = { .plugins = &address_sink, .n_plugins = 1 };
@@ -57,7 +59,8 @@ START_TEST(template_values_are_encoded_for_uris)
 	char *names[] = { "source_user", "source_host" };
 	char *values[] = { "al ice@corp.example", "imap.example:993/x" };
 	char *missing;
-	char *u = accounts_expand("imaps://{source_user}@{source_host}", names, values, 2, &missing);
+	char *u =
+		accounts_expand("imaps://{source_user}@{source_host}", names, values, 2, &missing);
 	ck_assert_str_eq(u, "imaps://al%20ice@corp.example@imap.example%3A993%2Fx");
 	free(u);
 	ck_assert_ptr_null(accounts_expand("x{nope}", names, values, 2, &missing));
@@ -101,7 +104,8 @@ START_TEST(rows_become_jobs_and_bad_rows_are_skipped)
 	struct mf_error err;
 	unsetenv("MAILFERRY_SOURCE_PASSWORD");
 	ck_assert_int_eq(accounts_load(path, "imaps://{source_user}@127.0.0.1:993",
-				       "alimail://{target_user}", &address_reg, false, &jobs, &n, &err),
+				       "alimail://{target_user}", &address_reg, false, &jobs, &n,
+				       &err),
 			 MF_OK);
 	unlink(path);
 	ck_assert_uint_eq(n, 3); /* broken (field count) and carol (bad policy) skipped */
@@ -126,11 +130,13 @@ START_TEST(missing_file_and_empty_file_fail_clearly)
 	size_t n;
 	struct mf_error err;
 	ck_assert_int_ne(accounts_load("/nonexistent/accounts.csv", "a:{x}", "b:{y}", NULL, false,
-				       &jobs, &n, &err), MF_OK);
+				       &jobs, &n, &err),
+			 MF_OK);
 	ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/accounts.csv"));
 	char path[] = "/tmp/mf-accounts-XXXXXX";
 	close(mkstemp(path));
-	ck_assert_int_ne(accounts_load(path, "a:{x}", "b:{y}", NULL, false, &jobs, &n, &err), MF_OK);
+	ck_assert_int_ne(accounts_load(path, "a:{x}", "b:{y}", NULL, false, &jobs, &n, &err),
+			 MF_OK);
 	ck_assert_ptr_nonnull(strstr(err.text, "header"));
 	unlink(path);
 }

@@ -16,8 +16,13 @@
 static char *reader(const char *scheme, const char *user, const char *h, uint16_t port,
 		    const char *const *opts, int want)
 {
-	struct mf_account a = { .id = "r", .scheme = scheme, .user = user, .host = h,
-				.port = port, .path = "", .options = opts };
+	struct mf_account a = { .id = "r",
+				.scheme = scheme,
+				.user = user,
+				.host = h,
+				.port = port,
+				.path = "",
+				.options = opts };
 	struct mf_error err = { 0 };
 	char *uri = NULL;
 	ck_assert_int_eq(alimail_reader_uri(NULL, &a, &uri, &err), want);

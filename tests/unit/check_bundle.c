@@ -317,12 +317,14 @@ static char *hostile(const char *name, char type, const char *linkname, bool wit
 		char *json = bundle_manifest_to_json(&m);
 		m.n_plugins = 2;
 		ck_assert_int_eq(tar_writer_add(tw, BUNDLE_MANIFEST, '0', json, strlen(json), NULL,
-						&err), MF_OK);
+						&err),
+				 MF_OK);
 		free(json);
 		bundle_manifest_free(&m);
 	}
 	ck_assert_int_eq(tar_writer_add(tw, name, type, "pwned\n", type == '0' ? 6 : 0, linkname,
-					&err), MF_OK);
+					&err),
+			 MF_OK);
 	ck_assert_int_eq(tar_writer_close(&tw, true, &err), MF_OK);
 	return out;
 }

@@ -130,8 +130,8 @@ START_TEST(entries_become_getopt_arguments)
 {
 	struct config cfg;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(parse("state = /var/lib/x.db\njson = yes\nset = a=b c\njson = off\n",
-			       &cfg, &err),
+	ck_assert_int_eq(parse("state = /var/lib/x.db\njson = yes\nset = a=b c\njson = off\n", &cfg,
+			       &err),
 			 MF_OK);
 	char **args;
 	size_t n;
@@ -177,7 +177,8 @@ static void expect_args_error(const char *text, const char *needle)
 
 START_TEST(unknown_forbidden_and_bad_flag_values_are_refused)
 {
-	expect_args_error("state = x\nmax-speed = 3\n", "test.conf:2: 'max-speed' is not a setting");
+	expect_args_error("state = x\nmax-speed = 3\n",
+			  "test.conf:2: 'max-speed' is not a setting");
 	expect_args_error("config = other.conf\n", "test.conf:1: 'config'");
 	expect_args_error("json = maybe\n", "test.conf:1: 'json' takes yes or no, not 'maybe'");
 }

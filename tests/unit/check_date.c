@@ -20,8 +20,7 @@ struct date_case {
 	int32_t tz;
 };
 
-typedef bool date_parser(const char *s, size_t len, int64_t *epoch_r,
-			 int32_t *tz_min_r);
+typedef bool date_parser(const char *s, size_t len, int64_t *epoch_r, int32_t *tz_min_r);
 
 /* One row of a date table through parse: succeeds or fails as the row
  * says, and when it succeeds, to the row's epoch and zone. */
@@ -30,11 +29,10 @@ static void check_date_case(date_parser *parse, const struct date_case *c)
 	int64_t e = 42;
 	int32_t tz = 42;
 	bool ok = parse(c->in, strlen(c->in), &e, &tz);
-	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in,
-		      c->ok ? "success" : "failure");
+	ck_assert_msg(ok == c->ok, "\"%s\": expected %s", c->in, c->ok ? "success" : "failure");
 	if (c->ok) {
-		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld",
-			      c->in, (long long)e, (long long)c->epoch);
+		ck_assert_msg(e == c->epoch, "\"%s\": epoch %lld, want %lld", c->in, (long long)e,
+			      (long long)c->epoch);
 		ck_assert_int_eq(tz, c->tz);
 	}
 }
@@ -210,8 +208,7 @@ END_TEST
 
 #define U(s) (const unsigned char *)(s), sizeof(s) - 1
 
-static char *find(const unsigned char *h, size_t len, const char *name,
-		  bool last, size_t *len_r)
+static char *find(const unsigned char *h, size_t len, const char *name, bool last, size_t *len_r)
 {
 	struct mf_buf v = { 0 };
 	if (!mf_header_find(h, len, name, last, &v)) {
@@ -226,32 +223,28 @@ static char *find(const unsigned char *h, size_t len, const char *name,
 	return s;
 }
 
-#define CK_FIELD(hdr, name, last, want) do { \
-	char *got_ = find(U(hdr), name, last, NULL); \
-	ck_assert_msg(got_ != NULL, "%s not found", name); \
-	ck_assert_str_eq(got_, want); \
-	free(got_); \
-} while (0)
+#define CK_FIELD(hdr, name, last, want)                            \
+	do {                                                       \
+		char *got_ = find(U(hdr), name, last, NULL);       \
+		ck_assert_msg(got_ != NULL, "%s not found", name); \
+		ck_assert_str_eq(got_, want);                      \
+		free(got_);                                        \
+	} while (0)
 
 START_TEST(header_fields_unfold_crlf_and_lf)
 {
-	CK_FIELD("Subject: hello\r\n world\r\n\tagain\r\nDate: x\r\n\r\nbody",
-		 "Subject", false, "hello world\tagain");
-	CK_FIELD("Subject: hello\n world\nDate: x\n\nbody", "subject", false,
-		 "hello world");
-	CK_FIELD("SUBJECT  :  obsolete form  \n\n", "Subject", false,
-		 "obsolete form");
+	CK_FIELD("Subject: hello\r\n world\r\n\tagain\r\nDate: x\r\n\r\nbody", "Subject", false,
+		 "hello world\tagain");
+	CK_FIELD("Subject: hello\n world\nDate: x\n\nbody", "subject", false, "hello world");
+	CK_FIELD("SUBJECT  :  obsolete form  \n\n", "Subject", false, "obsolete form");
 	CK_FIELD("A: 1\nB: 2", "B", false, "2"); /* no final newline, no body */
 	CK_FIELD("A: 1\r\nB: 2\r", "B", false, "2");
-	CK_FIELD("From foo Thu Nov 26 12:00:00 2026\nSubject: x\n", "Subject",
-		 false, "x");
-	CK_FIELD("junk line\n\tstray continuation\nSubject: y\n", "Subject",
-		 false, "y");
+	CK_FIELD("From foo Thu Nov 26 12:00:00 2026\nSubject: x\n", "Subject", false, "x");
+	CK_FIELD("junk line\n\tstray continuation\nSubject: y\n", "Subject", false, "y");
 	CK_FIELD("X: 1\nX: 2\nY: 3\n", "X", false, "1");
 	CK_FIELD("X: 1\nX: 2\nY: 3\n", "X", true, "2");
 	CK_FIELD("X:\nY: 3\n", "X", false, "");
-	CK_FIELD("Subject: \xe4\xb8\xad\xff\n\n", "Subject", false,
-		 "\xe4\xb8\xad\xff");
+	CK_FIELD("Subject: \xe4\xb8\xad\xff\n\n", "Subject", false, "\xe4\xb8\xad\xff");
 }
 END_TEST
 
@@ -287,11 +280,10 @@ END_TEST
 
 START_TEST(received_date_picks_newest_or_oldest)
 {
-	static const char h[] =
-		"Received: from a by b; Tue, 1 Jul 2003 10:52:37 +0200\n"
-		"Received: from c (x; y) by d;\n\tMon, 30 Jun 2003 10:00:00 +0000\n"
-		"Received: no date here\n"
-		"\n";
+	static const char h[] = "Received: from a by b; Tue, 1 Jul 2003 10:52:37 +0200\n"
+				"Received: from c (x; y) by d;\n\tMon, 30 Jun 2003 10:00:00 +0000\n"
+				"Received: no date here\n"
+				"\n";
 	struct mf_buf v = { 0 };
 	ck_assert(mf_header_received_date(U(h), MF_RECEIVED_NEWEST, &v));
 	ck_assert_str_eq((char *)v.data, "Tue, 1 Jul 2003 10:52:37 +0200");
@@ -300,19 +292,21 @@ START_TEST(received_date_picks_newest_or_oldest)
 					    "10:00:00 +0000\n"),
 					  MF_RECEIVED_OLDEST, &v));
 	ck_assert_str_eq((char *)v.data, "Mon, 30 Jun 2003 10:00:00 +0000");
-	ck_assert(!mf_header_received_date(U("Subject: x\n"), MF_RECEIVED_NEWEST,
-					   &v));
+	ck_assert(!mf_header_received_date(U("Subject: x\n"), MF_RECEIVED_NEWEST, &v));
 	mf_buf_free(&v);
 
 	int64_t e;
 	int32_t tz;
-	ck_assert(mf_header_date(U("Date: bogus\n" "Received: x; Tue, 1 Jul 2003 "
-				   "10:52:37 +0200\n\n"), true, &e, &tz));
+	ck_assert(mf_header_date(U("Date: bogus\n"
+				   "Received: x; Tue, 1 Jul 2003 "
+				   "10:52:37 +0200\n\n"),
+				 true, &e, &tz));
 	ck_assert_int_eq(e, 1057049557);
-	ck_assert(!mf_header_date(U("Date: bogus\n" "Received: x; Tue, 1 Jul "
-				    "2003 10:52:37 +0200\n\n"), false, &e, &tz));
-	ck_assert(mf_header_date(U("Date: Mon, 30 Jun 2003 10:00:00 +0000\n\n"),
-				 false, &e, &tz));
+	ck_assert(!mf_header_date(U("Date: bogus\n"
+				    "Received: x; Tue, 1 Jul "
+				    "2003 10:52:37 +0200\n\n"),
+				  false, &e, &tz));
+	ck_assert(mf_header_date(U("Date: Mon, 30 Jun 2003 10:00:00 +0000\n\n"), false, &e, &tz));
 	ck_assert_int_eq(e, 1056967200);
 }
 END_TEST
@@ -325,22 +319,32 @@ START_TEST(special_use_is_guessed_from_names)
 		const char *name;
 		enum mf_special_use use;
 	} t[] = {
-		{ "INBOX", MF_SPECIAL_INBOX }, { "inbox", MF_SPECIAL_INBOX },
-		{ "Sent", MF_SPECIAL_SENT }, { "SENT ITEMS", MF_SPECIAL_SENT },
-		{ "Sent Messages", MF_SPECIAL_SENT }, { "已发送", MF_SPECIAL_SENT },
-		{ "Drafts", MF_SPECIAL_DRAFTS }, { "草稿箱", MF_SPECIAL_DRAFTS },
-		{ "Trash", MF_SPECIAL_TRASH }, { "Deleted Items", MF_SPECIAL_TRASH },
-		{ "deleted messages", MF_SPECIAL_TRASH }, { "已删除", MF_SPECIAL_TRASH },
-		{ "Junk", MF_SPECIAL_JUNK }, { "Junk Email", MF_SPECIAL_JUNK },
-		{ "Junk E-mail", MF_SPECIAL_JUNK }, { "spam", MF_SPECIAL_JUNK },
-		{ "垃圾邮件", MF_SPECIAL_JUNK }, { "Archive", MF_SPECIAL_ARCHIVE },
+		{ "INBOX", MF_SPECIAL_INBOX },
+		{ "inbox", MF_SPECIAL_INBOX },
+		{ "Sent", MF_SPECIAL_SENT },
+		{ "SENT ITEMS", MF_SPECIAL_SENT },
+		{ "Sent Messages", MF_SPECIAL_SENT },
+		{ "已发送", MF_SPECIAL_SENT },
+		{ "Drafts", MF_SPECIAL_DRAFTS },
+		{ "草稿箱", MF_SPECIAL_DRAFTS },
+		{ "Trash", MF_SPECIAL_TRASH },
+		{ "Deleted Items", MF_SPECIAL_TRASH },
+		{ "deleted messages", MF_SPECIAL_TRASH },
+		{ "已删除", MF_SPECIAL_TRASH },
+		{ "Junk", MF_SPECIAL_JUNK },
+		{ "Junk Email", MF_SPECIAL_JUNK },
+		{ "Junk E-mail", MF_SPECIAL_JUNK },
+		{ "spam", MF_SPECIAL_JUNK },
+		{ "垃圾邮件", MF_SPECIAL_JUNK },
+		{ "Archive", MF_SPECIAL_ARCHIVE },
 		{ " Archive ", MF_SPECIAL_ARCHIVE },
-		{ "Sentinel", MF_SPECIAL_NONE }, { "Projects", MF_SPECIAL_NONE },
-		{ "", MF_SPECIAL_NONE }, { "Sent/Old", MF_SPECIAL_NONE },
+		{ "Sentinel", MF_SPECIAL_NONE },
+		{ "Projects", MF_SPECIAL_NONE },
+		{ "", MF_SPECIAL_NONE },
+		{ "Sent/Old", MF_SPECIAL_NONE },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		ck_assert_msg(mf_guess_special_use(t[i].name) == t[i].use,
-			      "\"%s\"", t[i].name);
+		ck_assert_msg(mf_guess_special_use(t[i].name) == t[i].use, "\"%s\"", t[i].name);
 	ck_assert_int_eq(mf_guess_special_use(NULL), MF_SPECIAL_NONE);
 	ck_assert_str_eq(mf_folder_leaf("A/B/Sent Items"), "Sent Items");
 	ck_assert_str_eq(mf_folder_leaf("Trash"), "Trash");

@@ -45,8 +45,8 @@ static int to_sink(void *ctx, const unsigned char *p, size_t n)
 
 /* Inflate all of in through pieces of at most in_step bytes and an output
  * window of out_step bytes; returns the bytes made (into out). */
-static size_t inflate_all(struct mf_deflate *z, const unsigned char *in, size_t len,
-			  size_t in_step, size_t out_step, unsigned char *out, size_t cap)
+static size_t inflate_all(struct mf_deflate *z, const unsigned char *in, size_t len, size_t in_step,
+			  size_t out_step, unsigned char *out, size_t cap)
 {
 	size_t pos = 0, made_total = 0;
 	for (int idle = 0; idle < 3;) {
@@ -55,7 +55,8 @@ static size_t inflate_all(struct mf_deflate *z, const unsigned char *in, size_t 
 		size_t used, made;
 		const char *why = NULL;
 		ck_assert_msg(mf_deflate_read(z, in + pos, piece, &used, out + made_total, room,
-					      &made, &why), "inflate: %s", why);
+					      &made, &why),
+			      "inflate: %s", why);
 		pos += used;
 		made_total += made;
 		idle = used == 0 && made == 0 ? idle + 1 : 0;
@@ -70,7 +71,7 @@ static unsigned char *sample(size_t len, unsigned seed)
 	ck_assert_ptr_nonnull(p);
 	srand(seed);
 	static const char *const words[] = { "migration ", "mailbox ", "Subject: ", "\r\n",
-					     "base64+/==", "From ", "Grüße " };
+					     "base64+/==", "From ",    "Grüße " };
 	size_t i = 0;
 	while (i < len) {
 		if (rand() % 4 == 0) { /* incompressible stretch */
@@ -102,11 +103,13 @@ START_TEST(round_trip_in_odd_pieces)
 		if (n > len - pos)
 			n = len - pos;
 		ck_assert_int_eq(mf_deflate_write(&a, plain + pos, n, rand() % 3 == 0, scratch,
-						  sizeof(scratch), to_sink, &wire, &why), 0);
+						  sizeof(scratch), to_sink, &wire, &why),
+				 0);
 		pos += n;
 	}
 	ck_assert_int_eq(mf_deflate_write(&a, NULL, 0, true, scratch, sizeof(scratch), to_sink,
-					  &wire, &why), 0);
+					  &wire, &why),
+			 0);
 	ck_assert_uint_lt(wire.len, len);
 	unsigned char *back = malloc(len + 16);
 	size_t made = inflate_all(&b, wire.data, wire.len, 7, 113, back, len + 16);
@@ -133,8 +136,9 @@ START_TEST(each_sync_flush_is_a_boundary)
 		char cmd[64];
 		int n = snprintf(cmd, sizeof(cmd), "a%d APPEND INBOX {%d+}\r\n", i, i * 7);
 		struct sink wire = { 0 };
-		ck_assert_int_eq(mf_deflate_write(&a, cmd, (size_t)n, true, scratch, sizeof(scratch),
-						  to_sink, &wire, &why), 0);
+		ck_assert_int_eq(mf_deflate_write(&a, cmd, (size_t)n, true, scratch,
+						  sizeof(scratch), to_sink, &wire, &why),
+				 0);
 		ck_assert_uint_gt(wire.len, 0);
 		size_t made = inflate_all(&b, wire.data, wire.len, wire.len, sizeof(out), out,
 					  sizeof(out));
@@ -145,7 +149,8 @@ START_TEST(each_sync_flush_is_a_boundary)
 	/* A sync with nothing new written sends nothing. */
 	struct sink none = { 0 };
 	ck_assert_int_eq(mf_deflate_write(&a, NULL, 0, true, scratch, sizeof(scratch), to_sink,
-					  &none, &why), 0);
+					  &none, &why),
+			 0);
 	ck_assert_uint_eq(none.len, 0);
 	mf_deflate_free(&a);
 	mf_deflate_free(&b);
@@ -322,8 +327,9 @@ static void stop_server(void)
 
 static struct mf_conn *open_compressed(void)
 {
-	struct mf_conn_opts o = { .proto = "test", .host = "127.0.0.1", .port = server_port,
-				  .io_timeout_ms = 5000 };
+	struct mf_conn_opts o = {
+		.proto = "test", .host = "127.0.0.1", .port = server_port, .io_timeout_ms = 5000
+	};
 	struct mf_conn *c;
 	struct mf_error err = { 0 };
 	ck_assert_int_eq(mf_conn_open(&o, &c, &err), MF_OK);

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENV_OPEN \
-	"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"" \
-	" xmlns:x=\"http://schemas.microsoft.com/exchange/services/2006/types\"" \
+#define ENV_OPEN                                                                     \
+	"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\""    \
+	" xmlns:x=\"http://schemas.microsoft.com/exchange/services/2006/types\""     \
 	" xmlns:h=\"http://schemas.microsoft.com/exchange/services/2006/messages\">" \
 	"<soap:Header><x:ServerVersionInfo MajorVersion=\"15\" MinorVersion=\"1\"/></soap:Header><soap:Body>"
 #define ENV_CLOSE "</soap:Body></soap:Envelope>"
@@ -35,18 +35,20 @@ static const char find_folder_xml[] = ENV_OPEN
 	"<x:CalendarFolder><x:FolderId Id=\"F-CAL\" ChangeKey=\"1\"/><x:ParentFolderId Id=\"F-ROOT\" ChangeKey=\"1\"/>"
 	"<x:FolderClass>IPF.Appointment</x:FolderClass><x:DisplayName>Calendar</x:DisplayName>"
 	"<x:TotalCount>9</x:TotalCount><x:ChildFolderCount>0</x:ChildFolderCount></x:CalendarFolder>"
-	"</x:Folders></h:RootFolder></h:FindFolderResponseMessage></h:ResponseMessages></h:FindFolderResponse>"
-	ENV_CLOSE;
+	"</x:Folders></h:RootFolder></h:FindFolderResponseMessage></h:ResponseMessages></h:FindFolderResponse>" ENV_CLOSE;
 
 static const char *const roles_brief[EWS_ROLE_COUNT] = {
-	[EWS_ROLE_ROOT] = "F-ROOT", [EWS_ROLE_INBOX] = "F-INBOX",
+	[EWS_ROLE_ROOT] = "F-ROOT",
+	[EWS_ROLE_INBOX] = "F-INBOX",
 };
 
 START_TEST(find_folder_brief_paths_rebuilt_and_calendar_skipped)
 {
 	struct ews_folder_page page = { 0 };
 	struct ews_status st;
-	ck_assert_int_eq(ews_parse_find_folder(find_folder_xml, strlen(find_folder_xml), &page, &st), 0);
+	ck_assert_int_eq(ews_parse_find_folder(find_folder_xml, strlen(find_folder_xml), &page,
+					       &st),
+			 0);
 	ck_assert_int_eq(st.cls, EWS_SUCCESS);
 	ck_assert_str_eq(st.code, "NoError");
 	ck_assert_uint_eq(page.n, 4);
@@ -121,8 +123,7 @@ static const char sync_xml[] = ENV_OPEN
 	"<x:Delete><x:ItemId Id=\"I-2\" ChangeKey=\"C2\"/></x:Delete>"
 	"<x:ReadFlagChange><x:ItemId Id=\"I-1\" ChangeKey=\"C1b\"/><x:IsRead>false</x:IsRead></x:ReadFlagChange>"
 	"<x:Create><x:CalendarItem><x:ItemId Id=\"I-10\"/><x:ItemClass>IPM.Appointment</x:ItemClass></x:CalendarItem></x:Create>"
-	"</h:Changes></h:SyncFolderItemsResponseMessage></h:ResponseMessages></h:SyncFolderItemsResponse>"
-	ENV_CLOSE;
+	"</h:Changes></h:SyncFolderItemsResponseMessage></h:ResponseMessages></h:SyncFolderItemsResponse>" ENV_CLOSE;
 
 START_TEST(sync_items_changes_and_state)
 {
@@ -162,7 +163,8 @@ START_TEST(sync_invalid_state_is_an_error_status)
 	ck_assert(ews_status_is(&st, "ErrorInvalidSyncStateData"));
 	ck_assert_str_eq(st.text, "bad");
 	struct mf_error err;
-	ck_assert_int_eq(ews_status_error(&st, "ews: a: INBOX", MF_ERR_FOLDER, &err), MF_ERR_FOLDER);
+	ck_assert_int_eq(ews_status_error(&st, "ews: a: INBOX", MF_ERR_FOLDER, &err),
+			 MF_ERR_FOLDER);
 	ck_assert_ptr_nonnull(strstr(err.text, "ErrorInvalidSyncStateData"));
 	ews_item_page_free(&page);
 }
@@ -231,7 +233,7 @@ static const char get_item_xml[] = ENV_OPEN
 START_TEST(get_item_mime_flags_and_item_errors)
 {
 	static const char expect[] = "From: a@example.com\r\nSubject: Hi\r\n"
-		"Message-ID: <1@example.com>\r\n\r\nHello\r\n";
+				     "Message-ID: <1@example.com>\r\n\r\nHello\r\n";
 	struct ews_item_page page = { 0 };
 	struct ews_status st;
 	ck_assert_int_eq(ews_parse_get_item(get_item_xml, strlen(get_item_xml), &page, &st), 0);
@@ -273,7 +275,8 @@ START_TEST(get_item_stream_fed_byte_by_byte)
 	for (size_t i = 0; i < whole.n; i++) {
 		ck_assert_uint_eq(piece.v[i].mime.len, whole.v[i].mime.len);
 		ck_assert(whole.v[i].mime.len == 0 ||
-			  memcmp(piece.v[i].mime.data, whole.v[i].mime.data, whole.v[i].mime.len) == 0);
+			  memcmp(piece.v[i].mime.data, whole.v[i].mime.data, whole.v[i].mime.len) ==
+				  0);
 		ck_assert_uint_eq(piece.v[i].flags, whole.v[i].flags);
 		ck_assert_str_eq(piece.v[i].st.code, whole.v[i].st.code);
 		ck_assert_int_eq(piece.v[i].mime_bad, whole.v[i].mime_bad);
@@ -388,7 +391,10 @@ END_TEST
 START_TEST(garbage_is_rejected)
 {
 	static const char *const bad[] = {
-		"", "not xml at all", "<a/>", "<?xml version=\"1.0\"?>",
+		"",
+		"not xml at all",
+		"<a/>",
+		"<?xml version=\"1.0\"?>",
 		"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>",
 		"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>",
 		"<Envelope><Body><FindFolderResponse/></Body></Envelope>",
@@ -447,10 +453,12 @@ static void add_folder(struct ews_folder_page *p, const char *id, const char *pa
 		p->v = mf_xrealloc(p->v, p->cap * sizeof(*p->v));
 	}
 	p->v[p->n++] = (struct ews_folder_info){
-		.id = mf_xstrdup(id), .parent_id = parent ? mf_xstrdup(parent) : NULL,
+		.id = mf_xstrdup(id),
+		.parent_id = parent ? mf_xstrdup(parent) : NULL,
 		.name = name ? mf_xstrdup(name) : NULL,
 		.folder_class = cls ? mf_xstrdup(cls) : NULL,
-		.total = 0, .search = search,
+		.total = 0,
+		.search = search,
 	};
 }
 
@@ -477,7 +485,7 @@ START_TEST(tree_orphans_cycles_collisions_system)
 	add_folder(&p, "IN", "R", "Posteingang", "IPF.Note", false);
 	add_folder(&p, "SE", "R", "Gesendete Elemente", "IPF.Note", false);
 	add_folder(&p, "A1", "R", "a/b", "IPF.Note", false);
-	add_folder(&p, "A2", "R", "a_b", NULL, false);           /* no class: mail */
+	add_folder(&p, "A2", "R", "a_b", NULL, false); /* no class: mail */
 	add_folder(&p, "A1C", "A1", "child", "IPF.Note.Foo", false);
 	add_folder(&p, "ORPH", "GONE", "Orphan", "IPF.Note", false);
 	add_folder(&p, "C1", "C2", "cyc1", "IPF.Note", false);
@@ -487,13 +495,15 @@ START_TEST(tree_orphans_cycles_collisions_system)
 	add_folder(&p, "SR", "R", "Unread", "IPF.Note", true);
 	add_folder(&p, "CAL", "R", "Kalender", "IPF.Appointment.Birthday", false);
 	add_folder(&p, "CALM", "CAL", "mail in cal", "IPF.Note", false);
-	add_folder(&p, "UI", "R", "INBOX", "IPF.Note", false);   /* user folder "INBOX" */
+	add_folder(&p, "UI", "R", "INBOX", "IPF.Note", false);      /* user folder "INBOX" */
 	add_folder(&p, "O2", "GONE2", "Orphan", "IPF.Note", false); /* same top-level name */
-	add_folder(&p, "C3", "C4", "Orphan", "IPF.Note", false);  /* cycle member, same name */
+	add_folder(&p, "C3", "C4", "Orphan", "IPF.Note", false);    /* cycle member, same name */
 	add_folder(&p, "C4", "C3", "x", "IPF.Note", false);
 	add_folder(&p, "IN", "R", "Posteingang", "IPF.Note", false); /* listed twice */
 	const char *roles[EWS_ROLE_COUNT] = {
-		[EWS_ROLE_ROOT] = "R", [EWS_ROLE_INBOX] = "IN", [EWS_ROLE_SENT] = "SE",
+		[EWS_ROLE_ROOT] = "R",
+		[EWS_ROLE_INBOX] = "IN",
+		[EWS_ROLE_SENT] = "SE",
 		[EWS_ROLE_OUTBOX] = "OB",
 	};
 	struct ews_tree t;
@@ -507,7 +517,8 @@ START_TEST(tree_orphans_cycles_collisions_system)
 	f = ews_tree_find_path(&t, "INBOX~2");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_str_eq(f->id, "UI");
-	ck_assert_int_eq(ews_tree_find_path(&t, "Gesendete Elemente")->special_use, MF_SPECIAL_SENT);
+	ck_assert_int_eq(ews_tree_find_path(&t, "Gesendete Elemente")->special_use,
+			 MF_SPECIAL_SENT);
 	/* "a/b" and "a_b" collide once escaped: the subtree keeps its own. */
 	const struct ews_tree_folder *x = ews_tree_find_path(&t, "a_b");
 	const struct ews_tree_folder *y = ews_tree_find_path(&t, "a_b~2");
@@ -576,13 +587,15 @@ START_TEST(requests_escape_and_keep_schema_order)
 	ews_req_sync_items(&body, "id\"<&>", "st&ate", 200);
 	const char *b = (const char *)body.data;
 	ck_assert_ptr_nonnull(after(b, "<m:ItemShape>", "<m:SyncFolderId>"));
-	ck_assert_ptr_nonnull(after(b, "<m:SyncFolderId>", "<m:SyncState>st&amp;ate</m:SyncState>"));
+	ck_assert_ptr_nonnull(
+		after(b, "<m:SyncFolderId>", "<m:SyncState>st&amp;ate</m:SyncState>"));
 	ck_assert_ptr_nonnull(after(b, "</m:SyncState>", "<m:MaxChangesReturned>200<"));
 	ck_assert_ptr_nonnull(strstr(b, "Id=\"id&quot;&lt;&amp;&gt;\""));
 	ews_req_envelope(&env, "Exchange2013_SP1", "a&b@example.com", b);
 	const char *e = (const char *)env.data;
 	ck_assert_ptr_nonnull(strstr(e, "<t:RequestServerVersion Version=\"Exchange2013_SP1\"/>"));
-	ck_assert_ptr_nonnull(strstr(e, "<t:PrimarySmtpAddress>a&amp;b@example.com</t:PrimarySmtpAddress>"));
+	ck_assert_ptr_nonnull(
+		strstr(e, "<t:PrimarySmtpAddress>a&amp;b@example.com</t:PrimarySmtpAddress>"));
 	ck_assert_ptr_nonnull(after(e, "<s:Header>", "<s:Body>"));
 
 	mf_buf_clear(&body);
@@ -591,13 +604,16 @@ START_TEST(requests_escape_and_keep_schema_order)
 	mf_buf_clear(&body);
 	ews_req_find_folder(&body, 500, 250);
 	b = (const char *)body.data;
-	ck_assert_ptr_nonnull(after(b, "<m:FolderShape>", "<m:IndexedPageFolderView MaxEntriesReturned=\"250\" Offset=\"500\""));
+	ck_assert_ptr_nonnull(
+		after(b, "<m:FolderShape>",
+		      "<m:IndexedPageFolderView MaxEntriesReturned=\"250\" Offset=\"500\""));
 	ck_assert_ptr_nonnull(after(b, "<m:IndexedPageFolderView", "<m:ParentFolderIds>"));
 	mf_buf_clear(&body);
 	const char *ids[] = { "A", "B+/=" };
 	ews_req_get_item(&body, ids, 2);
 	b = (const char *)body.data;
-	ck_assert_ptr_nonnull(after(b, "<t:IncludeMimeContent>true", "<m:ItemIds><t:ItemId Id=\"A\"/><t:ItemId Id=\"B+/=\"/>"));
+	ck_assert_ptr_nonnull(after(b, "<t:IncludeMimeContent>true",
+				    "<m:ItemIds><t:ItemId Id=\"A\"/><t:ItemId Id=\"B+/=\"/>"));
 	ck_assert_ptr_nonnull(strstr(b, "PropertyTag=\"0x1090\""));
 	mf_buf_clear(&env);
 	ews_req_envelope(&env, "Exchange2010_SP2", NULL, "<m:X/>");
@@ -615,7 +631,8 @@ START_TEST(retry_after_forms)
 	ck_assert_uint_eq(ews_retry_after_ms(NULL, 0), 0);
 	ck_assert_uint_eq(ews_retry_after_ms("soon", 0), 0);
 	/* HTTP-date (RFC 9110 §5.6.7): 1994-11-06 08:49:37 = 784111777 */
-	ck_assert_uint_eq(ews_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30), 30000);
+	ck_assert_uint_eq(ews_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30),
+			  30000);
 	ck_assert_uint_eq(ews_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 30), 0);
 }
 END_TEST

@@ -28,9 +28,15 @@ START_TEST(impersonated_mailbox_folders_messages_and_sync_state)
 	ck_assert_int_eq(ews_source_ops.list_folders(src, on_folder, &fs, &err), MF_OK);
 	ck_assert_uint_eq(fs.n, 9);
 	static const char *const want[] = {
-		"INBOX", "INBOX/Projects", "INBOX/Projects/2024_Q1", "Gesendete Elemente",
-		"Entw\xc3\xbcrfe", "Gel\xc3\xb6schte Elemente", "Junk-E-Mail",
-		"Kalender/Mail under calendar", "Archive & Old <2019>",
+		"INBOX",
+		"INBOX/Projects",
+		"INBOX/Projects/2024_Q1",
+		"Gesendete Elemente",
+		"Entw\xc3\xbcrfe",
+		"Gel\xc3\xb6schte Elemente",
+		"Junk-E-Mail",
+		"Kalender/Mail under calendar",
+		"Archive & Old <2019>",
 	};
 	for (size_t i = 0; i < 9; i++)
 		ck_assert_msg(folder_index(&fs, want[i]) >= 0, "missing folder %s", want[i]);
@@ -128,7 +134,8 @@ END_TEST
 START_TEST(impersonation_without_the_right_is_denied)
 {
 	start_fake(true, NULL);
-	struct mf_account a = make_account("alice@example.com", "alice-pw", "bob@example.com", NULL);
+	struct mf_account a =
+		make_account("alice@example.com", "alice-pw", "bob@example.com", NULL);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_ERR_AUTH);
@@ -149,7 +156,8 @@ START_TEST(own_mailbox_without_impersonation_and_option_fallback)
 	ck_assert_uint_eq(delivered(), 4);
 	ews_source_ops.close(&src);
 	char *log = request_log();
-	ck_assert_uint_eq(count_lines_with(log, "\"anchor\": null"), count_lines_with(log, "\"n\":"));
+	ck_assert_uint_eq(count_lines_with(log, "\"anchor\": null"),
+			  count_lines_with(log, "\"n\":"));
 	free(log);
 
 	/* impersonate= as a URI option when the core left the field NULL. */
@@ -231,7 +239,8 @@ START_TEST(vanished_item_and_stopped_batch)
 	assert_fixture("AAMkI12=", "a12-forwarded.eml");
 	ck_assert_ptr_null(got_id("AAMkI2=")); /* gone: neither copied nor failed */
 	ck_assert(got_id("AAMkI4=")->failed);
-	ck_assert_ptr_nonnull(strstr((const char *)g_logbuf.data, "3 messages fetched, 1 failed, "
+	ck_assert_ptr_nonnull(strstr((const char *)g_logbuf.data,
+				     "3 messages fetched, 1 failed, "
 				     "0 already copied, 1 gone since listed"));
 	char *log = request_log();
 	ck_assert_uint_eq(count_lines_with(log, "batch-stopped"), 1);
@@ -294,7 +303,8 @@ START_TEST(rejected_sync_state_lists_again)
 	struct mf_error err;
 	struct mf_source *src = open_alice(true, NULL, NULL);
 	char *state = NULL;
-	ck_assert_int_eq(fetch_folder(src, "INBOX", "H4sIforged.0123456789abcdef", &state, &err), MF_OK);
+	ck_assert_int_eq(fetch_folder(src, "INBOX", "H4sIforged.0123456789abcdef", &state, &err),
+			 MF_OK);
 	ck_assert_uint_eq(delivered(), 4);
 	ck_assert_ptr_nonnull(state);
 	ck_assert_str_ne(state, "H4sIforged.0123456789abcdef");
@@ -346,7 +356,7 @@ END_TEST
 
 START_TEST(ntlm_authenticates_one_connection_per_session)
 {
-	static const char *const extra[] = { "--ntlm", "--user", "CORP\\svc:S3cret!",
+	static const char *const extra[] = { "--ntlm",         "--user",    "CORP\\svc:S3cret!",
 					     "--impersonator", "CORP\\svc", NULL };
 	start_fake(true, extra);
 	static const char *const opts[] = { "auth=ntlm", "sync-batch=2", NULL };

@@ -12,13 +12,13 @@
 
 #define FIXTURE EWS_FAKE_DIR "/fixture"
 
-extern char g_dir[64];       /* the server's private directory */
+extern char g_dir[64]; /* the server's private directory */
 extern uint16_t g_port;
-extern char g_ca[128];       /* "ca-file" setting, "" for none */
+extern char g_ca[128];         /* "ca-file" setting, "" for none */
 extern const char *g_insecure; /* "insecure" setting */
-extern bool g_cancel;        /* what host->canceled() answers */
+extern bool g_cancel;          /* what host->canceled() answers */
 extern struct mf_buf g_logbuf; /* everything the plugin logged */
-extern void *g_plugin;       /* plugin context, made by open_src() */
+extern void *g_plugin;         /* plugin context, made by open_src() */
 extern const struct mf_host ews_test_host;
 
 void run_cmd(const char *cmd);
@@ -30,15 +30,13 @@ void stop_fake(void);
 char *request_log(void); /* malloc'd JSON lines */
 size_t count_lines_with(const char *log, const char *needle);
 
-struct mf_account make_account(const char *user, const char *pw,
-			       const char *imp, const char *const *opts);
-int open_src(const struct mf_account *a, struct mf_source **src,
-	     struct mf_error *err);
+struct mf_account make_account(const char *user, const char *pw, const char *imp,
+			       const char *const *opts);
+int open_src(const struct mf_account *a, struct mf_source **src, struct mf_error *err);
 /* start_fake(), then open the source as svc@example.com impersonating
  * alice@example.com with opts, asserting it opens; close_fake() closes it
  * and stops the server. */
-struct mf_source *open_alice(bool tls, const char *const *extra,
-			     const char *const *opts);
+struct mf_source *open_alice(bool tls, const char *const *extra, const char *const *opts);
 void close_fake(struct mf_source **src);
 
 struct got {
@@ -60,8 +58,8 @@ size_t delivered(void);
 /* Assert that item id was delivered with exactly the bytes of file. */
 void assert_fixture(const char *id, const char *file);
 /* fetch() with have = have_got and the given saved state. */
-int fetch_folder(struct mf_source *src, const char *folder, const char *state,
-		 char **state_r, struct mf_error *err);
+int fetch_folder(struct mf_source *src, const char *folder, const char *state, char **state_r,
+		 struct mf_error *err);
 
 struct folders {
 	char path[16][96];

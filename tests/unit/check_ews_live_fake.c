@@ -41,7 +41,8 @@ void start_fake(bool tls, const char *const *extra)
 		snprintf(cmd, sizeof(cmd),
 			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
 			 "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-			 "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", g_dir, g_dir);
+			 "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+			 g_dir, g_dir);
 		run_cmd(cmd);
 		snprintf(g_ca, sizeof(g_ca), "%s/cert.pem", g_dir);
 	}
@@ -146,8 +147,7 @@ size_t count_lines_with(const char *log, const char *needle)
 /* ------------------------------------------------------------------ */
 /* Host and account                                                     */
 
-static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...)
-	MF_PRINTF(3, 4);
+static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...) MF_PRINTF(3, 4);
 static void hlog(void *ctx, enum mf_log_level lvl, const char *fmt, ...)
 {
 	va_list ap;
@@ -179,25 +179,33 @@ static const char *hsetting(void *ctx, const char *key)
 }
 
 const struct mf_host ews_test_host = {
-	.abi_major = MF_ABI_MAJOR, .abi_minor = MF_ABI_MINOR,
+	.abi_major = MF_ABI_MAJOR,
+	.abi_minor = MF_ABI_MINOR,
 	.struct_size = sizeof(struct mf_host),
-	.log = hlog, .canceled = hcanceled, .setting = hsetting,
+	.log = hlog,
+	.canceled = hcanceled,
+	.setting = hsetting,
 };
 
-struct mf_account make_account(const char *user, const char *pw,
-				 const char *imp, const char *const *opts)
+struct mf_account make_account(const char *user, const char *pw, const char *imp,
+			       const char *const *opts)
 {
 	return (struct mf_account){
-		.id = imp != NULL ? imp : user, .scheme = "ews", .user = user,
-		.host = "127.0.0.1", .port = g_port, .path = "/EWS/Exchange.asmx",
-		.password = pw, .impersonate = imp, .options = opts,
+		.id = imp != NULL ? imp : user,
+		.scheme = "ews",
+		.user = user,
+		.host = "127.0.0.1",
+		.port = g_port,
+		.path = "/EWS/Exchange.asmx",
+		.password = pw,
+		.impersonate = imp,
+		.options = opts,
 	};
 }
 
 void *g_plugin;
 
-int open_src(const struct mf_account *a, struct mf_source **src,
-		    struct mf_error *err)
+int open_src(const struct mf_account *a, struct mf_source **src, struct mf_error *err)
 {
 	struct mf_error e0;
 	if (g_plugin == NULL)
@@ -206,12 +214,10 @@ int open_src(const struct mf_account *a, struct mf_source **src,
 	return ews_source_ops.open(g_plugin, a, src, err);
 }
 
-struct mf_source *open_alice(bool tls, const char *const *extra,
-			     const char *const *opts)
+struct mf_source *open_alice(bool tls, const char *const *extra, const char *const *opts)
 {
 	start_fake(tls, extra);
-	struct mf_account a = make_account("svc@example.com", "S3cret!",
-					   "alice@example.com", opts);
+	struct mf_account a = make_account("svc@example.com", "S3cret!", "alice@example.com", opts);
 	struct mf_source *src = NULL;
 	struct mf_error err;
 	ck_assert_int_eq(open_src(&a, &src, &err), MF_OK);
@@ -302,8 +308,8 @@ void assert_fixture(const char *id, const char *file)
 	ck_assert_msg(memcmp(g->data.data, want, n) == 0, "%s differs from %s", id, file);
 }
 
-int fetch_folder(struct mf_source *src, const char *folder, const char *state,
-		 char **state_r, struct mf_error *err)
+int fetch_folder(struct mf_source *src, const char *folder, const char *state, char **state_r,
+		 struct mf_error *err)
 {
 	struct mf_cursor c = { .sync_state = state, .have = have_got };
 	return ews_source_ops.fetch(src, folder, &c, on_msg, NULL, state_r, err);

@@ -27,12 +27,11 @@
 START_TEST(base64_encodes_rfc4648_vectors)
 {
 	/* RFC 4648 §10 */
-	static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba",
-				    "foobar" };
-	static const char *std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
-				     "Zm9vYmE=", "Zm9vYmFy" };
-	static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg",
-				     "Zm9vYmE", "Zm9vYmFy" };
+	static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *std[] = {
+		"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"
+	};
+	static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
 	for (size_t i = 0; i < 7; i++) {
 		char *b = mf_base64_encode(in[i], strlen(in[i]));
 		ck_assert_str_eq(b, std[i]);
@@ -69,20 +68,20 @@ START_TEST(base64_lenient_whitespace_strict_alphabet)
 {
 	ck_assert(b64("SGVsbG8=", "Hello"));
 	ck_assert(b64("SGVs\r\n bG8=\n", "Hello"));
-	ck_assert(b64("SGVsbG8", "Hello"));   /* unpadded */
+	ck_assert(b64("SGVsbG8", "Hello")); /* unpadded */
 	ck_assert(b64("SGVsbA==", "Hell"));
 	ck_assert(b64("", ""));
-	ck_assert(b64(" \r\n\t", ""));       /* only line breaks */
+	ck_assert(b64(" \r\n\t", ""));          /* only line breaks */
 	ck_assert(b64("SGVsbA=\r\n=", "Hell")); /* a break inside the padding */
 	ck_assert(!b64("SGVsbG8*", NULL));
-	ck_assert(!b64("SGVsbG8=A", NULL));   /* data after padding */
+	ck_assert(!b64("SGVsbG8=A", NULL));          /* data after padding */
 	ck_assert(!b64("SGVsbG8=\nSGVsbG8=", NULL)); /* two padded parts */
-	ck_assert(!b64("SGVsb", NULL));       /* 1 leftover sextet */
+	ck_assert(!b64("SGVsb", NULL));              /* 1 leftover sextet */
 	ck_assert(!b64("SGVsbG===", NULL));
-	ck_assert(!b64("SGVsbA=", NULL));     /* padding short of the quantum */
+	ck_assert(!b64("SGVsbA=", NULL)); /* padding short of the quantum */
 	ck_assert(!b64("=", NULL));
 	ck_assert(!b64("====", NULL));
-	ck_assert(!b64("Zm9v-_", NULL));      /* base64url is not base64 */
+	ck_assert(!b64("Zm9v-_", NULL)); /* base64url is not base64 */
 	ck_assert(!b64("Zm9v\x80", NULL));
 }
 END_TEST
@@ -141,15 +140,15 @@ START_TEST(sasl_responses_are_the_documented_bytes)
 		const char *want;
 		size_t want_len;
 	} c[] = {
-		{ mf_sasl_plain(NULL, "tim", "tanstaaftanstaaf"),
-		  "\0tim\0tanstaaftanstaaf", 21 }, /* RFC 4616 §4 */
-		{ mf_sasl_plain("Ursel", "Kurt", "xipj3plmq"),
-		  "Ursel\0Kurt\0xipj3plmq", 20 },
+		{ mf_sasl_plain(NULL, "tim", "tanstaaftanstaaf"), "\0tim\0tanstaaftanstaaf",
+		  21 }, /* RFC 4616 §4 */
+		{ mf_sasl_plain("Ursel", "Kurt", "xipj3plmq"), "Ursel\0Kurt\0xipj3plmq", 20 },
 		{ mf_sasl_plain(NULL, "u", NULL), "\0u\0", 3 },
 		{ mf_sasl_xoauth2("someuser@example.com",
 				  "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
 		  "user=someuser@example.com\001auth=Bearer "
-		  "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\001\001", 85 },
+		  "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\001\001",
+		  85 },
 		{ mf_sasl_xoauth2("u", NULL), "user=u\001auth=Bearer \001\001", 21 },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -216,14 +215,16 @@ START_TEST(spool_replays_from_memory_then_temp_file)
 		ck_assert_uint_eq(sp.size, 0);
 		ck_assert_int_eq(mf_spool_add(&sp, "tiny", 4, &err), MF_OK);
 		ck_assert_int_eq(sp.fd, -1);
-		struct mf_message msg = { .source_id = "1", .size = sp.size,
-					  .read = mf_spool_message_read, .read_ctx = &sp };
+		struct mf_message msg = { .source_id = "1",
+					  .size = sp.size,
+					  .read = mf_spool_message_read,
+					  .read_ctx = &sp };
 		char out[8] = "";
-		ck_assert_int_eq(msg.read(&msg, (unsigned char *)out, sizeof(out) - 1, &n,
-					  &err), MF_OK);
+		ck_assert_int_eq(msg.read(&msg, (unsigned char *)out, sizeof(out) - 1, &n, &err),
+				 MF_OK);
 		ck_assert_str_eq(out, "tiny");
-		ck_assert_int_eq(msg.read(&msg, (unsigned char *)out, sizeof(out) - 1, &n,
-					  &err), MF_OK);
+		ck_assert_int_eq(msg.read(&msg, (unsigned char *)out, sizeof(out) - 1, &n, &err),
+				 MF_OK);
 		ck_assert_uint_eq(n, 0);
 		mf_spool_free(&sp);
 		mf_spool_free(&sp); /* twice is fine */
@@ -269,8 +270,8 @@ END_TEST
 
 START_TEST(maildir_flag_letters_both_ways)
 {
-	const uint32_t all = MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED |
-			     MF_FLAG_DELETED | MF_FLAG_DRAFT | MF_FLAG_FORWARDED;
+	const uint32_t all = MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED | MF_FLAG_DELETED |
+			     MF_FLAG_DRAFT | MF_FLAG_FORWARDED;
 	char out[7];
 	ck_assert_uint_eq(mf_maildir_flag_letters(all, out), 6);
 	ck_assert_str_eq(out, "DFPRST");
@@ -368,8 +369,8 @@ START_TEST(keywords_read_from_a_file)
 	for (size_t i = 0; i < MF_MAILDIR_KEYWORDS; i++)
 		ck_assert_ptr_null(kw[i]);
 
-	FILE *f = fdopen(openat(dfd, "dovecot-keywords",
-				O_WRONLY | O_CREAT | O_CLOEXEC, 0600), "w");
+	FILE *f =
+		fdopen(openat(dfd, "dovecot-keywords", O_WRONLY | O_CREAT | O_CLOEXEC, 0600), "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("0 $Junk\n1 Work\n1 Home\n30 Out\n", f);
 	/* A long junk line across any read buffer, then a last line

@@ -40,8 +40,10 @@ static const char *test_setting(void *ctx, const char *key)
 }
 
 static const struct mf_host host = {
-	.abi_major = MF_ABI_MAJOR, .abi_minor = MF_ABI_MINOR,
-	.struct_size = sizeof(struct mf_host), .log = test_log,
+	.abi_major = MF_ABI_MAJOR,
+	.abi_minor = MF_ABI_MINOR,
+	.struct_size = sizeof(struct mf_host),
+	.log = test_log,
 	.setting = test_setting,
 };
 
@@ -50,8 +52,8 @@ struct memmsg {
 	size_t pos;
 };
 
-static int mem_read(const struct mf_message *msg, unsigned char *buf,
-		    size_t cap, size_t *n_r, struct mf_error *err)
+static int mem_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		    struct mf_error *err)
 {
 	(void)err;
 	struct memmsg *m = msg->read_ctx;
@@ -70,16 +72,19 @@ static struct mf_sink *open_sink(void)
 	snprintf(port_s, sizeof(port_s), "%s", getenv("MF_TEST_IMAP_PORT"));
 	static const char *const opts[] = { NULL };
 	struct mf_account acct = {
-		.id = "sinktest", .scheme = "alimail", .host = "127.0.0.1",
+		.id = "sinktest",
+		.scheme = "alimail",
+		.host = "127.0.0.1",
 		.port = (uint16_t)strtoul(port_s, NULL, 10),
 		.user = getenv("MF_TEST_IMAP_USER"),
-		.password = getenv("MF_TEST_IMAP_PASS"), .options = opts,
+		.password = getenv("MF_TEST_IMAP_PASS"),
+		.options = opts,
 	};
 	struct mf_error err = { 0 };
 	ck_assert_int_eq(alimail_plugin_init(&host, &plugin_ctx, &err), MF_OK);
 	struct mf_sink *snk;
-	ck_assert_msg(alimail_sink_ops.open(plugin_ctx, &acct, &snk, &err) == MF_OK,
-		      "%s", err.text);
+	ck_assert_msg(alimail_sink_ops.open(plugin_ctx, &acct, &snk, &err) == MF_OK, "%s",
+		      err.text);
 	return snk;
 }
 
@@ -96,16 +101,19 @@ START_TEST(ensure_folder_creates_and_maps)
 	struct mf_sink *snk = open_sink();
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Projekte/Übersicht",
-		MF_SPECIAL_NONE, &actual, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Projekte/Übersicht", MF_SPECIAL_NONE,
+							&actual, &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "Projekte/Übersicht");
 	free(actual);
-	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Gesendete Objekte",
-		MF_SPECIAL_SENT, &actual, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Gesendete Objekte", MF_SPECIAL_SENT,
+							&actual, &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "Sent"); /* Dovecot's \Sent folder */
 	free(actual);
-	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "a+b*c",
-		MF_SPECIAL_NONE, &actual, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "a+b*c", MF_SPECIAL_NONE, &actual,
+							&err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "a_b_c"); /* alimail:// sanitises */
 	free(actual);
 	alimail_sink_ops.close(&snk);
@@ -119,36 +127,40 @@ START_TEST(append_then_lookup_by_digest)
 	struct mf_sink *snk = open_sink();
 	struct mf_error err = { 0 };
 	char *folder = NULL;
-	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Lookup",
-		MF_SPECIAL_NONE, &folder, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "Lookup", MF_SPECIAL_NONE, &folder,
+							&err),
+			 MF_OK);
 	/* Two messages, same Message-ID, same size, different bytes. */
 	const char *a = "Message-ID: <dup@x>\r\nSubject: A\r\n\r\nbody A\r\n";
 	const char *b = "Message-ID: <dup@x>\r\nSubject: B\r\n\r\nbody B\r\n";
 	struct memmsg ma = { a, 0 };
 	struct mf_message msg = {
-		.source_id = "1", .size = strlen(a), .internal_date = 1580551200,
-		.flags = MF_FLAG_SEEN, .read = mem_read, .read_ctx = &ma,
+		.source_id = "1",
+		.size = strlen(a),
+		.internal_date = 1580551200,
+		.flags = MF_FLAG_SEEN,
+		.read = mem_read,
+		.read_ctx = &ma,
 	};
 	struct mf_append_result res;
-	ck_assert_msg(alimail_sink_ops.append(snk, folder, &msg, &res, &err) ==
-		      MF_OK, "%s", err.text);
-	ck_assert_msg(strchr(res.target_id, ':') != NULL, "target id %s",
-		      res.target_id);
+	ck_assert_msg(alimail_sink_ops.append(snk, folder, &msg, &res, &err) == MF_OK, "%s",
+		      err.text);
+	ck_assert_msg(strchr(res.target_id, ':') != NULL, "target id %s", res.target_id);
 	unsigned char da[32], db[32];
 	digest_of(a, da);
 	digest_of(b, db);
 	bool found = false;
 	struct mf_append_result lres;
 	ma.pos = 0;
-	ck_assert_msg(alimail_sink_ops.lookup(snk, folder, &msg, da, &found,
-					      &lres, &err) == MF_OK, "%s", err.text);
+	ck_assert_msg(alimail_sink_ops.lookup(snk, folder, &msg, da, &found, &lres, &err) == MF_OK,
+		      "%s", err.text);
 	ck_assert(found);
 	ck_assert_str_eq(lres.target_id, res.target_id);
 	/* b is not there, although Message-ID and size match. */
 	struct memmsg mb = { b, 0 };
 	msg.read_ctx = &mb;
-	ck_assert_int_eq(alimail_sink_ops.lookup(snk, folder, &msg, db, &found,
-						 &lres, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.lookup(snk, folder, &msg, db, &found, &lres, &err),
+			 MF_OK);
 	ck_assert(!found);
 	free(folder);
 	alimail_sink_ops.close(&snk);
@@ -164,8 +176,9 @@ START_TEST(lf_only_message_is_found_in_its_crlf_form)
 	struct mf_sink *snk = open_sink();
 	struct mf_error err = { 0 };
 	char *folder = NULL;
-	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "LookupLF",
-		MF_SPECIAL_NONE, &folder, &err), MF_OK);
+	ck_assert_int_eq(alimail_sink_ops.ensure_folder(snk, "LookupLF", MF_SPECIAL_NONE, &folder,
+							&err),
+			 MF_OK);
 	const char *lf = "Message-ID: <lf@x>\nSubject: LF\n\nline one\nline two\n";
 	const char *nomid = "Subject: no id\n\nbare\n";
 	struct mf_append_result res[2];
@@ -173,18 +186,22 @@ START_TEST(lf_only_message_is_found_in_its_crlf_form)
 	for (int i = 0; i < 2; i++) {
 		struct memmsg m = { bodies[i], 0 };
 		struct mf_message msg = {
-			.source_id = "lf", .size = strlen(bodies[i]),
-			.internal_date = 1580551200, .read = mem_read, .read_ctx = &m,
+			.source_id = "lf",
+			.size = strlen(bodies[i]),
+			.internal_date = 1580551200,
+			.read = mem_read,
+			.read_ctx = &m,
 		};
-		ck_assert_msg(alimail_sink_ops.append(snk, folder, &msg, &res[i], &err) ==
-			      MF_OK, "%s", err.text);
+		ck_assert_msg(alimail_sink_ops.append(snk, folder, &msg, &res[i], &err) == MF_OK,
+			      "%s", err.text);
 		unsigned char d[32];
 		digest_of(bodies[i], d);
 		m.pos = 0;
 		bool found = false;
 		struct mf_append_result lres;
-		ck_assert_msg(alimail_sink_ops.lookup(snk, folder, &msg, d, &found,
-						      &lres, &err) == MF_OK, "%s", err.text);
+		ck_assert_msg(alimail_sink_ops.lookup(snk, folder, &msg, d, &found, &lres, &err) ==
+				      MF_OK,
+			      "%s", err.text);
 		ck_assert_msg(found, "message %d not found", i);
 		ck_assert_str_eq(lres.target_id, res[i].target_id);
 	}

@@ -32,9 +32,9 @@ static void fx_free(struct fixture *f)
 	imapc_parser_free(&f->p);
 }
 
-#define PARSE_OK(f) \
-	ck_assert_msg(imapc_parse_response(&(f)->p, &(f)->r, &(f)->err) == MF_OK, \
-		      "%s", (f)->err.text)
+#define PARSE_OK(f)                                                                     \
+	ck_assert_msg(imapc_parse_response(&(f)->p, &(f)->r, &(f)->err) == MF_OK, "%s", \
+		      (f)->err.text)
 
 START_TEST(alibaba_greeting_without_space_before_paren)
 {
@@ -77,11 +77,10 @@ START_TEST(greeting_with_capability_code)
 }
 END_TEST
 
-static const char fetch_in[] =
-	"* 3 FETCH (UID 42 FLAGS (\\Seen $Forwarded custom \\Recent) "
-	"INTERNALDATE \"27-Nov-2026 03:35:11 +0100\" RFC822.SIZE 12 "
-	"BODY[] {12}\r\nhello\r\nworld)\r\n"
-	"* 4 EXISTS\r\n";
+static const char fetch_in[] = "* 3 FETCH (UID 42 FLAGS (\\Seen $Forwarded custom \\Recent) "
+			       "INTERNALDATE \"27-Nov-2026 03:35:11 +0100\" RFC822.SIZE 12 "
+			       "BODY[] {12}\r\nhello\r\nworld)\r\n"
+			       "* 4 EXISTS\r\n";
 
 START_TEST(fetch_with_literal_buffered)
 {
@@ -108,8 +107,7 @@ START_TEST(fetch_with_literal_buffered)
 	imapc_free_strv(kw);
 	int64_t t;
 	int32_t tz;
-	ck_assert(imapc_parse_date(imapc_value_str(imapc_fetch_item(l,
-				   "INTERNALDATE")), &t, &tz));
+	ck_assert(imapc_parse_date(imapc_value_str(imapc_fetch_item(l, "INTERNALDATE")), &t, &tz));
 	ck_assert_int_eq(tz, 60);
 	ck_assert_int_eq(t, 1795750511 - 3600);
 	imapc_resp_free(&f.r);
@@ -128,17 +126,15 @@ struct stream_seen {
 	int calls;
 };
 
-static int stream_cb(void *ctx, const struct imapc_resp *partial,
-		     const char *key, struct imapc_literal *lit,
-		     struct mf_error *err)
+static int stream_cb(void *ctx, const struct imapc_resp *partial, const char *key,
+		     struct imapc_literal *lit, struct mf_error *err)
 {
 	struct stream_seen *s = ctx;
 	s->calls++;
 	snprintf(s->key, sizeof(s->key), "%s", key);
 	s->size = lit->size;
 	ck_assert(partial->has_num);
-	imapc_value_u64(imapc_fetch_item(&partial->args.items[0], "UID"),
-			&s->uid);
+	imapc_value_u64(imapc_fetch_item(&partial->args.items[0], "UID"), &s->uid);
 	size_t n;
 	/* take only the first 5 bytes: the parser must skip the rest */
 	ck_assert_int_eq(imapc_literal_read(lit, s->got, 5, &n, err), MF_OK);
@@ -160,8 +156,7 @@ START_TEST(fetch_body_is_streamed_and_rest_skipped)
 	ck_assert_uint_eq(seen.uid, 42);
 	ck_assert_uint_eq(seen.size, 12);
 	ck_assert_str_eq(seen.got, "hello");
-	const struct imapc_value *body =
-		imapc_fetch_item(&f.r.args.items[0], "BODY[]");
+	const struct imapc_value *body = imapc_fetch_item(&f.r.args.items[0], "BODY[]");
 	ck_assert_int_eq(body->type, IMAPC_STREAMED);
 	imapc_resp_free(&f.r);
 	PARSE_OK(&f);
@@ -176,14 +171,12 @@ START_TEST(literal8_with_nul_bytes)
 	struct fixture f;
 	fx_init(&f, in, sizeof(in) - 1);
 	PARSE_OK(&f);
-	const struct imapc_value *b =
-		imapc_fetch_item(&f.r.args.items[0], "BINARY[1]");
+	const struct imapc_value *b = imapc_fetch_item(&f.r.args.items[0], "BINARY[1]");
 	ck_assert_int_eq(b->type, IMAPC_STRING);
 	ck_assert_uint_eq(b->len, 3);
 	ck_assert_mem_eq(b->str, "\0\1\2", 3);
 	uint64_t uid;
-	ck_assert(imapc_value_u64(imapc_fetch_item(&f.r.args.items[0], "UID"),
-				  &uid));
+	ck_assert(imapc_value_u64(imapc_fetch_item(&f.r.args.items[0], "UID"), &uid));
 	ck_assert_uint_eq(uid, 7);
 	fx_free(&f);
 }
@@ -191,9 +184,8 @@ END_TEST
 
 START_TEST(namespace_nested_lists_and_nil)
 {
-	static const char in[] =
-		"* NAMESPACE ((\"\" \"/\")) nil ((\"#shared/\" \"/\" "
-		"\"X-PARAM\" (\"flag1\" \"flag2\")))\r\n";
+	static const char in[] = "* NAMESPACE ((\"\" \"/\")) nil ((\"#shared/\" \"/\" "
+				 "\"X-PARAM\" (\"flag1\" \"flag2\")))\r\n";
 	struct fixture f;
 	fx_init(&f, in, sizeof(in) - 1);
 	PARSE_OK(&f);
@@ -210,10 +202,9 @@ END_TEST
 
 START_TEST(list_with_escapes_literal_name_and_nil_delimiter)
 {
-	static const char in[] =
-		"* LIST (\\HasNoChildren \\Sent) \"/\" \"a \\\"q\\\" \\\\b\"\r\n"
-		"* LIST () NIL {6}\r\nx)y{1}\r\n"
-		"* LIST (\\Noselect) \".\" INBOX.%Stuff]\r\n";
+	static const char in[] = "* LIST (\\HasNoChildren \\Sent) \"/\" \"a \\\"q\\\" \\\\b\"\r\n"
+				 "* LIST () NIL {6}\r\nx)y{1}\r\n"
+				 "* LIST (\\Noselect) \".\" INBOX.%Stuff]\r\n";
 	struct fixture f;
 	fx_init(&f, in, sizeof(in) - 1);
 	PARSE_OK(&f);
@@ -389,12 +380,12 @@ START_TEST(mutf7_rejects_malformed)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *d = (char *)1;
-		ck_assert_msg(!imapc_mutf7_decode(bad[i], &d), "accepted %s",
-			      bad[i]);
+		ck_assert_msg(!imapc_mutf7_decode(bad[i], &d), "accepted %s", bad[i]);
 		ck_assert_ptr_null(d);
 	}
 	/* invalid UTF-8 becomes U+FFFD, never a broken name */
-	char *e = imapc_mutf7_encode("a\xff" "b");
+	char *e = imapc_mutf7_encode("a\xff"
+				     "b");
 	ck_assert_str_eq(e, "a&,,0-b");
 	free(e);
 }
@@ -404,8 +395,7 @@ START_TEST(flags_format_respects_mask_and_keywords)
 {
 	struct mf_buf b = { 0 };
 	const char *kw[] = { "$label1", "bad kw", "(x", NULL };
-	imapc_format_flags(MF_FLAG_SEEN | MF_FLAG_FLAGGED | MF_FLAG_FORWARDED |
-				   MF_FLAG_DELETED,
+	imapc_format_flags(MF_FLAG_SEEN | MF_FLAG_FLAGGED | MF_FLAG_FORWARDED | MF_FLAG_DELETED,
 			   MF_FLAG_SEEN | MF_FLAG_FLAGGED, false, kw, &b);
 	ck_assert_str_eq((char *)b.data, "\\Seen \\Flagged");
 	imapc_format_flags(MF_FLAG_SEEN | MF_FLAG_FORWARDED, 0xff, true, kw, &b);

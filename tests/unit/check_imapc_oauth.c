@@ -47,8 +47,7 @@ struct server {
 
 static int b64val(int ch)
 {
-	static const char a[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *p = ch != 0 ? strchr(a, ch) : NULL;
 	return p != NULL ? (int)(p - a) : -1;
 }
@@ -120,7 +119,8 @@ static void serve_one(struct server *sv, int fd, size_t i)
 		say(fd, "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n");
 		if (!read_line(fd, sv->challenge_reply[i], sizeof(sv->challenge_reply[i])))
 			return;
-		snprintf(out, sizeof(out), "%s NO [AUTHENTICATIONFAILED] token expired here\r\n", tag);
+		snprintf(out, sizeof(out), "%s NO [AUTHENTICATIONFAILED] token expired here\r\n",
+			 tag);
 		say(fd, out);
 	} else {
 		snprintf(out, sizeof(out), "%s OK [CAPABILITY IMAP4rev1] logged in\r\n", tag);
@@ -231,20 +231,30 @@ static void run_connect(struct run *r, const char *auth, const char *password,
 	r->oc.fail_with = fail_with;
 	server_start(&r->sv, plan, n);
 	struct mf_host host = {
-		.abi_major = MF_ABI_MAJOR, .abi_minor = 3, .struct_size = sizeof(host),
-		.host_ctx = &r->oc, .log = host_log, .oauth_token = host_oauth_token,
+		.abi_major = MF_ABI_MAJOR,
+		.abi_minor = 3,
+		.struct_size = sizeof(host),
+		.host_ctx = &r->oc,
+		.log = host_log,
+		.oauth_token = host_oauth_token,
 	};
 	char auth_opt[32];
 	snprintf(auth_opt, sizeof(auth_opt), "auth=%s", auth);
 	const char *opts[] = { auth_opt, "tls=none", "timeout=5", NULL };
 	struct mf_account acct = {
-		.id = "alice", .scheme = "imap", .user = "alice@example.com",
-		.host = "127.0.0.1", .port = r->sv.port, .path = "", .password = password,
+		.id = "alice",
+		.scheme = "imap",
+		.user = "alice@example.com",
+		.host = "127.0.0.1",
+		.port = r->sv.port,
+		.path = "",
+		.password = password,
 		.options = opts,
 	};
 	struct imapc_account *a = NULL;
-	ck_assert_int_eq(imapc_account_new(&host, &acct, "imap", "127.0.0.1", r->sv.port, false,
-					   &a, &r->err), MF_OK);
+	ck_assert_int_eq(imapc_account_new(&host, &acct, "imap", "127.0.0.1", r->sv.port, false, &a,
+					   &r->err),
+			 MF_OK);
 	struct imapc *c = NULL;
 	r->st = imapc_account_connect(a, &c, &r->err);
 	imapc_close(&c);
@@ -291,13 +301,15 @@ START_TEST(oauthbearer_gs2_header_and_error_answer)
 	char want[256];
 	int len = snprintf(want, sizeof(want),
 			   "n,a=alice@example.com,\001host=127.0.0.1\001port=%u\001"
-			   "auth=Bearer tok-1\001\001", (unsigned)r.sv.port);
+			   "auth=Bearer tok-1\001\001",
+			   (unsigned)r.sv.port);
 	assert_payload(&r.sv, 0, want, (size_t)len);
 	/* RFC 7628 §3.2.3: the client answers the error challenge with ^A */
 	ck_assert_str_eq(r.sv.challenge_reply[0], "AQ==");
 	len = snprintf(want, sizeof(want),
 		       "n,a=alice@example.com,\001host=127.0.0.1\001port=%u\001"
-		       "auth=Bearer tok-2\001\001", (unsigned)r.sv.port);
+		       "auth=Bearer tok-2\001\001",
+		       (unsigned)r.sv.port);
 	assert_payload(&r.sv, 1, want, (size_t)len);
 }
 END_TEST

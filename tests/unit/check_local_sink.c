@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *dir;      /* per test: temp dir */
-static char *root;     /* dir/Maildir */
+static char *dir;  /* per test: temp dir */
+static char *root; /* dir/Maildir */
 static struct mf_sink *snk;
 
 static void setup(void)
@@ -69,15 +69,15 @@ static int count(const char *rel)
 }
 
 /* Append data to folder; returns the status, target id in res. */
-static int append(const char *folder, struct fake_msg *f,
-		  struct mf_append_result *res, struct mf_error *err)
+static int append(const char *folder, struct fake_msg *f, struct mf_append_result *res,
+		  struct mf_error *err)
 {
 	return fake_ops()->append(snk, folder, &f->m, res, err);
 }
 
 /* Append and return the one file name in <folder dir>/cur. */
-static char *append_one(const char *folder, const char *dirrel,
-			struct fake_msg *f, struct mf_append_result *res)
+static char *append_one(const char *folder, const char *dirrel, struct fake_msg *f,
+			struct mf_append_result *res)
 {
 	struct mf_error err = { 0 };
 	int rc = append(folder, f, res, &err);
@@ -113,8 +113,9 @@ END_TEST
 START_TEST(reader_uri_is_the_offline_source_at_the_same_path)
 {
 	static const char *const none[] = { NULL };
-	struct mf_account a = { .id = "x", .scheme = "maildir", .path = "/srv/100% mail?a=b",
-				.options = none };
+	struct mf_account a = {
+		.id = "x", .scheme = "maildir", .path = "/srv/100% mail?a=b", .options = none
+	};
 	struct mf_error err;
 	char *uri = NULL;
 	ck_assert_ptr_nonnull(local_sink_ops.reader_uri);
@@ -236,13 +237,16 @@ END_TEST
 
 START_TEST(flags_map_to_info_letters_in_ascii_order)
 {
-	static const struct { uint32_t flags; const char *info; } cases[] = {
+	static const struct {
+		uint32_t flags;
+		const char *info;
+	} cases[] = {
 		{ 0, ":2," },
 		{ MF_FLAG_SEEN, ":2,S" },
 		{ MF_FLAG_SEEN | MF_FLAG_ANSWERED, ":2,RS" },
 		{ MF_FLAG_DELETED | MF_FLAG_DRAFT, ":2,DT" },
-		{ MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED |
-		  MF_FLAG_DELETED | MF_FLAG_DRAFT | MF_FLAG_FORWARDED,
+		{ MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED | MF_FLAG_DELETED |
+			  MF_FLAG_DRAFT | MF_FLAG_FORWARDED,
 		  ":2,DFPRST" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -271,8 +275,8 @@ START_TEST(keywords_use_dovecot_keywords_letters)
 	struct mf_error err = { 0 };
 	char *actual = NULL;
 
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Projects",
-				MF_SPECIAL_NONE, &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Projects", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	fake_msg_init(&f, "a\n", 2);
 	f.m.keywords = kw1;
 	f.m.flags = MF_FLAG_SEEN;
@@ -318,15 +322,13 @@ START_TEST(parallel_sessions_never_reuse_a_keyword_letter)
 	ck_assert_int_eq(fake_open("maildir", root, &other, &err), MF_OK);
 	/* Both sessions have read the (empty) keyword table of INBOX. */
 	fake_msg_init(&f, "1\n", 2);
-	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err), MF_OK);
 	fake_msg_init(&f, "2\n", 2);
 	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_OK);
 	/* Each adds its own keyword: the second must see the first's. */
 	fake_msg_init(&f, "3\n", 2);
 	f.m.keywords = kx;
-	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(fake_ops()->append(other, "INBOX", &f.m, &res, &err), MF_OK);
 	fake_msg_init(&f, "4\n", 2);
 	f.m.keywords = ky;
 	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_OK);
@@ -423,8 +425,8 @@ START_TEST(nested_folders_are_maildirpp_with_marker)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "A/B/C", MF_SPECIAL_NONE,
-						   &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "A/B/C", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "A/B/C");
 	free(actual);
 	const char *dirs[] = { ".A", ".A.B", ".A.B.C" };
@@ -440,8 +442,8 @@ START_TEST(nested_folders_are_maildirpp_with_marker)
 		ck_assert(is_file(rel));
 	}
 	/* Again: idempotent. */
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "A/B/C", MF_SPECIAL_NONE,
-						   &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "A/B/C", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	free(actual);
 	struct fake_msg f;
 	struct mf_append_result res;
@@ -455,19 +457,23 @@ START_TEST(dots_and_odd_levels_are_escaped_inside_root)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	static const struct { const char *folder, *dir; } cases[] = {
+	static const struct {
+		const char *folder, *dir;
+	} cases[] = {
 		{ "v1.2", ".v1_2" },
 		{ "a.b/c", ".a_b.c" },
 		{ "../x", ".__.x" },
 		{ "./y", "._.y" },
-		{ "Entw\xc3\xbcrfe/\xc3\x9c" "bersicht",
-		  ".Entw\xc3\xbcrfe.\xc3\x9c" "bersicht" },
+		{ "Entw\xc3\xbcrfe/\xc3\x9c"
+		  "bersicht",
+		  ".Entw\xc3\xbcrfe.\xc3\x9c"
+		  "bersicht" },
 		{ "\xe6\x94\xb6\xe4\xbb\xb6\xe7\xae\xb1", ".\xe6\x94\xb6\xe4\xbb\xb6\xe7\xae\xb1" },
 		{ "INBOX/Sub", ".INBOX.Sub" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_msg(fake_ops()->ensure_folder(snk, cases[i].folder,
-				MF_SPECIAL_NONE, &actual, &err) == MF_OK,
+		ck_assert_msg(fake_ops()->ensure_folder(snk, cases[i].folder, MF_SPECIAL_NONE,
+							&actual, &err) == MF_OK,
 			      "%s: %s", cases[i].folder, err.text);
 		ck_assert_str_eq(actual, cases[i].folder);
 		char rel[128];
@@ -491,8 +497,7 @@ START_TEST(empty_levels_are_rejected)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct mf_error err = { 0 };
 		char *actual = (char *)"x";
-		int rc = fake_ops()->ensure_folder(snk, bad[i], MF_SPECIAL_NONE,
-						   &actual, &err);
+		int rc = fake_ops()->ensure_folder(snk, bad[i], MF_SPECIAL_NONE, &actual, &err);
 		ck_assert_int_eq(rc, MF_ERR_FOLDER);
 		ck_assert_ptr_null(actual);
 		struct fake_msg f;
@@ -508,8 +513,8 @@ START_TEST(inbox_any_case_is_the_root)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "inbox", MF_SPECIAL_NONE,
-						   &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "inbox", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "INBOX");
 	free(actual);
 	struct fake_msg f;
@@ -541,8 +546,9 @@ START_TEST(special_use_maps_to_canonical_names)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mf_error err = { 0 };
 		char *actual = NULL;
-		ck_assert_int_eq(fake_ops()->ensure_folder(snk, cases[i].path,
-				cases[i].su, &actual, &err), MF_OK);
+		ck_assert_int_eq(fake_ops()->ensure_folder(snk, cases[i].path, cases[i].su, &actual,
+							   &err),
+				 MF_OK);
 		ck_assert_str_eq(actual, cases[i].actual);
 		char rel[64];
 		snprintf(rel, sizeof(rel), "%s/cur", cases[i].dir);
@@ -558,11 +564,11 @@ START_TEST(special_use_keeps_existing_folder_of_same_path)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Gesendet",
-				MF_SPECIAL_NONE, &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Gesendet", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	free(actual);
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Gesendet",
-				MF_SPECIAL_SENT, &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Gesendet", MF_SPECIAL_SENT, &actual, &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "Gesendet");
 	free(actual);
 	ck_assert(!is_dir(".Sent"));
@@ -592,13 +598,13 @@ START_TEST(size_mismatch_is_message_error_and_leaves_nothing)
 		fake_msg_init(&f, body, sizeof(body) - 1);
 		f.m.size = (uint64_t)((long)f.m.size + deltas[i]);
 		f.m.source_id = "uid-777";
-		ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Box",
-					MF_SPECIAL_NONE, &actual, &err), MF_OK);
+		ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Box", MF_SPECIAL_NONE, &actual,
+							   &err),
+				 MF_OK);
 		ck_assert_int_eq(append(actual, &f, &res, &err), MF_ERR_MESSAGE);
 		ck_assert_msg(strstr(err.text, "uid-777") != NULL, "%s", err.text);
 		ck_assert_msg(strstr(err.text, "Box") != NULL, "%s", err.text);
-		ck_assert_msg(strstr(err.text, "tester@local") != NULL, "%s",
-			      err.text);
+		ck_assert_msg(strstr(err.text, "tester@local") != NULL, "%s", err.text);
 		assert_nothing_left(".Box");
 		free(actual);
 	}
@@ -615,8 +621,7 @@ START_TEST(read_failure_mid_message_leaves_nothing)
 	f.chunk = 8192;
 	f.fail_at = 150000;
 	ck_assert_int_eq(append("INBOX", &f, &res, &err), MF_ERR_ACCOUNT);
-	ck_assert_msg(strstr(err.text, "spool read failed") != NULL, "%s",
-		      err.text);
+	ck_assert_msg(strstr(err.text, "spool read failed") != NULL, "%s", err.text);
 	assert_nothing_left(".");
 	free(data);
 }
@@ -660,19 +665,16 @@ START_TEST(lookup_finds_appended_message)
 	fake_msg_init(&f, "other\n", 6);
 	ck_assert_int_eq(append("INBOX", &f, &found, &err), MF_OK);
 	fake_msg_init(&f, data, 70000);
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	ck_assert_str_eq(found.target_id, res.target_id);
 
 	/* A message moved to new/ (by a delivery agent) is found too. */
 	char *from = mf_xasprintf("%s/cur/%s", root, name);
-	char *to = mf_xasprintf("%s/new/%.*s", root, (int)strcspn(name, ":"),
-				name);
+	char *to = mf_xasprintf("%s/new/%.*s", root, (int)strcspn(name, ":"), name);
 	ck_assert_int_eq(rename(from, to), 0);
 	hit = false;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	free(from);
 	free(to);
@@ -697,18 +699,15 @@ START_TEST(lookup_misses_wrong_digest_size_or_content)
 
 	memcpy(wrong, digest, 32);
 	wrong[31] ^= 1; /* same 16-hex prefix, different digest */
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, wrong, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, wrong, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	wrong[0] ^= 1;
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, wrong, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, wrong, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	f.m.size = len + 1;
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	f.m.size = len;
 	/* Same name and size, other bytes: the file is hashed, not trusted. */
@@ -717,13 +716,12 @@ START_TEST(lookup_misses_wrong_digest_size_or_content)
 	tampered[0] = 's';
 	fake_write_file(path, tampered, len);
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, digest, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	/* A folder that does not exist holds nothing. */
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "Nowhere", &f.m, digest, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "Nowhere", &f.m, digest, &hit, &found, &err),
+			 MF_OK);
 	ck_assert(!hit);
 	ck_assert(!is_dir(".Nowhere"));
 	free(tampered);
@@ -736,8 +734,8 @@ START_TEST(stale_tmp_files_go_young_ones_stay)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Sub", MF_SPECIAL_NONE,
-						   &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Sub", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	free(actual);
 	char *p1 = path_of("tmp/leftover");
 	char *p2 = path_of(".Sub/tmp/leftover");
@@ -745,8 +743,7 @@ START_TEST(stale_tmp_files_go_young_ones_stay)
 	fake_write_file(p2, "y", 1);
 	/* An old mtime (what append sets before its rename) is not age:
 	 * reopening must keep both. */
-	struct timespec old[2] = { { .tv_sec = 1000000000 },
-				   { .tv_sec = 1000000000 } };
+	struct timespec old[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };
 	ck_assert_int_eq(utimensat(AT_FDCWD, p1, old, 0), 0);
 	fake_ops()->close(&snk);
 	ck_assert_int_eq(fake_open("maildir", root, &snk, &err), MF_OK);

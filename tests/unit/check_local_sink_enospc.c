@@ -56,8 +56,7 @@ START_TEST(maildir_full_disk_is_account_error_and_leaves_nothing)
 	fake_msg_init(&f, data, len);
 	f.chunk = 65536;
 	f.m.source_id = "uid-big";
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.sys_errno, ENOSPC);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_msg(strstr(err.text, root) != NULL, "%s", err.text);
@@ -66,8 +65,7 @@ START_TEST(maildir_full_disk_is_account_error_and_leaves_nothing)
 	ck_assert_int_eq(dir_count(root, "tmp"), 0);
 	/* The space was given back: a small message still fits. */
 	fake_msg_init(&f, "small\n", 6);
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_OK);
 	ck_assert_int_eq(dir_count(root, "cur"), 1);
 	fake_ops()->close(&snk);
 	fake_rm_rf(root);
@@ -87,16 +85,14 @@ START_TEST(mbox_full_disk_cuts_back_to_previous_size)
 
 	ck_assert_int_eq(fake_open("mbox", root, &snk, &err), MF_OK);
 	fake_msg_init(&f, "first\n", 6);
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_OK);
 	size_t len0;
 	unsigned char *before = fake_slurp(file, &len0);
 	size_t len = 1024 * 1024;
 	unsigned char *data = big_message(len);
 	fake_msg_init(&f, data, len);
 	f.chunk = 65536;
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.sys_errno, ENOSPC);
 	ck_assert_msg(strstr(err.text, file) != NULL, "%s", err.text);
 	size_t len1;
@@ -125,12 +121,10 @@ START_TEST(read_only_file_system_gives_clear_errors)
 	char *md = mf_xasprintf("%s/md", ro_fs);
 	ck_assert_int_eq(fake_open("maildir", md, &snk, &err), MF_OK);
 	fake_msg_init(&f, "ro\n", 3);
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.sys_errno, EROFS);
 	ck_assert_msg(strstr(err.text, md) != NULL, "%s", err.text);
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "New", MF_SPECIAL_NONE,
-						   &actual, &err),
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "New", MF_SPECIAL_NONE, &actual, &err),
 			 MF_ERR_ACCOUNT);
 	ck_assert_ptr_null(actual);
 	ck_assert_int_eq(err.sys_errno, EROFS);
@@ -139,14 +133,12 @@ START_TEST(read_only_file_system_gives_clear_errors)
 	char *mb = mf_xasprintf("%s/mb", ro_fs);
 	ck_assert_int_eq(fake_open("mbox", mb, &snk, &err), MF_OK);
 	fake_msg_init(&f, "ro\n", 3);
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.sys_errno, EROFS);
 	fake_ops()->close(&snk);
 
 	char *fresh = mf_xasprintf("%s/fresh", ro_fs);
-	ck_assert_int_eq(fake_open("maildir", fresh, &snk, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_open("maildir", fresh, &snk, &err), MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.sys_errno, EROFS);
 	ck_assert_msg(strstr(err.text, fresh) != NULL, "%s", err.text);
 	fake_ops()->close(&snk);
@@ -171,8 +163,7 @@ static Suite *local_sink_enospc_suite(void)
 static int mount_tmpfs(const char *where, const char *opts)
 {
 	if (mount("tmpfs", where, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
-		printf("SKIP: cannot mount tmpfs on %s: %s\n", where,
-		       strerror(errno));
+		printf("SKIP: cannot mount tmpfs on %s: %s\n", where, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -188,8 +179,7 @@ static bool seed_ro(void)
 	bool ok = fake_open("maildir", md, &snk, &err) == MF_OK;
 	fake_ops()->close(&snk);
 	ok = ok && fake_open("mbox", mb, &snk, &err) == MF_OK &&
-	     fake_ops()->ensure_folder(snk, "INBOX", MF_SPECIAL_NONE, &actual,
-				       &err) == MF_OK;
+	     fake_ops()->ensure_folder(snk, "INBOX", MF_SPECIAL_NONE, &actual, &err) == MF_OK;
 	if (!ok)
 		fprintf(stderr, "seed: %s\n", err.text);
 	fake_ops()->close(&snk);

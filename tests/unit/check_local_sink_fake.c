@@ -18,16 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fake_read(const struct mf_message *msg, unsigned char *buf,
-		     size_t cap, size_t *n_r, struct mf_error *err)
+static int fake_read(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
+		     struct mf_error *err)
 {
 	struct fake_msg *f = msg->read_ctx;
 	if (f->pos >= f->kill_at)
 		raise(SIGKILL);
 	if (f->pos >= f->fail_at)
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
-				    "fake: spool read failed at byte %zu",
-				    f->pos);
+				    "fake: spool read failed at byte %zu", f->pos);
 	size_t n = f->len - f->pos;
 	if (n > f->chunk)
 		n = f->chunk;
@@ -63,13 +62,11 @@ const struct mf_sink_ops *fake_ops(void)
 	return local_LTX_mailferry_plugin.sink;
 }
 
-int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r,
-	      struct mf_error *err)
+int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r, struct mf_error *err)
 {
 	static void *plugin_ctx;
 	if (plugin_ctx == NULL) {
-		int rc = local_LTX_mailferry_plugin.init(&fake_host,
-							 &plugin_ctx, err);
+		int rc = local_LTX_mailferry_plugin.init(&fake_host, &plugin_ctx, err);
 		if (rc != MF_OK)
 			return rc;
 	}
@@ -84,8 +81,8 @@ int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r,
 	return fake_ops()->open(plugin_ctx, &acct, snk_r, err);
 }
 
-void fake_fixture_open(const char *scheme, const char *rel_root,
-		       char **dir_r, char **root_r, struct mf_sink **snk_r)
+void fake_fixture_open(const char *scheme, const char *rel_root, char **dir_r, char **root_r,
+		       struct mf_sink **snk_r)
 {
 	struct mf_error err = { 0 };
 	*dir_r = fake_tmpdir(NULL);
@@ -108,8 +105,7 @@ void fake_fixture_close(char **dir, char **root, struct mf_sink **snk)
 char *fake_tmpdir(const char *base)
 {
 	const char *t = base != NULL ? base : getenv("TMPDIR");
-	char *tmpl = mf_xasprintf("%s/mflocal.XXXXXX",
-				  t != NULL && *t != '\0' ? t : "/tmp");
+	char *tmpl = mf_xasprintf("%s/mflocal.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
 	if (mkdtemp(tmpl) == NULL) {
 		perror("mkdtemp");
 		abort();
@@ -117,8 +113,7 @@ char *fake_tmpdir(const char *base)
 	return tmpl;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	if (flag == FTW_DP)
 		rmdir(path);

@@ -28,14 +28,13 @@ void fake_msg_init(struct fake_msg *f, const void *data, size_t len);
 
 /* Open the local sink through its descriptor, as the core does.  The
  * status is returned, the session (maybe NULL) in *snk_r. */
-int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r,
-	      struct mf_error *err);
+int fake_open(const char *scheme, const char *path, struct mf_sink **snk_r, struct mf_error *err);
 const struct mf_sink_ops *fake_ops(void);
 /* The checked fixture of check_local_sink and check_local_sink_mbox: a
  * fresh temp dir in *dir_r, *root_r = dir/rel_root, the sink opened there
  * with scheme (asserted to succeed), test_cancel off. */
-void fake_fixture_open(const char *scheme, const char *rel_root,
-		       char **dir_r, char **root_r, struct mf_sink **snk_r);
+void fake_fixture_open(const char *scheme, const char *rel_root, char **dir_r, char **root_r,
+		       struct mf_sink **snk_r);
 /* Close the session, remove the dir, free both strings. */
 void fake_fixture_close(char **dir, char **root, struct mf_sink **snk);
 

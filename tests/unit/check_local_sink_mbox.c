@@ -53,15 +53,13 @@ static int kind_of(const char *rel) /* 'f', 'd' or 0 */
 {
 	char *p = path_of(rel);
 	struct stat st;
-	int k = stat(p, &st) != 0 ? 0 : S_ISDIR(st.st_mode) ? 'd' :
-		S_ISREG(st.st_mode) ? 'f' : '?';
+	int k = stat(p, &st) != 0 ? 0 : S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : '?';
 	free(p);
 	return k;
 }
 
-static int append_chunked(const char *folder, const void *data, size_t len,
-			  size_t chunk, int64_t date,
-			  struct mf_append_result *res, struct mf_error *err)
+static int append_chunked(const char *folder, const void *data, size_t len, size_t chunk,
+			  int64_t date, struct mf_append_result *res, struct mf_error *err)
 {
 	struct fake_msg f;
 	fake_msg_init(&f, data, len);
@@ -106,7 +104,9 @@ END_TEST
 
 START_TEST(folders_use_thunderbird_layout)
 {
-	static const struct { const char *folder, *file; } cases[] = {
+	static const struct {
+		const char *folder, *file;
+	} cases[] = {
 		{ "INBOX", "INBOX" },
 		{ "inbox", "INBOX" },
 		{ "A/B", "A.sbd/B" },
@@ -122,8 +122,8 @@ START_TEST(folders_use_thunderbird_layout)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mf_error err = { 0 };
 		char *actual = NULL;
-		ck_assert_msg(fake_ops()->ensure_folder(snk, cases[i].folder,
-				MF_SPECIAL_NONE, &actual, &err) == MF_OK,
+		ck_assert_msg(fake_ops()->ensure_folder(snk, cases[i].folder, MF_SPECIAL_NONE,
+							&actual, &err) == MF_OK,
 			      "%s: %s", cases[i].folder, err.text);
 		ck_assert_msg(kind_of(cases[i].file) == 'f', "%s", cases[i].file);
 		free(actual);
@@ -143,8 +143,9 @@ START_TEST(special_use_maps_to_canonical_files)
 {
 	struct mf_error err = { 0 };
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Sent Items",
-				MF_SPECIAL_SENT, &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Sent Items", MF_SPECIAL_SENT, &actual,
+						   &err),
+			 MF_OK);
 	ck_assert_str_eq(actual, "Sent");
 	ck_assert_int_eq(kind_of("Sent"), 'f');
 	ck_assert_int_eq(kind_of("Sent Items"), 0);
@@ -154,32 +155,30 @@ END_TEST
 
 START_TEST(append_writes_mboxrd_exactly)
 {
-	static const char msg[] =
-		"From: a@b\n"
-		"Subject: escape\n"
-		"\n"
-		"From here\n"
-		">From there\n"
-		">>From everywhere\n"
-		"Fromage\n"
-		" From x\n"
-		">From\n"
-		">>Fro\n"
-		"From ";
-	static const char want[] =
-		"From MAILER-DAEMON Fri Feb 13 23:31:30 2009\n"
-		"From: a@b\n"
-		"Subject: escape\n"
-		"\n"
-		">From here\n"
-		">>From there\n"
-		">>>From everywhere\n"
-		"Fromage\n"
-		" From x\n"
-		">From\n"
-		">>Fro\n"
-		">From \n"
-		"\n";
+	static const char msg[] = "From: a@b\n"
+				  "Subject: escape\n"
+				  "\n"
+				  "From here\n"
+				  ">From there\n"
+				  ">>From everywhere\n"
+				  "Fromage\n"
+				  " From x\n"
+				  ">From\n"
+				  ">>Fro\n"
+				  "From ";
+	static const char want[] = "From MAILER-DAEMON Fri Feb 13 23:31:30 2009\n"
+				   "From: a@b\n"
+				   "Subject: escape\n"
+				   "\n"
+				   ">From here\n"
+				   ">>From there\n"
+				   ">>>From everywhere\n"
+				   "Fromage\n"
+				   " From x\n"
+				   ">From\n"
+				   ">>Fro\n"
+				   ">From \n"
+				   "\n";
 	const size_t chunks[] = { 1, 2, 3, 5, 7, 4096 };
 	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
 		struct mf_append_result res;
@@ -187,16 +186,14 @@ START_TEST(append_writes_mboxrd_exactly)
 		char *p = path_of("INBOX");
 		unlink(p);
 		free(p);
-		ck_assert_int_eq(append_chunked("INBOX", msg, sizeof(msg) - 1,
-						chunks[i], 1234567890, &res,
-						&err), MF_OK);
+		ck_assert_int_eq(append_chunked("INBOX", msg, sizeof(msg) - 1, chunks[i],
+						1234567890, &res, &err),
+				 MF_OK);
 		ck_assert_str_eq(res.target_id, "0");
 		size_t len;
 		unsigned char *got = slurp_rel("INBOX", &len);
-		ck_assert_msg(len == sizeof(want) - 1 &&
-			      memcmp(got, want, len) == 0,
-			      "chunk %zu: got [%.*s]", chunks[i], (int)len,
-			      (char *)got);
+		ck_assert_msg(len == sizeof(want) - 1 && memcmp(got, want, len) == 0,
+			      "chunk %zu: got [%.*s]", chunks[i], (int)len, (char *)got);
 		free(got);
 	}
 }
@@ -205,17 +202,15 @@ END_TEST
 START_TEST(crlf_and_flags_leave_bytes_alone)
 {
 	static const char msg[] = "Subject: c\r\n\r\nFrom x\r\nend\r\n";
-	static const char want[] =
-		"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"
-		"Subject: c\r\n\r\n>From x\r\nend\r\n\n";
+	static const char want[] = "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"
+				   "Subject: c\r\n\r\n>From x\r\nend\r\n\n";
 	struct fake_msg f;
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
 	fake_msg_init(&f, msg, sizeof(msg) - 1);
 	f.m.internal_date = 0;
 	f.m.flags = MF_FLAG_SEEN | MF_FLAG_FLAGGED;
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_OK);
 	size_t len;
 	unsigned char *got = slurp_rel("INBOX", &len);
 	ck_assert_uint_eq(len, sizeof(want) - 1);
@@ -226,8 +221,7 @@ END_TEST
 
 /* Independent mboxrd reader: split at "\nFrom " lines, drop the From line
  * and the separator, remove one '>' from ^>+From  lines. */
-static size_t read_back(const unsigned char *file, size_t len, size_t which,
-			unsigned char *out)
+static size_t read_back(const unsigned char *file, size_t len, size_t which, unsigned char *out)
 {
 	size_t starts[64], n = 0;
 	for (size_t i = 0; i + 5 <= len && n < 64; i++) {
@@ -262,9 +256,9 @@ START_TEST(escaping_round_trips)
 {
 	/* Many From-ish lines, NUL bytes, lines split by every chunk size. */
 	static const char *const lines[] = {
-		"From a\n", ">From b\n", ">>From c\n", ">>>>>>>>>From d\n",
-		"Frm\n", ">\n", "\n", "From\n", "FROM x\n", ">Fro", "m y\n",
-		"x\0y\n", "\r\n", "From \r\n",
+		"From a\n", ">From b\n", ">>From c\n", ">>>>>>>>>From d\n", "Frm\n",
+		">\n",      "\n",        "From\n",     "FROM x\n",          ">Fro",
+		"m y\n",    "x\0y\n",    "\r\n",       "From \r\n",
 	};
 	struct mf_buf b = { 0 };
 	for (int r = 0; r < 40; r++)
@@ -275,8 +269,8 @@ START_TEST(escaping_round_trips)
 	for (size_t c = 0; c < 4; c++) {
 		struct mf_append_result res;
 		struct mf_error err = { 0 };
-		ck_assert_int_eq(append_chunked("RT", b.data, b.len, chunks[c],
-						MF_DATE_UNKNOWN, &res, &err),
+		ck_assert_int_eq(append_chunked("RT", b.data, b.len, chunks[c], MF_DATE_UNKNOWN,
+						&res, &err),
 				 MF_OK);
 	}
 	size_t len;
@@ -308,8 +302,7 @@ START_TEST(missing_final_newline_of_previous_writer_is_repaired)
 	fake_write_file(p, old, sizeof(old) - 1);
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("INBOX", "new\n", 4, 7, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("INBOX", "new\n", 4, 7, 0, &res, &err), MF_OK);
 	char want_id[32];
 	snprintf(want_id, sizeof(want_id), "%zu", sizeof(old));
 	ck_assert_str_eq(res.target_id, want_id);
@@ -324,13 +317,11 @@ START_TEST(missing_final_newline_of_previous_writer_is_repaired)
 END_TEST
 
 /* Append a first message to folder and return the bytes of its file. */
-static unsigned char *append_first(const char *folder, const char *file,
-				   size_t *len_r)
+static unsigned char *append_first(const char *folder, const char *file, size_t *len_r)
 {
 	struct mf_append_result res;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked(folder, "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked(folder, "first\n", 6, 7, 0, &res, &err), MF_OK);
 	return slurp_rel(file, len_r);
 }
 
@@ -382,8 +373,7 @@ START_TEST(read_failure_mid_message_is_truncated_away)
 	fake_msg_init(&f, data, big);
 	f.chunk = 8192;
 	f.fail_at = 300000;
-	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err),
-			 MF_ERR_ACCOUNT);
+	ck_assert_int_eq(fake_ops()->append(snk, "INBOX", &f.m, &res, &err), MF_ERR_ACCOUNT);
 	size_t len;
 	unsigned char *after = slurp_rel("INBOX", &len);
 	ck_assert_uint_eq(len, len0);
@@ -406,17 +396,14 @@ START_TEST(lookup_finds_last_message_only)
 
 	digest_of(m1, sizeof(m1) - 1, d1);
 	digest_of(m2, sizeof(m2) - 1, d2);
-	ck_assert_int_eq(append_chunked("L/M", m1, sizeof(m1) - 1, 3, 0, &r1,
-					&err), MF_OK);
+	ck_assert_int_eq(append_chunked("L/M", m1, sizeof(m1) - 1, 3, 0, &r1, &err), MF_OK);
 	fake_msg_init(&f, m1, sizeof(m1) - 1);
 	hit = false;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d1, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d1, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	ck_assert_str_eq(found.target_id, r1.target_id);
 
-	ck_assert_int_eq(append_chunked("L/M", m2, sizeof(m2) - 1, 3, 0, &r2,
-					&err), MF_OK);
+	ck_assert_int_eq(append_chunked("L/M", m2, sizeof(m2) - 1, 3, 0, &r2, &err), MF_OK);
 	char *p = path_of("L.sbd/M");
 	struct stat st;
 	ck_assert_int_eq(stat(p, &st), 0);
@@ -424,15 +411,13 @@ START_TEST(lookup_finds_last_message_only)
 	ck_assert_uint_gt(strtoull(r2.target_id, NULL, 10), 0);
 	fake_msg_init(&f, m2, sizeof(m2) - 1);
 	hit = false;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d2, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d2, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	ck_assert_str_eq(found.target_id, r2.target_id);
 	/* Only the last message is examined (crash recovery needs no more). */
 	fake_msg_init(&f, m1, sizeof(m1) - 1);
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d1, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "L/M", &f.m, d1, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 }
 END_TEST
@@ -447,35 +432,30 @@ START_TEST(lookup_misses_wrong_digest_size_or_folder)
 	bool hit;
 
 	digest_of(m, sizeof(m) - 1, d);
-	ck_assert_int_eq(append_chunked("INBOX", m, sizeof(m) - 1, 7, 0, &r,
-					&err), MF_OK);
+	ck_assert_int_eq(append_chunked("INBOX", m, sizeof(m) - 1, 7, 0, &r, &err), MF_OK);
 	fake_msg_init(&f, m, sizeof(m) - 1);
 	d[5] ^= 0x40;
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	d[5] ^= 0x40;
 	/* "body\n" minus its newline must not match either. */
 	f.m.size = sizeof(m) - 2;
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	f.m.size = sizeof(m) - 1;
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "Absent", &f.m, d, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "Absent", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	ck_assert_int_eq(kind_of("Absent"), 0);
 	/* Empty file: nothing. */
 	char *actual = NULL;
-	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Empty", MF_SPECIAL_NONE,
-						   &actual, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->ensure_folder(snk, "Empty", MF_SPECIAL_NONE, &actual, &err),
+			 MF_OK);
 	free(actual);
 	hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "Empty", &f.m, d, &hit,
-					    &found, &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "Empty", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 }
 END_TEST
@@ -493,15 +473,12 @@ START_TEST(lookup_handles_message_larger_than_buffer)
 	digest_of(data, big, d);
 	struct mf_append_result r, found;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("Big", "small\n", 6, 7, 0, &r, &err),
-			 MF_OK);
-	ck_assert_int_eq(append_chunked("Big", data, big, 1000, 0, &r, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("Big", "small\n", 6, 7, 0, &r, &err), MF_OK);
+	ck_assert_int_eq(append_chunked("Big", data, big, 1000, 0, &r, &err), MF_OK);
 	struct fake_msg f;
 	fake_msg_init(&f, data, big);
 	bool hit = false;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "Big", &f.m, d, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "Big", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	ck_assert_str_eq(found.target_id, r.target_id);
 	free(data);
@@ -509,8 +486,7 @@ START_TEST(lookup_handles_message_larger_than_buffer)
 END_TEST
 
 /* Append data in a child that SIGKILLs itself after kill_at bytes. */
-static void crash_while_appending(const char *folder, const void *data,
-				  size_t len, size_t kill_at)
+static void crash_while_appending(const char *folder, const void *data, size_t len, size_t kill_at)
 {
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -533,8 +509,7 @@ START_TEST(crash_mid_append_is_undone_by_lookup)
 {
 	struct mf_append_result res, found;
 	struct mf_error err = { 0 };
-	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("INBOX", "first\n", 6, 7, 0, &res, &err), MF_OK);
 	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 0);
 	size_t len0;
 	unsigned char *before = slurp_rel("INBOX", &len0);
@@ -553,8 +528,7 @@ START_TEST(crash_mid_append_is_undone_by_lookup)
 	struct fake_msg f;
 	fake_msg_init(&f, data, big);
 	bool hit = true;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(!hit);
 	size_t len2;
 	unsigned char *after = slurp_rel("INBOX", &len2);
@@ -562,11 +536,9 @@ START_TEST(crash_mid_append_is_undone_by_lookup)
 	ck_assert(memcmp(after, before, len0) == 0);
 	ck_assert_int_eq(kind_of(".INBOX.mailferry-journal"), 0);
 	/* Appending again gives exactly two whole messages. */
-	ck_assert_int_eq(append_chunked("INBOX", data, big, 8192, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("INBOX", data, big, 8192, 0, &res, &err), MF_OK);
 	hit = false;
-	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found,
-					    &err), MF_OK);
+	ck_assert_int_eq(fake_ops()->lookup(snk, "INBOX", &f.m, d, &hit, &found, &err), MF_OK);
 	ck_assert(hit);
 	ck_assert_str_eq(found.target_id, res.target_id);
 	free(after);
@@ -586,15 +558,13 @@ START_TEST(crash_mid_append_is_undone_by_next_append)
 	unsigned char *data = lines_of(big);
 	crash_while_appending("A/B", data, big, 150000);
 	ck_assert_int_eq(kind_of("A.sbd/.B.mailferry-journal"), 'f');
-	ck_assert_int_eq(append_chunked("A/B", "second\n", 7, 7, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("A/B", "second\n", 7, 7, 0, &res, &err), MF_OK);
 	char want_id[32];
 	snprintf(want_id, sizeof(want_id), "%zu", len0);
 	ck_assert_str_eq(res.target_id, want_id);
 	size_t len;
 	unsigned char *after = slurp_rel("A.sbd/B", &len);
-	static const char second[] =
-		"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\nsecond\n\n";
+	static const char second[] = "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\nsecond\n\n";
 	ck_assert_uint_eq(len, len0 + sizeof(second) - 1);
 	ck_assert(memcmp(after, before, len0) == 0);
 	ck_assert(memcmp(after + len0, second, sizeof(second) - 1) == 0);
@@ -613,8 +583,7 @@ START_TEST(torn_journal_is_dropped_without_touching_the_mbox)
 	unsigned char *before = append_first("INBOX", "INBOX", &len0);
 	char *j = path_of(".INBOX.mailferry-journal");
 	fake_write_file(j, "mailferry mb", 12); /* died while writing it */
-	ck_assert_int_eq(append_chunked("INBOX", "second\n", 7, 7, 0, &res, &err),
-			 MF_OK);
+	ck_assert_int_eq(append_chunked("INBOX", "second\n", 7, 7, 0, &res, &err), MF_OK);
 	size_t len;
 	unsigned char *after = slurp_rel("INBOX", &len);
 	ck_assert_uint_gt(len, len0);

@@ -19,17 +19,21 @@
 #include <unistd.h>
 
 #define F1 "From alice@example.com Thu Nov 26 12:00:00 2026\n"
-#define B1 "Status: RO\nX-Status: AF\nSubject: one\n\nHello\n" \
+#define B1                                                              \
+	"Status: RO\nX-Status: AF\nSubject: one\n\nHello\n"             \
 	"From the start, not a separator\n>From quoted\n>>From twice\n" \
 	">>>From thrice\n>Frog\n>From\n"
-#define B1_RD "Status: RO\nX-Status: AF\nSubject: one\n\nHello\n" \
+#define B1_RD                                                         \
+	"Status: RO\nX-Status: AF\nSubject: one\n\nHello\n"           \
 	"From the start, not a separator\nFrom quoted\n>From twice\n" \
 	">>From thrice\n>Frog\n>From\n"
-#define B1_O "Status: RO\nX-Status: AF\nSubject: one\n\nHello\n" \
+#define B1_O                                                           \
+	"Status: RO\nX-Status: AF\nSubject: one\n\nHello\n"            \
 	"From the start, not a separator\nFrom quoted\n>>From twice\n" \
 	">>>From thrice\n>Frog\n>From\n"
 #define F2 "From - Sat Jan  3 01:05:34 2015\n"
-#define B2 "Subject: two\nDate: Tue, 1 Jul 2003 10:52:37 +0200\n\nbody two\n" \
+#define B2                                                                 \
+	"Subject: two\nDate: Tue, 1 Jul 2003 10:52:37 +0200\n\nbody two\n" \
 	"\nFrom here on no date\n"
 #define F3 "From bob Sat Jan 03 01:05:34 +0000 2015\n"
 #define B3 "Status: O\nSubject: three\n\nlast\n"
@@ -83,8 +87,7 @@ START_TEST(messages_split_at_dated_from_lines_after_blank_line)
 	ck_assert(T_BODY(&g.v[0], B1_RD));
 	ck_assert(T_BODY(&g.v[1], B2));
 	ck_assert(T_BODY(&g.v[2], B3));
-	ck_assert_uint_eq(g.v[0].flags,
-			  MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED);
+	ck_assert_uint_eq(g.v[0].flags, MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED);
 	ck_assert_uint_eq(g.v[1].flags, 0);
 	ck_assert_uint_eq(g.v[2].flags, 0); /* O = old, not seen */
 	ck_assert_int_eq(g.v[0].date, 1795694400);
@@ -141,8 +144,7 @@ START_TEST(crlf_files_keep_crlf_and_drop_the_blank_line)
 	ck_assert(t_body_is(&g.v[1], e2, l2));
 	ck_assert(t_body_is(&g.v[2], e3, l3));
 	ck_assert_str_eq(g.v[1].id, id_of(lf1 + lb1));
-	ck_assert_uint_eq(g.v[0].flags,
-			  MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED);
+	ck_assert_uint_eq(g.v[0].flags, MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FLAGGED);
 	ck_assert_int_eq(g.v[1].date, 1420247134);
 	got_free(&g);
 	free(f), free(e1), free(e2), free(e3), free(p);
@@ -173,8 +175,7 @@ START_TEST(missing_final_newline_and_truncation_keep_what_is_there)
 		struct mf_error err;
 		ck_assert_int_eq(fetch_file(p, NULL, &g, &err), MF_OK);
 		ck_assert_msg(g.n >= 1, "case %zu", i);
-		ck_assert_msg(t_body_is(&g.v[0], t[i].want, strlen(t[i].want)),
-			      "case %zu", i);
+		ck_assert_msg(t_body_is(&g.v[0], t[i].want, strlen(t[i].want)), "case %zu", i);
 		got_free(&g);
 		free(p);
 	}
@@ -184,14 +185,14 @@ END_TEST
 START_TEST(nul_bytes_and_8bit_headers_pass_through)
 {
 	static const char f[] = F1 "Subject: n\0ul \xe4\xb8\xad caf\xe9\n"
-		"Status: R\n\nbin\0ary\0\n\n" F2 "S: 2\n\n\0\n";
+				   "Status: R\n\nbin\0ary\0\n\n" F2 "S: 2\n\n\0\n";
 	char *p = t_write(dir, "nul.mbox", f, sizeof(f) - 1);
 	struct got g = { 0 };
 	struct mf_error err;
 	ck_assert_int_eq(fetch_file(p, NULL, &g, &err), MF_OK);
 	ck_assert_uint_eq(g.n, 2);
 	static const char w1[] = "Subject: n\0ul \xe4\xb8\xad caf\xe9\nStatus: R\n"
-		"\nbin\0ary\0\n";
+				 "\nbin\0ary\0\n";
 	ck_assert(t_body_is(&g.v[0], w1, sizeof(w1) - 1));
 	ck_assert(t_body_is(&g.v[1], "S: 2\n\n\0\n", 8));
 	ck_assert_uint_eq(g.v[0].flags, MF_FLAG_SEEN);
@@ -203,8 +204,8 @@ END_TEST
 START_TEST(dates_fall_back_to_date_header_then_unknown)
 {
 	char *p = T_WRITE_STR(dir, "d.mbox",
-		"From someone\nDate: Tue, 1 Jul 2003 10:52:37 +0200\n\nx\n\n"
-		F2 "Date: garbage\n\ny\n");
+			      "From someone\nDate: Tue, 1 Jul 2003 10:52:37 +0200\n\nx\n\n" F2
+			      "Date: garbage\n\ny\n");
 	struct got g = { 0 };
 	struct mf_error err;
 	ck_assert_int_eq(fetch_file(p, NULL, &g, &err), MF_OK);
@@ -226,16 +227,16 @@ END_TEST
 START_TEST(keywords_and_thunderbird_status_are_read)
 {
 	char *p = T_WRITE_STR(dir, "k.mbox",
-		F1 "X-Keywords: $Label1 work,urgent\nX-Mozilla-Keys: work bad(kw\n"
-		"\nx\n\n" F2 "X-Mozilla-Status: 1003\nX-Mozilla-Status2: 0\n\ny\n\n"
-		F3 "Status: R\nX-Mozilla-Status: 0004\n\nz\n");
+			      F1 "X-Keywords: $Label1 work,urgent\nX-Mozilla-Keys: work bad(kw\n"
+				 "\nx\n\n" F2
+				 "X-Mozilla-Status: 1003\nX-Mozilla-Status2: 0\n\ny\n\n" F3
+				 "Status: R\nX-Mozilla-Status: 0004\n\nz\n");
 	struct got g = { 0 };
 	struct mf_error err;
 	ck_assert_int_eq(fetch_file(p, NULL, &g, &err), MF_OK);
 	ck_assert_uint_eq(g.n, 3);
 	ck_assert_str_eq(g.v[0].keywords, "$Label1 work urgent");
-	ck_assert_uint_eq(g.v[1].flags,
-			  MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FORWARDED);
+	ck_assert_uint_eq(g.v[1].flags, MF_FLAG_SEEN | MF_FLAG_ANSWERED | MF_FLAG_FORWARDED);
 	ck_assert_str_eq(g.v[1].keywords, "");
 	ck_assert_uint_eq(g.v[2].flags, MF_FLAG_SEEN); /* Status: wins */
 	got_free(&g);
@@ -336,8 +337,7 @@ START_TEST(open_checks_path_and_options)
 END_TEST
 
 /* Independent reference: unescape line by line with string operations. */
-static void ref_unescape(const char *in, size_t len, bool mboxo,
-			 struct mf_buf *out)
+static void ref_unescape(const char *in, size_t len, bool mboxo, struct mf_buf *out)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -356,9 +356,10 @@ static void ref_unescape(const char *in, size_t len, bool mboxo,
 
 START_TEST(generated_large_message_matches_reference_unescaper)
 {
-	static const char *const pieces[] = { "From x", ">From x", ">>From y",
-		">>>>>>>>>>From z", ">Frob", ">", "", "text", "Fro", ">From",
-		"From", ">>From\t", "\r", ">\r" };
+	static const char *const pieces[] = { "From x", ">From x", ">>From y", ">>>>>>>>>>From z",
+					      ">Frob",  ">",       "",         "text",
+					      "Fro",    ">From",   "From",     ">>From\t",
+					      "\r",     ">\r" };
 	struct mf_buf body = { 0 }, file = { 0 };
 	unsigned seed = 12345;
 	mf_buf_append_str(&body, "Subject: big\n\n");

@@ -35,8 +35,7 @@ static char *fixture(const char *rel)
 	return mf_xasprintf("%s/mbox/%s", TEST_DATA_DIR, rel);
 }
 
-static void ck_list(const char *scheme, const char *path,
-		    const char *const *opts, const char *want)
+static void ck_list(const char *scheme, const char *path, const char *const *opts, const char *want)
 {
 	struct mf_error err;
 	int rc;
@@ -49,8 +48,8 @@ static void ck_list(const char *scheme, const char *path,
 	t_close(src);
 }
 
-static struct got fetch(const char *scheme, const char *path,
-			const char *const *opts, const char *folder, int want_rc)
+static struct got fetch(const char *scheme, const char *path, const char *const *opts,
+			const char *folder, int want_rc)
 {
 	struct mf_error err;
 	int rc;
@@ -90,13 +89,11 @@ START_TEST(mbox_tree_maps_sbd_apple_and_plain_dirs)
 	struct got g = fetch("mbox", root, NULL, "INBOX", MF_OK);
 	ck_assert_uint_eq(g.n, 2);
 	ck_assert_uint_eq(g.v[0].flags, MF_FLAG_SEEN);
-	ck_assert_ptr_nonnull(memmem(g.v[1].body, g.v[1].body_len,
-				     "two\nFrom quoted\n", 16));
+	ck_assert_ptr_nonnull(memmem(g.v[1].body, g.v[1].body_len, "two\nFrom quoted\n", 16));
 	got_free(&g);
 	g = fetch("mbox", root, NULL, "Archive/2024", MF_OK);
 	ck_assert_uint_eq(g.n, 1);
-	ck_assert_ptr_nonnull(memmem(g.v[0].body, g.v[0].body_len,
-				     "archived 2024\n", 14));
+	ck_assert_ptr_nonnull(memmem(g.v[0].body, g.v[0].body_len, "archived 2024\n", 14));
 	got_free(&g);
 	g = fetch("mbox", root, NULL, "Junk", MF_OK);
 	ck_assert_uint_eq(g.n, 1);
@@ -118,8 +115,7 @@ START_TEST(mbox_tree_bad_file_fails_only_its_folder)
 	free(T_WRITE_STR(dir, "INBOX", "From a Thu Nov 26 12:00:00 2026\n\ni\n"));
 	free(T_WRITE_STR(dir, "inbox", "From a Thu Nov 26 12:00:00 2026\n\nj\n"));
 	free(T_WRITE_STR(dir, "Sent.mbox", "From a Thu Nov 26 12:00:00 2026\n\ns\n"));
-	ck_list("mbox", dir, NULL,
-		"INBOX[i];Good[-];Sent[s];caf\xc3\xa9[-];inbox[-];notes[-]");
+	ck_list("mbox", dir, NULL, "INBOX[i];Good[-];Sent[s];caf\xc3\xa9[-];inbox[-];notes[-]");
 	struct mf_error err;
 	int rc;
 	struct mf_source *src = t_open("mbox", dir, NULL, &rc, &err);
@@ -231,8 +227,7 @@ START_TEST(maildir_runtime_names_and_info_separators)
 
 	char letters[27];
 	ck_assert_uint_eq(maildir_name_flags("x:2,DRSTzab", letters, sizeof(letters)),
-			  MF_FLAG_DRAFT | MF_FLAG_ANSWERED | MF_FLAG_SEEN |
-			  MF_FLAG_DELETED);
+			  MF_FLAG_DRAFT | MF_FLAG_ANSWERED | MF_FLAG_SEEN | MF_FLAG_DELETED);
 	ck_assert_str_eq(letters, "zab");
 	ck_assert_uint_eq(maildir_name_flags("x:1,S", letters, sizeof(letters)), 0);
 	ck_assert_uint_eq(maildir_name_flags("x", letters, sizeof(letters)), 0);
@@ -302,18 +297,23 @@ START_TEST(name_helpers_decode_and_sort)
 		const char *in, *out;
 	} t[] = {
 		{ "&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e" },
-		{ "&-", "&" }, { "Hello", "Hello" }, { "&Jjo-!", "\xe2\x98\xba!" },
-		{ "&2D3eAQ-", "\xf0\x9f\x98\x81" }, { "&ZeVnLIqe", NULL },
-		{ "&2D0-", NULL }, { "Caf\xc3\xa9", NULL }, { "&Z?-", NULL },
-		{ "&ZeVnLIqeA-", NULL }, { "&ZeVnLIqeB-", NULL },
+		{ "&-", "&" },
+		{ "Hello", "Hello" },
+		{ "&Jjo-!", "\xe2\x98\xba!" },
+		{ "&2D3eAQ-", "\xf0\x9f\x98\x81" },
+		{ "&ZeVnLIqe", NULL },
+		{ "&2D0-", NULL },
+		{ "Caf\xc3\xa9", NULL },
+		{ "&Z?-", NULL },
+		{ "&ZeVnLIqeA-", NULL },
+		{ "&ZeVnLIqeB-", NULL },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char *o = offline_mutf7_decode(t[i].in, strlen(t[i].in));
 		if (t[i].out == NULL)
 			ck_assert_msg(o == NULL, "%s", t[i].in);
 		else
-			ck_assert_msg(o != NULL && strcmp(o, t[i].out) == 0, "%s",
-				      t[i].in);
+			ck_assert_msg(o != NULL && strcmp(o, t[i].out) == 0, "%s", t[i].in);
 		free(o);
 	}
 	char *n = offline_name_from_bytes("a\xe9\x01z\xe4\xb8\xad", 7);

@@ -16,12 +16,13 @@
 
 static void *plugin_ctx;
 
-struct mf_source *t_open(const char *scheme, const char *path,
-			 const char *const *options, int *rc_r,
-			 struct mf_error *err)
+struct mf_source *t_open(const char *scheme, const char *path, const char *const *options,
+			 int *rc_r, struct mf_error *err)
 {
 	struct mf_account acct = {
-		.id = "test@example", .scheme = scheme, .path = path,
+		.id = "test@example",
+		.scheme = scheme,
+		.path = path,
 		.options = options,
 	};
 	struct mf_source *src = NULL;
@@ -53,8 +54,7 @@ static bool have_id(const char *id, void *aux)
 	return false;
 }
 
-static int collect(const struct mf_message *msg, void *aux,
-		   struct mf_error *err)
+static int collect(const struct mf_message *msg, void *aux, struct mf_error *err)
 {
 	static const size_t caps[] = { 1, 3, 7, 64, 4096 };
 	struct got *g = aux;
@@ -96,27 +96,24 @@ static int collect(const struct mf_message *msg, void *aux,
 		if (g->read_limit && m->body_len >= g->read_limit)
 			goto out;
 	}
-	ck_assert_msg(m->body_len == msg->size,
-		      "message %s: read %zu bytes, size said %llu", m->id,
+	ck_assert_msg(m->body_len == msg->size, "message %s: read %zu bytes, size said %llu", m->id,
 		      m->body_len, (unsigned long long)msg->size);
 	size_t n = 99;
 	ck_assert_int_eq(msg->read(msg, m->body, 16, &n, err), MF_OK);
 	ck_assert_uint_eq(n, 0); /* stays at the end */
 out:
 	if (g->stop_with != 0)
-		return mf_error_set(err, (enum mf_status)g->stop_with,
-				    MF_RETRY_NEVER, "stopped by test");
+		return mf_error_set(err, (enum mf_status)g->stop_with, MF_RETRY_NEVER,
+				    "stopped by test");
 	return 0;
 }
 
-int t_fetch(struct mf_source *src, const char *folder, struct got *g,
-	    struct mf_error *err)
+int t_fetch(struct mf_source *src, const char *folder, struct got *g, struct mf_error *err)
 {
 	struct mf_cursor since = { .have = have_id, .have_aux = g };
 	char *sync = (char *)"junk";
 	memset(err, 0, sizeof(*err));
-	int rc = offline_source_ops.fetch(src, folder, &since, collect, g,
-					  &sync, err);
+	int rc = offline_source_ops.fetch(src, folder, &since, collect, g, &sync, err);
 	ck_assert_ptr_null(sync);
 	return rc;
 }
@@ -139,8 +136,7 @@ static int list_cb(const struct mf_folder *f, void *aux)
 	static const char roles[] = "-isdtja";
 	if (b->len > 0)
 		mf_buf_append(b, ";", 1);
-	mf_buf_printf(b, "%s[%c", f->path,
-		      f->selectable ? roles[f->special_use] : 'c');
+	mf_buf_printf(b, "%s[%c", f->path, f->selectable ? roles[f->special_use] : 'c');
 	if (f->messages != MF_COUNT_UNKNOWN && f->selectable)
 		mf_buf_printf(b, ",n=%llu", (unsigned long long)f->messages);
 	mf_buf_append(b, "]", 1);
@@ -182,8 +178,7 @@ char *t_write(const char *dir, const char *rel, const void *data, size_t len)
 	return path;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(p);
 }
@@ -196,9 +191,8 @@ void t_rm_rf(const char *path)
 bool t_body_is(const struct got_msg *m, const char *s, size_t len)
 {
 	if (m->body_len != len || memcmp(m->body, s, len) != 0) {
-		fprintf(stderr, "message %s: got %zu bytes [%.*s], want %zu [%.*s]\n",
-			m->id, m->body_len, (int)m->body_len, (const char *)m->body,
-			len, (int)len, s);
+		fprintf(stderr, "message %s: got %zu bytes [%.*s], want %zu [%.*s]\n", m->id,
+			m->body_len, (int)m->body_len, (const char *)m->body, len, (int)len, s);
 		return false;
 	}
 	return true;

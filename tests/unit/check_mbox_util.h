@@ -26,18 +26,16 @@ struct got_msg {
 struct got {
 	struct got_msg *v;
 	size_t n;
-	const char *const *have;  /* ids the fake state store already has */
-	size_t read_limit;        /* 0: read whole messages; else stop after */
-	bool skip_read;           /* take metadata only */
-	int stop_with;            /* return this from the callback (after 1) */
+	const char *const *have; /* ids the fake state store already has */
+	size_t read_limit;       /* 0: read whole messages; else stop after */
+	bool skip_read;          /* take metadata only */
+	int stop_with;           /* return this from the callback (after 1) */
 };
 
-struct mf_source *t_open(const char *scheme, const char *path,
-			 const char *const *options, int *rc_r,
-			 struct mf_error *err);
+struct mf_source *t_open(const char *scheme, const char *path, const char *const *options,
+			 int *rc_r, struct mf_error *err);
 void t_close(struct mf_source *src);
-int t_fetch(struct mf_source *src, const char *folder, struct got *g,
-	    struct mf_error *err);
+int t_fetch(struct mf_source *src, const char *folder, struct got *g, struct mf_error *err);
 void got_free(struct got *g);
 /* "name[role,n=3,b=10]" per folder, ';'-separated; role i/s/d/t/j/a or -,
  * "c" for containers; counts omitted when unknown. */

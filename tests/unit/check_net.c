@@ -29,7 +29,8 @@ static void make_cert(const char *cert, const char *key, const char *san)
 	snprintf(cmd, sizeof(cmd),
 		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s"
 		 " -days 2 -subj /CN=localhost -addext subjectAltName=%s"
-		 " >/dev/null 2>&1", key, cert, san);
+		 " >/dev/null 2>&1",
+		 key, cert, san);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -110,11 +111,8 @@ static void serve(int lfd, enum script s, const char *cert, const char *key)
 		sleep(1);
 		break;
 	}
-	case S_SILENT:
-		sleep(5);
-		break;
-	case S_CLOSE:
-		break;
+	case S_SILENT: sleep(5); break;
+	case S_CLOSE: break;
 	case S_TLS_ECHO: {
 		SSL *ssl = server_tls(fd, cert, key);
 		char line[256];
@@ -185,8 +183,10 @@ static void stop_server(void)
 
 static struct mf_conn_opts opts_for(bool tls)
 {
-	struct mf_conn_opts o = { .proto = "test", .host = "127.0.0.1",
-				  .port = server_port, .tls = tls,
+	struct mf_conn_opts o = { .proto = "test",
+				  .host = "127.0.0.1",
+				  .port = server_port,
+				  .tls = tls,
 				  .io_timeout_ms = 3000 };
 	return o;
 }
@@ -267,7 +267,8 @@ START_TEST(refused_connect_names_host_and_port)
 	socklen_t al = sizeof(a);
 	getsockname(fd, (struct sockaddr *)&a, &al);
 	close(fd);
-	struct mf_conn_opts o = { .proto = "imaps", .host = "127.0.0.1",
+	struct mf_conn_opts o = { .proto = "imaps",
+				  .host = "127.0.0.1",
 				  .port = ntohs(a.sin_port) };
 	struct mf_conn *c;
 	struct mf_error err = { 0 };
@@ -275,10 +276,8 @@ START_TEST(refused_connect_names_host_and_port)
 	ck_assert_ptr_null(c);
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	char want[64];
-	snprintf(want, sizeof(want), "imaps 127.0.0.1:%u: connect:",
-		 ntohs(a.sin_port));
-	ck_assert_msg(strncmp(err.text, want, strlen(want)) == 0, "%s",
-		      err.text);
+	snprintf(want, sizeof(want), "imaps 127.0.0.1:%u: connect:", ntohs(a.sin_port));
+	ck_assert_msg(strncmp(err.text, want, strlen(want)) == 0, "%s", err.text);
 }
 END_TEST
 
@@ -304,8 +303,8 @@ START_TEST(big_write_is_complete)
 }
 END_TEST
 
-static int tls_try(const char *cert, const char *key, const char *ca,
-		   bool insecure, struct mf_error *err, char *echo, size_t cap)
+static int tls_try(const char *cert, const char *key, const char *ca, bool insecure,
+		   struct mf_error *err, char *echo, size_t cap)
 {
 	start_server(S_TLS_ECHO, cert, key);
 	struct mf_conn_opts o = opts_for(true);
@@ -331,11 +330,11 @@ START_TEST(tls_self_signed_refused_by_default)
 {
 	struct mf_error err = { 0 };
 	char echo[64] = "";
-	ck_assert_int_eq(tls_try(cert_ok, key_ok, NULL, false, &err, echo,
-				 sizeof(echo)), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(tls_try(cert_ok, key_ok, NULL, false, &err, echo, sizeof(echo)),
+			 MF_ERR_ACCOUNT);
 	ck_assert_int_eq(err.retry, MF_RETRY_NEVER);
-	ck_assert_msg(strstr(err.text, ": certificate verify failed: self")
-		      != NULL, "%s", err.text);
+	ck_assert_msg(strstr(err.text, ": certificate verify failed: self") != NULL, "%s",
+		      err.text);
 	ck_assert_ptr_nonnull(strstr(err.text, "imaps 127.0.0.1:"));
 }
 END_TEST
@@ -344,8 +343,7 @@ START_TEST(tls_ca_file_accepted)
 {
 	struct mf_error err = { 0 };
 	char echo[64] = "";
-	ck_assert_int_eq(tls_try(cert_ok, key_ok, cert_ok, false, &err, echo,
-				 sizeof(echo)), MF_OK);
+	ck_assert_int_eq(tls_try(cert_ok, key_ok, cert_ok, false, &err, echo, sizeof(echo)), MF_OK);
 	ck_assert_str_eq(echo, "echo hi");
 }
 END_TEST
@@ -354,8 +352,8 @@ START_TEST(tls_insecure_accepted)
 {
 	struct mf_error err = { 0 };
 	char echo[64] = "";
-	ck_assert_int_eq(tls_try(cert_other, key_other, NULL, true, &err, echo,
-				 sizeof(echo)), MF_OK);
+	ck_assert_int_eq(tls_try(cert_other, key_other, NULL, true, &err, echo, sizeof(echo)),
+			 MF_OK);
 	ck_assert_str_eq(echo, "echo hi");
 }
 END_TEST
@@ -364,8 +362,9 @@ START_TEST(tls_host_mismatch_refused)
 {
 	struct mf_error err = { 0 };
 	char echo[64] = "";
-	ck_assert_int_eq(tls_try(cert_other, key_other, cert_other, false,
-				 &err, echo, sizeof(echo)), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(tls_try(cert_other, key_other, cert_other, false, &err, echo,
+				 sizeof(echo)),
+			 MF_ERR_ACCOUNT);
 	ck_assert_msg(strstr(err.text, "mismatch") != NULL, "%s", err.text);
 	ck_assert_int_eq(err.retry, MF_RETRY_NEVER);
 }

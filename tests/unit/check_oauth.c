@@ -47,8 +47,9 @@ START_TEST(secret_file_selects_client_credentials_by_tenant)
 	struct mf_account acct = { .id = "alice@contoso.com", .user = "alice@contoso.com" };
 	ck_assert_int_eq(oauth_client_resolve(&st, &acct, &graph_req, &c, &err), MF_OK);
 	ck_assert_int_eq(c.flow, OAUTH_CLIENT_SECRET);
-	ck_assert_str_eq(c.token_url,
-			 "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+	ck_assert_str_eq(
+		c.token_url,
+		"https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
 	ck_assert_str_eq(c.scope, "https://graph.microsoft.com/.default");
 	/* One app token serves every mailbox of the tenant. */
 	char *k1 = oauth_client_key(&c);
@@ -75,8 +76,9 @@ START_TEST(national_cloud_and_account_overrides)
 	struct mf_account acct = { .id = "alice", .user = "alice", .options = opts };
 	ck_assert_int_eq(oauth_client_resolve(&st, &acct, &req, &c, &err), MF_OK);
 	ck_assert_int_eq(c.flow, OAUTH_REFRESH_TOKEN); /* the row's own file wins */
-	ck_assert_str_eq(c.token_url,
-			 "https://login.chinacloudapi.cn/corp.partner.onmschina.cn/oauth2/v2.0/token");
+	ck_assert_str_eq(
+		c.token_url,
+		"https://login.chinacloudapi.cn/corp.partner.onmschina.cn/oauth2/v2.0/token");
 	ck_assert_str_eq(c.scope, "x/.default");
 }
 END_TEST
@@ -161,11 +163,13 @@ START_TEST(assertion_verifies_with_the_public_key)
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
 	ck_assert_int_eq(EVP_DigestVerify(md, sig, sl, (const unsigned char *)jwt,
-					  (size_t)(dot2 - jwt)), 1);
+					  (size_t)(dot2 - jwt)),
+			 1);
 	/* One changed byte of the claims and it no longer verifies. */
 	jwt[dot1 - jwt + 3] ^= 1;
 	ck_assert_int_ne(EVP_DigestVerify(md, sig, sl, (const unsigned char *)jwt,
-					  (size_t)(dot2 - jwt)), 1);
+					  (size_t)(dot2 - jwt)),
+			 1);
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(key);
 	free(sig);

@@ -17,8 +17,7 @@ struct mem_src {
 	size_t len, pos, chunk;
 };
 
-static int mem_fill(void *ctx, void *buf, size_t cap, size_t *n_r,
-		    struct mf_error *err)
+static int mem_fill(void *ctx, void *buf, size_t cap, size_t *n_r, struct mf_error *err)
 {
 	struct mem_src *m = ctx;
 	size_t n = m->len - m->pos;
@@ -36,8 +35,8 @@ static int mem_fill(void *ctx, void *buf, size_t cap, size_t *n_r,
 
 /* Decode a whole multi-line body from in with the given chunking; returns
  * the status, the decoded bytes in out, the first line after it in next. */
-static int decode_all(const char *in, size_t len, size_t chunk, size_t cap,
-		      struct mf_buf *out, struct mf_buf *next)
+static int decode_all(const char *in, size_t len, size_t chunk, size_t cap, struct mf_buf *out,
+		      struct mf_buf *next)
 {
 	struct mem_src m = { (const unsigned char *)in, len, 0, chunk };
 	struct pop3_rd *rd = malloc(sizeof(*rd));
@@ -66,8 +65,7 @@ static int decode_all(const char *in, size_t len, size_t chunk, size_t cap,
 	return st;
 }
 
-static void check_decodes(const char *in, size_t inlen, const char *want,
-			  size_t wantlen)
+static void check_decodes(const char *in, size_t inlen, const char *want, size_t wantlen)
 {
 	struct mf_buf out = { 0 }, next = { 0 };
 	/* After the terminator comes a pipelined reply it must not eat. */
@@ -76,9 +74,8 @@ static void check_decodes(const char *in, size_t inlen, const char *want,
 	mf_buf_append_str(&wire, "+OK next\r\n");
 	for (size_t chunk = 1; chunk <= wire.len; chunk++) {
 		for (size_t cap = 2; cap <= 9; cap += 7) {
-			ck_assert_int_eq(decode_all((const char *)wire.data,
-						    wire.len, chunk, cap, &out,
-						    &next),
+			ck_assert_int_eq(decode_all((const char *)wire.data, wire.len, chunk, cap,
+						    &out, &next),
 					 MF_OK);
 			ck_assert_uint_eq(out.len, wantlen);
 			ck_assert(memcmp(out.data, want, wantlen) == 0);
@@ -118,11 +115,9 @@ END_TEST
 START_TEST(multiline_eof_is_an_error)
 {
 	struct mf_buf out = { 0 };
-	static const char *cut[] = { "abc\r\n", "abc\r\n.", "abc\r\n.\r",
-				     "abc", "" };
+	static const char *cut[] = { "abc\r\n", "abc\r\n.", "abc\r\n.\r", "abc", "" };
 	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
-		ck_assert_int_eq(decode_all(cut[i], strlen(cut[i]), 3, 16,
-					    &out, NULL),
+		ck_assert_int_eq(decode_all(cut[i], strlen(cut[i]), 3, 16, &out, NULL),
 				 MF_ERR_ACCOUNT);
 	mf_buf_free(&out);
 }
@@ -141,8 +136,7 @@ START_TEST(decoder_output_bound)
 	used = pop3_ml_decode(&ml, (const unsigned char *)"Y", 1, out, &n);
 	ck_assert_uint_eq(n, 2);
 	ck_assert(memcmp(out, "\rY", 2) == 0);
-	used = pop3_ml_decode(&ml, (const unsigned char *)"\r\n.\r\nZZ", 7,
-			      out, &n);
+	used = pop3_ml_decode(&ml, (const unsigned char *)"\r\n.\r\nZZ", 7, out, &n);
 	ck_assert_uint_eq(used, 5);
 	ck_assert_int_eq(ml.state, POP3_ML_DONE);
 }
@@ -151,22 +145,18 @@ END_TEST
 START_TEST(lines_split_anywhere)
 {
 	static const char wire[] = "+OK a\r\n-ERR b c\r\nlf only\n\r\nlast\r\n";
-	static const char *want[] = { "+OK a", "-ERR b c", "lf only", "",
-				      "last" };
+	static const char *want[] = { "+OK a", "-ERR b c", "lf only", "", "last" };
 	for (size_t chunk = 1; chunk < sizeof(wire); chunk++) {
-		struct mem_src m = { (const unsigned char *)wire,
-				     sizeof(wire) - 1, 0, chunk };
+		struct mem_src m = { (const unsigned char *)wire, sizeof(wire) - 1, 0, chunk };
 		struct pop3_rd *rd = malloc(sizeof(*rd));
 		struct mf_buf line = { 0 };
 		struct mf_error err;
 		pop3_rd_init(rd, mem_fill, &m, "t");
 		for (size_t i = 0; i < 5; i++) {
-			ck_assert_int_eq(pop3_rd_line(rd, &line, 64, &err),
-					 MF_OK);
+			ck_assert_int_eq(pop3_rd_line(rd, &line, 64, &err), MF_OK);
 			ck_assert_str_eq((const char *)line.data, want[i]);
 		}
-		ck_assert_int_eq(pop3_rd_line(rd, &line, 64, &err),
-				 MF_ERR_ACCOUNT);
+		ck_assert_int_eq(pop3_rd_line(rd, &line, 64, &err), MF_ERR_ACCOUNT);
 		mf_buf_free(&line);
 		free(rd);
 	}
@@ -205,8 +195,7 @@ START_TEST(status_lines)
 	ck_assert_int_eq(pop3_parse_status("+OK", &t), POP3_REPLY_OK);
 	ck_assert_str_eq(t, "");
 	ck_assert_int_eq(pop3_parse_status("+ok fine", &t), POP3_REPLY_OK);
-	ck_assert_int_eq(pop3_parse_status("-ERR [AUTH] Authentication failed.",
-					   &t),
+	ck_assert_int_eq(pop3_parse_status("-ERR [AUTH] Authentication failed.", &t),
 			 POP3_REPLY_ERR);
 	ck_assert_str_eq(t, "[AUTH] Authentication failed.");
 	ck_assert_int_eq(pop3_parse_status("-ERR", &t), POP3_REPLY_ERR);
@@ -264,8 +253,7 @@ static void uidl_ok(const char *line, uint64_t num, const char *id)
 {
 	uint64_t n;
 	char *got = NULL;
-	ck_assert_msg(pop3_parse_uidl_line(line, strlen(line), &n, &got),
-		      "refused: %s", line);
+	ck_assert_msg(pop3_parse_uidl_line(line, strlen(line), &n, &got), "refused: %s", line);
 	ck_assert_uint_eq(n, num);
 	ck_assert_str_eq(got, id);
 	free(got);
@@ -275,8 +263,7 @@ static void uidl_bad(const char *line, size_t len)
 {
 	uint64_t n;
 	char *got = NULL;
-	ck_assert_msg(!pop3_parse_uidl_line(line, len, &n, &got),
-		      "accepted: %s", line);
+	ck_assert_msg(!pop3_parse_uidl_line(line, len, &n, &got), "accepted: %s", line);
 	ck_assert_ptr_null(got);
 }
 
@@ -288,8 +275,7 @@ START_TEST(uidl_odd_ids)
 	uidl_ok("3 id-with-trailing-space   ", 3, "id-with-trailing-space");
 	uidl_ok("4 100%", 4, "100%25");
 	uidl_ok("5 caf\xc3\xa9", 5, "caf%C3%A9");
-	uidl_ok("6 ~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}", 6,
-		"~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}");
+	uidl_ok("6 ~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}", 6, "~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}");
 	uidl_ok("7 \x7f", 7, "%7F");
 	uidl_ok("8 .", 8, ".");
 	/* 70 bytes is the RFC limit; longer ids exist in the wild */
@@ -335,8 +321,7 @@ END_TEST
 
 START_TEST(apop_timestamps)
 {
-	char *t = pop3_apop_timestamp(
-		"POP3 server ready <1896.697170952@dbc.mtview.ca.us>");
+	char *t = pop3_apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>");
 	ck_assert_str_eq(t, "<1896.697170952@dbc.mtview.ca.us>");
 	free(t);
 	ck_assert_ptr_null(pop3_apop_timestamp("Dovecot ready."));
@@ -345,8 +330,7 @@ START_TEST(apop_timestamps)
 	ck_assert_ptr_null(pop3_apop_timestamp("ready <a b@c>"));
 	/* RFC 1939 §7's own example */
 	char hex[33];
-	ck_assert(pop3_apop_digest("<1896.697170952@dbc.mtview.ca.us>",
-				   "tanstaaf", hex));
+	ck_assert(pop3_apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf", hex));
 	ck_assert_str_eq(hex, "c4c9334bac560ecc979e58001b3e22fb");
 }
 END_TEST
@@ -359,20 +343,16 @@ START_TEST(internal_date_pick)
 		"Received: from a by b; Tue, 3 Mar 2020 10:00:00 +0100\r\n"
 		"Received: from c by d (x; y);\r\n Mon, 2 Mar 2020 08:00:00 +0000\r\n"
 		"Date: Mon, 1 Jan 2018 00:00:00 +0000\r\n\r\nbody\r\n";
-	ck_assert(pop3_header_date((const unsigned char *)both,
-				   sizeof(both) - 1, &t, &tz));
+	ck_assert(pop3_header_date((const unsigned char *)both, sizeof(both) - 1, &t, &tz));
 	ck_assert_int_eq(t, 1583226000);
 	ck_assert_int_eq(tz, 60);
-	static const char bad_rcvd[] =
-		"Received: from a by b; not a date\r\n"
-		"Date: Mon, 1 Jan 2018 00:00:00 +0000\r\n\r\n";
-	ck_assert(pop3_header_date((const unsigned char *)bad_rcvd,
-				   sizeof(bad_rcvd) - 1, &t, &tz));
+	static const char bad_rcvd[] = "Received: from a by b; not a date\r\n"
+				       "Date: Mon, 1 Jan 2018 00:00:00 +0000\r\n\r\n";
+	ck_assert(pop3_header_date((const unsigned char *)bad_rcvd, sizeof(bad_rcvd) - 1, &t, &tz));
 	ck_assert_int_eq(t, 1514764800);
 	static const char none[] = "Subject: x\r\n\r\nDate: Mon, 1 Jan 2018 "
 				   "00:00:00 +0000\r\n";
-	ck_assert(!pop3_header_date((const unsigned char *)none,
-				    sizeof(none) - 1, &t, &tz));
+	ck_assert(!pop3_header_date((const unsigned char *)none, sizeof(none) - 1, &t, &tz));
 }
 END_TEST
 
@@ -385,12 +365,10 @@ START_TEST(spool_memory_then_file)
 	for (int round = 0; round < 2; round++) {
 		pop3_spool_reset(&sp);
 		const char *parts[] = { "Subject: a\r\n", "\r\n",
-					round ? "a body longer than ten\r\n"
-					      : "" };
+					round ? "a body longer than ten\r\n" : "" };
 		struct mf_buf all = { 0 }, back = { 0 };
 		for (int i = 0; i < 3; i++) {
-			ck_assert_int_eq(pop3_spool_add(&sp,
-							(const unsigned char *)parts[i],
+			ck_assert_int_eq(pop3_spool_add(&sp, (const unsigned char *)parts[i],
 							strlen(parts[i]), &err),
 					 MF_OK);
 			mf_buf_append_str(&all, parts[i]);
@@ -400,8 +378,7 @@ START_TEST(spool_memory_then_file)
 		ck_assert_int_eq(sp.store.fd >= 0, 1); /* 14 > 10 bytes: on disk */
 		for (;;) {
 			size_t n;
-			ck_assert_int_eq(mf_spool_read(&sp.store, buf,
-						       sizeof(buf), &n, &err),
+			ck_assert_int_eq(mf_spool_read(&sp.store, buf, sizeof(buf), &n, &err),
 					 MF_OK);
 			if (n == 0)
 				break;
@@ -420,9 +397,7 @@ START_TEST(spool_memory_then_file)
 		mf_buf_free(&back);
 	}
 	pop3_spool_reset(&sp);
-	ck_assert_int_eq(pop3_spool_add(&sp, (const unsigned char *)"tiny", 4,
-					&err),
-			 MF_OK);
+	ck_assert_int_eq(pop3_spool_add(&sp, (const unsigned char *)"tiny", 4, &err), MF_OK);
 	pop3_spool_finish(&sp);
 	ck_assert_int_eq(sp.store.fd, -1);
 	pop3_spool_free(&sp);

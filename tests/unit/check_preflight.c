@@ -21,8 +21,9 @@ static struct mf_error mkerr(enum mf_status st, int e, const char *text)
 START_TEST(login_failures_are_classified)
 {
 	struct mf_error e;
-	e = mkerr(MF_ERR_AUTH, 0, "imap: a: LOGIN refused: NO [AUTHENTICATIONFAILED] "
-				  "Authentication failed.");
+	e = mkerr(MF_ERR_AUTH, 0,
+		  "imap: a: LOGIN refused: NO [AUTHENTICATIONFAILED] "
+		  "Authentication failed.");
 	ck_assert_int_eq(preflight_classify(&e), PF_LOGIN_AUTH);
 	e = mkerr(MF_ERR_AUTH, 0, "alimail: b: LOGIN refused: NO User unknown in this domain");
 	ck_assert_int_eq(preflight_classify(&e), PF_LOGIN_NO_ACCOUNT);

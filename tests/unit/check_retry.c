@@ -38,7 +38,8 @@ END_TEST
 START_TEST(server_requested_delay_wins)
 {
 	uint64_t rng = 1;
-	struct mf_error err = { .status = MF_ERR_ACCOUNT, .retry = MF_RETRY_LATER,
+	struct mf_error err = { .status = MF_ERR_ACCOUNT,
+				.retry = MF_RETRY_LATER,
 				.retry_after_ms = 5000 };
 	ck_assert_uint_eq(retry_delay(&policy, &err, 1, &rng), 5000);
 	err.retry_after_ms = 4000000000u; /* absurd: capped at ten times max */

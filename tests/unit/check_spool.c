@@ -86,7 +86,8 @@ START_TEST(short_source_is_a_message_error)
 	struct spool sp;
 	struct mf_error err;
 	spool_init(&sp, 1024, NULL);
-	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "alice: INBOX: message 9", &err), MF_ERR_MESSAGE);
+	ck_assert_int_eq(spool_fill(&sp, &msg, false, NULL, "alice: INBOX: message 9", &err),
+			 MF_ERR_MESSAGE);
 	ck_assert_ptr_nonnull(strstr(err.text, "message 9"));
 	msg.size = 5;
 	s.pos = 0;
@@ -136,8 +137,10 @@ START_TEST(crlf_sink_gets_bare_lf_as_crlf)
 	for (size_t chunk = 1; chunk <= 4; chunk++) {
 		for (int mem = 0; mem < 2; mem++) {
 			struct src s = { (const unsigned char *)in, strlen(in), 0, chunk };
-			struct mf_message msg = { .source_id = "1", .size = strlen(in),
-						  .read = src_read, .read_ctx = &s };
+			struct mf_message msg = { .source_id = "1",
+						  .size = strlen(in),
+						  .read = src_read,
+						  .read_ctx = &s };
 			struct spool sp;
 			struct mf_error err;
 			spool_init(&sp, mem ? 1024 : 3, NULL);
@@ -156,7 +159,8 @@ START_TEST(crlf_sink_gets_bare_lf_as_crlf)
 			size_t total = 0, n;
 			do {
 				ck_assert_int_eq(out.read(&out, (unsigned char *)got + total,
-							  sizeof(got) - 1 - total, &n, &err), MF_OK);
+							  sizeof(got) - 1 - total, &n, &err),
+						 MF_OK);
 				total += n;
 			} while (n > 0);
 			ck_assert_str_eq(got, want);

@@ -28,8 +28,7 @@ void backend_pg_exec(const char *sql)
 {
 	PGconn *c = backend_pg_connect();
 	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-			      PQresultStatus(r) == PGRES_TUPLES_OK,
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
 		      "%s: %s", sql, PQerrorMessage(c));
 	PQclear(r);
 	PQfinish(c);

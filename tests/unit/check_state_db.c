@@ -49,14 +49,17 @@ START_TEST(copied_message_is_had_pending_is_not)
 	struct state_folder f;
 	unsigned char d[32];
 	digest_of(d, 1);
-	ck_assert_int_eq(state_mailbox_begin(db, "alice", "mbox:/a", "maildir:/b", &mb, &enabled, &err), MF_OK);
+	ck_assert_int_eq(state_mailbox_begin(db, "alice", "mbox:/a", "maildir:/b", &mb, &enabled,
+					     &err),
+			 MF_OK);
 	ck_assert(enabled);
 	ck_assert_int_eq(state_folder_begin(db, mb, "INBOX", &f, &err), MF_OK);
 	ck_assert(!state_message_have(db, f.id, 7, "1"));
 	ck_assert_int_eq(state_message_pending(db, f.id, 7, "1", 100, d, &err), MF_OK);
 	ck_assert_int_eq(state_message_status(db, f.id, 7, "1"), STATE_MSG_PENDING);
 	ck_assert(!state_message_have(db, f.id, 7, "1"));
-	ck_assert_int_eq(state_message_copied(db, f.id, 7, "1", 100, d, "INBOX", "t1", &err), MF_OK);
+	ck_assert_int_eq(state_message_copied(db, f.id, 7, "1", 100, d, "INBOX", "t1", &err),
+			 MF_OK);
 	ck_assert(state_message_have(db, f.id, 7, "1"));
 	/* Same id under another UIDVALIDITY is a different message. */
 	ck_assert(!state_message_have(db, f.id, 8, "1"));
@@ -88,9 +91,11 @@ START_TEST(folder_cursor_round_trips)
 	state_folder_begin(db, mb, "Sent", &f, &err);
 	ck_assert_uint_eq(f.uidvalidity, 0);
 	ck_assert_ptr_null(f.sync_state);
-	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 99, "tok-1", "Sent", "done", NULL, &err), MF_OK);
+	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 99, "tok-1", "Sent", "done", NULL, &err),
+			 MF_OK);
 	/* NULL sync state keeps the previous one. */
-	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 120, NULL, NULL, "done", NULL, &err), MF_OK);
+	ck_assert_int_eq(state_folder_save(db, f.id, 1234, 120, NULL, NULL, "done", NULL, &err),
+			 MF_OK);
 	int64_t id = f.id;
 	state_folder_clear(&f);
 	state_folder_begin(db, mb, "Sent", &f, &err);
@@ -190,9 +195,11 @@ START_TEST(unwritable_path_is_a_clear_error)
 				 MF_ERR_FATAL);
 		ck_assert_ptr_null(bad);
 		ck_assert_msg(strstr(err.text, "postgresql://mf@127.0.0.1:1/mf") != NULL &&
-			      strstr(err.text, "s3cret") == NULL, "%s", err.text);
+				      strstr(err.text, "s3cret") == NULL,
+			      "%s", err.text);
 		ck_assert_int_eq(state_open("postgres://u@127.0.0.1:1/d?password=s3cret-pw", &bad,
-					    &err), MF_ERR_FATAL);
+					    &err),
+				 MF_ERR_FATAL);
 		ck_assert_msg(strstr(err.text, "s3cret") == NULL, "%s", err.text);
 		return;
 	}
@@ -206,7 +213,8 @@ static void set_version(const char *v)
 {
 	if (backend_pg_url() != NULL) {
 		char sql[128];
-		snprintf(sql, sizeof(sql), "UPDATE meta SET value='%s' WHERE key='schema_version'", v);
+		snprintf(sql, sizeof(sql), "UPDATE meta SET value='%s' WHERE key='schema_version'",
+			 v);
 		backend_pg_exec(sql);
 		return;
 	}
@@ -229,7 +237,8 @@ START_TEST(newer_schema_is_refused_naming_both_versions)
 	ck_assert_int_eq(state_open(path, &again, &err), MF_ERR_FATAL);
 	ck_assert_ptr_null(again);
 	ck_assert_msg(strstr(err.text, "schema version 7") != NULL &&
-		      strstr(err.text, "up to 1") != NULL, "%s", err.text);
+			      strstr(err.text, "up to 1") != NULL,
+		      "%s", err.text);
 	set_version("seven");
 	ck_assert_int_eq(state_open(path, &again, &err), MF_ERR_FATAL);
 	ck_assert_ptr_nonnull(strstr(err.text, "unreadable schema version"));
@@ -243,8 +252,9 @@ END_TEST
 static int pg_column_count(PGconn *c, const char *table)
 {
 	const char *v[] = { table };
-	PGresult *r = PQexecParams(c, "SELECT count(*) FROM information_schema.columns"
-				      " WHERE table_name=$1 AND table_schema=current_schema()",
+	PGresult *r = PQexecParams(c,
+				   "SELECT count(*) FROM information_schema.columns"
+				   " WHERE table_name=$1 AND table_schema=current_schema()",
 				   1, NULL, v, NULL, NULL, 0);
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	int n = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
@@ -324,7 +334,8 @@ START_TEST(older_schema_moves_forward_or_stays_as_it_was)
 					    "ALTER TABLE mailboxes ADD COLUMN heartbeat INTEGER" };
 	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, good, &err), MF_OK);
 	ck_assert_int_eq(column_count(raw, "mailboxes"), before + 2);
-	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, good, &err), MF_OK); /* idempotent */
+	ck_assert_int_eq(state_sqlite_schema_upgrade(raw, path, 3, good, &err),
+			 MF_OK); /* idempotent */
 	sqlite3_close(raw);
 	/* And this binary (schema 1) now refuses the upgraded file. */
 	ck_assert_int_eq(state_open(path, &db, &err), MF_ERR_FATAL);

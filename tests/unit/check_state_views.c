@@ -71,7 +71,7 @@ static int collect(const struct state_mailbox_status *s, void *aux)
 static void declare_five(void)
 {
 	const struct state_mailbox_decl v[] = {
-		{ "erin", "s", "alimail://erin@new" }, { "Bob", "s", "alimail://robert@new" },
+		{ "erin", "s", "alimail://erin@new" },   { "Bob", "s", "alimail://robert@new" },
 		{ "carol", "s", "alimail://carol@new" }, { "alice", "s", "alimail://alice@new" },
 		{ "dave", "s", "alimail://dave@new" },
 	};
@@ -126,7 +126,8 @@ START_TEST(page_filters_sorts_and_cuts_in_the_store)
 	state_mailbox_page(db, &q, &matched, collect, &n, &err);
 	ck_assert_str_eq(n.list, "erin");
 	n = (struct names){ .copied_sum = 0 };
-	q = (struct state_mailbox_query){ .status = "done", .sort = STATE_SORT_NAME,
+	q = (struct state_mailbox_query){ .status = "done",
+					  .sort = STATE_SORT_NAME,
 					  .descending = true };
 	state_mailbox_page(db, &q, &matched, collect, &n, &err);
 	ck_assert_uint_eq(matched, 2);

@@ -15,7 +15,8 @@ static struct mf_error err;
 START_TEST(login_may_be_a_whole_address)
 {
 	ck_assert_int_eq(uri_parse("imaps://alice@corp.example@imap.old.example:1993/?auth=plain",
-				   &s, &err), MF_OK);
+				   &s, &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.scheme, "imaps");
 	ck_assert_str_eq(s.acct.user, "alice@corp.example");
 	ck_assert_str_eq(s.acct.host, "imap.old.example");
@@ -30,8 +31,9 @@ END_TEST
  * path stays there (graph://TENANT/USER@DOMAIN). */
 START_TEST(address_in_the_path_stays_in_the_path)
 {
-	ck_assert_int_eq(uri_parse("graph://contoso.onmicrosoft.com/alice@contoso.com?hidden=1",
-				   &s, &err), MF_OK);
+	ck_assert_int_eq(uri_parse("graph://contoso.onmicrosoft.com/alice@contoso.com?hidden=1", &s,
+				   &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.host, "contoso.onmicrosoft.com");
 	ck_assert_ptr_null(s.acct.user);
 	ck_assert_str_eq(s.acct.path, "/alice@contoso.com");
@@ -54,8 +56,10 @@ END_TEST
 
 START_TEST(ipv6_literal_and_path)
 {
-	ck_assert_int_eq(uri_parse("ews://svc@[::1]:8443/EWS/Exchange.asmx?impersonate=carol%40x.example",
-				   &s, &err), MF_OK);
+	ck_assert_int_eq(
+		uri_parse("ews://svc@[::1]:8443/EWS/Exchange.asmx?impersonate=carol%40x.example",
+			  &s, &err),
+		MF_OK);
 	ck_assert_str_eq(s.acct.host, "::1");
 	ck_assert_uint_eq(s.acct.port, 8443);
 	ck_assert_str_eq(s.acct.path, "/EWS/Exchange.asmx");
@@ -107,7 +111,8 @@ START_TEST(alimail_address_alone_means_default_host)
 	ck_assert_ptr_null(s.acct.host);
 	uri_spec_free(&s);
 	ck_assert_int_eq(uri_parse_address_login("alimail://alice@corp.example@127.0.0.1:1993", &s,
-						 &err), MF_OK);
+						 &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice@corp.example");
 	ck_assert_str_eq(s.acct.host, "127.0.0.1");
 	uri_spec_free(&s);
@@ -121,28 +126,34 @@ START_TEST(address_login_is_the_plugins_rule)
 	static const char *const schemes[] = { "alimail", "imaps", NULL };
 	static const char *const address[] = { "alimail", NULL };
 	struct loaded_plugin sink = {
-		.desc = { .kind = MF_PLUGIN_SINK, .name = "alimail", .schemes = schemes,
+		.desc = { .kind = MF_PLUGIN_SINK,
+			  .name = "alimail",
+			  .schemes = schemes,
 			  .address_schemes = address },
 	};
 	struct plugin_registry reg = { .plugins = &sink, .n_plugins = 1 };
 	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SINK, "ALIMAIL://alice@corp.example",
-					    &s, &err), MF_OK);
+					    &s, &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice@corp.example");
 	ck_assert_ptr_null(s.acct.host);
 	ck_assert_str_eq(s.acct.id, "ALIMAIL://alice@corp.example");
 	uri_spec_free(&s);
 	/* The plugin's other schemes, other kinds and no registry: generic. */
-	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SINK, "imaps://alice@corp.example",
-					    &s, &err), MF_OK);
+	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SINK, "imaps://alice@corp.example", &s,
+					    &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice");
 	ck_assert_str_eq(s.acct.host, "corp.example");
 	uri_spec_free(&s);
 	ck_assert_int_eq(registry_uri_parse(&reg, MF_PLUGIN_SOURCE, "alimail://alice@corp.example",
-					    &s, &err), MF_OK);
+					    &s, &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.host, "corp.example");
 	uri_spec_free(&s);
 	ck_assert_int_eq(registry_uri_parse(NULL, MF_PLUGIN_SINK, "alimail://alice@corp.example",
-					    &s, &err), MF_OK);
+					    &s, &err),
+			 MF_OK);
 	ck_assert_str_eq(s.acct.user, "alice");
 	uri_spec_free(&s);
 	ck_assert_int_ne(registry_uri_parse(&reg, MF_PLUGIN_SINK, "no scheme", &s, &err), MF_OK);

@@ -25,8 +25,7 @@ static uint64_t crlf_digest(const char *s, size_t chunk, unsigned char out[32])
 	bool after_cr = false;
 	uint64_t n = 0;
 	for (size_t i = 0, len = strlen(s); i < len; i += chunk)
-		n += mf_sha256_update_crlf(h, &after_cr, s + i,
-					   len - i < chunk ? len - i : chunk);
+		n += mf_sha256_update_crlf(h, &after_cr, s + i, len - i < chunk ? len - i : chunk);
 	mf_sha256_final(h, out);
 	mf_sha256_free(&h);
 	return n;
@@ -37,12 +36,9 @@ START_TEST(crlf_form_counts_bare_lf_as_crlf)
 	static const struct {
 		const char *in, *crlf;
 	} cases[] = {
-		{ "a\nb\n", "a\r\nb\r\n" },
-		{ "a\r\nb\r\n", "a\r\nb\r\n" },
-		{ "\n\n\r\n", "\r\n\r\n\r\n" },
-		{ "mixed\r\nlf\nend", "mixed\r\nlf\r\nend" },
-		{ "lone\rcr\r", "lone\rcr\r" },
-		{ "", "" },
+		{ "a\nb\n", "a\r\nb\r\n" },     { "a\r\nb\r\n", "a\r\nb\r\n" },
+		{ "\n\n\r\n", "\r\n\r\n\r\n" }, { "mixed\r\nlf\nend", "mixed\r\nlf\r\nend" },
+		{ "lone\rcr\r", "lone\rcr\r" }, { "", "" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned char want[32], got[32];
@@ -51,8 +47,7 @@ START_TEST(crlf_form_counts_bare_lf_as_crlf)
 		 * LF at the start of the next must not gain a second CR. */
 		for (size_t chunk = 1; chunk <= 17; chunk++) {
 			uint64_t n = crlf_digest(cases[i].in, chunk, got);
-			ck_assert_msg(memcmp(got, want, 32) == 0, "case %zu chunk %zu", i,
-				      chunk);
+			ck_assert_msg(memcmp(got, want, 32) == 0, "case %zu chunk %zu", i, chunk);
 			ck_assert_uint_eq(n, strlen(cases[i].crlf));
 			/* The same form, as bytes. */
 			struct mf_buf b = { 0 };
@@ -75,7 +70,7 @@ START_TEST(fixed_width_digits)
 	ck_assert_int_eq(v, 2024);
 	ck_assert(mf_parse_digits("07:", 2, &v));
 	ck_assert_int_eq(v, 7);
-	ck_assert(!mf_parse_digits("7", 2, &v));   /* stops at the NUL */
+	ck_assert(!mf_parse_digits("7", 2, &v)); /* stops at the NUL */
 	ck_assert(!mf_parse_digits("1a", 2, &v));
 	ck_assert(!mf_parse_digits("1234567890", 10, &v)); /* would not fit */
 	ck_assert(mf_parse_digits("x", 0, &v));

@@ -9,8 +9,7 @@
 
 volatile bool test_cancel;
 
-static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
-	MF_PRINTF(3, 4);
+static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...) MF_PRINTF(3, 4);
 static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
 {
 	va_list ap;

@@ -28,7 +28,8 @@ struct migrate_opts {
 	bool json, dry_run, allow_uri_password, quiet, verbose, only_failed;
 	unsigned long long max_bps;
 	double max_mps;
-	unsigned conn_per_host, jobs, streams, retries;
+	unsigned conn_per_host, jobs, streams, retries, lease_s;
+	const char *worker;
 	const char *source_pw_file, *sink_pw_file;
 	const char *name, *impersonate, *accounts_csv;
 	const char *report_dir; /* verify */
@@ -66,6 +67,8 @@ enum {
 	OPT_BUNDLE,
 	OPT_CONFIG,
 	OPT_ONLY_FAILED,
+	OPT_WORKER,
+	OPT_LEASE,
 	OPT_OAUTH, /* OPT_OAUTH + i: oauth_settings[i] */
 };
 
@@ -98,6 +101,8 @@ static const struct option long_opts[] = {
 	{ "source-password-file", required_argument, NULL, OPT_SRC_PW },
 	{ "sink-password-file", required_argument, NULL, OPT_SNK_PW },
 	{ "allow-uri-password", no_argument, NULL, OPT_ALLOW_URI_PW },
+	{ "worker", required_argument, NULL, OPT_WORKER },
+	{ "lease", required_argument, NULL, OPT_LEASE },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "impersonate", required_argument, NULL, OPT_IMPERSONATE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -176,6 +181,15 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 		case OPT_RETRIES:
 			if (!parse_uint("--retries", optarg, 100, &o->retries))
 				return false;
+			break;
+		case OPT_WORKER: o->worker = optarg; break;
+		case OPT_LEASE:
+			/* Below 3 s a heartbeat (every third of it) could not
+			 * keep up with a busy database. */
+			if (!parse_uint("--lease", optarg, 86400, &o->lease_s) || o->lease_s < 3) {
+				fprintf(stderr, "mailferry: --lease: at least 3 seconds\n");
+				return false;
+			}
 			break;
 		case OPT_TIMEOUT:
 			if (!parse_uint("--timeout", optarg, 86400, &u) || u == 0)
@@ -362,6 +376,7 @@ static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *
 		.streams = o->streams ? o->streams : 4,
 		.dry_run = o->dry_run,
 		.only_failed = o->only_failed,
+		.lease_s = o->lease_s,
 	};
 	if (o->retries > 0)
 		cfg.retry.max_attempts = o->retries;
@@ -516,6 +531,9 @@ static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 	if (!parse_opts(argc, argv, &o))
 		goto out;
 	o.state_path = cli_state_location(o.state_path);
+	/* The name the shared store shows for this process (a pod's name
+	 * under Kubernetes, given through the environment). */
+	state_set_worker_name(o.worker != NULL ? o.worker : getenv("MAILFERRY_WORKER"));
 	if (have_bundle) {
 		o.plugin_dirs = mf_xrealloc(o.plugin_dirs, (o.n_plugin_dirs + 1) * sizeof(char *));
 		memmove(o.plugin_dirs + 1, o.plugin_dirs, o.n_plugin_dirs * sizeof(char *));

@@ -79,14 +79,16 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 	case FMT_JSON:
 		json_array_append_new(
 			o->array,
-			json_pack("{ss ss* ss* ss sb sI sI sI sI sI sf ss* sI sI}", "account",
-				  s->name, "source", s->source_uri, "sink", s->sink_uri, "state",
-				  s->status, "enabled", s->enabled, "folders",
+			json_pack("{ss ss* ss* ss sb sI sI sI sI sI sf ss* sI sI ss* sI sI}",
+				  "account", s->name, "source", s->source_uri, "sink", s->sink_uri,
+				  "state", s->status, "enabled", s->enabled, "folders",
 				  (json_int_t)s->folders, "copied", (json_int_t)s->copied, "bytes",
 				  (json_int_t)s->copied_bytes, "failed", (json_int_t)s->failed,
 				  "pending", (json_int_t)s->pending, "bytes_per_second", r,
 				  "last_error", s->last_error, "started", (json_int_t)s->started,
-				  "finished", (json_int_t)s->finished));
+				  "finished", (json_int_t)s->finished, "worker", s->worker,
+				  "heartbeat", (json_int_t)s->heartbeat, "lease_until",
+				  (json_int_t)s->lease_until));
 		break;
 	case FMT_CSV: {
 		char n[5][32];
@@ -101,7 +103,8 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 			csv_field(n[i], false);
 		csv_field(started, false);
 		csv_field(finished, false);
-		csv_field(s->last_error, true);
+		csv_field(s->last_error, false);
+		csv_field(s->worker, true);
 		break;
 	}
 	case FMT_TABLE:
@@ -112,6 +115,16 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 		       (unsigned long long)s->failed,
 		       progress_human_bytes((uint64_t)r, rate, sizeof(rate)),
 		       s->last_error ? s->last_error : "");
+		if (s->worker != NULL && s->lease_until != 0) {
+			int64_t now = (int64_t)time(NULL);
+			printf("    held by %s: heartbeat %llds ago, lease %s%llds\n", s->worker,
+			       (long long)(now - s->heartbeat),
+			       s->lease_until < now ? "ran out " : "ends in ",
+			       (long long)(s->lease_until < now ? now - s->lease_until
+								: s->lease_until - now));
+		} else if (s->worker != NULL && o->detail) {
+			printf("    last worker: %s\n", s->worker);
+		}
 		if (o->detail) {
 			printf("    source: %s\n    sink:   %s\n    started %s, finished %s\n",
 			       s->source_uri ? s->source_uri : "-", s->sink_uri ? s->sink_uri : "-",
@@ -124,14 +137,58 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 	return MF_OK;
 }
 
+static int print_worker(const struct state_worker *w, void *aux)
+{
+	struct status_out *o = aux;
+	int64_t now = (int64_t)time(NULL);
+	const char *state = w->left ? "left" : "running";
+	if (o->fmt == FMT_JSON) {
+		json_array_append_new(o->array,
+				      json_pack("{ss ss sI sI sI sI}", "worker", w->name, "state",
+						state, "holding", (json_int_t)w->holding, "started",
+						(json_int_t)w->started, "heartbeat",
+						(json_int_t)w->heartbeat, "left",
+						(json_int_t)w->left));
+	} else if (o->fmt == FMT_CSV) {
+		char n[4][32];
+		snprintf(n[0], 32, "%llu", (unsigned long long)w->holding);
+		snprintf(n[1], 32, "%lld", (long long)w->started);
+		snprintf(n[2], 32, "%lld", (long long)w->heartbeat);
+		snprintf(n[3], 32, "%lld", (long long)w->left);
+		csv_field(w->name, false);
+		csv_field(state, false);
+		for (int i = 0; i < 4; i++)
+			csv_field(n[i], i == 3);
+	} else {
+		char started[32];
+		fmt_time(w->started, started, sizeof(started));
+		printf("%-32s %-8s %7llu %19s  %llds ago\n", w->name, state,
+		       (unsigned long long)w->holding, started, (long long)(now - w->heartbeat));
+	}
+	return MF_OK;
+}
+
+/* status --workers: the workers a shared store knows. */
+static int list_workers(struct status_out *o, struct mf_error *err)
+{
+	if (o->fmt == FMT_CSV)
+		puts("worker,state,holding,started,heartbeat,left");
+	else if (o->fmt == FMT_TABLE)
+		printf("%-32s %-8s %7s %19s  %s\n", "WORKER", "STATE", "HOLDING", "STARTED",
+		       "HEARTBEAT");
+	return state_workers_foreach(o->db, print_worker, o, err);
+}
+
 int cli_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "csv", no_argument, NULL, 'c' },
+		{ "workers", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool workers = false;
 	const char *path = NULL;
 	struct status_out o = { .fmt = FMT_TABLE };
 	int c;
@@ -142,6 +199,8 @@ int cli_status(int argc, char **argv)
 			o.fmt = FMT_JSON;
 		else if (c == 'c')
 			o.fmt = FMT_CSV;
+		else if (c == 'w')
+			workers = true;
 		else
 			return EXIT_USAGE;
 	}
@@ -162,13 +221,18 @@ int cli_status(int argc, char **argv)
 	}
 	if (o.fmt == FMT_JSON)
 		o.array = json_array();
-	else if (o.fmt == FMT_CSV)
-		puts("account,state,folders,copied,bytes,failed,bytes_per_second,started,finished,"
-		     "last_error");
-	else
-		printf("%-32s %-9s %7s %9s %10s %7s %12s  %s\n", "ACCOUNT", "STATE", "FOLDERS",
-		       "COPIED", "BYTES", "FAILED", "RATE", "LAST ERROR");
-	int st = state_status_foreach(o.db, only, print_one, &o, &err);
+	int st;
+	if (workers) {
+		st = list_workers(&o, &err);
+	} else {
+		if (o.fmt == FMT_CSV)
+			puts("account,state,folders,copied,bytes,failed,bytes_per_second,started,"
+			     "finished,last_error,worker");
+		else if (o.fmt == FMT_TABLE)
+			printf("%-32s %-9s %7s %9s %10s %7s %12s  %s\n", "ACCOUNT", "STATE",
+			       "FOLDERS", "COPIED", "BYTES", "FAILED", "RATE", "LAST ERROR");
+		st = state_status_foreach(o.db, only, print_one, &o, &err);
+	}
 	if (o.fmt == FMT_JSON) {
 		char *s = json_dumps(o.array, JSON_INDENT(2));
 		if (s != NULL)

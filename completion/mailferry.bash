@@ -15,7 +15,7 @@ _mailferry_current_word()
 _mailferry_schemes='mbox: maildir: eml: imap:// imaps:// pop3:// pop3s:// ews:// graph:// alimail://'
 
 _mailferry_migrate_opts='--state --json --dry-run --only-failed --max-bytes-per-second
---max-messages-per-second --connections-per-host --jobs --streams --folder-policy
+--max-messages-per-second --connections-per-host --jobs --streams --worker --lease --folder-policy
 --include-folder --exclude-folder --plugin-dir --source-password-file
 --sink-password-file --allow-uri-password --name --impersonate --insecure
 --ca-file --timeout --set --retries --accounts --report --bundle --config
@@ -77,7 +77,7 @@ _mailferry_value()
 		[[ ${COMPREPLY[0]-} == *: ]] && compopt -o nospace 2>/dev/null
 		;;
 	--max-bytes-per-second | --max-messages-per-second | --connections-per-host | \
-	--jobs | --streams | --retries | --timeout | --rate | --name | --impersonate | --set | --oauth-* | \
+	--jobs | --streams | --worker | --lease | --retries | --timeout | --rate | --name | --impersonate | --set | --oauth-* | \
 	--include-folder | --exclude-folder)
 		COMPREPLY=() ;;
 	*) return 1 ;;
@@ -123,7 +123,7 @@ _mailferry()
 --oauth-client-secret-file --oauth-cert-file --oauth-key-file
 --oauth-service-account-file --oauth-refresh-token-file --oauth-scope
 --verbose --quiet --help' ;;
-	status) opts='--state --json --csv' ;;
+	status) opts='--state --json --csv --workers' ;;
 	enable | disable) opts='--state' ;;
 	serve) opts='--state --listen --token-file --read-only --reports --verbose' ;;
 	plugins) opts='--plugin-dir --bundle --json' ;;

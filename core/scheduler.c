@@ -10,6 +10,7 @@
 #include "scheduler.h"
 
 #include <mailferry/util.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "crash.h"
 #include "host.h"
 #include "job_p.h"
+#include "run_shared.h"
 #include "throttle.h"
 
 struct folder_list {
@@ -360,6 +362,13 @@ static void run_job(const struct run_config *cfg, struct job *job)
 	if (st == MF_OK)
 		st = state_mailbox_begin(j.db, job->name, job->source.uri, job->sink.uri,
 					 &j.mailbox_id, &enabled, &err);
+	if (st != MF_OK && err.sys_errno == EBUSY) {
+		/* Another worker is in it (its lease ran out but its session
+		 * lives): not a failure, and nothing of it is touched. */
+		job->result = JOB_HELD;
+		log_msg(MF_LOG_WARN, "%s; asked for again later", err.text);
+		goto out;
+	}
 	if (st == MF_OK && enabled && job->force_disabled) {
 		enabled = false;
 		st = state_mailbox_set_enabled(j.db, job->name, false, &err);
@@ -434,11 +443,19 @@ struct pool {
 	struct job *jobs;
 	size_t n, next;
 	pthread_mutex_t lock;
+	struct run_shared *shared; /* the run's queue is in the store, or NULL */
 };
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	while (p->shared != NULL) {
+		size_t i = run_shared_next(p->shared);
+		if (i == SIZE_MAX)
+			return NULL;
+		run_job(p->cfg, &p->jobs[i]);
+		run_shared_finished(p->shared, i);
+	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		size_t i =
@@ -486,6 +503,7 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	state_close(&db);
 	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };
 	pthread_mutex_init(&p.lock, NULL);
+	p.shared = n > 0 ? run_shared_start(cfg, jobs, n) : NULL;
 	unsigned nthreads = cfg->jobs > 0 ? cfg->jobs : 1;
 	if (nthreads > n)
 		nthreads = (unsigned)n;
@@ -511,6 +529,22 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 		for (unsigned i = 0; i < started; i++)
 			pthread_join(t[i], NULL);
 		free(t);
+	}
+	if (p.shared != NULL) {
+		size_t elsewhere = 0;
+		for (size_t i = 0; i < n; i++) {
+			/* Never started here (or only found held): another
+			 * worker of the run finished it. */
+			if ((jobs[i].result == JOB_CANCELED || jobs[i].result == JOB_HELD) &&
+			    !atomic_load(&mf_cancel_requested)) {
+				jobs[i].result = JOB_ELSEWHERE;
+				elsewhere++;
+			}
+		}
+		log_msg(MF_LOG_INFO,
+			"worker %s: %zu of %zu mailboxes run here, %zu by other workers",
+			state_worker_name(), n - elsewhere, n, elsewhere);
+		run_shared_stop(&p.shared);
 	}
 	pthread_mutex_destroy(&p.lock);
 }

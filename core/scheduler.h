@@ -32,6 +32,10 @@ struct run_config {
 	 * messages recorded failed or pending (a failed folder is resumed
 	 * as a whole); the folders' cursors are left as they were. */
 	bool only_failed;
+	/* A shared state store (several workers): how long a claim on a
+	 * mailbox lasts without a heartbeat before another worker may take
+	 * it over (0: 60 s). */
+	unsigned lease_s;
 };
 
 enum job_result {
@@ -40,6 +44,8 @@ enum job_result {
 	JOB_DISABLED, /* skipped: disabled in the state store */
 	JOB_CANCELED,
 	JOB_NOTHING_FAILED, /* --only-failed: nothing recorded as failed, skipped */
+	JOB_HELD,           /* another worker's session holds it: asked for again later */
+	JOB_ELSEWHERE,      /* finished by another worker of a shared run */
 };
 
 struct job {

@@ -6,8 +6,12 @@
 #include <config.h>
 #include "state_store.h"
 
+#include <mailferry/util.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int state_open(const char *location, struct state_db **db_r, struct mf_error *err)
 {
@@ -168,4 +172,130 @@ int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds
 		     void *aux, struct mf_error *err)
 {
 	return db->ops->throughput(db, since, bucket_seconds, cb, aux, err);
+}
+
+/* The worker name: set once by the front end before any job starts. */
+static char *worker_name;
+static char default_name[300];
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void make_default_name(void)
+{
+	char host[256];
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(default_name, sizeof(default_name), "%s:%ld", host, (long)getpid());
+}
+
+void state_set_worker_name(const char *name)
+{
+	free(worker_name);
+	worker_name = name != NULL && name[0] != '\0' ? mf_xstrdup(name) : NULL;
+}
+
+const char *state_worker_name(void)
+{
+	if (worker_name != NULL)
+		return worker_name;
+	pthread_once(&default_once, make_default_name);
+	return default_name;
+}
+
+bool state_is_shared(struct state_db *db)
+{
+	return db != NULL && db->ops->run_claim != NULL;
+}
+
+/* The shared-run calls on a store of one process: a caller's mistake. */
+static int not_shared(struct mf_error *err, const char *call)
+{
+	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
+			    "state: %s needs a shared state store (postgresql://)", call);
+}
+
+int state_run_join(struct state_db *db, const char *key, const char *const *names, size_t n,
+		   int64_t *run_id_r, struct mf_error *err)
+{
+	if (db->ops->run_join == NULL)
+		return not_shared(err, "run_join");
+	return db->ops->run_join(db, key, names, n, run_id_r, err);
+}
+
+int state_run_claim(struct state_db *db, int64_t run_id, unsigned lease_s, const int64_t *skip,
+		    size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
+		    struct mf_error *err)
+{
+	memset(m_r, 0, sizeof(*m_r));
+	if (db->ops->run_claim == NULL)
+		return not_shared(err, "run_claim");
+	return db->ops->run_claim(db, run_id, lease_s, skip, n_skip, c_r, m_r, err);
+}
+
+void state_claimed_clear(struct state_claimed *m)
+{
+	free(m->name);
+	free(m->taken_from);
+	memset(m, 0, sizeof(*m));
+}
+
+int state_run_unclaim(struct state_db *db, int64_t mailbox_id, struct mf_error *err)
+{
+	if (db->ops->run_unclaim == NULL)
+		return not_shared(err, "run_unclaim");
+	return db->ops->run_unclaim(db, mailbox_id, err);
+}
+
+int state_run_done(struct state_db *db, int64_t run_id, int64_t mailbox_id, struct mf_error *err)
+{
+	if (db->ops->run_done == NULL)
+		return not_shared(err, "run_done");
+	return db->ops->run_done(db, run_id, mailbox_id, err);
+}
+
+int state_run_heartbeat(struct state_db *db, const int64_t *held, size_t n, unsigned lease_s,
+			state_lost_cb *lost_cb, void *aux, struct mf_error *err)
+{
+	if (db->ops->run_heartbeat == NULL)
+		return not_shared(err, "run_heartbeat");
+	return db->ops->run_heartbeat(db, held, n, lease_s, lost_cb, aux, err);
+}
+
+int state_run_leave(struct state_db *db, struct mf_error *err)
+{
+	if (db->ops->run_leave == NULL)
+		return not_shared(err, "run_leave");
+	return db->ops->run_leave(db, err);
+}
+
+int state_tokens_take(struct state_db *db, const char *bucket, double rate, double burst, double n,
+		      double *wait_s_r, struct mf_error *err)
+{
+	*wait_s_r = 0;
+	if (db->ops->tokens_take == NULL)
+		return not_shared(err, "tokens_take");
+	return db->ops->tokens_take(db, bucket, rate, burst, n, wait_s_r, err);
+}
+
+int state_slot_take(struct state_db *db, const char *host, unsigned cap, int *slot_r,
+		    struct mf_error *err)
+{
+	*slot_r = -1;
+	if (db->ops->slot_take == NULL)
+		return not_shared(err, "slot_take");
+	return db->ops->slot_take(db, host, cap, slot_r, err);
+}
+
+int state_slot_release(struct state_db *db, const char *host, int slot, struct mf_error *err)
+{
+	if (db->ops->slot_release == NULL)
+		return not_shared(err, "slot_release");
+	return db->ops->slot_release(db, host, slot, err);
+}
+
+int state_workers_foreach(struct state_db *db, state_worker_cb *cb, void *aux, struct mf_error *err)
+{
+	if (db->ops->workers_foreach == NULL)
+		return MF_OK; /* one process: no workers to list */
+	return db->ops->workers_foreach(db, cb, aux, err);
 }

@@ -21,7 +21,15 @@ struct state_db;
 int state_open(const char *location, struct state_db **db_r, struct mf_error *err);
 void state_close(struct state_db **db);
 
-/* Mailboxes are keyed by the operator's account name. */
+/* The name this process writes as a mailbox's worker: "host:pid" unless
+ * the front end set one (--worker, MAILFERRY_WORKER) before the first
+ * state call.  Not thread-safe to set; read from any thread after. */
+void state_set_worker_name(const char *name);
+const char *state_worker_name(void);
+
+/* Mailboxes are keyed by the operator's account name.  A shared store
+ * refuses a mailbox another worker's session holds: MF_ERR_ACCOUNT,
+ * MF_RETRY_LATER, err->sys_errno = EBUSY, *id_r left 0. */
 int state_mailbox_begin(struct state_db *db, const char *name, const char *source_uri,
 			const char *sink_uri, int64_t *id_r, bool *enabled_r, struct mf_error *err);
 /* status: "pending", "running", "done", "failed", "disabled" */
@@ -73,6 +81,11 @@ struct state_mailbox_status {
 	const char *name, *source_uri, *sink_uri, *status, *last_error;
 	bool enabled;
 	int64_t started, finished; /* unix seconds, 0 if never */
+	/* A shared store's (PostgreSQL's) lease: the worker that holds the
+	 * mailbox or held it last, its last heartbeat and when the lease
+	 * runs out (unix seconds, 0 if none); NULL and 0 in SQLite. */
+	const char *worker;
+	int64_t heartbeat, lease_until;
 	uint64_t folders, copied, copied_bytes, failed, pending;
 };
 typedef int state_status_cb(const struct state_mailbox_status *st, void *aux);
@@ -163,5 +176,69 @@ struct state_rate_sample {
 typedef int state_rate_cb(const struct state_rate_sample *s, void *aux);
 int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds, state_rate_cb *cb,
 		     void *aux, struct mf_error *err);
+
+/* Several workers on one shared store (PostgreSQL; the SQLite file has
+ * one process and none of this: state_is_shared() is false and the rest
+ * is not called).  The workers of one accounts list join one run, keyed
+ * by that list; a worker claims a mailbox with a lease (FOR UPDATE SKIP
+ * LOCKED), keeps it alive by heartbeats, marks it done for the run; a
+ * lease not renewed runs out and another worker takes the mailbox over.
+ * The run ends when no mailbox of it is left. */
+bool state_is_shared(struct state_db *db);
+/* Join (or open) the run keyed by key and make names its mailboxes
+ * (declared before); registers this worker. */
+int state_run_join(struct state_db *db, const char *key, const char *const *names, size_t n,
+		   int64_t *run_id_r, struct mf_error *err);
+enum state_claim {
+	STATE_CLAIM_GOT,  /* *name_r is ours for lease_s seconds */
+	STATE_CLAIM_WAIT, /* the rest is leased to live workers: ask again */
+	STATE_CLAIM_NONE, /* every mailbox of the run is done: the run ended */
+};
+struct state_claimed {
+	int64_t id;
+	char *name;       /* malloc'd */
+	char *taken_from; /* malloc'd: a worker whose lease ran out, or NULL */
+	unsigned wait_ms; /* STATE_CLAIM_WAIT: when to ask again */
+};
+/* skip: mailbox ids this worker will not take now (held elsewhere, or
+ * not in its own list). */
+int state_run_claim(struct state_db *db, int64_t run_id, unsigned lease_s, const int64_t *skip,
+		    size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
+		    struct mf_error *err);
+void state_claimed_clear(struct state_claimed *m);
+/* Give a claim back unworked (the mailbox's session lock was held). */
+int state_run_unclaim(struct state_db *db, int64_t mailbox_id, struct mf_error *err);
+/* The mailbox is finished for this run (done, failed or disabled). */
+int state_run_done(struct state_db *db, int64_t run_id, int64_t mailbox_id, struct mf_error *err);
+/* Renew the leases on held[0..n) (taking back any no one else leased
+ * meanwhile); lost_cb is called for each that another worker holds now. */
+typedef void state_lost_cb(int64_t mailbox_id, void *aux);
+int state_run_heartbeat(struct state_db *db, const int64_t *held, size_t n, unsigned lease_s,
+			state_lost_cb *lost_cb, void *aux, struct mf_error *err);
+/* This worker stops: its leases end now, so others need not wait. */
+int state_run_leave(struct state_db *db, struct mf_error *err);
+
+/* Limits shared by every worker of a run.  A token bucket in the store
+ * (rate per second, burst): take n tokens; *wait_s_r is how long the
+ * caller must wait before going on (the bucket allows debt). */
+int state_tokens_take(struct state_db *db, const char *bucket, double rate, double burst, double n,
+		      double *wait_s_r, struct mf_error *err);
+/* One of cap connection slots of host, held by this store's session (a
+ * worker that dies frees its slots with its connection); *slot_r -1 when
+ * all cap are taken. */
+int state_slot_take(struct state_db *db, const char *host, unsigned cap, int *slot_r,
+		    struct mf_error *err);
+int state_slot_release(struct state_db *db, const char *host, int slot, struct mf_error *err);
+
+/* The workers a shared store knows: name, last heartbeat, when it left
+ * (0 while it runs) and how many mailboxes it holds now. */
+struct state_worker {
+	const char *name;
+	int64_t started, heartbeat, left;
+	uint64_t holding;
+};
+typedef int state_worker_cb(const struct state_worker *w, void *aux);
+int state_workers_foreach(struct state_db *db, state_worker_cb *cb, void *aux,
+			  struct mf_error *err);
 
 #endif

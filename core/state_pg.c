@@ -16,6 +16,7 @@
 #include "log.h"
 
 #include <mailferry/util.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +24,36 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bump with a step in schema_steps below whenever the tables change. */
-#define SCHEMA_VERSION 1
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* pg_advisory_lock(class, key) classes: ours, not another program's. */
 #define LOCK_SCHEMA "1835430001, 0"
 
 /* schema_steps[k - 1] takes a version k database to version k + 1. */
-static const char *const schema_steps[] = { NULL };
+static const char *const schema_steps[] = {
+	/* 1 -> 2: leases and runs for several workers (the new tables come
+	 * from schema_sql, which runs after the steps). */
+	"ALTER TABLE mailboxes ADD COLUMN IF NOT EXISTS lease_until bigint,"
+	" ADD COLUMN IF NOT EXISTS heartbeat bigint, ADD COLUMN IF NOT EXISTS run_id bigint,"
+	" ADD COLUMN IF NOT EXISTS run_done bigint",
+	NULL,
+};
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value text);"
 	"CREATE TABLE IF NOT EXISTS mailboxes("
 	" id bigserial PRIMARY KEY, name text UNIQUE NOT NULL, source_uri text, sink_uri text,"
 	" enabled boolean NOT NULL DEFAULT true, status text NOT NULL DEFAULT 'pending',"
-	" last_error text, started bigint, finished bigint, worker text);"
+	" last_error text, started bigint, finished bigint, worker text,"
+	" lease_until bigint, heartbeat bigint, run_id bigint, run_done bigint);"
+	"CREATE INDEX IF NOT EXISTS mailboxes_run ON mailboxes(run_id, run_done);"
+	"CREATE TABLE IF NOT EXISTS runs(id bigserial PRIMARY KEY, key text NOT NULL,"
+	" started bigint NOT NULL, finished bigint);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS runs_open ON runs(key) WHERE finished IS NULL;"
+	"CREATE TABLE IF NOT EXISTS workers(name text PRIMARY KEY, run_id bigint,"
+	" started bigint, heartbeat bigint, left_at bigint);"
+	"CREATE TABLE IF NOT EXISTS buckets(name text PRIMARY KEY, tokens float8 NOT NULL,"
+	" updated float8 NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS folders("
 	" id bigserial PRIMARY KEY, mailbox_id bigint NOT NULL REFERENCES mailboxes(id),"
 	" path text NOT NULL, target_path text, uidvalidity bigint NOT NULL DEFAULT 0,"
@@ -54,8 +69,8 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS messages_status ON messages(folder_id, status);"
 	"CREATE INDEX IF NOT EXISTS messages_updated ON messages(updated, status, size);"
 	"INSERT INTO meta VALUES('schema_version', '" STR(
-		SCHEMA_VERSION) "')"
-				" ON CONFLICT DO NOTHING;";
+		PG_SCHEMA_VERSION) "')"
+				   " ON CONFLICT DO NOTHING;";
 
 static const struct state_store_ops state_pg_ops;
 
@@ -124,8 +139,8 @@ static int setup_schema(struct pg_state *db, struct mf_error *err)
 	    !exec_ok(db->conn, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")"))
 		return open_error(db, err, "cannot start the schema check");
 	bool fresh = false;
-	int st = state_pg_schema_check(db->conn, db->display, SCHEMA_VERSION, schema_steps, &fresh,
-				       err);
+	int st = state_pg_schema_check(db->conn, db->display, PG_SCHEMA_VERSION, schema_steps,
+				       &fresh, err);
 	/* CREATE ... IF NOT EXISTS also on a stamped database: cheap, and an
 	 * index added within one version appears. */
 	if (st == MF_OK && !exec_ok(db->conn, schema_sql))
@@ -178,6 +193,7 @@ static void pg_close(struct state_db *base)
 	if (db->location != NULL)
 		explicit_bzero(db->location, strlen(db->location));
 	free(db->location);
+	free(db->slots);
 	free(db->display);
 	free(db);
 }
@@ -191,15 +207,6 @@ static int run_only(struct pg_state *db, const char *what, const char *sql,
 		return err->status;
 	PQclear(r);
 	return MF_OK;
-}
-
-static char *worker_name(void)
-{
-	char host[256];
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "?");
-	host[sizeof(host) - 1] = '\0';
-	return mf_xasprintf("%s:%ld", host, (long)getpid());
 }
 
 static int pg_mailbox_begin(struct state_db *base, const char *name, const char *source_uri,
@@ -238,6 +245,7 @@ static int pg_mailbox_begin(struct state_db *base, const char *name, const char 
 				      "(%s); skipped here",
 				      db->display, name,
 				      pg_text(r, 0, 2) ? pg_text(r, 0, 2) : "unknown");
+		err->sys_errno = EBUSY;
 		PQclear(r);
 		return st;
 	}
@@ -254,14 +262,12 @@ static int pg_mailbox_begin(struct state_db *base, const char *name, const char 
 		db->locked_mailbox = 0;
 		return st;
 	}
-	char *worker = worker_name();
 	pg_param_int(&p, (int64_t)time(NULL));
-	pg_param_text(&p, worker);
+	pg_param_text(&p, state_worker_name());
 	int st = run_only(db, "record mailbox",
 			  "UPDATE mailboxes SET status='running', last_error=NULL, started=$2,"
 			  " finished=NULL, worker=$3 WHERE id=$1",
 			  &p, err);
-	free(worker);
 	return st;
 }
 
@@ -274,8 +280,13 @@ static int pg_mailbox_finish(struct state_db *base, int64_t mailbox_id, const ch
 	pg_param_text(&p, status);
 	pg_param_text(&p, last_error);
 	pg_param_int(&p, (int64_t)time(NULL));
+	pg_param_text(&p, state_worker_name());
+	/* Only while this worker holds it: one that lost its lease (the
+	 * database was away longer than the lease) must not overwrite what
+	 * the worker that took the mailbox over records. */
 	int st = run_only(db, "record mailbox",
-			  "UPDATE mailboxes SET status=$2, last_error=$3, finished=$4 WHERE id=$1",
+			  "UPDATE mailboxes SET status=$2, last_error=$3, finished=$4 WHERE id=$1"
+			  " AND (worker IS NULL OR worker=$5)",
 			  &p, err);
 	if (db->locked_mailbox == mailbox_id) {
 		PQclear(PQexec(db->conn, "SELECT pg_advisory_unlock_all()"));
@@ -478,38 +489,18 @@ static int pg_status_foreach(struct state_db *base, const char *only_name, state
 	struct pg_state *db = (struct pg_state *)base;
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, only_name);
-	PGresult *r = pg_run(db, "read status",
-			     "SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error,"
-			     " b.enabled, coalesce(b.started,0), coalesce(b.finished,0),"
-			     " (SELECT count(*) FROM folders f WHERE f.mailbox_id=b.id),"
-			     " count(m.status) FILTER (WHERE m.status='copied'),"
-			     " coalesce(sum(m.size) FILTER (WHERE m.status='copied'),0),"
-			     " count(m.status) FILTER (WHERE m.status='failed'),"
-			     " count(m.status) FILTER (WHERE m.status='pending')"
-			     " FROM mailboxes b LEFT JOIN folders f ON f.mailbox_id=b.id"
-			     " LEFT JOIN messages m ON m.folder_id=f.id"
-			     " WHERE $1::text IS NULL OR b.name=$1 GROUP BY b.id"
-			     " ORDER BY b.name COLLATE \"C\"",
-			     &p, err);
+	PGresult *r =
+		pg_run(db, "read status",
+		       PG_STATUS_COLUMNS " FROM mailboxes b" PG_STATUS_JOINS
+					 " WHERE $1::text IS NULL OR b.name=$1" PG_STATUS_GROUP
+					 " ORDER BY b.name COLLATE \"C\"",
+		       &p, err);
 	if (r == NULL)
 		return err->status;
 	int rc = MF_OK;
 	for (int i = 0; rc == MF_OK && i < PQntuples(r); i++) {
-		struct state_mailbox_status s = {
-			.name = pg_text(r, i, 0),
-			.source_uri = pg_text(r, i, 1),
-			.sink_uri = pg_text(r, i, 2),
-			.status = pg_text(r, i, 3),
-			.last_error = pg_text(r, i, 4),
-			.enabled = pg_int(r, i, 5) != 0,
-			.started = pg_int(r, i, 6),
-			.finished = pg_int(r, i, 7),
-			.folders = (uint64_t)pg_int(r, i, 8),
-			.copied = (uint64_t)pg_int(r, i, 9),
-			.copied_bytes = (uint64_t)pg_int(r, i, 10),
-			.failed = (uint64_t)pg_int(r, i, 11),
-			.pending = (uint64_t)pg_int(r, i, 12),
-		};
+		struct state_mailbox_status s;
+		pg_status_row(r, i, &s);
 		rc = cb(&s, aux);
 	}
 	PQclear(r);
@@ -641,4 +632,14 @@ static const struct state_store_ops state_pg_ops = {
 	.mailbox_page = pg_mailbox_page,
 	.totals = pg_totals,
 	.throughput = pg_throughput,
+	.run_join = pg_run_join,
+	.run_claim = pg_run_claim,
+	.run_unclaim = pg_run_unclaim,
+	.run_done = pg_run_done,
+	.run_heartbeat = pg_run_heartbeat,
+	.run_leave = pg_run_leave,
+	.tokens_take = pg_tokens_take,
+	.slot_take = pg_slot_take,
+	.slot_release = pg_slot_release,
+	.workers_foreach = pg_workers_foreach,
 };

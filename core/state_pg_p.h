@@ -10,6 +10,10 @@
 
 #include <libpq-fe.h>
 
+/* Bump with a step in state_pg.c's schema_steps whenever the tables
+ * change. */
+#define PG_SCHEMA_VERSION 2
+
 struct pg_state {
 	struct state_db base; /* first: the interface's handle */
 	PGconn *conn;
@@ -18,6 +22,10 @@ struct pg_state {
 	/* The mailbox whose advisory lock this connection holds (see
 	 * state_pg.c), 0 if none: taken again after a reconnect. */
 	int64_t locked_mailbox;
+	/* Connection slots (advisory lock keys, state_pg_lease.c) this
+	 * session holds: taken again after a reconnect. */
+	int *slots;
+	size_t n_slots;
 };
 
 /* Up to 16 parameters, text unless len[i] > 0 (binary of that length);
@@ -60,7 +68,45 @@ const char *pg_text(const PGresult *r, int row, int col); /* NULL if SQL NULL */
 int state_pg_schema_check(PGconn *conn, const char *display, int known, const char *const *steps,
 			  bool *fresh_r, struct mf_error *err);
 
+/* state_pg_lease.c: several workers (see state.h) */
+int pg_run_join(struct state_db *base, const char *key, const char *const *names, size_t n,
+		int64_t *run_id_r, struct mf_error *err);
+int pg_run_claim(struct state_db *base, int64_t run_id, unsigned lease_s, const int64_t *skip,
+		 size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
+		 struct mf_error *err);
+int pg_run_unclaim(struct state_db *base, int64_t mailbox_id, struct mf_error *err);
+int pg_run_done(struct state_db *base, int64_t run_id, int64_t mailbox_id, struct mf_error *err);
+int pg_run_heartbeat(struct state_db *base, const int64_t *held, size_t n, unsigned lease_s,
+		     state_lost_cb *lost_cb, void *aux, struct mf_error *err);
+int pg_run_leave(struct state_db *base, struct mf_error *err);
+int pg_tokens_take(struct state_db *base, const char *bucket, double rate, double burst, double n,
+		   double *wait_s_r, struct mf_error *err);
+int pg_slot_take(struct state_db *base, const char *host, unsigned cap, int *slot_r,
+		 struct mf_error *err);
+int pg_slot_release(struct state_db *base, const char *host, int slot, struct mf_error *err);
+int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, struct mf_error *err);
+/* After a reconnect: the slots the old session held, locked again; false
+ * if another worker took one meanwhile. */
+bool pg_take_slots_again(struct pg_state *db);
+
 /* state_pg_views.c */
+/* One row of mailbox status: the columns, over "mailboxes b" with the
+ * joins, grouped; pg_status_row() reads a row of them. */
+#define PG_STATUS_COLUMNS                                                             \
+	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled," \
+	" coalesce(b.started,0), coalesce(b.finished,0),"                             \
+	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                \
+	" count(m.status) FILTER (WHERE m.status='copied'),"                          \
+	" coalesce(sum(m.size) FILTER (WHERE m.status='copied'),0),"                  \
+	" count(m.status) FILTER (WHERE m.status='failed'),"                          \
+	" count(m.status) FILTER (WHERE m.status='pending'),"                         \
+	" b.worker, coalesce(b.heartbeat,0), coalesce(b.lease_until,0)"
+#define PG_STATUS_JOINS \
+	" LEFT JOIN folders f ON f.mailbox_id=b.id LEFT JOIN messages m ON m.folder_id=f.id"
+#define PG_STATUS_GROUP                                                             \
+	" GROUP BY b.id, b.name, b.source_uri, b.sink_uri, b.status, b.last_error," \
+	" b.enabled, b.started, b.finished, b.worker, b.heartbeat, b.lease_until"
+void pg_status_row(const PGresult *r, int i, struct state_mailbox_status *s);
 int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl *v, size_t n,
 			 struct mf_error *err);
 int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, uint64_t *matched_r,

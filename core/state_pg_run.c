@@ -107,6 +107,11 @@ static int reconnect(struct pg_state *db, const char *what, struct mf_error *err
 		"attempt%s",
 		db->display, first, attempts, attempts == 1 ? "" : "s");
 	PQclear(PQexec(db->conn, "SET client_min_messages=warning"));
+	if (!pg_take_slots_again(db))
+		log_msg(MF_LOG_WARN,
+			"state %s: a connection slot this worker held was taken by another "
+			"while the database was away: over the shared cap until one is released",
+			db->display);
 	if (db->locked_mailbox != 0 && !pg_take_mailbox_lock(db, db->locked_mailbox))
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_LATER,
 				    "state %s: %s: the connection dropped and another worker "

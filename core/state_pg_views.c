@@ -54,18 +54,27 @@ int pg_mailboxes_declare(struct state_db *base, const struct state_mailbox_decl 
 	" ($1::text IS NULL OR strpos(lower(b.name), lower($1)) > 0"  \
 	"  OR strpos(lower(coalesce(b.sink_uri,'')), lower($1)) > 0)" \
 	" AND ($2::text IS NULL OR b.status=$2 OR ($2='disabled' AND NOT b.enabled))"
-#define COLUMNS                                                                       \
-	"SELECT b.name, b.source_uri, b.sink_uri, b.status, b.last_error, b.enabled," \
-	" coalesce(b.started,0), coalesce(b.finished,0),"                             \
-	" (SELECT count(*) FROM folders f2 WHERE f2.mailbox_id=b.id),"                \
-	" count(m.status) FILTER (WHERE m.status='copied'),"                          \
-	" coalesce(sum(m.size) FILTER (WHERE m.status='copied'),0),"                  \
-	" count(m.status) FILTER (WHERE m.status='failed'),"                          \
-	" count(m.status) FILTER (WHERE m.status='pending')"
-#define JOINS " LEFT JOIN folders f ON f.mailbox_id=b.id LEFT JOIN messages m ON m.folder_id=f.id"
-#define GROUP                                                                       \
-	" GROUP BY b.id, b.name, b.source_uri, b.sink_uri, b.status, b.last_error," \
-	" b.enabled, b.started, b.finished"
+void pg_status_row(const PGresult *r, int i, struct state_mailbox_status *s)
+{
+	*s = (struct state_mailbox_status){
+		.name = pg_text(r, i, 0),
+		.source_uri = pg_text(r, i, 1),
+		.sink_uri = pg_text(r, i, 2),
+		.status = pg_text(r, i, 3),
+		.last_error = pg_text(r, i, 4),
+		.enabled = pg_int(r, i, 5) != 0,
+		.started = pg_int(r, i, 6),
+		.finished = pg_int(r, i, 7),
+		.folders = (uint64_t)pg_int(r, i, 8),
+		.copied = (uint64_t)pg_int(r, i, 9),
+		.copied_bytes = (uint64_t)pg_int(r, i, 10),
+		.failed = (uint64_t)pg_int(r, i, 11),
+		.pending = (uint64_t)pg_int(r, i, 12),
+		.worker = pg_text(r, i, 13),
+		.heartbeat = pg_int(r, i, 14),
+		.lease_until = pg_int(r, i, 15),
+	};
+}
 
 /* ORDER BY text from a fixed table, never from the request. */
 static void order_by(const struct state_mailbox_query *q, char *buf, size_t len)
@@ -93,14 +102,17 @@ int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, 
 	bool by_counter = q->sort >= STATE_SORT_COPIED;
 	char *sql;
 	if (by_counter)
-		sql = mf_xasprintf(COLUMNS " FROM mailboxes b" JOINS " WHERE" FILTER GROUP
-					   "%s LIMIT $3::bigint OFFSET $4::bigint",
+		sql = mf_xasprintf(PG_STATUS_COLUMNS " FROM mailboxes b" PG_STATUS_JOINS
+						     " WHERE" FILTER PG_STATUS_GROUP
+						     "%s LIMIT $3::bigint OFFSET $4::bigint",
 				   order);
 	else
-		sql = mf_xasprintf(COLUMNS " FROM (SELECT * FROM mailboxes b WHERE" FILTER
-					   "%s LIMIT $3::bigint OFFSET $4::bigint) b" JOINS GROUP
-					   "%s",
-				   order, order);
+		sql = mf_xasprintf(
+			PG_STATUS_COLUMNS
+			" FROM (SELECT * FROM mailboxes b WHERE" FILTER
+			"%s LIMIT $3::bigint OFFSET $4::bigint) b" PG_STATUS_JOINS PG_STATUS_GROUP
+			"%s",
+			order, order);
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, q->search != NULL && q->search[0] != '\0' ? q->search : NULL);
 	pg_param_text(&p, q->status != NULL && q->status[0] != '\0' ? q->status : NULL);
@@ -125,21 +137,8 @@ int pg_mailbox_page(struct state_db *base, const struct state_mailbox_query *q, 
 		return err->status;
 	int rc = MF_OK;
 	for (int i = 0; rc == MF_OK && i < PQntuples(r); i++) {
-		struct state_mailbox_status s = {
-			.name = pg_text(r, i, 0),
-			.source_uri = pg_text(r, i, 1),
-			.sink_uri = pg_text(r, i, 2),
-			.status = pg_text(r, i, 3),
-			.last_error = pg_text(r, i, 4),
-			.enabled = pg_int(r, i, 5) != 0,
-			.started = pg_int(r, i, 6),
-			.finished = pg_int(r, i, 7),
-			.folders = (uint64_t)pg_int(r, i, 8),
-			.copied = (uint64_t)pg_int(r, i, 9),
-			.copied_bytes = (uint64_t)pg_int(r, i, 10),
-			.failed = (uint64_t)pg_int(r, i, 11),
-			.pending = (uint64_t)pg_int(r, i, 12),
-		};
+		struct state_mailbox_status s;
+		pg_status_row(r, i, &s);
 		rc = cb(&s, aux);
 	}
 	PQclear(r);

@@ -59,6 +59,25 @@ struct state_store_ops {
 	int (*totals)(struct state_db *db, struct state_totals *t_r, struct mf_error *err);
 	int (*throughput)(struct state_db *db, int64_t since, unsigned bucket_seconds,
 			  state_rate_cb *cb, void *aux, struct mf_error *err);
+	/* A shared store's (see state.h); all NULL in a store of one process. */
+	int (*run_join)(struct state_db *db, const char *key, const char *const *names, size_t n,
+			int64_t *run_id_r, struct mf_error *err);
+	int (*run_claim)(struct state_db *db, int64_t run_id, unsigned lease_s, const int64_t *skip,
+			 size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
+			 struct mf_error *err);
+	int (*run_unclaim)(struct state_db *db, int64_t mailbox_id, struct mf_error *err);
+	int (*run_done)(struct state_db *db, int64_t run_id, int64_t mailbox_id,
+			struct mf_error *err);
+	int (*run_heartbeat)(struct state_db *db, const int64_t *held, size_t n, unsigned lease_s,
+			     state_lost_cb *lost_cb, void *aux, struct mf_error *err);
+	int (*run_leave)(struct state_db *db, struct mf_error *err);
+	int (*tokens_take)(struct state_db *db, const char *bucket, double rate, double burst,
+			   double n, double *wait_s_r, struct mf_error *err);
+	int (*slot_take)(struct state_db *db, const char *host, unsigned cap, int *slot_r,
+			 struct mf_error *err);
+	int (*slot_release)(struct state_db *db, const char *host, int slot, struct mf_error *err);
+	int (*workers_foreach)(struct state_db *db, state_worker_cb *cb, void *aux,
+			       struct mf_error *err);
 };
 
 struct state_db {

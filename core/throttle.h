@@ -46,6 +46,22 @@ void throttle_conn_release(struct throttle *t, const char *host);
 bool throttle_conn_try_acquire_pair(struct throttle *t, const char *host_a, const char *host_b);
 void throttle_conn_release_pair(struct throttle *t, const char *host_a, const char *host_b);
 
+/* Limits shared with other worker processes (a shared state store keeps
+ * them, run_shared.c): the buckets' rates then hold for all workers
+ * together (the run-wide buckets replace this throttle's own), and the
+ * per-host cap both here and run-wide.
+ * take: n tokens from the run-wide bucket "bytes" or "messages"; returns
+ * the seconds to wait.  slot_take: one of cap run-wide slots of host
+ * (*slot_r), false if all are taken.  NULL stops sharing.  The hooks are
+ * called without the throttle's main lock held and must be thread-safe. */
+struct throttle_shared {
+	void *ctx;
+	double (*take)(void *ctx, const char *bucket, double rate, double burst, double n);
+	bool (*slot_take)(void *ctx, const char *host, unsigned cap, int *slot_r);
+	void (*slot_release)(void *ctx, const char *host, int slot);
+};
+void throttle_share(struct throttle *t, const struct throttle_shared *s);
+
 uint64_t throttle_now_ns(void);
 
 #endif

@@ -170,6 +170,8 @@ int state_pg_open(const char *location, struct state_db **db_r, struct mf_error 
 				     NULL };
 	const char *const vals[] = { "mailferry", "15", "30", "10", "3", location, NULL };
 	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn != NULL && PQstatus(db->conn) != CONNECTION_OK)
+		pg_connect_wait(db);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		int st = open_error(db, err, "cannot connect");
 		pg_close(&db->base);

@@ -48,6 +48,10 @@ const char *pg_one_line(PGconn *conn, char *buf, size_t len);
 /* Take the mailbox's advisory lock on this connection; false if another
  * session holds it. */
 bool pg_take_mailbox_lock(struct pg_state *db, int64_t id);
+/* A first connection that failed: tried again with back-off for the
+ * reconnect budget (a database restarting, a worker started before its
+ * database), unless the server refused for good (credentials, names). */
+void pg_connect_wait(struct pg_state *db);
 /* Run one statement, reconnecting (PQreset with back-off) if the link to
  * the server dropped and running it again: every statement the store
  * sends stands alone, so running it twice does no harm.  Returns the

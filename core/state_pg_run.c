@@ -79,6 +79,35 @@ bool pg_take_mailbox_lock(struct pg_state *db, int64_t id)
 	return ok;
 }
 
+/* A refusal that waiting does not cure: wrong credentials or names. */
+static bool final_refusal(PGconn *conn)
+{
+	const char *m = PQerrorMessage(conn);
+	return strstr(m, "authentication failed") != NULL || strstr(m, "does not exist") != NULL ||
+	       strstr(m, "no password supplied") != NULL || strstr(m, "not permitted") != NULL ||
+	       strstr(m, "invalid") != NULL;
+}
+
+void pg_connect_wait(struct pg_state *db)
+{
+	unsigned delay = 250, spent = 0;
+	bool told = false;
+	while (PQstatus(db->conn) != CONNECTION_OK && !final_refusal(db->conn) &&
+	       spent < RECONNECT_BUDGET_MS && !atomic_load(&mf_cancel_requested)) {
+		if (!told) {
+			char buf[400];
+			log_msg(MF_LOG_WARN, "state %s: cannot connect (%s); trying again for %u s",
+				db->display, pg_one_line(db->conn, buf, sizeof(buf)),
+				RECONNECT_BUDGET_MS / 1000);
+			told = true;
+		}
+		sleep_ms(delay);
+		spent += delay;
+		delay = delay * 2 > 8000 ? 8000 : delay * 2;
+		PQreset(db->conn);
+	}
+}
+
 /* The link is gone: PQreset with back-off until it is back, the time
  * budget is spent or the run is canceled; then the mailbox lock the old
  * session held is taken again (another worker may have it by now). */

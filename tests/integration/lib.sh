@@ -14,7 +14,7 @@ TEST_DATA="$top_srcdir/tests/data"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mftest.XXXXXX")
 mf_cleanup_hooks=""
 mf_on_exit() { mf_cleanup_hooks="$1; $mf_cleanup_hooks"; }
-trap 'eval "$mf_cleanup_hooks"; rm -rf "$T"' EXIT
+trap 'eval "$mf_cleanup_hooks"; [ -n "${MF_KEEP_TEMP:-}" ] || rm -rf "$T"' EXIT
 
 # Whole test bounded in time: a watchdog kills this shell if it hangs.
 MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-300}

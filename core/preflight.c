@@ -9,9 +9,9 @@
  * verdict is preflight_judge.c's. */
 #include <config.h>
 #include "preflight.h"
+#include "pool.h"
 
 #include <mailferry/util.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,29 +215,22 @@ static void run_row(struct pf_task *t)
 
 struct pf_pool {
 	struct pf_task *tasks;
-	size_t n, next;
-	pthread_mutex_t lock;
+	struct pool_counter queue;
 };
 
 static void *pf_worker(void *arg)
 {
 	struct pf_pool *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		size_t i =
-			p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
-		pthread_mutex_unlock(&p->lock);
-		if (i == SIZE_MAX)
-			return NULL;
+	for (size_t i; (i = pool_counter_next(&p->queue)) != SIZE_MAX;)
 		run_row(&p->tasks[i]);
-	}
+	return NULL;
 }
 
 void preflight_run(const struct preflight_config *cfg, struct job *jobs, size_t n,
 		   struct preflight_row *rows)
 {
-	struct pf_pool pool = { .tasks = mf_xcalloc(n ? n : 1, sizeof(struct pf_task)), .n = n };
-	pthread_mutex_init(&pool.lock, NULL);
+	struct pf_pool pool = { .tasks = mf_xcalloc(n ? n : 1, sizeof(struct pf_task)) };
+	pool_counter_init(&pool.queue, n);
 	for (size_t i = 0; i < n; i++) {
 		struct pf_task *t = &pool.tasks[i];
 		memset(&rows[i], 0, sizeof(rows[i]));
@@ -258,19 +251,9 @@ void preflight_run(const struct preflight_config *cfg, struct job *jobs, size_t 
 	unsigned nt = cfg->jobs ? cfg->jobs : 1;
 	if (nt > n)
 		nt = (unsigned)n;
-	pthread_t *th = mf_xcalloc(nt ? nt : 1, sizeof(*th));
-	unsigned started = 0;
-	for (unsigned i = 0; i < nt; i++)
-		if (pthread_create(&th[i], NULL, pf_worker, &pool) == 0)
-			started++;
-		else
-			break;
-	if (started == 0 && n > 0)
-		pf_worker(&pool); /* no thread to be had: run them here */
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
-	pthread_mutex_destroy(&pool.lock);
+	if (n > 0)
+		pool_run(nt, pf_worker, &pool, "preflight");
+	pool_counter_destroy(&pool.queue);
 	free(pool.tasks);
 }
 

@@ -19,6 +19,7 @@
 #include "crash.h"
 #include "host.h"
 #include "job_p.h"
+#include "pool.h"
 #include "run_shared.h"
 #include "throttle.h"
 
@@ -441,8 +442,7 @@ void job_free(struct job *job)
 struct pool {
 	const struct run_config *cfg;
 	struct job *jobs;
-	size_t n, next;
-	pthread_mutex_t lock;
+	struct pool_counter queue;
 	struct run_shared *shared; /* the run's queue is in the store, or NULL */
 };
 
@@ -457,10 +457,7 @@ static void *worker(void *arg)
 		run_shared_finished(p->shared, i);
 	}
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		size_t i =
-			p->next < p->n && !atomic_load(&mf_cancel_requested) ? p->next++ : SIZE_MAX;
-		pthread_mutex_unlock(&p->lock);
+		size_t i = pool_counter_next(&p->queue);
 		if (i == SIZE_MAX)
 			return NULL;
 		run_job(p->cfg, &p->jobs[i]);
@@ -501,35 +498,13 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	else if (!cfg->only_failed)                    /* a retry adds no mailboxes */
 		declare_jobs(db, jobs, n);
 	state_close(&db);
-	struct pool p = { .cfg = cfg, .jobs = jobs, .n = n };
-	pthread_mutex_init(&p.lock, NULL);
+	struct pool p = { .cfg = cfg, .jobs = jobs };
+	pool_counter_init(&p.queue, n);
 	p.shared = n > 0 ? run_shared_start(cfg, jobs, n) : NULL;
 	unsigned nthreads = cfg->jobs > 0 ? cfg->jobs : 1;
 	if (nthreads > n)
 		nthreads = (unsigned)n;
-	if (nthreads <= 1) {
-		worker(&p);
-	} else {
-		pthread_t *t = mf_xcalloc(nthreads, sizeof(*t));
-		unsigned started = 0;
-		for (unsigned i = 0; i < nthreads; i++) {
-			int e = pthread_create(&t[started], NULL, worker, &p);
-			if (e == 0) {
-				started++;
-				continue;
-			}
-			/* Fewer parallel mailboxes, same result: the workers
-			 * take jobs from one queue. */
-			log_msg(MF_LOG_WARN, "cannot start job thread %u of %u (%s): running %u",
-				i + 1, nthreads, strerror(e), started);
-			break;
-		}
-		if (started == 0)
-			worker(&p);
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(t[i], NULL);
-		free(t);
-	}
+	pool_run(nthreads, worker, &p, "job");
 	if (p.shared != NULL) {
 		size_t elsewhere = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -546,5 +521,5 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 			state_worker_name(), n - elsewhere, n, elsewhere);
 		run_shared_stop(&p.shared);
 	}
-	pthread_mutex_destroy(&p.lock);
+	pool_counter_destroy(&p.queue);
 }

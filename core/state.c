@@ -174,34 +174,6 @@ int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds
 	return db->ops->throughput(db, since, bucket_seconds, cb, aux, err);
 }
 
-/* The worker name: set once by the front end before any job starts. */
-static char *worker_name;
-static char default_name[300];
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-
-static void make_default_name(void)
-{
-	char host[256];
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "?");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(default_name, sizeof(default_name), "%s:%ld", host, (long)getpid());
-}
-
-void state_set_worker_name(const char *name)
-{
-	free(worker_name);
-	worker_name = name != NULL && name[0] != '\0' ? mf_xstrdup(name) : NULL;
-}
-
-const char *state_worker_name(void)
-{
-	if (worker_name != NULL)
-		return worker_name;
-	pthread_once(&default_once, make_default_name);
-	return default_name;
-}
-
 bool state_is_shared(struct state_db *db)
 {
 	return db != NULL && db->ops->run_claim != NULL;

@@ -178,7 +178,7 @@ int state_pg_open(const char *location, struct state_db **db_r, struct mf_error 
 		return st;
 	}
 	PQsetNoticeProcessor(db->conn, on_notice, db);
-	PQclear(PQexec(db->conn, "SET client_min_messages=warning"));
+	pg_session_setup(db);
 	int st = setup_schema(db, err);
 	if (st != MF_OK) {
 		pg_close(&db->base);

@@ -24,8 +24,6 @@
 
 #define NOW_S "extract(epoch from clock_timestamp())::bigint"
 #define NOW_F "extract(epoch from clock_timestamp())::float8"
-/* pg_advisory_lock(class, key) class of connection slots. */
-#define LOCK_SLOT "1835430003"
 
 /* A PostgreSQL array literal of texts or of integers. */
 static char *text_array(const char *const *v, size_t n)
@@ -363,21 +361,6 @@ int pg_slot_release(struct state_db *base, const char *host, int slot, struct mf
 	pg_param_int(&p, key);
 	return run_only(db, "connection slot", "SELECT pg_advisory_unlock(" LOCK_SLOT ", $1::int)",
 			&p, err);
-}
-
-bool pg_take_slots_again(struct pg_state *db)
-{
-	bool all = true;
-	for (size_t i = 0; i < db->n_slots; i++) {
-		char sql[96];
-		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(" LOCK_SLOT ", %d)",
-			 db->slots[i]);
-		PGresult *r = PQexec(db->conn, sql);
-		all &= PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-		       PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-	}
-	return all;
 }
 
 int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, struct mf_error *err)

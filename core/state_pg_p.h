@@ -43,11 +43,18 @@ void pg_param_bytes(struct pg_params *p, const unsigned char *b, int len);
 /* pg_advisory_lock class of the per-mailbox locks: ours, not another
  * program's. */
 #define LOCK_MAILBOX "1835430002"
+/* ... and of connection slots (state_pg_lease.c). */
+#define LOCK_SLOT "1835430003"
 /* libpq's message on one line (in buf), without its trailing newline. */
 const char *pg_one_line(PGconn *conn, char *buf, size_t len);
 /* Take the mailbox's advisory lock on this connection; false if another
  * session holds it. */
 bool pg_take_mailbox_lock(struct pg_state *db, int64_t id);
+/* After a reconnect: the connection slots the old session held, locked
+ * again; false if another worker took one meanwhile. */
+bool pg_take_slots_again(struct pg_state *db);
+/* Session settings, on every new or re-made connection. */
+void pg_session_setup(struct pg_state *db);
 /* A first connection that failed: tried again with back-off for the
  * reconnect budget (a database restarting, a worker started before its
  * database), unless the server refused for good (credentials, names). */
@@ -89,9 +96,6 @@ int pg_slot_take(struct state_db *base, const char *host, unsigned cap, int *slo
 		 struct mf_error *err);
 int pg_slot_release(struct state_db *base, const char *host, int slot, struct mf_error *err);
 int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, struct mf_error *err);
-/* After a reconnect: the slots the old session held, locked again; false
- * if another worker took one meanwhile. */
-bool pg_take_slots_again(struct pg_state *db);
 
 /* state_pg_views.c */
 /* One row of mailbox status: the columns, over "mailboxes b" with the

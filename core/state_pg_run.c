@@ -15,8 +15,16 @@
 #include <string.h>
 #include <time.h>
 
-/* How long a dropped connection is tried again before the call fails. */
-#define RECONNECT_BUDGET_MS 60000
+/* How long a dropped (or not yet made) connection is tried again before
+ * the call fails: MAILFERRY_STATE_WAIT seconds, default a minute. */
+static unsigned reconnect_budget_ms(void)
+{
+	const char *v = getenv("MAILFERRY_STATE_WAIT");
+	char *end = NULL;
+	long s = v != NULL ? strtol(v, &end, 10) : -1;
+	return v != NULL && *v != '\0' && *end == '\0' && s >= 0 && s <= 86400 ? (unsigned)s * 1000
+									       : 60000;
+}
 
 void pg_param_text(struct pg_params *p, const char *s)
 {
@@ -79,6 +87,16 @@ bool pg_take_mailbox_lock(struct pg_state *db, int64_t id)
 	return ok;
 }
 
+void pg_session_setup(struct pg_state *db)
+{
+	/* Quiet NOTICEs; and the server's side of a lost machine: its
+	 * backend (and so the mailbox and slot locks it holds) is dropped
+	 * within about a minute, not after the kernel's two hours. */
+	PQclear(PQexec(db->conn, "SET client_min_messages=warning; SET tcp_keepalives_idle=30;"
+				 " SET tcp_keepalives_interval=10; SET tcp_keepalives_count=3;"
+				 " SET tcp_user_timeout=60000"));
+}
+
 /* A refusal that waiting does not cure: wrong credentials or names. */
 static bool final_refusal(PGconn *conn)
 {
@@ -90,15 +108,15 @@ static bool final_refusal(PGconn *conn)
 
 void pg_connect_wait(struct pg_state *db)
 {
-	unsigned delay = 250, spent = 0;
+	unsigned delay = 250, spent = 0, budget = reconnect_budget_ms();
 	bool told = false;
-	while (PQstatus(db->conn) != CONNECTION_OK && !final_refusal(db->conn) &&
-	       spent < RECONNECT_BUDGET_MS && !atomic_load(&mf_cancel_requested)) {
+	while (PQstatus(db->conn) != CONNECTION_OK && !final_refusal(db->conn) && spent < budget &&
+	       !atomic_load(&mf_cancel_requested)) {
 		if (!told) {
 			char buf[400];
 			log_msg(MF_LOG_WARN, "state %s: cannot connect (%s); trying again for %u s",
 				db->display, pg_one_line(db->conn, buf, sizeof(buf)),
-				RECONNECT_BUDGET_MS / 1000);
+				budget / 1000);
 			told = true;
 		}
 		sleep_ms(delay);
@@ -106,6 +124,21 @@ void pg_connect_wait(struct pg_state *db)
 		delay = delay * 2 > 8000 ? 8000 : delay * 2;
 		PQreset(db->conn);
 	}
+}
+
+bool pg_take_slots_again(struct pg_state *db)
+{
+	bool all = true;
+	for (size_t i = 0; i < db->n_slots; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(" LOCK_SLOT ", %d)",
+			 db->slots[i]);
+		PGresult *r = PQexec(db->conn, sql);
+		all &= PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		       PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+	}
+	return all;
 }
 
 /* The link is gone: PQreset with back-off until it is back, the time
@@ -117,7 +150,7 @@ static int reconnect(struct pg_state *db, const char *what, struct mf_error *err
 	pg_one_line(db->conn, first, sizeof(first));
 	unsigned delay = 250, spent = 0, attempts = 0;
 	while (PQstatus(db->conn) != CONNECTION_OK) {
-		if (spent >= RECONNECT_BUDGET_MS || atomic_load(&mf_cancel_requested)) {
+		if (spent >= reconnect_budget_ms() || atomic_load(&mf_cancel_requested)) {
 			char now[400];
 			return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_LATER,
 					    "state %s: %s: connection to the server lost (%s) and "
@@ -135,7 +168,7 @@ static int reconnect(struct pg_state *db, const char *what, struct mf_error *err
 		"state %s: connection to the server lost (%s); back after %u "
 		"attempt%s",
 		db->display, first, attempts, attempts == 1 ? "" : "s");
-	PQclear(PQexec(db->conn, "SET client_min_messages=warning"));
+	pg_session_setup(db);
 	if (!pg_take_slots_again(db))
 		log_msg(MF_LOG_WARN,
 			"state %s: a connection slot this worker held was taken by another "

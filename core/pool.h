@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* The thread pool the scheduler and preflight share: N threads running
+ * one function, and the counter they take the next item from. */
+#ifndef MF_CORE_POOL_H
+#define MF_CORE_POOL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+/* Items 0..n-1, handed out once each, in order. */
+struct pool_counter {
+	size_t next, n;
+	pthread_mutex_t lock;
+};
+void pool_counter_init(struct pool_counter *c, size_t n);
+void pool_counter_destroy(struct pool_counter *c);
+/* The next item, or SIZE_MAX when all are handed out or the run is
+ * canceled (mf_cancel_requested). */
+size_t pool_counter_next(struct pool_counter *c);
+
+/* Run fn(arg) on up to nthreads threads and wait for them all.  Fewer
+ * when the system refuses one (logged, naming what); with none to be had,
+ * fn runs once on the caller's thread: the same work, one at a time. */
+void pool_run(unsigned nthreads, void *(*fn)(void *), void *arg, const char *what);
+
+#endif

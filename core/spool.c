@@ -9,6 +9,9 @@
 #include <config.h>
 #include "spool.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "throttle.h"
@@ -39,6 +42,25 @@ static int store_crlf(struct spool *s, bool *after_cr, const unsigned char *p, s
 	return mf_spool_add(&s->store, s->conv.data, s->conv.len, err);
 }
 
+/* A store error of the lib spool names only its temp directory: say which
+ * message it was (what), and, when that directory is full, which one it
+ * is and how to get past it -- "spool: writing temp file in /tmp: No
+ * space left on device" alone reads as if the target were full. */
+static int store_failed(int st, const char *what, struct mf_error *err)
+{
+	if (err == NULL)
+		return st;
+	bool full = err->sys_errno == ENOSPC || err->sys_errno == EDQUOT;
+	char *text = mf_xasprintf(
+		"%s: %s%s", what, err->text,
+		full ? " (the spool's temp directory, for messages over its memory limit: free "
+		       "space there or set TMPDIR)"
+		     : "");
+	snprintf(err->text, sizeof(err->text), "%s", text);
+	free(text);
+	return st;
+}
+
 int spool_fill(struct spool *s, const struct mf_message *src, bool crlf, struct throttle *throttle,
 	       const char *what, struct mf_error *err)
 {
@@ -66,7 +88,7 @@ int spool_fill(struct spool *s, const struct mf_message *src, bool crlf, struct 
 		st = crlf ? store_crlf(s, &after_cr, chunk, n, err)
 			  : mf_spool_add(&s->store, chunk, n, err);
 		if (st != MF_OK)
-			return st;
+			return store_failed(st, what, err);
 		got += n;
 	}
 	mf_sha256_final(s->sha, s->digest);

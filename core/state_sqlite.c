@@ -17,8 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Bump with a step in schema_steps below whenever the tables change. */
-#define SCHEMA_VERSION 1
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -65,12 +63,24 @@ static const char schema_sql[] =
 	/* The dashboard's throughput over time (state_throughput) and totals:
 	 * covering, so neither reads the table itself. */
 	"CREATE INDEX IF NOT EXISTS messages_updated ON messages(updated, status, size);"
-	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" STR(SCHEMA_VERSION) "');";
+	"INSERT OR IGNORE INTO meta VALUES('schema_version', '" STR(SQLITE_SCHEMA_VERSION) "');";
+
+/* SQLite says "database or disk is full" for ENOSPC on the file, its WAL
+ * or its -shm: say which disk, and that a re-run after freeing space is
+ * safe (an append not recorded as copied is still "pending" and is looked
+ * up in the target before anything is appended again). */
+static const char *full_hint(sqlite3 *h)
+{
+	return h != NULL && (sqlite3_extended_errcode(h) & 0xff) == SQLITE_FULL
+		       ? " (no space left where the state file is: free space there and run "
+			 "again)"
+		       : "";
+}
 
 static int db_error(struct sqlite_state *db, struct mf_error *err, const char *what)
 {
-	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s", db->path, what,
-			    sqlite3_errmsg(db->db));
+	return mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER, "state %s: %s: %s%s", db->path, what,
+			    sqlite3_errmsg(db->db), full_hint(db->db));
 }
 
 static void sq_close(struct state_db *base);
@@ -95,22 +105,23 @@ int state_sqlite_open(const char *path, struct state_db **db_r, struct mf_error 
 			 "PRAGMA foreign_keys=ON;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				      "state %s: cannot initialise: %s", path,
-				      msg ? msg : "unknown error");
+				      "state %s: cannot initialise: %s%s", path,
+				      msg ? msg : "unknown error", full_hint(db->db));
 		sqlite3_free(msg);
 		sq_close(&db->base);
 		return st;
 	}
 	/* Before creating anything: a newer file is refused untouched. */
-	int up = state_sqlite_schema_upgrade(db->db, path, SCHEMA_VERSION, schema_steps, err);
+	int up =
+		state_sqlite_schema_upgrade(db->db, path, SQLITE_SCHEMA_VERSION, schema_steps, err);
 	if (up != MF_OK) {
 		sq_close(&db->base);
 		return up;
 	}
 	if (sqlite3_exec(db->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int st = mf_error_set(err, MF_ERR_FATAL, MF_RETRY_NEVER,
-				      "state %s: cannot initialise: %s", path,
-				      msg ? msg : "unknown error");
+				      "state %s: cannot initialise: %s%s", path,
+				      msg ? msg : "unknown error", full_hint(db->db));
 		sqlite3_free(msg);
 		sq_close(&db->base);
 		return st;

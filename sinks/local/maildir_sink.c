@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,40 @@ static int select_folder(struct mf_sink *snk, const char *folder, bool create, b
 	return MF_OK;
 }
 
+/* Is name a tmp/ file of ours (append's "<date>.M<usec>P<pid>Q<n>.<host>"
+ * with this host's name) whose writer is gone?  A mailferry killed with
+ * SIGKILL mid-append leaves such a file; without this each kill's partial
+ * message (up to the whole message size) stayed in tmp/ for 36 hours.
+ * Our own pid is skipped (another session of this process may be writing
+ * it now), and so is a pid that is alive (it may be that writer, or an
+ * unrelated process that reused the pid: keep the file, the 36-hour rule
+ * removes it later).  Should another host share the host name and the
+ * maildir, removing its file in progress makes its rename fail and that
+ * append is retried: nothing is lost. */
+static bool dead_writer_tmp(const struct mf_sink *snk, const char *name)
+{
+	const char *p = name + strspn(name, "0123456789");
+	if (p == name || strncmp(p, ".M", 2) != 0)
+		return false;
+	p += 2;
+	p += strspn(p, "0123456789");
+	if (*p++ != 'P')
+		return false;
+	const char *pid_s = p;
+	p += strspn(p, "0123456789");
+	uint64_t pid;
+	if (p == pid_s || *p != 'Q' || !mf_parse_u64(pid_s, (size_t)(p - pid_s), &pid) ||
+	    pid == 0 || pid > INT32_MAX)
+		return false;
+	p++;
+	const char *q = p + strspn(p, "0123456789");
+	if (q == p || *q != '.' || strcmp(q + 1, snk->hostpart) != 0)
+		return false;
+	if ((pid_t)pid == snk->pid)
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 /* maildir(5): tmp/ files not touched for 36 hours are debris of crashed
  * deliveries.  The age is the ctime: append() sets the mtime of a file it
  * is still writing to the (old) internal date, and ctime cannot be set
@@ -220,7 +256,8 @@ static void clean_tmp(struct mf_sink *snk, const char *rel, time_t now)
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (st.st_ctim.tv_sec > now - LOCAL_TMP_STALE_SECS)
+		if (st.st_ctim.tv_sec > now - LOCAL_TMP_STALE_SECS &&
+		    !dead_writer_tmp(snk, de->d_name))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
 			removed++;
@@ -234,7 +271,7 @@ static void clean_tmp(struct mf_sink *snk, const char *rel, time_t now)
 	if (removed > 0)
 		local_log(snk, MF_LOG_INFO,
 			  "%s: removed %u stale file(s) from "
-			  "%s/%s (older than 36 h)",
+			  "%s/%s (older than 36 h, or left by a killed writer)",
 			  snk->label, removed, snk->root, path);
 }
 

@@ -7,7 +7,11 @@ Usage: imap_proxy.py PORTFILE TARGET_PORT [options]
   --rate-mbit R     bandwidth cap per direction in Mbit/s (default none)
   --cuts K          abort the first K connections at a random byte count
   --cut-seed S      seed for the cut points (default 1)
-  --cut-max B       cut points are drawn in [200, B] bytes (default 200000)
+  --cut-max B       cut points are drawn in [MIN, B] bytes (default 200000)
+  --cut-min MIN     lower end of the cut points (default 200)
+  --cut-prob P      besides the first K, cut each later connection with
+                    probability P (default 0: never)
+  --cut-log FILE    append one line per cut (connection number, offset)
   --time-limit T    exit after T seconds whatever happens (default 120)
 
 Listens on 127.0.0.1 (random port written to PORTFILE) and forwards to
@@ -32,6 +36,9 @@ def main():
     ap.add_argument("--cuts", type=int, default=0)
     ap.add_argument("--cut-seed", type=int, default=1)
     ap.add_argument("--cut-max", type=int, default=200000)
+    ap.add_argument("--cut-min", type=int, default=200)
+    ap.add_argument("--cut-prob", type=float, default=0.0)
+    ap.add_argument("--cut-log", default=None)
     ap.add_argument("--time-limit", type=float, default=120.0)
     a = ap.parse_args()
     rnd = random.Random(a.cut_seed)
@@ -84,6 +91,10 @@ def main():
                         if left <= len(data):
                             writer.write(data[:max(left, 0)])
                             conn["dead"] = True
+                            if a.cut_log:
+                                with open(a.cut_log, "a") as f:
+                                    f.write("cut connection %d at byte %d\n"
+                                            % (conn["n"], conn["cut"]))
                             for w in conn["writers"]:
                                 abort(w)
                             return
@@ -102,13 +113,21 @@ def main():
 
     async def handle(cr, cw):
         state["n"] += 1
-        cut = rnd.randint(200, a.cut_max) if state["n"] <= a.cuts else None
+        cut = None
+        if state["n"] <= a.cuts:
+            cut = rnd.randint(a.cut_min, a.cut_max)
+        elif a.cut_prob > 0:
+            # Both drawn for every connection: the cut points then
+            # depend on the seed only.
+            p, point = rnd.random(), rnd.randint(a.cut_min, a.cut_max)
+            cut = point if p < a.cut_prob else None
         try:
             sr, sw = await asyncio.open_connection("127.0.0.1", a.target_port)
         except OSError:
             cw.close()
             return
-        conn = {"cut": cut, "bytes": 0, "dead": False, "writers": (cw, sw)}
+        conn = {"cut": cut, "bytes": 0, "dead": False, "writers": (cw, sw),
+                "n": state["n"]}
         await asyncio.gather(pump(cr, sw, conn), pump(sr, cw, conn))
         for w in (cw, sw):
             try:

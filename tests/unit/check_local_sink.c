@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -761,6 +762,38 @@ START_TEST(stale_tmp_files_go_young_ones_stay)
 }
 END_TEST
 
+/* A mailferry killed with SIGKILL mid-append leaves its partial file in
+ * tmp/: the next open removes it at once when the pid in its name (this
+ * host's) is gone, and keeps files of live pids and of other hosts. */
+START_TEST(tmp_files_of_dead_writers_go)
+{
+	struct mf_error err = { 0 };
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_gt(child, 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	char dead[256], mine[256], live[256], other[256];
+	snprintf(dead, sizeof(dead), "tmp/1600000000.M000001P%ldQ3.%s", (long)child, snk->hostpart);
+	snprintf(mine, sizeof(mine), "tmp/1600000000.M000001P%ldQ4.%s", (long)getpid(),
+		 snk->hostpart);
+	snprintf(live, sizeof(live), "tmp/1600000000.M000001P1Q5.%s", snk->hostpart);
+	snprintf(other, sizeof(other), "tmp/1600000000.M000001P%ldQ6.other-host", (long)child);
+	const char *names[] = { dead, mine, live, other };
+	for (size_t i = 0; i < 4; i++) {
+		char *p = path_of(names[i]);
+		fake_write_file(p, "partial", 7);
+		free(p);
+	}
+	fake_ops()->close(&snk);
+	ck_assert_int_eq(fake_open("maildir", root, &snk, &err), MF_OK);
+	ck_assert(!is_file(dead));
+	ck_assert(is_file(mine));
+	ck_assert(is_file(live));
+	ck_assert(is_file(other));
+}
+END_TEST
+
 START_TEST(unwritable_folder_gives_clear_error)
 {
 	/* root ignores permission bits (CI runs as root): the read-only case
@@ -812,6 +845,7 @@ static Suite *local_sink_suite(void)
 	tcase_add_test(tc, lookup_finds_appended_message);
 	tcase_add_test(tc, lookup_misses_wrong_digest_size_or_content);
 	tcase_add_test(tc, stale_tmp_files_go_young_ones_stay);
+	tcase_add_test(tc, tmp_files_of_dead_writers_go);
 	tcase_add_test(tc, unwritable_folder_gives_clear_error);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,7 +11,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool libltdl-dev pkg-config \
 	libssl-dev libcurl4-openssl-dev libxml2-dev libjansson-dev libsqlite3-dev zlib1g-dev libarchive-dev libmicrohttpd-dev libpq-dev check \
-	dovecot-imapd dovecot-pop3d postgresql openssl ca-certificates python3 \
+	dovecot-imapd dovecot-pop3d postgresql openssl ca-certificates python3 python3-yaml \
 	clang clang-format libclang-rt-14-dev isync procps sqlite3 util-linux time \
 	groff-base man-db bash-completion debhelper dpkg-dev fakeroot lintian \
 	chromium >/dev/null

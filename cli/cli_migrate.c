@@ -400,6 +400,7 @@ static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *
 		total.folders_failed += c->folders_failed;
 		total.retried += c->retried;
 		total.recovered += c->recovered;
+		total.keywords_dropped += c->keywords_dropped;
 		job_io_add(&total.source_io, &c->source_io);
 		job_io_add(&total.sink_io, &c->sink_io);
 		if (jobs[i].result == JOB_FAILED) {

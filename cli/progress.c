@@ -89,6 +89,9 @@ static json_t *counters_json(const struct progress *p, const struct job_counters
 			      (json_int_t)c->copied_bytes, "skipped", (json_int_t)c->skipped,
 			      "failed", (json_int_t)c->failed, "folders", (json_int_t)c->folders,
 			      "folders_failed", (json_int_t)c->folders_failed);
+	if (c->keywords_dropped > 0) /* the sink keeps no keywords (no MF_CAP_KEYWORDS) */
+		json_object_set_new(o, "keywords_dropped",
+				    json_integer((json_int_t)c->keywords_dropped));
 	if (p->only_failed) {
 		json_object_set_new(o, "retried", json_integer((json_int_t)c->retried));
 		json_object_set_new(o, "succeeded_now", json_integer((json_int_t)c->recovered));
@@ -335,6 +338,11 @@ void progress_summary(struct progress *p, size_t mailboxes, size_t failed_mailbo
 			progress_human_bytes(t->copied_bytes, b1, sizeof(b1)),
 			(unsigned long long)t->skipped, (unsigned long long)t->failed, seconds,
 			progress_human_bytes((uint64_t)rate, b2, sizeof(b2)));
+		if (t->keywords_dropped > 0)
+			fprintf(p->out,
+				"%llu messages copied without their keywords: the target keeps "
+				"none\n",
+				(unsigned long long)t->keywords_dropped);
 		print_io(p->out, "", t);
 	}
 	fflush(p->out);

@@ -500,6 +500,7 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, im
 	}
 	struct imapc_inflight *e = enqueue(c, fn, done, ctx);
 	unsigned tag = e->tag;
+	snprintf(e->verb, sizeof(e->verb), "%s", cmd->verb);
 	c->commands++;
 	if (tag_r != NULL)
 		*tag_r = tag;
@@ -530,6 +531,18 @@ int imapc_send(struct imapc *c, struct imapc_cmd *cmd, imapc_untagged_fn *fn, im
 	return st;
 }
 
+/* A lost link, timeout or protocol error while awaiting a command's answer
+ * names only the server: say which command it was ("no answer from server
+ * within 3 s (awaiting the answer to LIST)"). */
+static int awaiting(const char *verb, int st, struct mf_error *err)
+{
+	size_t n = strlen(err->text);
+	if (verb[0] != '\0' && strstr(err->text, "(awaiting the answer to ") == NULL)
+		snprintf(err->text + n, sizeof(err->text) - n, " (awaiting the answer to %s)",
+			 verb);
+	return st;
+}
+
 int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r, struct mf_error *err)
 {
 	imapc_note_wait(c, tag);
@@ -544,6 +557,8 @@ int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r, struct
 			remove_entry(c, e);
 			return MF_OK;
 		}
+		char verb[sizeof(e->verb)];
+		memcpy(verb, e->verb, sizeof(verb)); /* e moves as the queue does */
 		if (c->bye && c->qlen > 0 && mf_conn_buffered(c->conn) == 0) {
 			/* BYE then EOF: report the server's words. */
 			int st = imapc_read_one(c, err);
@@ -552,13 +567,13 @@ int imapc_wait(struct imapc *c, unsigned tag, struct imapc_result *res_r, struct
 					     "%s: server closed the connection:"
 					     " BYE %s",
 					     c->label, c->bye_text);
-				return st;
+				return awaiting(verb, st, err);
 			}
 			continue;
 		}
 		int st = imapc_read_one(c, err);
 		if (st != MF_OK)
-			return st;
+			return awaiting(verb, st, err);
 	}
 }
 

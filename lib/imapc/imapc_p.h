@@ -14,6 +14,7 @@ struct imapc_inflight {
 	void *ctx;
 	bool completed;
 	struct imapc_result res;
+	char verb[32]; /* "LIST", for errors while awaiting it; "" if unset */
 };
 
 struct imapc {

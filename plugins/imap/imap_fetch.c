@@ -30,6 +30,7 @@
 
 struct meta {
 	uint32_t seq, uid;
+	uint64_t size; /* RFC822.SIZE, or UINT64_MAX if not given */
 	int64_t date;
 	int32_t tz;
 	uint32_t flags;
@@ -128,6 +129,8 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx, struc
 	m->seq = r->num;
 	m->uid = (uint32_t)uid;
 	m->flags = imapc_parse_flags(imapc_fetch_item(l, "FLAGS"), &m->keywords);
+	if (!imapc_value_u64(imapc_fetch_item(l, "RFC822.SIZE"), &m->size))
+		m->size = UINT64_MAX;
 	if (date == NULL || !imapc_parse_date(date, &m->date, &m->tz)) {
 		m->date = MF_DATE_UNKNOWN;
 		m->tz = 0;
@@ -147,10 +150,45 @@ static void fill_message(struct mf_message *msg, const struct meta *m, char *idb
 	msg->keywords = (const char *const *)m->keywords;
 }
 
+/* A message body being read: the literal, and where it is from. */
+struct body_reader {
+	struct imapc_literal *lit;
+	const char *folder;
+};
+
 static int read_literal(const struct mf_message *msg, unsigned char *buf, size_t cap, size_t *n_r,
 			struct mf_error *err)
 {
-	return imapc_literal_read(msg->read_ctx, buf, cap, n_r, err);
+	const struct body_reader *r = msg->read_ctx;
+	int st = imapc_literal_read(r->lit, buf, cap, n_r, err);
+	if (st != MF_OK) {
+		/* The link's error (timeout, cut mid-literal) names only the
+		 * server; the core reports it as is: say which message. */
+		size_t n = strlen(err->text);
+		snprintf(err->text + n, sizeof(err->text) - n,
+			 " (reading folder %s uid %s, %llu of %llu bytes left)", r->folder,
+			 msg->source_id, (unsigned long long)r->lit->left,
+			 (unsigned long long)r->lit->size);
+	}
+	return st;
+}
+
+static int report_failure(struct fetch_run *run, struct meta *m, enum mf_retry rt, const char *why,
+			  struct mf_error *err);
+
+/* Hard cap on a message literal whatever RFC822.SIZE said: no mail system
+ * stores messages near this (Exchange stops at 150 MB), and the core
+ * spools what it is given. */
+#define IMAP_LITERAL_CAP ((uint64_t)4 << 30)
+
+/* True when the literal announced for m is absurd: over the cap, or far
+ * over the RFC822.SIZE of the metadata answer (Exchange's sizes are only
+ * estimates, hence the wide margin). */
+static bool literal_absurd(const struct meta *m, uint64_t n)
+{
+	if (n > IMAP_LITERAL_CAP)
+		return true;
+	return m->size != UINT64_MAX && n / 2 > m->size + 512 * 1024;
 }
 
 /* The parser met BODY[]'s literal: hand the message to the core. */
@@ -166,21 +204,47 @@ static int on_body_stream(void *ctx, const struct imapc_resp *partial, const cha
 	struct meta *m = find_meta(run, partial->num, uid);
 	if (m == NULL || !m->want || m->delivered)
 		return MF_OK;
+	if (literal_absurd(m, lit->size)) {
+		/* A hostile server announcing {100000000000} and trickling
+		 * bytes: skipping the literal means reading all of it (the
+		 * per-read timeout never fires), spooling it fills the disk.
+		 * Record this message as failed for good (a re-run would meet
+		 * the same; --only-failed retries it) and drop the connection
+		 * instead; imap_fetch reconnects and the failed uid is not
+		 * asked again (since->have). */
+		char why[200];
+		if (m->size != UINT64_MAX)
+			snprintf(why, sizeof(why),
+				 "server announced a body of %llu bytes for a message of"
+				 " RFC822.SIZE %llu: refused",
+				 (unsigned long long)lit->size, (unsigned long long)m->size);
+		else
+			snprintf(why, sizeof(why), "server announced a body of %llu bytes: refused",
+				 (unsigned long long)lit->size);
+		int st = report_failure(run, m, MF_RETRY_NEVER, why, err);
+		if (st != MF_OK)
+			return st;
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
+				    "%s: %s uid %u: %s; dropping the connection",
+				    imapc_account_label(run->src->acct), run->folder->path, m->uid,
+				    why);
+	}
 	m->delivered = true;
 	struct mf_message msg;
 	char id[16];
 	fill_message(&msg, m, id, sizeof(id));
 	msg.size = lit->size;
+	struct body_reader rd = { .lit = lit, .folder = run->folder->path };
 	msg.read = read_literal;
-	msg.read_ctx = lit;
+	msg.read_ctx = &rd;
 	return run->cb(&msg, run->aux, err);
 }
 
-static int report_failure(struct fetch_run *run, struct meta *m, const char *why,
+static int report_failure(struct fetch_run *run, struct meta *m, enum mf_retry rt, const char *why,
 			  struct mf_error *err)
 {
 	struct mf_error failure;
-	mf_error_set(&failure, MF_ERR_MESSAGE, MF_RETRY_LATER, "%s: %s uid %u: %s",
+	mf_error_set(&failure, MF_ERR_MESSAGE, rt, "%s: %s uid %u: %s",
 		     imapc_account_label(run->src->acct), run->folder->path, m->uid, why);
 	struct mf_message msg;
 	char id[16];
@@ -223,11 +287,13 @@ static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx, struc
 		char id[16];
 		fill_message(&msg, m, id, sizeof(id));
 		msg.size = body->len;
+		struct body_reader rd = { .lit = &lit, .folder = b->run->folder->path };
 		msg.read = read_literal;
-		msg.read_ctx = &lit;
+		msg.read_ctx = &rd;
 		return b->run->cb(&msg, b->run->aux, err);
 	}
-	return report_failure(b->run, m, "server returned no body (BODY[] NIL)", err);
+	return report_failure(b->run, m, MF_RETRY_LATER, "server returned no body (BODY[] NIL)",
+			      err);
 }
 
 static int send_meta(struct fetch_run *run, struct mf_error *err);
@@ -250,7 +316,7 @@ static int body_done(struct imapc *c, const struct imapc_result *res, void *ctx,
 			 res->code[0] ? " " : "", res->text);
 	for (size_t i = 0; i < b->n && st == MF_OK; i++)
 		if (b->m[i].want && !b->m[i].delivered)
-			st = report_failure(run, &b->m[i], why, err);
+			st = report_failure(run, &b->m[i], MF_RETRY_LATER, why, err);
 	unlink_batch(run, b);
 	batch_free(b);
 	return st;
@@ -459,6 +525,14 @@ static int fetch_folder(struct mf_source *src, const char *folder, const struct 
 		/* Mid-response: this session cannot go on; the next call
 		 * reconnects. */
 		imapc_close(&src->c);
+		/* A connection-level error (protocol error, timeout, lost
+		 * link) says nothing of where it happened: name the folder
+		 * for the operator. */
+		if (strstr(err->text, f->path) == NULL) {
+			size_t n = strlen(err->text);
+			snprintf(err->text + n, sizeof(err->text) - n, " (reading folder %s)",
+				 f->path);
+		}
 	}
 	return st;
 }

@@ -66,8 +66,16 @@ int pop3_client_status(struct pop3_client *c, bool *ok_r, const char **text_r, s
 	enum pop3_reply kind;
 	const char *text;
 	int st = read_reply(c, &kind, &text, err);
-	if (st != MF_OK)
+	if (st != MF_OK) {
+		/* The link's errors (a timeout: a server that stops answering
+		 * after PASS) name only "pop3 host:port": say whose session. */
+		if (strncmp(err->text, c->label, strlen(c->label)) != 0) {
+			char t[sizeof(err->text)];
+			snprintf(t, sizeof(t), "%.150s: %.350s", c->label, err->text);
+			memcpy(err->text, t, sizeof(t));
+		}
 		return st;
+	}
 	if (kind == POP3_REPLY_CONT) {
 		c->broken = true;
 		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,

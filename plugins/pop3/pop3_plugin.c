@@ -443,9 +443,28 @@ static int index_messages(struct mf_source *s, struct mf_error *err)
 	return st;
 }
 
-/* Decode the body of a RETR whose +OK was read into the spool. */
-static int spool_body(struct mf_source *s, struct mf_error *err)
+/* Hard cap on a decoded message when LIST gave no size: no mail system
+ * stores messages near this (Exchange stops at 150 MB). */
+#define POP3_BODY_CAP ((uint64_t)4 << 30)
+
+/* Most a RETR of a message LIST called size octets may decode to: LIST
+ * counts may be estimates (line ends, stuffing), so twice it plus 1 MiB;
+ * past that it is a RETR that never ends (a hostile or broken server
+ * streaming without the final dot, which the I/O timeout never stops
+ * while bytes flow), and the spool would fill the disk. */
+static uint64_t body_limit(uint64_t size)
 {
+	if (size == UINT64_MAX || size > POP3_BODY_CAP / 2)
+		return POP3_BODY_CAP;
+	return 2 * size + 1024 * 1024;
+}
+
+/* Decode the body of a RETR whose +OK was read into the spool; more than
+ * body_limit(LIST's size) is MF_ERR_MESSAGE (the stream is then out of
+ * step). */
+static int spool_body(struct mf_source *s, uint64_t list_size, struct mf_error *err)
+{
+	uint64_t limit = body_limit(list_size);
 	unsigned char buf[65536];
 	struct pop3_ml ml;
 	bool done = false;
@@ -459,6 +478,14 @@ static int spool_body(struct mf_source *s, struct mf_error *err)
 			s->c.broken = true;
 		else
 			st = pop3_spool_add(&s->spool, buf, n, err);
+		if (st == MF_OK && s->spool.store.size > limit) {
+			s->c.broken = true;
+			st = mf_error_set(err, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+					  "RETR went on past %llu bytes without its end"
+					  " (LIST said %lld): refused",
+					  (unsigned long long)limit,
+					  list_size == UINT64_MAX ? -1LL : (long long)list_size);
+		}
 	}
 	if (st == MF_OK)
 		pop3_spool_finish(&s->spool);
@@ -496,6 +523,20 @@ static int deliver(struct mf_source *s, uint64_t i, mf_message_cb *cb, void *aux
 		msg.tz_offset_min = 0;
 	}
 	return cb(&msg, aux, err);
+}
+
+/* A connection error (timeout, cut) names only the server: say whose
+ * message it was. */
+static void name_message(const struct pop3_client *c, uint64_t i, struct mf_error *err)
+{
+	const char *rest = err->text;
+	size_t ll = strlen(c->label);
+	if (strncmp(rest, c->label, ll) == 0 && rest[ll] == ':')
+		rest += ll + (rest[ll + 1] == ' ' ? 2 : 1);
+	char t[sizeof(err->text)];
+	snprintf(t, sizeof(t), "%.150s: INBOX message %llu: %.300s", c->label,
+		 (unsigned long long)i + 1, rest);
+	memcpy(err->text, t, sizeof(t));
 }
 
 static int pop3_fetch(struct mf_source *s, const char *folder, const struct mf_cursor *since,
@@ -546,8 +587,8 @@ static int pop3_fetch(struct mf_source *s, const char *folder, const struct mf_c
 		}
 		bool ok;
 		const char *text;
-		if (st == MF_OK)
-			st = pop3_client_status(c, &ok, &text, err);
+		if (st == MF_OK && (st = pop3_client_status(c, &ok, &text, err)) != MF_OK)
+			name_message(c, i, err);
 		if (st != MF_OK)
 			break;
 		if (!ok) {
@@ -569,9 +610,32 @@ static int pop3_fetch(struct mf_source *s, const char *folder, const struct mf_c
 			st = cb(&fm, aux, err);
 			continue;
 		}
-		st = spool_body(s, err);
+		st = spool_body(s, s->msgs[i].size, err);
+		if (st == MF_ERR_MESSAGE) {
+			/* An endless RETR: this message failed for good (a
+			 * re-run would meet the same; --only-failed retries
+			 * it), and the session cannot go on. */
+			struct mf_error fe = *err;
+			char idb[80];
+			snprintf(idb, sizeof(idb), "msg-%llu", (unsigned long long)i + 1);
+			mf_error_set(&fe, MF_ERR_MESSAGE, MF_RETRY_NEVER,
+				     "%.200s: INBOX message %llu: %.300s", c->label,
+				     (unsigned long long)i + 1, err->text);
+			struct mf_message fm = {
+				.source_id = s->msgs[i].id ? s->msgs[i].id : idb,
+				.internal_date = MF_DATE_UNKNOWN,
+				.failure = &fe,
+			};
+			st = cb(&fm, aux, err);
+			if (st == MF_OK)
+				st = mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
+						  "%.400s; dropping the connection", fe.text);
+			break;
+		}
 		if (st == MF_OK)
 			st = deliver(s, i, cb, aux, err);
+		else
+			name_message(c, i, err);
 	}
 	free(todo);
 	return st;

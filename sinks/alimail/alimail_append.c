@@ -268,6 +268,7 @@ struct digest_ctx {
 	struct mf_sha256 *h;
 	bool got;
 	unsigned char out[32];
+	uint64_t expect; /* the source message's size (CRLF form) */
 };
 
 static int on_digest_stream(void *ctx, const struct imapc_resp *partial, const char *key,
@@ -277,6 +278,16 @@ static int on_digest_stream(void *ctx, const struct imapc_resp *partial, const c
 	struct digest_ctx *d = ctx;
 	if (mf_ascii_strcasecmp(key, "BODY[]") != 0)
 		return MF_OK;
+	/* A candidate far larger than the message cannot be it, and
+	 * skipping a literal means reading it: a target announcing
+	 * {100000000000} and trickling would hold the lookup forever (the
+	 * I/O timeout never fires while bytes flow).  Drop the connection
+	 * instead. */
+	if (lit->size / 2 > d->expect + 512 * 1024)
+		return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NOW,
+				    "lookup: server announced a body of %llu bytes for a"
+				    " candidate of a %llu-byte message: dropping the connection",
+				    (unsigned long long)lit->size, (unsigned long long)d->expect);
 	unsigned char buf[16384];
 	bool after_cr = false;
 	for (;;) {
@@ -320,7 +331,7 @@ int alimail_lookup_now(struct mf_sink *snk, const char *folder, const struct mf_
 		st = v.msgid != NULL ? search(snk, v.msgid, 0, false, &s, err)
 				     : search(snk, NULL, msg->size, true, &s, err);
 	free(v.msgid);
-	struct digest_ctx d = { .h = mf_sha256_new() };
+	struct digest_ctx d = { .h = mf_sha256_new(), .expect = v.size };
 	imapc_set_stream(snk->c, on_digest_stream, &d);
 	for (size_t i = 0; st == MF_OK && i < s.n && !*found_r; i++) {
 		struct imapc_cmd *cmd = imapc_cmd_new("UID FETCH");

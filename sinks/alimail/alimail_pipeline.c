@@ -50,6 +50,13 @@ static int finish_oldest(struct mf_sink *snk, struct mf_error *err)
 	struct imapc_result res = { 0 };
 	int st = imapc_wait(snk->c, in->tag, &res, err);
 	if (st != MF_OK) {
+		/* The link's error (timeout, BYE, protocol error) names only
+		 * the server: say which answer was awaited ("INBOX: message
+		 * 2 (76 bytes): APPEND"). */
+		size_t n = strlen(err->text);
+		if (in->what != NULL && strstr(err->text, in->what) == NULL)
+			snprintf(err->text + n, sizeof(err->text) - n,
+				 " (awaiting the answer to %s)", in->what);
 		fail_all(snk, st, err);
 		return st;
 	}

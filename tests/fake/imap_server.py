@@ -27,6 +27,41 @@ Scenarios:
   starttls-refused   offers STARTTLS and LOGIN, answers STARTTLS with NO; a
                      client that asked for TLS must leave without a password
   no-starttls        does not offer STARTTLS (nor LOGINDISABLED); the same
+
+Hostile sources (issue 17; tests/integration/hostile_servers.sh), INBOX
+with the same 3 messages as above unless said otherwise:
+  good               well behaved (the re-run after a hostile one)
+  huge-literal       uid 2's body announced as {100000000000}, then 64 KiB
+                     and a trickle of 1 KiB every 0.5 s, never the rest
+  long-line          the metadata FETCH answer is a 10 MiB line without
+                     CRLF, then silence
+  deep-fetch         an unsolicited FETCH with a BODYSTRUCTURE nested
+                     10,000 parentheses deep before the metadata
+  deep-list          a LIST reply whose attributes nest 10,000 deep
+  unasked            FETCH answers for a UID never asked (99, "EVIL"
+                     body), a sequence number out of range (4000000000
+                     and 9 of 3), between the real ones; must still work
+  bye-literal        uid 2's literal stops half way with "* BYE" inside
+                     it and the connection closes, on every connection
+  stall-login        answers LOGIN, then never anything again
+  stall-fetch        sends uid 1, half of uid 2's literal, then nothing
+                     (the connection stays open)
+  uidvalidity-8      like good, but UIDVALIDITY 8 and UIDs 101..103 (the
+                     same messages renumbered, as after a server move)
+Hostile sinks (an APPEND target; INBOX is loaded from LOGFILE.d/, where
+every appended message is saved, so a later server sees what an earlier
+one stored; UID SEARCH HEADER Message-ID works for the sink's lookup).
+The 2nd APPEND a server process receives is stored, then:
+  sink-good          answered OK (well behaved)
+  sink-huge-literal  answered with an untagged literal {100000000000}, a
+                     few bytes of it, then silence
+  sink-long-line     answered with a 10 MiB line without CRLF, silence
+  sink-deep          answered with a FETCH nested 10,000 deep
+  sink-bye           answered "* BYE" and the connection closed
+  sink-stall         never answered (the connection stays open)
+  sink-huge-lookup   well behaved, but UID FETCH (the sink's lookup of a
+                     message it may have stored) answers {100000000000}
+                     and trickles 1 KiB every 0.5 s
 """
 import base64
 import os
@@ -55,7 +90,13 @@ class Box:
     def __init__(self, name, msgs, special=""):
         self.name, self.special = name, special
         # uid, flags, internaldate, bytes
-        self.msgs = [(i + 1, f, d, b) for i, (f, d, b) in enumerate(msgs)]
+        base = 100 if SCENARIO == "uidvalidity-8" else 0
+        self.msgs = [(base + i + 1, f, d, b) for i, (f, d, b) in enumerate(msgs)]
+
+
+UIDVALIDITY = 8 if SCENARIO == "uidvalidity-8" else 7
+DEEP = "(" * 10000 + ")" * 10000
+HUGE = 100000000000
 
 
 def source_boxes():
@@ -91,6 +132,23 @@ class Conn:
                 raise EOFError
             data += chunk
         return data
+
+    def stall(self, trickle=None):
+        """Answer nothing more: read and drop what the client sends until
+        it closes or the deadline, sending trickle every 0.5 s if given.
+        Returns False (the connection is over)."""
+        self.s.settimeout(0.5)
+        while time.time() < DEADLINE:
+            try:
+                if trickle is not None:
+                    self.send(trickle)
+                if not self.s.recv(65536):
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        return False
 
     def caps(self):
         if SCENARIO == "alibaba":
@@ -157,6 +215,8 @@ class Conn:
         elif cmd == "LOGIN":
             ok("[CAPABILITY %s] logged in" % self.caps()) if SCENARIO != "xoauth2" else \
                 self.send("%s NO LOGIN disabled\r\n" % tag)
+            if SCENARIO == "stall-login":
+                return self.stall()
         elif cmd == "AUTHENTICATE":
             mech, _, ir = args.partition(" ")
             raw = base64.b64decode(ir) if ir else b""
@@ -179,6 +239,8 @@ class Conn:
         elif cmd == "LIST":
             if args.endswith('""'):
                 self.send('* LIST (\\Noselect) "/" ""\r\n')
+            elif SCENARIO == "deep-list":
+                self.send('* LIST (%s) "/" "INBOX"\r\n' % DEEP)
             else:
                 for b in self.boxes:
                     attrs = "\\HasNoChildren" + (" " + b.special if b.special and SCENARIO != "alibaba" else "")
@@ -187,7 +249,7 @@ class Conn:
             ok()
         elif cmd == "STATUS":
             b = self.box(args.split(" (")[0])
-            self.send('* STATUS "%s" (MESSAGES %d UIDVALIDITY 7)\r\n' % (b.name, len(b.msgs)))
+            self.send('* STATUS "%s" (MESSAGES %d UIDVALIDITY %d)\r\n' % (b.name, len(b.msgs), UIDVALIDITY))
             ok()
         elif cmd in ("SELECT", "EXAMINE"):
             b = self.box(args)
@@ -198,7 +260,8 @@ class Conn:
             self.send("* FLAGS (\\Answered \\Seen \\Deleted \\Draft \\Flagged)\r\n")
             self.send("* OK [PERMANENTFLAGS (\\Answered \\Seen \\Deleted \\Draft \\Flagged)] Limited\r\n")
             self.send("* %d EXISTS\r\n* 0 RECENT\r\n" % len(b.msgs))
-            self.send("* OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT %d] next\r\n" % (len(b.msgs) + 1))
+            self.send("* OK [UIDVALIDITY %d] UIDs valid\r\n* OK [UIDNEXT %d] next\r\n"
+                      % (UIDVALIDITY, b.msgs[-1][0] + 1 if b.msgs else 1))
             self.noise()
             ok("[READ-WRITE] selected" if cmd == "SELECT" else "[READ-ONLY] examined")
         elif cmd == "FETCH":
@@ -206,6 +269,14 @@ class Conn:
             lo, _, hi = rng.partition(":")
             lo = int(lo)
             hi = len(self.selected.msgs) if hi in ("*", "") and ":" in rng else int(hi or lo)
+            if "RFC822.SIZE" in args and SCENARIO == "long-line":
+                self.send("* 1 FETCH (UID 1 FLAGS (" + "x" * (10 * 1024 * 1024))
+                return self.stall()
+            if "RFC822.SIZE" in args and SCENARIO == "deep-fetch":
+                self.send("* 1 FETCH (BODYSTRUCTURE %s)\r\n" % DEEP)
+            if "RFC822.SIZE" in args and SCENARIO == "unasked":
+                self.send('* 9 FETCH (UID 9 FLAGS () INTERNALDATE "01-Feb-2020 10:00:00 +0000"'
+                          ' RFC822.SIZE 10)\r\n')
             for seq in range(lo, hi + 1):
                 uid, flags, date, data = self.selected.msgs[seq - 1]
                 if "RFC822.SIZE" in args:
@@ -220,6 +291,10 @@ class Conn:
             for part in args.split(" ")[0].split(","):
                 a, _, b = part.partition(":")
                 wanted.update(range(int(a), int(b or a) + 1))
+            if SCENARIO == "sink-huge-lookup":
+                # The sink's lookup reads a candidate back: 10^11 bytes.
+                self.send("* 1 FETCH (UID %d BODY[] {%d}\r\n" % (min(wanted), HUGE))
+                return self.stall(b"z" * 1024)
             for seq, (uid, flags, date, data) in enumerate(self.selected.msgs, 1):
                 if uid not in wanted:
                     continue
@@ -229,12 +304,41 @@ class Conn:
                     self.send(data[: len(data) // 2])
                     time.sleep(0.2)
                     return False  # connection dropped mid-literal
+                if SCENARIO == "unasked" and seq == 2:
+                    evil = b"From: evil@example.com\r\nSubject: EVIL\r\n\r\nEVIL\r\n"
+                    self.send("* 2 FETCH (UID 99 BODY[] {%d}\r\n" % len(evil))
+                    self.send(evil + b")\r\n")
+                    self.send("* 4000000000 FETCH (BODY[] {%d}\r\n" % len(evil))
+                    self.send(evil + b")\r\n")
+                    self.send("* 77 FETCH (UID 3 FLAGS (\\Seen))\r\n")
+                if SCENARIO == "huge-literal" and uid == 2:
+                    self.send("* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, HUGE))
+                    self.send(b"x" * 65536)
+                    return self.stall(b"y" * 1024)
+                if SCENARIO == "bye-literal" and uid == 2:
+                    self.send(head)
+                    self.send(data[: len(data) // 2] + b"\r\n* BYE server shutting down\r\n")
+                    time.sleep(0.2)
+                    return False
+                if SCENARIO == "stall-fetch" and uid == 2:
+                    self.send(head)
+                    self.send(data[: len(data) // 2])
+                    return self.stall()
                 self.send(head)
                 self.send(data + b")\r\n")
                 self.noise()
             ok()
         elif cmd == "UID SEARCH":
-            self.send("* SEARCH\r\n")
+            # HEADER Message-ID "<id>" (the sink's lookup); sizes ignored.
+            m = re.search(r'HEADER Message-ID "((?:[^"\\]|\\.)*)"', args, re.I)
+            hits = []
+            if m and self.selected is not None:
+                want = m.group(1).replace('\\"', '"').replace("\\\\", "\\").encode()
+                for uid, _, _, data in self.selected.msgs:
+                    hm = re.search(rb"(?im)^Message-ID:[ \t]*(.*?)\r?$", data)
+                    if hm and hm.group(1).strip() == want:
+                        hits.append(str(uid))
+            self.send("* SEARCH%s\r\n" % "".join(" " + h for h in hits))
             ok()
         elif cmd == "CREATE":
             name = args.strip('"')
@@ -256,6 +360,22 @@ class Conn:
             with open(os.path.join(d, "%03d" % n), "wb") as f:
                 f.write(literal)
             b.msgs.append((len(b.msgs) + 1, "", "", literal))
+            STATE["appends"] += 1
+            if STATE["appends"] == 2 and SCENARIO.startswith("sink-"):
+                if SCENARIO == "sink-huge-literal":
+                    self.send("* 1 FETCH (BODY[] {%d}\r\nxxxx" % HUGE)
+                    return self.stall()
+                if SCENARIO == "sink-long-line":
+                    self.send("* 1 FETCH (FLAGS (" + "x" * (10 * 1024 * 1024))
+                    return self.stall()
+                if SCENARIO == "sink-deep":
+                    self.send("* 1 FETCH (FLAGS %s)\r\n" % DEEP)
+                elif SCENARIO == "sink-bye":
+                    self.send("* BYE going away now\r\n")
+                    time.sleep(0.2)
+                    return False
+                elif SCENARIO == "sink-stall":
+                    return self.stall()
             ok("APPEND completed")
         else:
             self.send("%s BAD unknown command %s\r\n" % (tag, cmd))
@@ -267,6 +387,14 @@ def main():
     if SCENARIO == "alibaba":
         boxes = [Box("INBOX", []), Box("&XfJT0ZAB-", []), Box("&g0l6P3ux-", []),
                  Box("&XfJSIJZkkK5O9g-", []), Box("&V4NXPpCuTvY-", [])]
+    if SCENARIO.startswith("sink-"):
+        # What earlier servers of this test stored, as INBOX.
+        d = LOGFILE + ".d"
+        stored = []
+        for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, n), "rb") as f:
+                stored.append(("", "", f.read()))
+        boxes = [Box("INBOX", stored)]
     STATE["boxes"] = boxes
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -293,6 +421,6 @@ def main():
             sock.close()
 
 
-STATE = {}
+STATE = {"appends": 0}
 if __name__ == "__main__":
     main()

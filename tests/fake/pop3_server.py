@@ -3,7 +3,12 @@
 # A scripted POP3 server for replies Dovecot will not send (used by
 # tests/integration/pop3_fake.sh): no UIDL, repeated UIDL ids, no TOP
 # either, a RETR refused, no STLS, bytes injected after the STLS reply, and
-# a banner that never comes.
+# a banner that never comes.  Hostile modes (issue 17,
+# tests/integration/hostile_servers.sh): retrendless (RETR 2 sends lines
+# without end, up to 64 MiB, never the terminating dot), retrstall (RETR 2
+# sends half the message, then nothing), longline (UIDL answers with a
+# 10 MiB line without CRLF, then nothing), stall (nothing after PASS),
+# dupuidl2 (distinct messages 1 and 2 share a UIDL id).
 # Plain TCP on 127.0.0.1 only, python3 stdlib only.  It serves the files of
 # a directory (sorted by name) as the maildrop, logs every command it gets
 # (PASS/AUTH secrets masked) to a file, writes its port to a file, and
@@ -21,7 +26,9 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "nouidl", "dupuidl", "notop",
-                             "retrerr", "nostls", "inject", "hang"])
+                             "retrerr", "nostls", "inject", "hang",
+                             "retrendless", "retrstall", "longline", "stall",
+                             "dupuidl2"])
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--password", default="secret")
@@ -59,6 +66,21 @@ def main():
         finally:
             conn.close()
     os._exit(0)
+
+
+def stall(conn, limit=20):
+    """Answer nothing more: drop what the client sends until it closes
+    (or limit seconds)."""
+    end = time.time() + limit
+    conn.settimeout(0.5)
+    while time.time() < end:
+        try:
+            if not conn.recv(65536):
+                return
+        except socket.timeout:
+            continue
+        except OSError:
+            return
 
 
 def stuff(data):
@@ -110,6 +132,9 @@ def session(conn, a, msgs, log):
             if user is not None and arg == a.password:
                 authed = True
                 send(b"+OK logged in\r\n")
+                if a.mode == "stall":
+                    stall(conn)
+                    return
             else:
                 send(b"-ERR [AUTH] invalid login\r\n")
         elif cmd == "QUIT":
@@ -129,6 +154,12 @@ def session(conn, a, msgs, log):
             ids = ["u%d" % (i + 1) for i in range(len(msgs))]
             if a.mode == "dupuidl" and len(ids) > 1:
                 ids[-1] = ids[0]
+            if a.mode == "dupuidl2" and len(ids) > 1:
+                ids[1] = ids[0]
+            if a.mode == "longline":
+                send(b"+OK\r\n1 " + b"u" * (10 * 1024 * 1024))
+                stall(conn)
+                return
             body = "".join("%d %s\r\n" % (i + 1, u) for i, u in enumerate(ids))
             send(("+OK\r\n" + body + ".\r\n").encode())
         elif cmd in ("RETR", "TOP"):
@@ -147,6 +178,22 @@ def session(conn, a, msgs, log):
             elif a.mode == "retrerr" and n == 2:
                 send(b"-ERR [SYS/TEMP] message 2 unreadable\r\n")
                 continue
+            if cmd == "RETR" and n == 2 and a.mode == "retrendless":
+                send(b"+OK\r\n" + m)
+                chunk = b"this line never ends the message\r\n" * 2000
+                sent = 0
+                try:
+                    while sent < 64 * 1024 * 1024:
+                        send(chunk)
+                        sent += len(chunk)
+                except OSError:
+                    return
+                stall(conn)
+                return
+            if cmd == "RETR" and n == 2 and a.mode == "retrstall":
+                send(b"+OK\r\n" + m[: len(m) // 2])
+                stall(conn)
+                return
             send(b"+OK\r\n" + stuff(m))
         elif cmd == "DELE":
             # Must never happen: the test fails on this log line.

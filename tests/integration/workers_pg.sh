@@ -10,6 +10,7 @@
 #     run cannot be faster than the shared --max-messages-per-second
 #     allows) and so does --connections-per-host (at most that many
 #     run-wide slots taken at any time, seen in pg_locks).
+#     verify reads the same database and finds all 12 complete.
 #  2. The same on 12 fresh target mailboxes with the database restarted
 #     mid-run: every worker reconnects and the run completes, nothing lost
 #     or doubled.
@@ -164,6 +165,13 @@ grep -q '^w2  *left ' "$T/workers.txt" || fail "status --workers: w2 should have
 grep -q '^w1  *running ' "$T/workers.txt" || fail "status --workers: w1 never left (killed)"
 "$MAILFERRY" status --state "$(url)" --json u1@old.example | grep -q '"worker": "w[123]"' ||
 	fail "status --json: no worker"
+
+echo "== verify reads the same database"
+rc=0
+"$MAILFERRY" verify --accounts "$T/accounts-a.csv" --ca-file "$T/ca.pem" --state "$(url)" \
+	--report "$T" "$SRC_T" "$DST_T" > "$T/verify.out" 2> "$T/verify.err" || rc=$?
+grep -q "$N of $N mailboxes complete" "$T/verify.out" || { cat "$T/verify.out" "$T/verify.err"; fail "verify: exit $rc"; }
+assert_eq "$rc" 0 "verify exit status"
 
 echo "== 2: three workers, the database restarted mid-run"
 DB=mf2

@@ -140,8 +140,13 @@ static int print_one(const struct state_mailbox_status *s, void *aux)
 static int print_worker(const struct state_worker *w, void *aux)
 {
 	struct status_out *o = aux;
-	int64_t now = (int64_t)time(NULL);
-	const char *state = w->left ? "left" : "running";
+	int64_t now = w->now ? w->now : (int64_t)time(NULL);
+	/* No heartbeat for a whole lease: killed, or cut off from the
+	 * database; its mailboxes go to the others. */
+	const char *state = w->left ? "left"
+			    : w->lease_s > 0 && now - w->heartbeat > (int64_t)w->lease_s
+				    ? "silent"
+				    : "running";
 	if (o->fmt == FMT_JSON) {
 		json_array_append_new(o->array,
 				      json_pack("{ss ss sI sI sI sI}", "worker", w->name, "state",

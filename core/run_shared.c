@@ -206,7 +206,7 @@ struct run_shared *run_shared_start(const struct run_config *cfg, const struct j
 		names[i] = jobs[i].name;
 	char key[80];
 	run_key(r, cfg->only_failed, key);
-	int st = state_run_join(db, key, names, n, &r->run_id, &err);
+	int st = state_run_join(db, key, names, n, r->lease_s, &r->run_id, &err);
 	free(names);
 	if (st != MF_OK) {
 		log_msg(MF_LOG_ERROR, "%s", err.text);

@@ -187,11 +187,11 @@ static int not_shared(struct mf_error *err, const char *call)
 }
 
 int state_run_join(struct state_db *db, const char *key, const char *const *names, size_t n,
-		   int64_t *run_id_r, struct mf_error *err)
+		   unsigned lease_s, int64_t *run_id_r, struct mf_error *err)
 {
 	if (db->ops->run_join == NULL)
 		return not_shared(err, "run_join");
-	return db->ops->run_join(db, key, names, n, run_id_r, err);
+	return db->ops->run_join(db, key, names, n, lease_s, run_id_r, err);
 }
 
 int state_run_claim(struct state_db *db, int64_t run_id, unsigned lease_s, const int64_t *skip,

@@ -186,9 +186,9 @@ int state_throughput(struct state_db *db, int64_t since, unsigned bucket_seconds
  * The run ends when no mailbox of it is left. */
 bool state_is_shared(struct state_db *db);
 /* Join (or open) the run keyed by key and make names its mailboxes
- * (declared before); registers this worker. */
+ * (declared before); registers this worker and the lease it keeps. */
 int state_run_join(struct state_db *db, const char *key, const char *const *names, size_t n,
-		   int64_t *run_id_r, struct mf_error *err);
+		   unsigned lease_s, int64_t *run_id_r, struct mf_error *err);
 enum state_claim {
 	STATE_CLAIM_GOT,  /* *name_r is ours for lease_s seconds */
 	STATE_CLAIM_WAIT, /* the rest is leased to live workers: ask again */
@@ -231,11 +231,13 @@ int state_slot_take(struct state_db *db, const char *host, unsigned cap, int *sl
 int state_slot_release(struct state_db *db, const char *host, int slot, struct mf_error *err);
 
 /* The workers a shared store knows: name, last heartbeat, when it left
- * (0 while it runs) and how many mailboxes it holds now. */
+ * (0 while it runs), how many mailboxes it holds now and its lease; now:
+ * the store's clock (heartbeats are the store's time too). */
 struct state_worker {
 	const char *name;
-	int64_t started, heartbeat, left;
+	int64_t started, heartbeat, left, now;
 	uint64_t holding;
+	unsigned lease_s;
 };
 typedef int state_worker_cb(const struct state_worker *w, void *aux);
 int state_workers_foreach(struct state_db *db, state_worker_cb *cb, void *aux,

@@ -51,7 +51,7 @@ static const char schema_sql[] =
 	" started bigint NOT NULL, finished bigint);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS runs_open ON runs(key) WHERE finished IS NULL;"
 	"CREATE TABLE IF NOT EXISTS workers(name text PRIMARY KEY, run_id bigint,"
-	" started bigint, heartbeat bigint, left_at bigint);"
+	" started bigint, heartbeat bigint, left_at bigint, lease_s integer);"
 	"CREATE TABLE IF NOT EXISTS buckets(name text PRIMARY KEY, tokens float8 NOT NULL,"
 	" updated float8 NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS folders("

@@ -71,7 +71,7 @@ static int run_only(struct pg_state *db, const char *what, const char *sql,
 }
 
 int pg_run_join(struct state_db *base, const char *key, const char *const *names, size_t n,
-		int64_t *run_id_r, struct mf_error *err)
+		unsigned lease_s, int64_t *run_id_r, struct mf_error *err)
 {
 	struct pg_state *db = (struct pg_state *)base;
 	struct pg_params p = { .n = 0 };
@@ -113,11 +113,12 @@ int pg_run_join(struct state_db *base, const char *key, const char *const *names
 	p.n = 0;
 	pg_param_text(&p, state_worker_name());
 	pg_param_int(&p, run);
+	pg_param_int(&p, lease_s);
 	st = run_only(db, "join run",
-		      "INSERT INTO workers(name, run_id, started, heartbeat)"
-		      " VALUES($1, $2, " NOW_S ", " NOW_S ") ON CONFLICT(name) DO UPDATE"
+		      "INSERT INTO workers(name, run_id, started, heartbeat, lease_s)"
+		      " VALUES($1, $2, " NOW_S ", " NOW_S ", $3) ON CONFLICT(name) DO UPDATE"
 		      " SET run_id=$2, started=EXCLUDED.started, heartbeat=EXCLUDED.heartbeat,"
-		      " left_at=NULL",
+		      " lease_s=$3, left_at=NULL",
 		      &p, err);
 	if (st == MF_OK)
 		*run_id_r = run;
@@ -369,7 +370,8 @@ int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, st
 	PGresult *r = pg_run(db, "read workers",
 			     "SELECT w.name, coalesce(w.started,0), coalesce(w.heartbeat,0),"
 			     " coalesce(w.left_at,0), (SELECT count(*) FROM mailboxes m"
-			     "  WHERE m.worker=w.name AND m.lease_until IS NOT NULL)"
+			     "  WHERE m.worker=w.name AND m.lease_until IS NOT NULL),"
+			     " coalesce(w.lease_s,0), " NOW_S ""
 			     " FROM workers w ORDER BY w.name COLLATE \"C\"",
 			     NULL, err);
 	if (r == NULL)
@@ -380,7 +382,9 @@ int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, st
 					  .started = pg_int(r, i, 1),
 					  .heartbeat = pg_int(r, i, 2),
 					  .left = pg_int(r, i, 3),
-					  .holding = (uint64_t)pg_int(r, i, 4) };
+					  .holding = (uint64_t)pg_int(r, i, 4),
+					  .lease_s = (unsigned)pg_int(r, i, 5),
+					  .now = pg_int(r, i, 6) };
 		st = cb(&w, aux);
 	}
 	PQclear(r);

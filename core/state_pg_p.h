@@ -81,7 +81,7 @@ int state_pg_schema_check(PGconn *conn, const char *display, int known, const ch
 
 /* state_pg_lease.c: several workers (see state.h) */
 int pg_run_join(struct state_db *base, const char *key, const char *const *names, size_t n,
-		int64_t *run_id_r, struct mf_error *err);
+		unsigned lease_s, int64_t *run_id_r, struct mf_error *err);
 int pg_run_claim(struct state_db *base, int64_t run_id, unsigned lease_s, const int64_t *skip,
 		 size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
 		 struct mf_error *err);

@@ -61,7 +61,7 @@ struct state_store_ops {
 			  state_rate_cb *cb, void *aux, struct mf_error *err);
 	/* A shared store's (see state.h); all NULL in a store of one process. */
 	int (*run_join)(struct state_db *db, const char *key, const char *const *names, size_t n,
-			int64_t *run_id_r, struct mf_error *err);
+			unsigned lease_s, int64_t *run_id_r, struct mf_error *err);
 	int (*run_claim)(struct state_db *db, int64_t run_id, unsigned lease_s, const int64_t *skip,
 			 size_t n_skip, enum state_claim *c_r, struct state_claimed *m_r,
 			 struct mf_error *err);

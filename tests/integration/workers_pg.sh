@@ -162,7 +162,7 @@ echo "== status shows the run and its workers"
 cat "$T/workers.txt"
 for w in w1 w2 w3; do grep -q "^$w " "$T/workers.txt" || fail "status --workers: no $w"; done
 grep -q '^w2  *left ' "$T/workers.txt" || fail "status --workers: w2 should have left"
-grep -q '^w1  *running ' "$T/workers.txt" || fail "status --workers: w1 never left (killed)"
+grep -q "^w1  *silent " "$T/workers.txt" || fail "status --workers: w1 (killed) should be silent"
 "$MAILFERRY" status --state "$(url)" --json u1@old.example | grep -q '"worker": "w[123]"' ||
 	fail "status --json: no worker"
 

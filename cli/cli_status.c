@@ -173,6 +173,24 @@ static int print_worker(const struct state_worker *w, void *aux)
 	return MF_OK;
 }
 
+/* The whole run under the table (with several workers, everyone's). */
+static int print_totals(struct state_db *db, struct mf_error *err)
+{
+	struct state_totals t;
+	int st = state_totals(db, &t, err);
+	if (st != MF_OK)
+		return st;
+	char b[32];
+	printf("total: %llu mailboxes (%llu done, %llu running, %llu failed, %llu pending, %llu "
+	       "disabled), %llu messages copied (%s), %llu failed, %llu pending\n",
+	       (unsigned long long)t.mailboxes, (unsigned long long)t.done,
+	       (unsigned long long)t.running, (unsigned long long)t.failed,
+	       (unsigned long long)t.pending, (unsigned long long)t.disabled,
+	       (unsigned long long)t.copied, progress_human_bytes(t.copied_bytes, b, sizeof(b)),
+	       (unsigned long long)t.failed_messages, (unsigned long long)t.pending_messages);
+	return MF_OK;
+}
+
 /* status --workers: the workers a shared store knows. */
 static int list_workers(struct status_out *o, struct mf_error *err)
 {
@@ -237,6 +255,8 @@ int cli_status(int argc, char **argv)
 			printf("%-32s %-9s %7s %9s %10s %7s %12s  %s\n", "ACCOUNT", "STATE",
 			       "FOLDERS", "COPIED", "BYTES", "FAILED", "RATE", "LAST ERROR");
 		st = state_status_foreach(o.db, only, print_one, &o, &err);
+		if (st == MF_OK && o.fmt == FMT_TABLE && only == NULL)
+			st = print_totals(o.db, &err);
 	}
 	if (o.fmt == FMT_JSON) {
 		char *s = json_dumps(o.array, JSON_INDENT(2));

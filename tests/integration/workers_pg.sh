@@ -158,6 +158,8 @@ echo "   at most $max_slots connection slots of one host taken at once, run-wide
 echo "== status shows the run and its workers"
 "$MAILFERRY" status --state "$(url)" > "$T/status.txt"
 [ "$(grep -c ' done ' "$T/status.txt")" -ge "$N" ] || { cat "$T/status.txt"; fail "status: not all done"; }
+grep -q "^total: $N mailboxes ($N done, 0 running, 0 failed, 0 pending, 0 disabled), $total messages copied" "$T/status.txt" ||
+	{ cat "$T/status.txt"; fail "status: the run's totals"; }
 "$MAILFERRY" status --state "$(url)" --workers > "$T/workers.txt"
 cat "$T/workers.txt"
 for w in w1 w2 w3; do grep -q "^$w " "$T/workers.txt" || fail "status --workers: no $w"; done

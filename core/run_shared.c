@@ -42,6 +42,10 @@ struct run_shared {
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	bool stopping;
+	/* Why this worker stopped claiming: the run ended (every mailbox
+	 * done by some worker), or the error that stopped it. */
+	bool ended;
+	char error[600];
 };
 
 /* The jobs qsort compares: set only around the one qsort in
@@ -290,6 +294,10 @@ size_t run_shared_next(struct run_shared *r)
 		pthread_mutex_unlock(&r->lock);
 		if (st != MF_OK) {
 			log_msg(MF_LOG_ERROR, "claiming the next mailbox: %s", err.text);
+			pthread_mutex_lock(&r->lock);
+			snprintf(r->error, sizeof(r->error), "not run by this worker: %s",
+				 err.text);
+			pthread_mutex_unlock(&r->lock);
 			state_claimed_clear(&m);
 			return SIZE_MAX;
 		}
@@ -305,8 +313,12 @@ size_t run_shared_next(struct run_shared *r)
 		}
 		unsigned wait = m.wait_ms;
 		state_claimed_clear(&m);
-		if (c == STATE_CLAIM_NONE)
+		if (c == STATE_CLAIM_NONE) {
+			pthread_mutex_lock(&r->lock);
+			r->ended = true;
+			pthread_mutex_unlock(&r->lock);
 			return SIZE_MAX;
+		}
 		if (wait > 0 && !sleep_ms_cancelable(wait))
 			return SIZE_MAX;
 	}
@@ -334,6 +346,15 @@ void run_shared_finished(struct run_shared *r, size_t i)
 			"%s: %s (another worker may visit it again: nothing is "
 			"copied twice)",
 			jobs[i].name, err.text);
+}
+
+bool run_shared_ended(struct run_shared *r, char *why, size_t len)
+{
+	pthread_mutex_lock(&r->lock);
+	bool ended = r->ended;
+	snprintf(why, len, "%s", r->error[0] ? r->error : "not run: canceled");
+	pthread_mutex_unlock(&r->lock);
+	return ended;
 }
 
 void run_shared_stop(struct run_shared **rp)

@@ -24,6 +24,9 @@ struct run_shared *run_shared_start(const struct run_config *cfg, const struct j
 size_t run_shared_next(struct run_shared *r);
 /* Job i has ended: done for the run, or (JOB_HELD) given back. */
 void run_shared_finished(struct run_shared *r, size_t i);
+/* After the last run_shared_next: true if the run ended (every mailbox
+ * done by some worker); else why this worker stopped (in why). */
+bool run_shared_ended(struct run_shared *r, char *why, size_t len);
 /* Leave the run (leases this worker still holds end now) and free. */
 void run_shared_stop(struct run_shared **r);
 

@@ -506,19 +506,30 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 		nthreads = (unsigned)n;
 	pool_run(nthreads, worker, &p, "job");
 	if (p.shared != NULL) {
-		size_t elsewhere = 0;
+		char why[600];
+		bool ended = run_shared_ended(p.shared, why, sizeof(why));
+		size_t elsewhere = 0, unrun = 0;
 		for (size_t i = 0; i < n; i++) {
-			/* Never started here (or only found held): another
-			 * worker of the run finished it. */
-			if ((jobs[i].result == JOB_CANCELED || jobs[i].result == JOB_HELD) &&
-			    !atomic_load(&mf_cancel_requested)) {
+			if (jobs[i].result != JOB_CANCELED && jobs[i].result != JOB_HELD)
+				continue;
+			if (ended) {
+				/* Never started here (or only found held):
+				 * another worker of the run finished it. */
 				jobs[i].result = JOB_ELSEWHERE;
 				elsewhere++;
+			} else if (!atomic_load(&mf_cancel_requested)) {
+				/* The store went away: not done, and not by
+				 * anyone this worker knows of. */
+				jobs[i].result = JOB_FAILED;
+				jobs[i].status = MF_ERR_ACCOUNT;
+				snprintf(jobs[i].error, sizeof(jobs[i].error), "%.500s", why);
+				unrun++;
 			}
 		}
 		log_msg(MF_LOG_INFO,
-			"worker %s: %zu of %zu mailboxes run here, %zu by other workers",
-			state_worker_name(), n - elsewhere, n, elsewhere);
+			"worker %s: %zu of %zu mailboxes run here, %zu by other workers%s",
+			state_worker_name(), n - elsewhere - unrun, n, elsewhere,
+			ended ? "" : "; the run did not end");
 		run_shared_stop(&p.shared);
 	}
 	pool_counter_destroy(&p.queue);

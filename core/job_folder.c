@@ -891,10 +891,14 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 	fr.since_uid = fr.validity_changed || !fr.uid_cursor ? 0 : fr.sf.last_uid;
 	fr.pipelined = !j->cfg->dry_run && j->snk_plugin->sink.append_start != NULL &&
 		       j->snk_plugin->sink.append_flush != NULL;
-	/* The writer thread needs a state connection of its own (SQLite
-	 * connections are used by one thread at a time). */
-	if (fr.pipelined && state_open(j->cfg->state_path, &fr.wdb, err) != MF_OK)
-		fr.wdb = j->db; /* no thread then: store on this one */
+	/* The writer thread needs a state connection of its own (job_p.h). */
+	if (fr.pipelined) {
+		struct mf_error oerr;
+		if (j->writer_db == NULL &&
+		    state_open(j->cfg->state_path, &j->writer_db, &oerr) != MF_OK)
+			j->writer_db = NULL;
+		fr.wdb = j->writer_db != NULL ? j->writer_db : j->db; /* none: no thread */
+	}
 	st = ensure_target(&fr, err);
 	if (st == MF_OK && j->cfg->events.folder)
 		j->cfg->events.folder(j->cfg->events.ctx, j->job->name, folder->path, fr.actual,
@@ -967,9 +971,7 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 	free(sync_state);
 	free(fr.target);
 	free(fr.actual);
-	state_folder_clear(&fr.sf);
-	if (fr.wdb != j->db)
-		state_close(&fr.wdb);
+	state_folder_clear(&fr.sf); /* j->writer_db stays open for the next folder */
 	return st;
 }
 

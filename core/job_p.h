@@ -35,6 +35,11 @@ struct job_ctx {
 	struct mf_account src_acct, snk_acct;
 	bool slots_held; /* connection slots of both hosts */
 	struct state_db *db;
+	/* The pipelined writer's own connection (a SQLite connection is
+	 * used by one thread at a time), opened at the first folder and kept
+	 * for the next ones: a PostgreSQL session costs the server tens of
+	 * milliseconds to start.  NULL until then; closed with db. */
+	struct state_db *writer_db;
 	int64_t mailbox_id;
 	struct spool spool;
 	uint64_t rng;

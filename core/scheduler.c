@@ -220,6 +220,7 @@ static void *stream_main(void *arg)
 	job_close_sink(j);
 	job_release_slots(j);
 	spool_free(&j->spool);
+	state_close(&j->writer_db);
 	state_close(&j->db);
 	return NULL;
 }
@@ -252,6 +253,7 @@ static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct 
 		st->j.src = NULL;
 		st->j.snk = NULL;
 		st->j.db = NULL;
+		st->j.writer_db = NULL;
 		st->j.slots_held = false;
 		st->j.rng = j->rng ^ (0x9e3779b97f4a7c15ull * (i + 1));
 		st->q = q;
@@ -423,6 +425,7 @@ static void run_job(const struct run_config *cfg, struct job *job)
 out:
 	retry_folders_free(&retry);
 	spool_free(&j.spool);
+	state_close(&j.writer_db);
 	state_close(&j.db);
 	pthread_mutex_destroy(&lock);
 }

@@ -7,8 +7,13 @@
 #
 #   bench/run.sh [MESSAGES]        (default 3000; run from a built tree,
 #                                   or set top_builddir to the build dir)
+#   bench/run.sh workers [PER]     bench/workers.sh instead (issue 14: 3
+#                                   workers vs 1 on 12 mailboxes, PostgreSQL)
 # Prints a Markdown table; exits non-zero only if a copy was incomplete.
 set -eu
+case ${1:-} in
+workers) shift; exec "$(dirname "$0")/workers.sh" "$@" ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}

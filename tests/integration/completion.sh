@@ -43,7 +43,7 @@ expect "mailferry mi" migrate
 expect "mailferry migrate --sta" --state
 expect "mailferry ve" verify version
 expect "mailferry migrate --oauth-c" --oauth-client-id --oauth-client-secret-file --oauth-cert-file
-expect "mailferry status --" --state --json --csv
+expect "mailferry status --" --state --json --csv --workers
 expect "mailferry preflight --ra" --rate
 expect "mailferry enable --" --state
 expect "mailferry bundle " create inspect

@@ -200,17 +200,6 @@ static void pg_close(struct state_db *base)
 	free(db);
 }
 
-/* Run a statement whose rows are not wanted. */
-static int run_only(struct pg_state *db, const char *what, const char *sql,
-		    const struct pg_params *p, struct mf_error *err)
-{
-	PGresult *r = pg_run(db, what, sql, p, err);
-	if (r == NULL)
-		return err->status;
-	PQclear(r);
-	return MF_OK;
-}
-
 static int pg_mailbox_begin(struct state_db *base, const char *name, const char *source_uri,
 			    const char *sink_uri, int64_t *id_r, bool *enabled_r,
 			    struct mf_error *err)
@@ -258,18 +247,18 @@ static int pg_mailbox_begin(struct state_db *base, const char *name, const char 
 	p.n = 0;
 	pg_param_int(&p, id);
 	if (!enabled) {
-		int st = run_only(db, "record mailbox",
-				  "UPDATE mailboxes SET status='disabled' WHERE id=$1", &p, err);
+		int st = pg_run_only(db, "record mailbox",
+				     "UPDATE mailboxes SET status='disabled' WHERE id=$1", &p, err);
 		PQclear(PQexec(db->conn, "SELECT pg_advisory_unlock_all()"));
 		db->locked_mailbox = 0;
 		return st;
 	}
 	pg_param_int(&p, (int64_t)time(NULL));
 	pg_param_text(&p, state_worker_name());
-	int st = run_only(db, "record mailbox",
-			  "UPDATE mailboxes SET status='running', last_error=NULL, started=$2,"
-			  " finished=NULL, worker=$3 WHERE id=$1",
-			  &p, err);
+	int st = pg_run_only(db, "record mailbox",
+			     "UPDATE mailboxes SET status='running', last_error=NULL, started=$2,"
+			     " finished=NULL, worker=$3 WHERE id=$1",
+			     &p, err);
 	return st;
 }
 
@@ -286,10 +275,11 @@ static int pg_mailbox_finish(struct state_db *base, int64_t mailbox_id, const ch
 	/* Only while this worker holds it: one that lost its lease (the
 	 * database was away longer than the lease) must not overwrite what
 	 * the worker that took the mailbox over records. */
-	int st = run_only(db, "record mailbox",
-			  "UPDATE mailboxes SET status=$2, last_error=$3, finished=$4 WHERE id=$1"
-			  " AND (worker IS NULL OR worker=$5)",
-			  &p, err);
+	int st =
+		pg_run_only(db, "record mailbox",
+			    "UPDATE mailboxes SET status=$2, last_error=$3, finished=$4 WHERE id=$1"
+			    " AND (worker IS NULL OR worker=$5)",
+			    &p, err);
 	if (db->locked_mailbox == mailbox_id) {
 		PQclear(PQexec(db->conn, "SELECT pg_advisory_unlock_all()"));
 		db->locked_mailbox = 0;
@@ -327,7 +317,7 @@ static int pg_folder_begin(struct state_db *base, int64_t mailbox_id, const char
 	struct pg_params p = { .n = 0 };
 	pg_param_int(&p, mailbox_id);
 	pg_param_text(&p, path);
-	int st = run_only(
+	int st = pg_run_only(
 		db, "record folder",
 		"INSERT INTO folders(mailbox_id,path) VALUES($1,$2) ON CONFLICT DO NOTHING", &p,
 		err);
@@ -366,7 +356,7 @@ static int pg_folder_save(struct state_db *base, int64_t folder_id, uint32_t uid
 	pg_param_text(&p, target_path);
 	pg_param_text(&p, status);
 	pg_param_text(&p, last_error);
-	return run_only(
+	return pg_run_only(
 		db, "record folder",
 		"UPDATE folders SET uidvalidity=$2, last_uid=$3,"
 		" sync_state=coalesce($4, sync_state), target_path=coalesce($5, target_path),"
@@ -425,18 +415,19 @@ static int upsert(struct pg_state *db, int64_t folder_id, uint32_t uidvalidity,
 	pg_param_text(&p, error);
 	pg_param_text(&p, permanent ? "t" : "f");
 	pg_param_int(&p, (int64_t)time(NULL));
-	return run_only(db, "record message",
-			"INSERT INTO messages(folder_id,uidvalidity,source_id,status,size,digest,"
-			"target_folder,target_id,error,permanent,attempts,updated)"
-			" VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::boolean,1,$11)"
-			" ON CONFLICT(folder_id,uidvalidity,source_id) DO UPDATE SET"
-			" status=EXCLUDED.status, size=EXCLUDED.size,"
-			" digest=coalesce(EXCLUDED.digest, messages.digest),"
-			" target_folder=EXCLUDED.target_folder, target_id=EXCLUDED.target_id,"
-			" error=EXCLUDED.error, permanent=EXCLUDED.permanent,"
-			" attempts=messages.attempts+(EXCLUDED.status<>'copied')::int,"
-			" updated=EXCLUDED.updated",
-			&p, err);
+	return pg_run_only(
+		db, "record message",
+		"INSERT INTO messages(folder_id,uidvalidity,source_id,status,size,digest,"
+		"target_folder,target_id,error,permanent,attempts,updated)"
+		" VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::boolean,1,$11)"
+		" ON CONFLICT(folder_id,uidvalidity,source_id) DO UPDATE SET"
+		" status=EXCLUDED.status, size=EXCLUDED.size,"
+		" digest=coalesce(EXCLUDED.digest, messages.digest),"
+		" target_folder=EXCLUDED.target_folder, target_id=EXCLUDED.target_id,"
+		" error=EXCLUDED.error, permanent=EXCLUDED.permanent,"
+		" attempts=messages.attempts+(EXCLUDED.status<>'copied')::int,"
+		" updated=EXCLUDED.updated",
+		&p, err);
 }
 
 static int pg_message_pending(struct state_db *base, int64_t folder_id, uint32_t uidvalidity,

@@ -60,16 +60,6 @@ static char *int_array(const int64_t *v, size_t n)
 	return s;
 }
 
-static int run_only(struct pg_state *db, const char *what, const char *sql,
-		    const struct pg_params *p, struct mf_error *err)
-{
-	PGresult *r = pg_run(db, what, sql, p, err);
-	if (r == NULL)
-		return err->status;
-	PQclear(r);
-	return MF_OK;
-}
-
 int pg_run_join(struct state_db *base, const char *key, const char *const *names, size_t n,
 		unsigned lease_s, int64_t *run_id_r, struct mf_error *err)
 {
@@ -81,10 +71,10 @@ int pg_run_join(struct state_db *base, const char *key, const char *const *names
 	 * run may end between the two statements: then open a new one. */
 	int64_t run = 0;
 	for (int attempt = 0; run == 0 && attempt < 5; attempt++) {
-		int st = run_only(db, "join run",
-				  "INSERT INTO runs(key, started) VALUES($1, " NOW_S ")"
-				  " ON CONFLICT (key) WHERE finished IS NULL DO NOTHING",
-				  &p, err);
+		int st = pg_run_only(db, "join run",
+				     "INSERT INTO runs(key, started) VALUES($1, " NOW_S ")"
+				     " ON CONFLICT (key) WHERE finished IS NULL DO NOTHING",
+				     &p, err);
 		if (st != MF_OK)
 			return st;
 		PGresult *r =
@@ -103,10 +93,10 @@ int pg_run_join(struct state_db *base, const char *key, const char *const *names
 	p.n = 0;
 	pg_param_int(&p, run);
 	pg_param_text(&p, arr);
-	int st = run_only(db, "join run",
-			  "UPDATE mailboxes SET run_id=$1 WHERE name = ANY($2::text[])"
-			  " AND run_id IS DISTINCT FROM $1",
-			  &p, err);
+	int st = pg_run_only(db, "join run",
+			     "UPDATE mailboxes SET run_id=$1 WHERE name = ANY($2::text[])"
+			     " AND run_id IS DISTINCT FROM $1",
+			     &p, err);
 	free(arr);
 	if (st != MF_OK)
 		return st;
@@ -114,12 +104,12 @@ int pg_run_join(struct state_db *base, const char *key, const char *const *names
 	pg_param_text(&p, state_worker_name());
 	pg_param_int(&p, run);
 	pg_param_int(&p, lease_s);
-	st = run_only(db, "join run",
-		      "INSERT INTO workers(name, run_id, started, heartbeat, lease_s)"
-		      " VALUES($1, $2, " NOW_S ", " NOW_S ", $3) ON CONFLICT(name) DO UPDATE"
-		      " SET run_id=$2, started=EXCLUDED.started, heartbeat=EXCLUDED.heartbeat,"
-		      " lease_s=$3, left_at=NULL",
-		      &p, err);
+	st = pg_run_only(db, "join run",
+			 "INSERT INTO workers(name, run_id, started, heartbeat, lease_s)"
+			 " VALUES($1, $2, " NOW_S ", " NOW_S ", $3) ON CONFLICT(name) DO UPDATE"
+			 " SET run_id=$2, started=EXCLUDED.started, heartbeat=EXCLUDED.heartbeat,"
+			 " lease_s=$3, left_at=NULL",
+			 &p, err);
 	if (st == MF_OK)
 		*run_id_r = run;
 	return st;
@@ -142,10 +132,10 @@ static int nothing_claimable(struct pg_state *db, int64_t run_id, size_t n_skip,
 	PQclear(r);
 	if (left == 0) {
 		*c_r = STATE_CLAIM_NONE;
-		return run_only(db, "end run",
-				"UPDATE runs SET finished=" NOW_S
-				" WHERE id=$1 AND finished IS NULL",
-				&p, err);
+		return pg_run_only(db, "end run",
+				   "UPDATE runs SET finished=" NOW_S
+				   " WHERE id=$1 AND finished IS NULL",
+				   &p, err);
 	}
 	*c_r = STATE_CLAIM_WAIT;
 	/* A skipped mailbox (its lock held) is asked about again soon. */
@@ -204,8 +194,9 @@ int pg_run_unclaim(struct state_db *base, int64_t mailbox_id, struct mf_error *e
 	struct pg_params p = { .n = 0 };
 	pg_param_int(&p, mailbox_id);
 	pg_param_text(&p, state_worker_name());
-	return run_only(db, "release mailbox",
-			"UPDATE mailboxes SET lease_until=NULL WHERE id=$1 AND worker=$2", &p, err);
+	return pg_run_only(db, "release mailbox",
+			   "UPDATE mailboxes SET lease_until=NULL WHERE id=$1 AND worker=$2", &p,
+			   err);
 }
 
 int pg_run_done(struct state_db *base, int64_t run_id, int64_t mailbox_id, struct mf_error *err)
@@ -215,10 +206,10 @@ int pg_run_done(struct state_db *base, int64_t run_id, int64_t mailbox_id, struc
 	pg_param_int(&p, run_id);
 	pg_param_int(&p, mailbox_id);
 	pg_param_text(&p, state_worker_name());
-	return run_only(db, "finish mailbox",
-			"UPDATE mailboxes SET run_done=$1, lease_until=NULL, heartbeat=" NOW_S
-			" WHERE id=$2 AND worker=$3",
-			&p, err);
+	return pg_run_only(db, "finish mailbox",
+			   "UPDATE mailboxes SET run_done=$1, lease_until=NULL, heartbeat=" NOW_S
+			   " WHERE id=$2 AND worker=$3",
+			   &p, err);
 }
 
 int pg_run_heartbeat(struct state_db *base, const int64_t *held, size_t n, unsigned lease_s,
@@ -227,8 +218,8 @@ int pg_run_heartbeat(struct state_db *base, const int64_t *held, size_t n, unsig
 	struct pg_state *db = (struct pg_state *)base;
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, state_worker_name());
-	int st = run_only(db, "heartbeat", "UPDATE workers SET heartbeat=" NOW_S " WHERE name=$1",
-			  &p, err);
+	int st = pg_run_only(db, "heartbeat",
+			     "UPDATE workers SET heartbeat=" NOW_S " WHERE name=$1", &p, err);
 	if (st != MF_OK || n == 0)
 		return st;
 	char *arr = int_array(held, n);
@@ -260,15 +251,15 @@ int pg_run_leave(struct state_db *base, struct mf_error *err)
 	struct pg_state *db = (struct pg_state *)base;
 	struct pg_params p = { .n = 0 };
 	pg_param_text(&p, state_worker_name());
-	int st = run_only(db, "leave run",
-			  "UPDATE mailboxes SET lease_until=NULL WHERE worker=$1"
-			  " AND lease_until IS NOT NULL",
-			  &p, err);
+	int st = pg_run_only(db, "leave run",
+			     "UPDATE mailboxes SET lease_until=NULL WHERE worker=$1"
+			     " AND lease_until IS NOT NULL",
+			     &p, err);
 	if (st == MF_OK)
-		st = run_only(db, "leave run",
-			      "UPDATE workers SET left_at=" NOW_S ", heartbeat=" NOW_S
-			      " WHERE name=$1",
-			      &p, err);
+		st = pg_run_only(db, "leave run",
+				 "UPDATE workers SET left_at=" NOW_S ", heartbeat=" NOW_S
+				 " WHERE name=$1",
+				 &p, err);
 	return st;
 }
 
@@ -360,8 +351,8 @@ int pg_slot_release(struct state_db *base, const char *host, int slot, struct mf
 		}
 	struct pg_params p = { .n = 0 };
 	pg_param_int(&p, key);
-	return run_only(db, "connection slot", "SELECT pg_advisory_unlock(" LOCK_SLOT ", $1::int)",
-			&p, err);
+	return pg_run_only(db, "connection slot",
+			   "SELECT pg_advisory_unlock(" LOCK_SLOT ", $1::int)", &p, err);
 }
 
 int pg_workers_foreach(struct state_db *base, state_worker_cb *cb, void *aux, struct mf_error *err)

@@ -65,6 +65,9 @@ void pg_connect_wait(struct pg_state *db);
  * result (PQclear it) or NULL with err set, naming what failed. */
 PGresult *pg_run(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
 		 struct mf_error *err);
+/* pg_run for a statement whose rows are not wanted: MF_OK or err's status. */
+int pg_run_only(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
+		struct mf_error *err);
 /* The same with n text parameters (len and fmt may be NULL). */
 PGresult *pg_run_v(struct pg_state *db, const char *what, const char *sql, int n,
 		   const char *const *v, const int *len, const int *fmt, struct mf_error *err);

@@ -202,6 +202,16 @@ PGresult *pg_run_v(struct pg_state *db, const char *what, const char *sql, int n
 	}
 }
 
+int pg_run_only(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
+		struct mf_error *err)
+{
+	PGresult *r = pg_run(db, what, sql, p, err);
+	if (r == NULL)
+		return err->status;
+	PQclear(r);
+	return MF_OK;
+}
+
 PGresult *pg_run(struct pg_state *db, const char *what, const char *sql, const struct pg_params *p,
 		 struct mf_error *err)
 {

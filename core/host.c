@@ -11,6 +11,7 @@
 
 #include <mailferry/util.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,26 @@ static void host_log(void *ctx, enum mf_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+bool host_sleep_ms(unsigned ms)
+{
+	/* To a deadline, so a signal that cuts a nap short costs nothing. */
+	uint64_t end = monotonic_ms() + ms;
+	while (monotonic_ms() < end) {
+		if (atomic_load(&mf_cancel_requested))
+			return false;
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	return !atomic_load(&mf_cancel_requested);
 }
 
 static bool host_canceled(void *ctx)

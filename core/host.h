@@ -17,6 +17,10 @@
  * handler and to read from any thread without a data race. */
 extern atomic_int mf_cancel_requested;
 
+/* Sleep about ms milliseconds, waking every 50 ms to look at
+ * mf_cancel_requested; false if the run was canceled. */
+bool host_sleep_ms(unsigned ms);
+
 /* A table whose setting() reads *settings (which must outlive it). */
 void host_init(struct mf_host *host, const struct settings *settings);
 

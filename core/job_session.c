@@ -129,14 +129,7 @@ bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt
 	uint32_t ms = retry_delay(&j->cfg->retry, err, attempt, &j->rng);
 	log_msg(MF_LOG_WARN, "%s: %s; retrying in %u ms (attempt %u of %u)", j->job->name,
 		err->text, ms, attempt + 1, j->cfg->retry.max_attempts);
-	uint64_t end = throttle_now_ns() + (uint64_t)ms * 1000000ull;
-	while (throttle_now_ns() < end) {
-		if (atomic_load(&mf_cancel_requested))
-			return false;
-		struct timespec ts = { 0, 50000000 };
-		nanosleep(&ts, NULL);
-	}
-	return !atomic_load(&mf_cancel_requested);
+	return host_sleep_ms(ms);
 }
 
 /* Open one side with retries for transient failures. */

@@ -236,17 +236,6 @@ struct run_shared *run_shared_start(const struct run_config *cfg, const struct j
 	return r;
 }
 
-static bool sleep_ms_cancelable(unsigned ms)
-{
-	for (unsigned slept = 0; slept < ms; slept += 50) {
-		if (atomic_load(&mf_cancel_requested))
-			return false;
-		struct timespec ts = { 0, 50000000 };
-		nanosleep(&ts, NULL);
-	}
-	return !atomic_load(&mf_cancel_requested);
-}
-
 static void add_skip(struct run_shared *r, int64_t id, time_t until)
 {
 	r->skips = mf_xrealloc(r->skips, (r->n_skips + 1) * sizeof(*r->skips));
@@ -319,7 +308,7 @@ size_t run_shared_next(struct run_shared *r)
 			pthread_mutex_unlock(&r->lock);
 			return SIZE_MAX;
 		}
-		if (wait > 0 && !sleep_ms_cancelable(wait))
+		if (wait > 0 && !host_sleep_ms(wait))
 			return SIZE_MAX;
 	}
 	return SIZE_MAX;

@@ -19,39 +19,8 @@ CAMPAIGN_PY="$T/campaign.py"
 cat >"$CAMPAIGN_PY" <<'PYEOF'
 import base64, calendar, hashlib, imaplib, os, random, re, ssl, sys, time
 
-def mutf7_decode(s):
-    out, i = "", 0
-    while i < len(s):
-        if s[i] == "&":
-            j = s.index("-", i)
-            if j == i + 1:
-                out += "&"
-            else:
-                b = s[i + 1:j].replace(",", "/")
-                b += "=" * (-len(b) % 4)
-                out += base64.b64decode(b).decode("utf-16-be")
-            i = j + 1
-        else:
-            out += s[i]
-            i += 1
-    return out
-
-def mutf7_encode(name):
-    out, buf = "", ""
-    def flush():
-        nonlocal out, buf
-        if buf:
-            b = base64.b64encode(buf.encode("utf-16-be")).decode()
-            out += "&" + b.rstrip("=").replace("/", ",") + "-"
-            buf = ""
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7e:
-            flush()
-            out += "&-" if ch == "&" else ch
-        else:
-            buf += ch
-    flush()
-    return '"' + out.replace("\\", "\\\\").replace('"', '\\"') + '"'
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
+from mutf7 import decode as mutf7_decode, quote as mutf7_encode  # noqa: E402
 
 def login(port, user, pw):
     M = imaplib.IMAP4("127.0.0.1", int(port))

@@ -41,21 +41,8 @@ python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
 # Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk.
 python3 - "$(dovecot_var src dir)/mail/alice" <<'EOF'
 import base64, os, sys
-def mutf7(name):
-    out, buf = "", ""
-    def flush():
-        nonlocal out, buf
-        if buf:
-            out += "&" + base64.b64encode(buf.encode("utf-16-be")).decode().rstrip("=").replace("/", ",") + "-"
-            buf = ""
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7e:
-            flush()
-            out += "&-" if ch == "&" else ch
-        else:
-            buf += ch
-    flush()
-    return out
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
+from mutf7 import encode as mutf7  # noqa: E402
 for root, dirs, files in os.walk(sys.argv[1], topdown=False):
     for d in dirs:
         if mutf7(d) != d:

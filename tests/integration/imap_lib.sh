@@ -18,22 +18,9 @@ import imaplib, sys, hashlib, re, base64
 port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 M = imaplib.IMAP4("127.0.0.1", port)
 M.login(user, pw)
-def q(name):
-    out, buf = "", ""
-    def flush():
-        nonlocal out, buf
-        if buf:
-            b = base64.b64encode(buf.encode("utf-16-be")).decode()
-            out += "&" + b.rstrip("=").replace("/", ",") + "-"
-            buf = ""
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7e:
-            flush()
-            out += "&-" if ch == "&" else ch
-        else:
-            buf += ch
-    flush()
-    return '"' + out.replace("\\", "\\\\").replace('"', '\\"') + '"'
+import os
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
+from mutf7 import quote as q  # noqa: E402
 def die(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)

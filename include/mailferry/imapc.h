@@ -65,6 +65,10 @@ struct imapc_resp {
 	struct imapc_value args;  /* LIST of the values after name (data
 				    responses); for FETCH: args.items[0] is
 				    the msg-att list */
+	char *damaged;            /* NULL, or (parser->resync) why the rest of
+				    this data response was skipped unread:
+				    "IMAP protocol error: lists nested too
+				    deeply ..."; args hold what came before */
 };
 
 void imapc_resp_free(struct imapc_resp *r);
@@ -108,6 +112,10 @@ struct imapc_parser {
 	imapc_stream_fn *stream; /* NULL: bodies are read into memory */
 	void *stream_ctx;
 	struct mf_buf line; /* private */
+	/* A data response nested deeper than the cap: false, an error (the
+	 * connection is out of step); true, the rest of it is read and
+	 * dropped and it is returned with resp->damaged set. */
+	bool resync;
 };
 
 void imapc_parser_init(struct imapc_parser *p, const struct imapc_io *io);
@@ -174,6 +182,14 @@ bool imapc_has_cap(const struct imapc *c, const char *cap);
 int imapc_capability(struct imapc *c, struct mf_error *err);
 /* The stream callback for FETCH bodies (NULL to buffer them). */
 void imapc_set_stream(struct imapc *c, imapc_stream_fn *fn, void *ctx);
+/* Resync on responses too deeply nested (imapc_parser.resync): while on,
+ * such untagged responses reach the command's handler with r->damaged
+ * set (and nothing of them is recorded session-wide); off (the default),
+ * they are a protocol error that breaks the connection. */
+void imapc_set_resync(struct imapc *c, bool on);
+/* Real progress (a wanted message body read whole): the slow-server
+ * allowance of the connection starts afresh (mf_conn_progress). */
+void imapc_note_progress(struct imapc *c);
 /* True once the connection failed or the server said BYE. */
 bool imapc_is_broken(const struct imapc *c);
 

@@ -39,6 +39,22 @@ struct mf_conn_opts {
 	unsigned io_timeout_ms;      /* per read/write wait; 0 = 120 s */
 };
 
+/* Slow peers.  The I/O timeout bounds each wait; on top of it a peer
+ * that keeps the connection alive without real progress (one byte every
+ * timeout - 1 s) is cut: from the moment we last sent something (for
+ * what the server sends us) or last received something (for what it
+ * accepts from us), or since mf_conn_progress, the time spent blocked
+ * waiting on the peer may not pass
+ *     io_timeout + bytes moved meanwhile / MF_CONN_FLOOR_BPS.
+ * So an answer of n bytes may take timeout + n/1 KiB of waiting: 50 MB
+ * at 1 Mbit/s needs 400 s and is allowed 13.5 h, a server that thinks
+ * for most of the timeout and then sends is unaffected, while a trickle
+ * well under 1 KiB/s fails after about the timeout.  Time the caller
+ * spends not reading (a slow sink) never counts.  The error is
+ * MF_ERR_ACCOUNT + MF_RETRY_LATER, its text "server too slow, stalled:
+ * ...". */
+#define MF_CONN_FLOOR_BPS 1024u
+
 /* Resolve, connect (trying each address), and if opts->tls, handshake. */
 int mf_conn_open(const struct mf_conn_opts *opts, struct mf_conn **conn_r, struct mf_error *err);
 /* Upgrade a plain connection to TLS (after the protocol's STARTTLS/STLS
@@ -51,6 +67,9 @@ void mf_conn_close(struct mf_conn **conn); /* NULL-safe, sets *conn NULL */
 const char *mf_conn_label(const struct mf_conn *conn);
 bool mf_conn_is_tls(const struct mf_conn *conn);
 void mf_conn_set_io_timeout(struct mf_conn *conn, unsigned ms);
+/* The protocol saw real progress (a command completed, a message body
+ * read whole): the slow-peer allowance above starts afresh. */
+void mf_conn_progress(struct mf_conn *conn);
 
 /* Read one line into line (cleared first), without its CRLF (or bare LF).
  * A line longer than max bytes is an error (MF_ERR_ACCOUNT, RETRY_NEVER). */

@@ -124,6 +124,17 @@ void imapc_set_stream(struct imapc *c, imapc_stream_fn *fn, void *ctx)
 	c->parser.stream_ctx = ctx;
 }
 
+void imapc_set_resync(struct imapc *c, bool on)
+{
+	c->parser.resync = on;
+}
+
+void imapc_note_progress(struct imapc *c)
+{
+	if (c->conn != NULL)
+		mf_conn_progress(c->conn);
+}
+
 /* ---- io ---------------------------------------------------------- */
 
 int imapc_write(struct imapc *c, const void *data, size_t len, struct mf_error *err)
@@ -264,6 +275,8 @@ static int dispatch(struct imapc *c, struct imapc_resp *r, struct mf_error *err)
 		imapc_note_code(c, r);
 		set_result(&e->res, r);
 		e->completed = true;
+		/* A command answered: real progress (net.h, slow peers). */
+		mf_conn_progress(c->conn);
 		if (e->done != NULL) {
 			imapc_done_fn *done = e->done;
 			void *ctx = e->ctx;
@@ -274,7 +287,12 @@ static int dispatch(struct imapc *c, struct imapc_resp *r, struct mf_error *err)
 		return MF_OK;
 	}
 	/* Untagged. */
-	if (r->status != IMAPC_NONE && !r->has_num) {
+	if (r->damaged != NULL) {
+		/* Skipped unread (parser resync): nothing of it is believed
+		 * session-wide; the command's handler decides. */
+		imapc_logf(c, MF_LOG_WARN, "%s: skipped a %s response: %s", c->label, r->name,
+			   r->damaged);
+	} else if (r->status != IMAPC_NONE && !r->has_num) {
 		imapc_note_code(c, r);
 		if (r->status == IMAPC_BYE) {
 			c->bye = true;

@@ -11,7 +11,15 @@
  * ("BODY[HEADER.FIELDS (SUBJECT)]<0>"), runs of spaces are tolerated.
  * Strictness where it matters: literal sizes are checked before any
  * allocation, nesting is bounded, every byte of a literal is consumed
- * exactly once, and bad input is an error, never a crash. */
+ * exactly once, and bad input is an error, never a crash.
+ *
+ * Resync (parser->resync): a data response nested deeper than MAX_DEPTH
+ * is not kept, but need not cost the connection: the rest of it is read
+ * and dropped (skip_rest: to the end of its last line, past the literals
+ * that end lines, quoted strings and [sections] read as the lexer reads
+ * them) and the response is returned with what was parsed before the
+ * cap and resp->damaged saying why, so the caller can fail just the
+ * message it belongs to.  Without resync it is an error as before. */
 #include <config.h>
 #include <mailferry/imapc.h>
 
@@ -26,6 +34,7 @@ struct pstate {
 	size_t pos;
 	size_t budget;
 	struct imapc_resp *resp; /* for the stream callback */
+	bool too_deep;           /* the error is the nesting cap (resyncable) */
 };
 
 /* ---- memory io ---------------------------------------------------- */
@@ -97,6 +106,7 @@ void imapc_resp_free(struct imapc_resp *r)
 	value_free(&r->args);
 	free(r->code_args);
 	free(r->text);
+	free(r->damaged);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -389,8 +399,16 @@ static int parse_seq(struct pstate *s, struct imapc_value *list, bool closing, i
 			key = list->items[list->n_items - 1].str;
 		struct imapc_value *v = push(list);
 		int st = parse_value(s, v, key, depth, err);
-		if (st != MF_OK)
+		if (st != MF_OK) {
+			/* Drop a value left half made (a list keeps what it
+			 * got): what was parsed before stays well formed, for
+			 * a resync to return. */
+			if (v->type != IMAPC_LIST) {
+				value_free(v);
+				list->n_items--;
+			}
 			return st;
+		}
 	}
 }
 
@@ -399,8 +417,10 @@ static int parse_value(struct pstate *s, struct imapc_value *v, const char *key,
 {
 	int c = peek(s);
 	if (c == '(') {
-		if (depth >= MAX_DEPTH)
+		if (depth >= MAX_DEPTH) {
+			s->too_deep = true;
 			return syntax(s, err, "lists nested too deeply");
+		}
 		s->pos++;
 		return parse_seq(s, v, true, depth + 1, err);
 	}
@@ -472,6 +492,82 @@ static void parse_resp_text(struct pstate *s, struct imapc_resp *r)
 	s->pos = len;
 }
 
+/* If the current line, from pos on, ends with a literal announcement
+ * outside quoted strings and [sections] ("{12}", "{12+}", "~{12}"): its
+ * size in *n_r. */
+static bool line_ends_in_literal(const struct pstate *s, uint64_t *n_r)
+{
+	const struct mf_buf *l = &s->p->line;
+	bool quoted = false;
+	int section = 0;
+	size_t brace = SIZE_MAX;
+	for (size_t i = s->pos; i < l->len; i++) {
+		unsigned char c = l->data[i];
+		if (quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (section > 0) {
+			if (c == '[')
+				section++;
+			else if (c == ']')
+				section--;
+			continue;
+		}
+		if (c == '"')
+			quoted = true;
+		else if (c == '[')
+			section++;
+		else if (c == '{')
+			brace = i;
+	}
+	if (quoted || section > 0 || brace == SIZE_MAX || l->len < brace + 3 ||
+	    l->data[l->len - 1] != '}')
+		return false;
+	size_t end = l->len - 1;
+	if (l->data[end - 1] == '+')
+		end--;
+	return mf_parse_u64((const char *)l->data + brace + 1, end - brace - 1, n_r);
+}
+
+/* Resync after the nesting cap: read and drop the rest of the response.
+ * What cannot be skipped cheaply (a literal over max_literal, more than
+ * RESP_BUDGET bytes in all) is an error: the caller drops the link. */
+static int skip_rest(struct pstate *s, struct mf_error *err)
+{
+	uint64_t skipped = 0;
+	for (;;) {
+		uint64_t n;
+		skipped += s->p->line.len - s->pos;
+		if (!line_ends_in_literal(s, &n))
+			break;
+		if (n > s->p->max_literal || skipped + n > RESP_BUDGET)
+			return mf_error_set(err, MF_ERR_ACCOUNT, MF_RETRY_NEVER,
+					    "IMAP protocol error: literal of %llu bytes in a"
+					    " response nested too deeply is too large to skip",
+					    (unsigned long long)n);
+		skipped += n;
+		unsigned char sink[16384];
+		while (n > 0) {
+			size_t got;
+			int st = s->p->io->read_some(s->p->io->ctx, sink,
+						     n < sizeof(sink) ? (size_t)n : sizeof(sink),
+						     &got, err);
+			if (st != MF_OK)
+				return st;
+			n -= got;
+		}
+		int st = next_line(s, err);
+		if (st != MF_OK)
+			return st;
+	}
+	s->pos = s->p->line.len;
+	return MF_OK;
+}
+
 void imapc_parser_init(struct imapc_parser *p, const struct imapc_io *io)
 {
 	memset(p, 0, sizeof(*p));
@@ -540,5 +636,13 @@ int imapc_parse_response(struct imapc_parser *p, struct imapc_resp *r, struct mf
 	}
 	if (r->has_num && strcmp(r->name, "FETCH") != 0)
 		return MF_OK; /* EXISTS, RECENT, EXPUNGE: nothing more */
-	return parse_seq(&s, &r->args, false, 0, err);
+	st = parse_seq(&s, &r->args, false, 0, err);
+	if (st != MF_OK && s.too_deep && p->resync) {
+		char why[sizeof(err->text)];
+		snprintf(why, sizeof(why), "%s", err->text);
+		st = skip_rest(&s, err);
+		if (st == MF_OK)
+			r->damaged = mf_xstrdup(why);
+	}
+	return st;
 }

@@ -39,6 +39,14 @@
 #define IN_BUF_SIZE (64 * 1024)
 #define OUT_BUF_SIZE (32 * 1024)
 
+/* Progress of one direction since the other side last made progress
+ * (net.h, "slow peers"): time spent blocked waiting on the peer, and the
+ * bytes that moved meanwhile. */
+struct meter {
+	int64_t waited_ms;
+	uint64_t bytes;
+};
+
 struct mf_conn {
 	int fd;
 	SSL_CTX *ctx;
@@ -58,6 +66,7 @@ struct mf_conn {
 	unsigned char *zin, *zout;
 	size_t zin_pos, zin_len;
 	struct mf_conn_stats stats;
+	struct meter rx, tx;
 };
 
 bool mf_conn_is_compressed(const struct mf_conn *conn)
@@ -83,6 +92,12 @@ bool mf_conn_is_tls(const struct mf_conn *conn)
 void mf_conn_set_io_timeout(struct mf_conn *conn, unsigned ms)
 {
 	conn->io_timeout_ms = ms ? ms : 120000;
+}
+
+void mf_conn_progress(struct mf_conn *conn)
+{
+	memset(&conn->rx, 0, sizeof(conn->rx));
+	memset(&conn->tx, 0, sizeof(conn->tx));
 }
 
 size_t mf_conn_buffered(const struct mf_conn *conn)
@@ -162,14 +177,39 @@ static int wait_fd(int fd, short events, unsigned timeout_ms, int *errno_r)
 	}
 }
 
-/* Wait for want on conn until deadline (the I/O timeout after the last
- * progress); MF_OK when ready, else err says which side stalled. */
-static int wait_until(struct mf_conn *conn, short want, int64_t deadline, const char *stalled,
-		      struct mf_error *err)
+/* How long the peer may still keep us waiting in direction m before it is
+ * too slow: the I/O timeout, plus the time the bytes it moved would take
+ * at the floor rate, minus the time already spent waiting (net.h). */
+static int64_t slow_left_ms(const struct mf_conn *conn, const struct meter *m)
 {
-	int64_t left = deadline - now_ms();
+	uint64_t credit = m->bytes * 1000 / MF_CONN_FLOOR_BPS;
+	if (credit > INT64_MAX / 4)
+		credit = INT64_MAX / 4;
+	return (int64_t)conn->io_timeout_ms + (int64_t)credit - m->waited_ms;
+}
+
+/* Wait for want on conn until deadline (the I/O timeout after the last
+ * progress) or until the peer has been too slow for meter m; MF_OK when
+ * ready, else err says which side stalled. */
+static int wait_until(struct mf_conn *conn, short want, int64_t deadline, struct meter *m,
+		      const char *stalled, struct mf_error *err)
+{
+	int64_t start = now_ms();
+	int64_t left = deadline - start;
+	int64_t slow = slow_left_ms(conn, m);
+	bool by_rate = slow < left;
+	if (by_rate)
+		left = slow;
 	int se = 0;
 	int w = left > 0 ? wait_fd(conn->fd, want, (unsigned)left, &se) : 1;
+	m->waited_ms += now_ms() - start;
+	if (w == 1 && by_rate)
+		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, ETIMEDOUT,
+			    "server too slow, stalled: %s %llu bytes in %lld s of waiting"
+			    " (under %u bytes/s beyond the %u s timeout)",
+			    m == &conn->rx ? "received" : "accepted", (unsigned long long)m->bytes,
+			    (long long)(m->waited_ms / 1000), MF_CONN_FLOOR_BPS,
+			    conn->io_timeout_ms / 1000);
 	if (w == 1)
 		return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, ETIMEDOUT,
 			    "%s within %u s", stalled, conn->io_timeout_ms / 1000);
@@ -476,6 +516,8 @@ static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t
 			if (r > 0) {
 				*n_r = (size_t)r;
 				conn->stats.wire_in += (uint64_t)r;
+				conn->rx.bytes += (uint64_t)r;
+				memset(&conn->tx, 0, sizeof(conn->tx));
 				return MF_OK;
 			}
 			int e = SSL_get_error(conn->ssl, r);
@@ -499,6 +541,8 @@ static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t
 			if (r > 0) {
 				*n_r = (size_t)r;
 				conn->stats.wire_in += (uint64_t)r;
+				conn->rx.bytes += (uint64_t)r;
+				memset(&conn->tx, 0, sizeof(conn->tx));
 				return MF_OK;
 			}
 			if (r == 0)
@@ -508,7 +552,7 @@ static int raw_read(struct mf_conn *conn, unsigned char *buf, size_t cap, size_t
 				return fail(err, conn->label, MF_ERR_ACCOUNT, MF_RETRY_LATER, errno,
 					    "read: %s", strerror(errno));
 		}
-		int ws = wait_until(conn, want, deadline, "no answer from server", err);
+		int ws = wait_until(conn, want, deadline, &conn->rx, "no answer from server", err);
 		if (ws != MF_OK)
 			return ws;
 	}
@@ -638,6 +682,8 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len, st
 				p += r;
 				len -= (size_t)r;
 				deadline = now_ms() + conn->io_timeout_ms;
+				conn->tx.bytes += (uint64_t)r;
+				memset(&conn->rx, 0, sizeof(conn->rx));
 				continue;
 			}
 			if (e == SSL_ERROR_WANT_READ)
@@ -658,6 +704,8 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len, st
 				p += r;
 				len -= (size_t)r;
 				deadline = now_ms() + conn->io_timeout_ms;
+				conn->tx.bytes += (uint64_t)r;
+				memset(&conn->rx, 0, sizeof(conn->rx));
 				continue;
 			}
 			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -665,7 +713,8 @@ static int send_all(struct mf_conn *conn, const unsigned char *p, size_t len, st
 					    errno == EPIPE ? MF_RETRY_NOW : MF_RETRY_LATER, errno,
 					    "write: %s", strerror(errno));
 		}
-		int ws = wait_until(conn, want, deadline, "server accepted no data", err);
+		int ws =
+			wait_until(conn, want, deadline, &conn->tx, "server accepted no data", err);
 		if (ws != MF_OK)
 			return ws;
 	}

@@ -48,6 +48,10 @@ with the same 3 messages as above unless said otherwise:
                      (the connection stays open)
   uidvalidity-8      like good, but UIDVALIDITY 8 and UIDs 101..103 (the
                      same messages renumbered, as after a server move)
+  drip-literal       uid 2's body (a normal literal of 6.5 KB) sent one
+                     byte every $FAKE_DRIP seconds (default 1.5: half the
+                     test's --timeout), on every connection
+  drip-list          the LIST answer sent one byte every $FAKE_DRIP s
 Hostile sinks (an APPEND target; INBOX is loaded from LOGFILE.d/, where
 every appended message is saved, so a later server sees what an earlier
 one stored; UID SEARCH HEADER Message-ID works for the sink's lookup).
@@ -59,6 +63,7 @@ The 2nd APPEND a server process receives is stored, then:
   sink-deep          answered with a FETCH nested 10,000 deep
   sink-bye           answered "* BYE" and the connection closed
   sink-stall         never answered (the connection stays open)
+  sink-drip          answered OK one byte every $FAKE_DRIP seconds
   sink-huge-lookup   well behaved, but UID FETCH (the sink's lookup of a
                      message it may have stored) answers {100000000000}
                      and trickles 1 KiB every 0.5 s
@@ -97,6 +102,7 @@ class Box:
 UIDVALIDITY = 8 if SCENARIO == "uidvalidity-8" else 7
 DEEP = "(" * 10000 + ")" * 10000
 HUGE = 100000000000
+DRIP = float(os.environ.get("FAKE_DRIP", "1.5"))
 
 
 def source_boxes():
@@ -148,6 +154,21 @@ class Conn:
                 continue
             except OSError:
                 break
+        return False
+
+    def drip(self, data):
+        """Send data one byte every DRIP seconds (until the client goes
+        or the deadline).  Returns False (the connection is over)."""
+        if isinstance(data, str):
+            data = data.encode()
+        for i in range(len(data)):
+            if time.time() >= DEADLINE:
+                break
+            try:
+                self.send(data[i:i + 1])
+            except OSError:
+                break
+            time.sleep(DRIP)
         return False
 
     def caps(self):
@@ -241,6 +262,8 @@ class Conn:
                 self.send('* LIST (\\Noselect) "/" ""\r\n')
             elif SCENARIO == "deep-list":
                 self.send('* LIST (%s) "/" "INBOX"\r\n' % DEEP)
+            elif SCENARIO == "drip-list":
+                return self.drip('* LIST (\\HasNoChildren) "/" "INBOX"\r\n%s OK done\r\n' % tag)
             else:
                 for b in self.boxes:
                     attrs = "\\HasNoChildren" + (" " + b.special if b.special and SCENARIO != "alibaba" else "")
@@ -320,6 +343,9 @@ class Conn:
                     self.send(data[: len(data) // 2] + b"\r\n* BYE server shutting down\r\n")
                     time.sleep(0.2)
                     return False
+                if SCENARIO == "drip-literal" and uid == 2:
+                    self.send(head)
+                    return self.drip(data + b")\r\n")
                 if SCENARIO == "stall-fetch" and uid == 2:
                     self.send(head)
                     self.send(data[: len(data) // 2])
@@ -376,6 +402,8 @@ class Conn:
                     return False
                 elif SCENARIO == "sink-stall":
                     return self.stall()
+                elif SCENARIO == "sink-drip":
+                    return self.drip("%s OK APPEND completed\r\n" % tag)
             ok("APPEND completed")
         else:
             self.send("%s BAD unknown command %s\r\n" % (tag, cmd))

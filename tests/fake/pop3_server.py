@@ -8,7 +8,8 @@
 # without end, up to 64 MiB, never the terminating dot), retrstall (RETR 2
 # sends half the message, then nothing), longline (UIDL answers with a
 # 10 MiB line without CRLF, then nothing), stall (nothing after PASS),
-# dupuidl2 (distinct messages 1 and 2 share a UIDL id).
+# dupuidl2 (distinct messages 1 and 2 share a UIDL id), retrdrip (RETR 2
+# sends its answer one byte every --drip seconds).
 # Plain TCP on 127.0.0.1 only, python3 stdlib only.  It serves the files of
 # a directory (sorted by name) as the maildrop, logs every command it gets
 # (PASS/AUTH secrets masked) to a file, writes its port to a file, and
@@ -28,7 +29,8 @@ def main():
                     choices=["normal", "nouidl", "dupuidl", "notop",
                              "retrerr", "nostls", "inject", "hang",
                              "retrendless", "retrstall", "longline", "stall",
-                             "dupuidl2"])
+                             "dupuidl2", "retrdrip"])
+    ap.add_argument("--drip", type=float, default=1.5)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--password", default="secret")
@@ -189,6 +191,15 @@ def session(conn, a, msgs, log):
                 except OSError:
                     return
                 stall(conn)
+                return
+            if cmd == "RETR" and n == 2 and a.mode == "retrdrip":
+                data = b"+OK\r\n" + stuff(m)
+                end = time.time() + 20
+                for i in range(len(data)):
+                    if time.time() > end:
+                        break
+                    send(data[i:i + 1])
+                    time.sleep(a.drip)
                 return
             if cmd == "RETR" and n == 2 and a.mode == "retrstall":
                 send(b"+OK\r\n" + m[: len(m) // 2])

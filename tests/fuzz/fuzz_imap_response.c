@@ -2,7 +2,8 @@
 /* libFuzzer target for lib/imapc's response parser: parses responses from
  * the input until it fails, half of the time with a stream callback that
  * reads a data-dependent part of each body literal (so the skip path is
- * exercised too), and walks every value.  Also feeds the input's first
+ * exercised too), a quarter of the time resyncing past responses nested
+ * too deeply (skip_rest), and walks every value.  Also feeds the input's first
  * line to the mUTF-7 decoder and round-trips what decodes. */
 #include <config.h>
 #include <mailferry/imapc.h>
@@ -55,11 +56,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.stream = stream_cb;
 		p.stream_ctx = &salt;
 	}
+	/* and, for another half, resync past responses nested too deeply */
+	if (size > 0 && (data[0] & 2))
+		p.resync = true;
 	for (int i = 0; i < 1000; i++) {
 		struct imapc_resp r;
 		struct mf_error err;
 		int st = imapc_parse_response(&p, &r, &err);
 		if (st == MF_OK) {
+			if (r.damaged != NULL && !p.resync)
+				abort(); /* only skipped when asked */
 			walk(&r.args, 0);
 			if (r.kind == IMAPC_UNTAGGED && strcmp(r.name, "FETCH") == 0 &&
 			    r.args.n_items > 0) {

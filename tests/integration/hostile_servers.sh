@@ -4,10 +4,13 @@
 # IMAP and POP3 servers of tests/fake in the modes real servers never use
 # (an IMAP source, an IMAP APPEND target, a POP3 source): a literal
 # announced as 10^11 bytes and trickled, a 10 MiB line without CRLF,
-# 10,000-deep parentheses in FETCH and LIST, FETCH answers for UIDs and
+# 10,000-deep parentheses in FETCH (that message alone fails) and LIST,
+# FETCH answers for UIDs and
 # sequence numbers never asked, BYE in the middle of a literal, servers
 # that stop answering after login or in the middle of a FETCH or an
-# APPEND, a target answering the lookup of an unconfirmed APPEND with a
+# APPEND, servers that drip a FETCH body, a LIST, an APPEND's answer or a
+# RETR one byte every --timeout/2 s (cut as too slow within twice
+# --timeout + 5 s: net.h, slow peers), a target answering the lookup of an unconfirmed APPEND with a
 # 10^11-byte literal, UIDVALIDITY changing between two runs (into a real Dovecot), a
 # RETR that never ends, a UIDL listing line of 10 MiB, UIDL ids shared by
 # distinct messages.  For every case: no crash (exit status below 128, no
@@ -27,6 +30,9 @@ PFAKE="$top_srcdir/tests/fake/pop3_server.py"
 TO=3       # --timeout of every run
 LIFE=40    # seconds each fake server lives at most
 RERUN=30   # seconds a run against a well-behaved server may take (loaded CI)
+DRIPMAX=$((TO * 2 + 5)) # a drip-feeding server is cut within this
+FAKE_DRIP=$(awk -v t="$TO" 'BEGIN { print t / 2 }') # one byte every TO/2 s
+export FAKE_DRIP
 echo secret >"$T/pw"
 export MAILFERRY_SOURCE_PASSWORD=secret
 
@@ -69,7 +75,7 @@ pfake() { # MODE LOGNAME DROP: a POP3 fake; sets PORT, LOG
 	stopfake
 	rm -f "$T/$2.port"
 	python3 "$PFAKE" --dir "$3" --mode "$1" --port-file "$T/$2.port" \
-		--log "$T/$2.cmds" --lifetime "$LIFE" &
+		--log "$T/$2.cmds" --lifetime "$LIFE" --drip "$FAKE_DRIP" &
 	fpid=$!
 	PORT=$(waitport "$T/$2.port")
 	LOG="$T/$2.cmds"
@@ -150,11 +156,16 @@ isrc long $((TO * 4 + 10)) nz
 says long "alice.*line longer than [0-9]+ bytes.*reading folder INBOX"
 good_again long
 
-# 10,000-deep parentheses: FETCH (unsolicited BODYSTRUCTURE) and LIST.
+# 10,000-deep parentheses: FETCH (an unsolicited BODYSTRUCTURE for
+# message 1 before the metadata) and LIST.  The FETCH answer is skipped
+# to its end (the session goes on), uid 1 alone is recorded failed with
+# the reason, 2 and 3 copied; --only-failed then fetches uid 1.  A LIST
+# too deep fails the mailbox.
 ifake deep-fetch deepf
-isrc deepf $((TO * 4 + 10)) nz
-says deepf "alice.*nested too deeply.*reading folder INBOX"
-good_again deepf
+isrc deepf 15 1
+says deepf "alice.*INBOX uid 1: .*nested too deeply"
+assert_eq "$(maildir_count "$T/md-deepf")" 2 "deepf: the other messages"
+good_again deepf of
 ifake deep-list deepl
 isrc deepl $((TO * 4 + 10)) nz
 says deepl "alice.*nested too deeply"
@@ -183,6 +194,19 @@ isrc stf $((TO * 6 + 10)) nz
 says stf "alice.*no answer from server within $TO s.*reading folder INBOX uid 2"
 assert_eq "$(grep -rl '^Message-ID: <1@fake>' "$T/md-stf" | wc -l)" 1 "stall-fetch: message 1 kept"
 good_again stf
+
+# Drip-feeding: uid 2's body (6.5 KB) or the LIST answer one byte every
+# TO/2 s, so no single read ever waits TO: cut as too slow after about TO
+# s, naming the message (or LIST); uid 1 kept; a good re-run completes.
+ifake drip-literal drip
+isrc drip "$DRIPMAX" nz
+says drip "alice.*server too slow, stalled.*reading folder INBOX uid 2"
+assert_eq "$(grep -rl '^Message-ID: <1@fake>' "$T/md-drip" | wc -l)" 1 "drip: message 1 kept"
+good_again drip
+ifake drip-list dripl
+isrc dripl "$DRIPMAX" nz
+says dripl "alice.*server too slow, stalled.*awaiting the answer to LIST"
+good_again dripl
 
 # ---- UIDVALIDITY changes between two runs, into a real Dovecot ---------
 dovecot_user dst bob secret
@@ -227,15 +251,18 @@ sink_three() {
 	done
 }
 W=".* .awaiting the answer to INBOX: message 1000000002"
-for c in huge-literal long-line deep bye stall; do
+for c in huge-literal long-line deep bye stall drip; do
 	ifake "sink-$c" "s$c"
-	isnk "s$c" $((TO * 6 + 10)) nz
+	mx=$((TO * 6 + 10))
+	[ "$c" != drip ] || mx=$DRIPMAX # its APPEND answer, one byte every TO/2 s
+	isnk "s$c" "$mx" nz
 	case $c in
 	huge-literal) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*100000000000 bytes is too large$W" ;;
 	long-line) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*line longer than [0-9]+ bytes$W" ;;
 	deep) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*nested too deeply$W" ;;
 	bye) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*(BYE going away now|closed)$W" ;;
 	stall) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*no answer from server within $TO s$W" ;;
+	drip) says "s$c" "imap-sink: maildir:$T/src .imap 127.0.0.1:$PORT.: .*server too slow, stalled$W" ;;
 	esac
 	sink_three "s$c"
 	# Message 2 was stored but never confirmed: the re-run asked the
@@ -282,6 +309,11 @@ pfake retrstall pstall "$T/drop"
 psrc pstall $((TO * 6 + 10)) nz
 says pstall "pop3: alice@127.0.0.1: INBOX message 2: .*no answer from server within $TO s"
 pgood pstall
+# RETR 2 answered one byte every TO/2 s: too slow, that message named.
+pfake retrdrip pdrip "$T/drop"
+psrc pdrip "$DRIPMAX" nz
+says pdrip "pop3: alice@127.0.0.1: INBOX message 2: .*server too slow, stalled"
+pgood pdrip
 pfake longline plong "$T/drop"
 psrc plong $((TO * 4 + 10)) nz
 says plong "alice.*line longer than"

@@ -330,6 +330,67 @@ START_TEST(malformed_input_is_refused)
 }
 END_TEST
 
+/* parser.resync: a response nested too deeply is read to its end (past
+ * literals ending its lines, not fooled by "{n}" inside quoted strings or
+ * [sections]), returned with damaged set and what came before the cap,
+ * and the next response parses; no body in the skipped part is streamed;
+ * what cannot be skipped cheaply is still an error. */
+START_TEST(resync_skips_a_response_nested_too_deeply)
+{
+	struct mf_buf in = { 0 };
+	mf_buf_append_str(&in, "* 3 FETCH (UID 9 X ");
+	for (int i = 0; i < 100; i++)
+		mf_buf_append_str(&in, "(");
+	mf_buf_append_str(&in, " \"q{5}\" BODY[x {3}] BODY[] {5}\r\n"
+			       "a)\r\n("
+			       " \"}{1}\" {4}\r\n"
+			       "{9}\r"
+			       "))) \"x {3}\"\r\n"
+			       "* 4 EXISTS\r\n");
+	struct fixture f;
+	struct stream_seen seen = { 0 };
+	fx_init(&f, in.data, in.len);
+	f.p.stream = stream_cb;
+	f.p.stream_ctx = &seen;
+	f.p.resync = true;
+	PARSE_OK(&f);
+	ck_assert_ptr_nonnull(f.r.damaged);
+	ck_assert_ptr_nonnull(strstr(f.r.damaged, "nested too deeply"));
+	ck_assert_str_eq(f.r.name, "FETCH");
+	ck_assert_uint_eq(f.r.num, 3);
+	uint64_t uid = 0;
+	ck_assert(imapc_value_u64(imapc_fetch_item(&f.r.args.items[0], "UID"), &uid));
+	ck_assert_uint_eq(uid, 9);
+	ck_assert_int_eq(seen.calls, 0);
+	imapc_resp_free(&f.r);
+	PARSE_OK(&f);
+	ck_assert_ptr_null(f.r.damaged);
+	ck_assert_str_eq(f.r.name, "EXISTS");
+	ck_assert_uint_eq(f.r.num, 4);
+	fx_free(&f);
+
+	/* Without resync: an error, as before. */
+	fx_init(&f, in.data, in.len);
+	ck_assert_int_ne(imapc_parse_response(&f.p, &f.r, &f.err), MF_OK);
+	ck_assert_ptr_nonnull(strstr(f.err.text, "nested too deeply"));
+	fx_free(&f);
+
+	/* A literal in the skipped part over max_literal: an error. */
+	mf_buf_clear(&in);
+	mf_buf_append_str(&in, "* 1 FETCH (");
+	for (int i = 0; i < 100; i++)
+		mf_buf_append_str(&in, "(");
+	mf_buf_append_str(&in, " {100}\r\n");
+	fx_init(&f, in.data, in.len);
+	f.p.resync = true;
+	f.p.max_literal = 50;
+	ck_assert_int_ne(imapc_parse_response(&f.p, &f.r, &f.err), MF_OK);
+	ck_assert_ptr_nonnull(strstr(f.err.text, "too large to skip"));
+	fx_free(&f);
+	mf_buf_free(&in);
+}
+END_TEST
+
 static const struct {
 	const char *utf8, *mutf7;
 } mutf7_table[] = {
@@ -438,6 +499,7 @@ static Suite *imapc_suite(void)
 	tcase_add_test(tp, continuation_requests);
 	tcase_add_test(tp, codes_appenduid_permanentflags_and_bye);
 	tcase_add_test(tp, malformed_input_is_refused);
+	tcase_add_test(tp, resync_skips_a_response_nested_too_deeply);
 	suite_add_tcase(s, tp);
 	TCase *th = tcase_create("helpers");
 	tcase_add_test(th, mutf7_table_both_ways);

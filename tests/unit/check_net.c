@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -55,7 +56,7 @@ static void teardown_certs(void)
 }
 
 /* Server behaviours. */
-enum script { S_LINES, S_SILENT, S_CLOSE, S_TLS_ECHO, S_STARTTLS, S_COUNT };
+enum script { S_LINES, S_SILENT, S_CLOSE, S_TLS_ECHO, S_STARTTLS, S_COUNT, S_DRIP, S_SLOW };
 
 static uint16_t server_port;
 static pid_t server_pid;
@@ -112,6 +113,24 @@ static void serve(int lfd, enum script s, const char *cert, const char *key)
 		break;
 	}
 	case S_SILENT: sleep(5); break;
+	case S_DRIP: /* one byte every 200 ms: no read ever waits 500 ms */
+		for (int i = 0; i < 40; i++) {
+			if (write(fd, "x", 1) < 0)
+				_exit(0);
+			usleep(200000);
+		}
+		break;
+	case S_SLOW: { /* 8 KiB at 4 KiB/s in pieces: slow, but working */
+		static char piece[512];
+		memset(piece, 'y', sizeof(piece));
+		for (int i = 0; i < 16; i++) {
+			if (write(fd, piece, sizeof(piece)) < 0)
+				_exit(0);
+			usleep(125000);
+		}
+		sleep(1);
+		break;
+	}
 	case S_CLOSE: break;
 	case S_TLS_ECHO: {
 		SSL *ssl = server_tls(fd, cert, key);
@@ -232,6 +251,52 @@ START_TEST(read_timeout_is_retry_later)
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_ptr_nonnull(strstr(err.text, "no answer"));
 	mf_buf_free(&line);
+	mf_conn_close(&c);
+	stop_server();
+}
+END_TEST
+
+static double since_s(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Slow peers (net.h): a byte every 200 ms with a 500 ms timeout never
+ * trips the per-read timeout but is cut as too slow after about 500 ms
+ * of waiting; 4 KiB/s in pieces is far above the floor and completes. */
+START_TEST(drip_feed_is_too_slow)
+{
+	start_server(S_DRIP, NULL, NULL);
+	struct mf_conn_opts o = opts_for(false);
+	o.io_timeout_ms = 500;
+	struct mf_conn *c;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(mf_conn_open(&o, &c, &err), MF_OK);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char b[100];
+	ck_assert_int_eq(mf_conn_read_exact(c, b, sizeof(b), &err), MF_ERR_ACCOUNT);
+	double took = since_s(&t0);
+	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
+	ck_assert_msg(strstr(err.text, "too slow") != NULL, "%s", err.text);
+	ck_assert_msg(took >= 0.4 && took < 1.5, "cut after %.2f s", took);
+	mf_conn_close(&c);
+	stop_server();
+}
+END_TEST
+
+START_TEST(slow_but_steady_completes)
+{
+	start_server(S_SLOW, NULL, NULL);
+	struct mf_conn_opts o = opts_for(false);
+	o.io_timeout_ms = 300;
+	struct mf_conn *c;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(mf_conn_open(&o, &c, &err), MF_OK);
+	static char b[16 * 512];
+	ck_assert_msg(mf_conn_read_exact(c, b, sizeof(b), &err) == MF_OK, "%s", err.text);
 	mf_conn_close(&c);
 	stop_server();
 }
@@ -403,6 +468,8 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, reads_lines_with_crlf_lf_and_split_packets);
 	tcase_add_test(tc, read_timeout_is_retry_later);
 	tcase_add_test(tc, eof_is_retry_now);
+	tcase_add_test(tc, drip_feed_is_too_slow);
+	tcase_add_test(tc, slow_but_steady_completes);
 	tcase_add_test(tc, refused_connect_names_host_and_port);
 	tcase_add_test(tc, big_write_is_complete);
 	suite_add_tcase(s, tc);

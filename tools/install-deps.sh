@@ -23,4 +23,7 @@ $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
 # Cyrus IMAP, a second real server for the tests (conflicts with Dovecot
 # as a package: unpacked into a private root, see the script).
 "$(dirname "$0")/install-cyrus.sh"
+# Courier IMAP and POP3, the third real server (conflicts with Dovecot's
+# packages too: unpacked into a private root, see the script).
+"$(dirname "$0")/install-courier.sh"
 echo "mailferry dependencies installed"

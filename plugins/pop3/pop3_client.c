@@ -322,6 +322,26 @@ static int login_xoauth2(struct pop3_client *c, const struct pop3_login *login,
 	return sasl_two_step(c, login, "XOAUTH2", b64, err);
 }
 
+/* RFC 6856: a server offering UTF8 may change a message with raw UTF-8
+ * (8-bit) headers for a client that did not send UTF8: Courier's pop3d
+ * serves it wrapped in a new "Cannot display Unicode content" message
+ * with the original as a message/global attachment.  A migration wants
+ * the bytes as stored, so UTF8 is sent, in the AUTHORIZATION state, to
+ * every server that offers it; a refusal is only noted (the copies may
+ * then differ, which verify reports). */
+static int enable_utf8(struct pop3_client *c, struct mf_error *err)
+{
+	bool ok;
+	const char *text;
+	int st = pop3_client_send(c, "UTF8", err);
+	if (st == MF_OK)
+		st = pop3_client_status(c, &ok, &text, err);
+	if (st == MF_OK && !ok && c->host != NULL)
+		c->host->log(c->host->host_ctx, MF_LOG_WARN, "%s: UTF8 refused: %s", c->label,
+			     text);
+	return st;
+}
+
 int pop3_client_login(struct pop3_client *c, const struct pop3_login *login, struct mf_error *err)
 {
 	enum pop3_auth m = login->method;
@@ -331,6 +351,11 @@ int pop3_client_login(struct pop3_client *c, const struct pop3_login *login, str
 				    "--source-password-file or "
 				    "MAILFERRY_SOURCE_PASSWORD)",
 				    c->label, login->user);
+	if (c->caps.utf8) {
+		int st = enable_utf8(c, err);
+		if (st != MF_OK)
+			return st;
+	}
 	if (m == POP3_AUTH_DEFAULT)
 		m = c->caps.sasl_plain || login->authzid != NULL ? POP3_AUTH_PLAIN : POP3_AUTH_USER;
 	switch (m) {

@@ -104,6 +104,7 @@ bool pop3_ml_line(struct mf_buf *line);
 struct pop3_caps {
 	bool known; /* CAPA answered +OK */
 	bool uidl, top, user, stls, pipelining, sasl_plain;
+	bool utf8; /* RFC 6856 UTF8: messages unaltered once UTF8 is sent */
 };
 void pop3_parse_capa_line(struct pop3_caps *caps, const char *line);
 

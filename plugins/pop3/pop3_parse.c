@@ -220,6 +220,8 @@ void pop3_parse_capa_line(struct pop3_caps *caps, const char *line)
 		caps->stls = true;
 	else if (word_eq(p, n, "PIPELINING"))
 		caps->pipelining = true;
+	else if (word_eq(p, n, "UTF8"))
+		caps->utf8 = true;
 	else if (word_eq(p, n, "SASL")) {
 		for (p += n; *p != '\0';) {
 			while (*p == ' ' || *p == '\t')

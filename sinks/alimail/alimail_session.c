@@ -335,6 +335,15 @@ int alimail_ensure_folder(struct mf_sink *snk, const char *path, enum mf_special
 		for (char *q = want; *q; q++)
 			if (*q == '/')
 				*q = '_';
+	} else if (snk->sep != '/') {
+		/* The server's separator inside a level ("Release v1.2" on
+		 * Courier or Cyrus, separator '.') becomes '_' in the name
+		 * created (imapc_path_to_name), so the path is said that way
+		 * too: the one the server lists back, which the state file
+		 * records, a re-run finds and verify reads. */
+		for (char *q = want; *q; q++)
+			if (*q == snk->sep)
+				*q = '_';
 	}
 	if (alimail_find(snk, want) == NULL) {
 		st = create_path(snk, want, err);

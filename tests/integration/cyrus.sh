@@ -8,12 +8,13 @@
 #
 #   cyrus_available                  true if the private root is usable
 #   cyrus_user NAME USER PASS        add a user (before cyrus_start)
-#   cyrus_start NAME                 start instance NAME: master on two
-#                                    random loopback ports (imap, and
-#                                    imaps with a self-signed certificate),
+#   cyrus_start NAME                 start instance NAME: master on
+#                                    random loopback ports (imap, imaps
+#                                    with a self-signed certificate, and
+#                                    pop3 when cyrus-pop3d is unpacked),
 #                                    plain text login allowed, users'
 #                                    INBOXes created
-#   cyrus_var NAME imap|imaps|cert|dir|log   print a value
+#   cyrus_var NAME imap|imaps|pop3|cert|dir|log   print a value
 #   cyrus_py NAME USER PASS          python3 on stdin with M = an imaplib
 #                                    connection logged in as USER
 #
@@ -81,12 +82,20 @@ cyrus_start() {
 	cyrus_sasl_user "$d" "$CYRUS_ADMIN" "$(cyrus_var "$name" adminpw)"
 	set -- $(python3 -c '
 import socket
-s = [socket.socket() for _ in range(2)]
+s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(" ".join(str(x.getsockname()[1]) for x in s))')
 	port=$1
 	sport=$2
+	pport=$3
 	eval "cyrus_${name}_imap=$port cyrus_${name}_imaps=$sport"
+	# POP3 (cyrus-pop3d) when tools/install-cyrus.sh unpacked it.
+	pop3line=""
+	eval "cyrus_${name}_pop3="
+	if [ -x "$CYRUS_BIN/pop3d" ]; then
+		pop3line="pop3 cmd=\"$CYRUS_BIN/pop3d -C $d/imapd.conf\" listen=\"127.0.0.1:$pport\" prefork=0"
+		eval "cyrus_${name}_pop3=$pport"
+	fi
 	# As root Cyrus drops to its own user: "cyrus" when the system has
 	# one (cyrus-common installed normally), else nobody; otherwise it
 	# runs as whoever runs the test.
@@ -135,6 +144,7 @@ START {
 SERVICES {
   imap cmd="$CYRUS_BIN/imapd -C $d/imapd.conf" listen="127.0.0.1:$port" prefork=0
   imaps cmd="$CYRUS_BIN/imapd -s -C $d/imapd.conf" listen="127.0.0.1:$sport" prefork=0
+  $pop3line
 }
 EVENTS {
 }

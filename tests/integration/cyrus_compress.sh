@@ -56,49 +56,13 @@ CYR="imap://%s@127.0.0.1:$(cyrus_var dst imap)/?tls=none"
 CYRS="imaps://%s@127.0.0.1:$(cyrus_var dst imaps)"
 
 # describe PORT USER PASS TLS: one line per message, sorted, names without
-# the personal namespace prefix and with '/' between levels:
+# the personal namespace prefix and with '/' between levels
+# (tests/tools/imap_describe.py, shared with courier_matrix.sh):
 #   <folder> <sha256 of BODY[]> <flags> <internal date as epoch seconds>
 describe() {
-	MF_PORT=$1 MF_USER=$2 MF_PASS=$3 MF_TLS=$4 MF_CA=$T/ca.pem python3 - <<'EOF'
-import imaplib, os, re, hashlib, ssl, time, calendar
-port = int(os.environ["MF_PORT"])
-if os.environ["MF_TLS"] == "1":
-    ctx = ssl.create_default_context(cafile=os.environ["MF_CA"])
-    M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
-else:
-    M = imaplib.IMAP4("127.0.0.1", port)
-M.login(os.environ["MF_USER"], os.environ["MF_PASS"])
-typ, boxes = M.list('""', '"*"')
-lines = []
-for b in boxes:
-    b = b.decode()
-    m = re.match(r'\((.*?)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$', b)
-    if "\\Noselect" in m.group(1) or "\\NonExistent" in m.group(1):
-        continue
-    sep = m.group(2).strip('"')
-    name = m.group(3)
-    raw = name[1:-1] if name.startswith('"') else name
-    norm = raw
-    if norm.upper().startswith("INBOX" + sep) and sep != "NIL":
-        norm = norm[6:]
-    if sep not in ("NIL", "/"):
-        norm = norm.replace(sep, "/")
-    typ, _ = M.select('"%s"' % raw, readonly=True)
-    assert typ == "OK", raw
-    typ, data = M.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
-    for item in data:
-        if not isinstance(item, tuple):
-            continue
-        meta = item[0].decode()
-        flags = sorted(f for f in re.search(r"FLAGS \((.*?)\)", meta).group(1).split()
-                       if f != "\\Recent")
-        when = time.mktime(imaplib.Internaldate2tuple(item[0]))
-        lines.append("%s %s %s %d" % (norm, hashlib.sha256(item[1]).hexdigest(),
-                                      ",".join(flags) or "-", int(when)))
-for l in sorted(lines):
-    print(l)
-M.logout()
-EOF
+	tls=""
+	[ "$4" = 1 ] && tls="--tls --ca $T/ca.pem"
+	MF_PASS=$3 python3 "$top_srcdir/tests/tools/imap_describe.py" "$1" "$2" $tls
 }
 
 # io SIDE FIELD FILE: a field of the summary event's io.SIDE

@@ -316,6 +316,13 @@ START_TEST(capabilities)
 	pop3_parse_capa_line(&d, "STLS");
 	pop3_parse_capa_line(&d, "USER");
 	ck_assert(!d.sasl_plain && d.stls && d.user);
+	/* RFC 6856, as Courier's pop3d says it. */
+	ck_assert(!d.utf8);
+	pop3_parse_capa_line(&d, "UTF8 USER");
+	ck_assert(d.utf8);
+	struct pop3_caps e = { 0 };
+	pop3_parse_capa_line(&e, "UTF8X");
+	ck_assert(!e.utf8);
 }
 END_TEST
 

@@ -62,6 +62,10 @@ struct folder_run {
 	bool drop_keywords;       /* the sink cannot store keywords */
 	struct content_keys keys; /* !stable_ids: messages named by content */
 	uint64_t keywords_dropped;
+	/* One part of a folder cut for several streams (job_split.c), or
+	 * NULL for the whole folder. */
+	struct folder_split *split;
+	unsigned part;
 };
 
 static bool have_cb(const char *source_id, void *aux)
@@ -788,7 +792,12 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 						 fr->rs->v[i].id) == STATE_MSG_PENDING)
 				fr->rs->v[i].taken = false;
 	}
-	fr->since_uid = since.last_uid;
+	if (fr->split != NULL) {
+		since.from_uid = split_part_from(fr->split, fr->part);
+		since.until_uid = split_part_until(fr->split, fr->part);
+	}
+	/* A part's cursor starts where the part does. */
+	fr->since_uid = since.from_uid > since.last_uid + 1 ? since.from_uid - 1 : since.last_uid;
 	fr->max_seen_uid = fr->min_open_uid = 0;
 	content_keys_reset(&fr->keys); /* the source offers the folder from its start */
 	fr->sink_failed = false;
@@ -836,10 +845,38 @@ static uint64_t retry_count(const struct retry_set *rs)
 	return n;
 }
 
+/* A part has ended: settle how far it got with the other parts.  False
+ * while parts are left (the folder's row then waits for the last);
+ * true with the folder's cursor and outcome in *saved_uid, *st, *err. */
+static bool part_ended(struct folder_run *fr, int *st, struct mf_error *err, uint64_t *saved_uid)
+{
+	/* A part that ended with nothing left open is settled to its
+	 * last uid, even where that message was expunged meanwhile. */
+	uint64_t until = split_part_until(fr->split, fr->part);
+	uint64_t reached =
+		*st == MF_OK && fr->min_open_uid == 0 && until != 0 ? until : cursor_after(fr);
+	int fst;
+	struct mf_error ferr;
+	pthread_mutex_lock(fr->lock);
+	bool last =
+		split_part_ended(fr->split, fr->part, *st, err, reached, saved_uid, &fst, &ferr);
+	pthread_mutex_unlock(fr->lock);
+	if (last && *st == MF_OK && fst != MF_OK) {
+		/* A failed part fails the folder; what ended that part's
+		 * mailbox (if anything did) is its own stream's to report. */
+		*st = MF_ERR_FOLDER;
+		*err = ferr;
+		err->status = MF_ERR_FOLDER;
+	}
+	return last;
+}
+
 /* One pass over a folder: the whole folder from its cursor (filter
- * false), or --only-failed's pass over the messages in rs. */
+ * false), --only-failed's pass over the messages in rs, or one part of a
+ * split folder (*last_r then says whether it ended the folder). */
 static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, struct retry_set *rs,
-			    bool filter, struct mf_error *err)
+			    bool filter, struct folder_split *split, unsigned part, bool *last_r,
+			    struct mf_error *err)
 {
 	struct folder_run fr = { .j = j,
 				 .folder = folder,
@@ -847,7 +884,9 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 				 .wdb = j->db,
 				 .lock = j->lock,
 				 .rs = rs,
-				 .filter = filter };
+				 .filter = filter,
+				 .split = split,
+				 .part = part };
 	int st = state_folder_begin(j->db, j->mailbox_id, folder->path, &fr.sf, err);
 	if (st != MF_OK)
 		return st;
@@ -900,7 +939,7 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 		fr.wdb = j->writer_db != NULL ? j->writer_db : j->db; /* none: no thread */
 	}
 	st = ensure_target(&fr, err);
-	if (st == MF_OK && j->cfg->events.folder)
+	if (st == MF_OK && j->cfg->events.folder && part == 0)
 		j->cfg->events.folder(j->cfg->events.ctx, j->job->name, folder->path, fr.actual,
 				      fr.filter ? retry_count(rs) : folder->messages);
 	char *sync_state = NULL;
@@ -950,6 +989,17 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 		free(sync_state);
 		sync_state = NULL;
 	}
+	if (split != NULL) {
+		*last_r = part_ended(&fr, &st, err, &saved_uid);
+		free(sync_state); /* split() is only offered without sync tokens */
+		sync_state = NULL;
+		if (!*last_r) {
+			if (st == MF_ERR_FOLDER)
+				st = MF_OK; /* the last part reports the folder */
+			goto done;
+		}
+		saved_validity = fr.uidvalidity;
+	}
 	int st2 = state_folder_save(j->db, fr.sf.id, saved_validity, saved_uid,
 				    st == MF_OK ? sync_state : NULL, fr.actual,
 				    st == MF_OK ? "done" : "failed", st == MF_OK ? NULL : err->text,
@@ -958,6 +1008,7 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 		*err = e2;
 		st = st2;
 	}
+done:
 	if (fr.keywords_dropped > 0) {
 		log_msg(MF_LOG_WARN,
 			"%s: %s: the sink cannot store keywords; copied %" PRIu64
@@ -977,7 +1028,13 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err)
 {
-	return copy_folder_pass(j, folder, NULL, false, err);
+	return copy_folder_pass(j, folder, NULL, false, NULL, 0, NULL, err);
+}
+
+int job_copy_part(struct job_ctx *j, struct folder_split *s, unsigned k, bool *last_r,
+		  struct mf_error *err)
+{
+	return copy_folder_pass(j, s->folder, NULL, false, s, k, last_r, err);
 }
 
 int job_retry_folder(struct job_ctx *j, const struct mf_folder *folder,
@@ -988,9 +1045,9 @@ int job_retry_folder(struct job_ctx *j, const struct mf_folder *folder,
 	/* A folder that failed as a whole is resumed first, so a kill
 	 * between the two passes leaves it "failed", to be visited again. */
 	if (rf->failed)
-		st = copy_folder_pass(j, folder, &rs, false, err);
+		st = copy_folder_pass(j, folder, &rs, false, NULL, 0, NULL, err);
 	if (st == MF_OK)
-		st = copy_folder_pass(j, folder, &rs, true, err);
+		st = copy_folder_pass(j, folder, &rs, true, NULL, 0, NULL, err);
 	retry_set_free(&rs);
 	return st;
 }

@@ -101,6 +101,35 @@ void content_keys_free(struct content_keys *k);
  * or an empty target_id): unique per (uidvalidity, source_id). */
 void core_target_id(uint32_t uidvalidity, const char *source_id, char out[128]);
 
+/* job_split.c.  A folder cut by uid into parts (mf_source_ops.split,
+ * ABI 1.7) that the mailbox's streams copy at once.  parts, left and the
+ * outcomes are read and written under the job's lock. */
+/* A part smaller than this is not worth a session's round trips. */
+#define SPLIT_MIN_PART 50
+struct folder_split {
+	const struct mf_folder *folder;
+	uint64_t since;    /* the folder's cursor when it was cut */
+	unsigned parts;    /* bounds has parts - 1 uids */
+	unsigned left;     /* parts not ended yet */
+	uint64_t *bounds;  /* part k: uids in (bounds[k-1], bounds[k]] */
+	uint64_t *reached; /* per part: every uid up to it is settled */
+	int status;        /* the first part's failure, MF_OK if none */
+	struct mf_error err;
+};
+/* Cut folder for up to streams streams, if it holds more than
+ * fair_share messages and the plugins allow it; NULL: copy it whole. */
+struct folder_split *job_split_folder(struct job_ctx *j, const struct mf_folder *folder,
+				      unsigned streams, uint64_t fair_share);
+/* Part k's bounds for mf_cursor.from_uid / until_uid (0: open). */
+uint64_t split_part_from(const struct folder_split *s, unsigned k);
+uint64_t split_part_until(const struct folder_split *s, unsigned k);
+/* Part k ended with st (err) settled up to uid reached.  True if it
+ * was the last part: then *cursor_r is the folder's new cursor and
+ * *status_r / *err_r how the folder as a whole ended.  Under the lock. */
+bool split_part_ended(struct folder_split *s, unsigned k, int st, const struct mf_error *err,
+		      uint64_t reached, uint64_t *cursor_r, int *status_r, struct mf_error *err_r);
+void job_split_free(struct folder_split *s);
+
 /* job_folder.c.  Copy one folder.  Returns MF_OK, MF_ERR_FOLDER (recorded, go on) or an
  * error that ends the mailbox. */
 int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf_error *err);
@@ -110,5 +139,11 @@ int job_copy_folder(struct job_ctx *j, const struct mf_folder *folder, struct mf
  * folder's cursor left as it was.  Same returns as job_copy_folder(). */
 int job_retry_folder(struct job_ctx *j, const struct mf_folder *folder,
 		     const struct retry_folder *rf, struct mf_error *err);
+/* Copy part k of a split folder.  *last_r: whether it was the last part
+ * to end; if so the return says how the folder ended, as
+ * job_copy_folder()'s does; if not, MF_OK or an error that ends the
+ * mailbox. */
+int job_copy_part(struct job_ctx *j, struct folder_split *s, unsigned k, bool *last_r,
+		  struct mf_error *err);
 
 #endif

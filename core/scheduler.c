@@ -126,16 +126,45 @@ static void retry_folders_free(struct retry_folders *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The folders of one mailbox, handed out one by one to its streams. */
+/* The folders of one mailbox, handed out one by one to its streams, and
+ * the parts of those cut for several streams (job_split.c), handed out
+ * before the next folder so a big folder is not left to one stream. */
+struct part_item {
+	struct folder_split *s;
+	unsigned k;
+};
 struct folder_queue {
 	struct folder_list l;
 	size_t next;
+	struct part_item *parts;
+	size_t parts_n, parts_next, parts_cap;
+	struct folder_split **splits; /* every split made, freed with q */
+	size_t splits_n;
+	unsigned streams;    /* streams running (under the job's lock) */
+	uint64_t fair_share; /* messages per stream in this mailbox */
 };
 
-static const struct mf_folder *next_folder(struct job_ctx *j, struct folder_queue *q)
+static void folder_queue_free(struct folder_queue *q)
+{
+	for (size_t i = 0; i < q->splits_n; i++)
+		job_split_free(q->splits[i]);
+	free(q->splits);
+	free(q->parts);
+	folder_list_free(&q->l);
+}
+
+/* The next work: a part (*part_r set) or a whole folder; NULL if none. */
+static const struct mf_folder *next_folder(struct job_ctx *j, struct folder_queue *q,
+					   struct part_item *part_r)
 {
 	const struct mf_folder *f = NULL;
+	*part_r = (struct part_item){ NULL, 0 }; /* a folder split here is part 0 */
 	pthread_mutex_lock(j->lock);
+	if (q->parts_next < q->parts_n) {
+		*part_r = q->parts[q->parts_next++];
+		pthread_mutex_unlock(j->lock);
+		return part_r->s->folder;
+	}
 	while (f == NULL && q->next < q->l.n) {
 		const struct mf_folder *c = &q->l.v[q->next++];
 		if (!c->selectable)
@@ -155,18 +184,54 @@ static const struct mf_folder *next_folder(struct job_ctx *j, struct folder_queu
 	return f;
 }
 
+/* Cut f for the streams if it is worth it; its parts 1.. go to q for
+ * the others to take, part 0 is the caller's.  NULL: copy f whole. */
+static struct folder_split *split_folder(struct job_ctx *j, struct folder_queue *q,
+					 const struct mf_folder *f)
+{
+	pthread_mutex_lock(j->lock);
+	unsigned streams = q->streams;
+	uint64_t fair = q->fair_share;
+	pthread_mutex_unlock(j->lock);
+	struct folder_split *s = job_split_folder(j, f, streams, fair);
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_lock(j->lock);
+	q->splits = mf_xrealloc(q->splits, (q->splits_n + 1) * sizeof(*q->splits));
+	q->splits[q->splits_n++] = s;
+	/* Ahead of the parts still waiting: those are being taken anyway. */
+	if (q->parts_n + s->parts > q->parts_cap) {
+		q->parts_cap = q->parts_n + s->parts + 8;
+		q->parts = mf_xrealloc(q->parts, q->parts_cap * sizeof(*q->parts));
+	}
+	for (unsigned k = 1; k < s->parts; k++)
+		q->parts[q->parts_n++] = (struct part_item){ s, k };
+	pthread_mutex_unlock(j->lock);
+	return s;
+}
+
 /* Copy folders from q until none is left: one stream's work. */
 static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_error *err)
 {
 	struct job *job = j->job;
 	int st = MF_OK;
-	for (const struct mf_folder *f; st == MF_OK && (f = next_folder(j, q)) != NULL;) {
+	struct part_item part;
+	for (const struct mf_folder *f; st == MF_OK && (f = next_folder(j, q, &part)) != NULL;) {
 		if (atomic_load(&mf_cancel_requested)) {
 			st = mf_error_set(err, MF_ERR_CANCELED, MF_RETRY_NEVER, "canceled");
 			break;
 		}
-		const struct retry_folder *rf = retry_folder_of(j, f->path);
-		st = rf != NULL ? job_retry_folder(j, f, rf, err) : job_copy_folder(j, f, err);
+		const struct retry_folder *rf = part.s == NULL ? retry_folder_of(j, f->path) : NULL;
+		if (part.s == NULL && rf == NULL)
+			part.s = split_folder(j, q, f);
+		bool last = true; /* a part that is not the folder's last: no outcome yet */
+		if (part.s != NULL)
+			st = job_copy_part(j, part.s, part.k, &last, err);
+		else
+			st = rf != NULL ? job_retry_folder(j, f, rf, err)
+					: job_copy_folder(j, f, err);
+		if (!last)
+			continue;
 		if (st == MF_ERR_FOLDER) {
 			log_msg(MF_LOG_ERROR, "%s", err->text);
 			if (j->cfg->events.folder_failed)
@@ -226,7 +291,8 @@ static void *stream_main(void *arg)
 }
 
 /* How many streams this mailbox gets: what was asked, no more than it has
- * folders to copy, and one unless both plugins allow parallel sessions. */
+ * folders (or, with a source that splits them, parts) to copy, and one
+ * unless both plugins allow parallel sessions. */
 static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *q)
 {
 	unsigned want = j->cfg->streams > 0 ? j->cfg->streams : 1;
@@ -234,10 +300,18 @@ static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *
 			(j->cfg->dry_run || (j->snk_plugin->desc.caps & MF_CAP_PARALLEL_SESSIONS));
 	if (!parallel)
 		return 1;
+	bool splits = j->src_plugin->source.split != NULL && j->retry == NULL;
 	unsigned folders = 0;
-	for (size_t i = 0; i < q->l.n; i++)
-		if (folder_selected(j, &q->l.v[i]))
-			folders++;
+	for (size_t i = 0; i < q->l.n; i++) {
+		const struct mf_folder *f = &q->l.v[i];
+		if (!folder_selected(j, f))
+			continue;
+		uint64_t parts = 1;
+		if (splits)
+			parts = f->messages == MF_COUNT_UNKNOWN ? want
+								: f->messages / SPLIT_MIN_PART;
+		folders += parts > 1 ? (parts < want ? (unsigned)parts : want) : 1;
+	}
 	return want < folders ? want : folders > 0 ? folders : 1;
 }
 
@@ -307,10 +381,16 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 	}
 	if (st == MF_OK) {
 		unsigned n = streams_for(j, &q);
+		q.streams = n;
+		q.fair_share = job->counters.expected / n;
 		struct stream *extra = n > 1 ? mf_xcalloc(n - 1, sizeof(*extra)) : NULL;
 		unsigned started = n > 1 ? start_streams(j, &q, extra, n) : 0;
 		if (n > 1)
 			log_msg(MF_LOG_DEBUG, "%s: %u streams", job->name, started + 1);
+		pthread_mutex_lock(j->lock);
+		q.streams = started + 1;
+		q.fair_share = job->counters.expected / q.streams;
+		pthread_mutex_unlock(j->lock);
 		st = copy_folders(j, &q, err);
 		for (unsigned i = 0; i < started; i++) {
 			pthread_join(extra[i].thread, NULL);
@@ -321,7 +401,7 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 		}
 		free(extra);
 	}
-	folder_list_free(&q.l);
+	folder_queue_free(&q);
 	return st;
 }
 

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 6
+#define MF_ABI_MINOR 7
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -279,6 +279,11 @@ struct mf_cursor {
 	 * Cheap (an index lookup); callable any number of times. */
 	bool (*have)(const char *source_id, void *have_aux);
 	void *have_aux;
+	/* ABI 1.7: one part of a folder that split() cut up.  Read only by
+	 * a source with the split() slot: it offers only the messages with
+	 * from_uid <= uid and, unless until_uid is 0, uid <= until_uid.
+	 * Both 0 for the whole folder (and for every source without split). */
+	uint64_t from_uid, until_uid;
 };
 
 /* Callbacks return 0 to go on, or an mf_status to stop the iteration; the
@@ -403,7 +408,16 @@ struct mf_source_ops {
 	 * folder cannot be read. */
 	int (*probe_folder)(struct mf_source *src, const char *folder, uint64_t larger_than,
 			    struct mf_folder_probe *p, struct mf_error *err);
-	/* ABI 1.7 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.7, optional, only with MF_CAP_MONOTONIC_UIDS: cut what
+	 * fetch(folder, since) would offer into up to parts parts of about
+	 * equal message count, for that many sessions to fetch at once.
+	 * Fills bounds[0] < bounds[1] < ... (*n_r of them, at most parts - 1;
+	 * 0: not worth splitting): part 0 holds the uids up to bounds[0],
+	 * part k those in (bounds[k-1], bounds[k]], the last part the rest.
+	 * A source with this slot honours since->from_uid and until_uid. */
+	int (*split)(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+		     unsigned parts, uint64_t *bounds, unsigned *n_r, struct mf_error *err);
+	/* ABI 1.8 and later: new optional slots go here, may be NULL. */
 };
 
 struct mf_append_result {

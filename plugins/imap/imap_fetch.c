@@ -17,9 +17,13 @@
  * Incremental runs: when UIDVALIDITY is unchanged the walk starts at the
  * first message whose UID exceeds since->last_uid (found with ESEARCH MIN,
  * or a binary search on sequence numbers); otherwise everything is
- * listed and since->have() skips what the core already has.  Messages
+ * listed and since->have() skips what the core already has.  One part of
+ * a split folder (since->from_uid/until_uid, imap_split) starts the same
+ * way at from_uid and stops listing once a UID passes until_uid.  Messages
  * expunged during the walk shift sequence numbers (EXPUNGE is tracked);
- * a wanted message whose body never comes is reported as failed. */
+ * a wanted message whose body never comes is reported as failed, and so
+ * is one whose FETCH answer the parser had to skip unread (nested too
+ * deeply: imapc_set_resync), for good, while the session goes on. */
 #include <config.h>
 #include "imap_p.h"
 
@@ -36,6 +40,14 @@ struct meta {
 	uint32_t flags;
 	char **keywords;
 	bool want, delivered;
+	const char *damaged; /* its FETCH answer was skipped unread: why */
+};
+
+/* A META answer the parser skipped (too deeply nested): for whom. */
+struct damaged {
+	uint32_t seq;
+	uint64_t uid; /* 0 if the UID was not read before the damage */
+	char *why;
 };
 
 struct batch {
@@ -45,6 +57,8 @@ struct batch {
 	size_t n, cap;
 	size_t nwant;
 	struct fetch_run *run;
+	struct damaged *bad;
+	size_t nbad;
 };
 
 struct fetch_run {
@@ -57,12 +71,17 @@ struct fetch_run {
 	uint32_t next_seq;  /* first sequence number not yet in a META */
 	struct batch *live; /* batches whose META or BODY is in flight */
 	bool incremental;
+	uint64_t from_uid, until_uid; /* one part of a split folder; 0: none */
+	bool past_until;              /* a META showed a UID past until_uid */
 };
 
 static void batch_free(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		imapc_free_strv(b->m[i].keywords);
+	for (size_t i = 0; i < b->nbad; i++)
+		free(b->bad[i].why);
+	free(b->bad);
 	free(b->m);
 	free(b);
 }
@@ -112,6 +131,21 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx, struc
 		on_expunge(b->run, r->num);
 		return MF_OK;
 	}
+	if (r->damaged != NULL) {
+		/* Skipped unread (nested too deeply): the message it is about
+		 * fails alone, in meta_done, once its UID is known. */
+		if (strcmp(r->name, "FETCH") != 0 || r->num < b->lo || r->num > b->hi)
+			return MF_OK;
+		uint64_t duid = 0;
+		if (r->args.n_items > 0)
+			imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"), &duid);
+		for (size_t i = 0; i < b->nbad; i++)
+			if (b->bad[i].seq == r->num && b->bad[i].uid == duid)
+				return MF_OK;
+		b->bad = mf_xrealloc(b->bad, (b->nbad + 1) * sizeof(*b->bad));
+		b->bad[b->nbad++] = (struct damaged){ r->num, duid, mf_xstrdup(r->damaged) };
+		return MF_OK;
+	}
 	if (strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
 		return MF_OK;
 	const struct imapc_value *l = &r->args.items[0];
@@ -128,6 +162,8 @@ static int on_meta(struct imapc *c, const struct imapc_resp *r, void *ctx, struc
 	memset(m, 0, sizeof(*m));
 	m->seq = r->num;
 	m->uid = (uint32_t)uid;
+	if (b->run->until_uid != 0 && uid > b->run->until_uid)
+		b->run->past_until = true; /* the rest is another part's */
 	m->flags = imapc_parse_flags(imapc_fetch_item(l, "FLAGS"), &m->keywords);
 	if (!imapc_value_u64(imapc_fetch_item(l, "RFC822.SIZE"), &m->size))
 		m->size = UINT64_MAX;
@@ -237,7 +273,10 @@ static int on_body_stream(void *ctx, const struct imapc_resp *partial, const cha
 	struct body_reader rd = { .lit = lit, .folder = run->folder->path };
 	msg.read = read_literal;
 	msg.read_ctx = &rd;
-	return run->cb(&msg, run->aux, err);
+	int st = run->cb(&msg, run->aux, err);
+	if (st == MF_OK && lit->left == 0)
+		imapc_note_progress(run->src->c); /* a body read whole */
+	return st;
 }
 
 static int report_failure(struct fetch_run *run, struct meta *m, enum mf_retry rt, const char *why,
@@ -264,7 +303,17 @@ static int on_body(struct imapc *c, const struct imapc_resp *r, void *ctx, struc
 		on_expunge(b->run, r->num);
 		return MF_OK;
 	}
-	if (strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
+	if (r->damaged != NULL && strcmp(r->name, "FETCH") == 0) {
+		/* Skipped unread (nested too deeply): its message fails. */
+		uint64_t duid = 0;
+		if (r->args.n_items > 0)
+			imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"), &duid);
+		struct meta *dm = find_meta(b->run, r->num, duid);
+		if (dm == NULL || !dm->want || dm->delivered)
+			return MF_OK;
+		return report_failure(b->run, dm, MF_RETRY_NEVER, r->damaged, err);
+	}
+	if (r->damaged != NULL || strcmp(r->name, "FETCH") != 0 || r->args.n_items < 1)
 		return MF_OK;
 	/* BODY[] NIL: Dovecot's answer for mail it cannot read. */
 	const struct imapc_value *body = imapc_fetch_item(&r->args.items[0], "BODY[]");
@@ -343,6 +392,34 @@ static int meta_done(struct imapc *c, const struct imapc_result *res, void *ctx,
 			     res->status == IMAPC_NO ? "NO" : "BAD", res->text);
 		return MF_ERR_FOLDER;
 	}
+	/* Messages whose answer was skipped unread fail alone (below). */
+	for (size_t i = 0; i < b->nbad; i++) {
+		struct damaged *d = &b->bad[i];
+		struct meta *m = NULL;
+		for (size_t j = 0; j < b->n && m == NULL; j++)
+			if (d->uid != 0 ? b->m[j].uid == d->uid : b->m[j].seq == d->seq)
+				m = &b->m[j];
+		if (m == NULL && (d->uid == 0 || d->uid > UINT32_MAX)) {
+			mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_LATER,
+				     "%s: %s: the FETCH answer for message %u named no UID: %s",
+				     imapc_account_label(run->src->acct), run->folder->path, d->seq,
+				     d->why);
+			return MF_ERR_FOLDER;
+		}
+		if (m == NULL) { /* only the damaged answer: a meta of its UID */
+			if (b->n == b->cap) {
+				b->cap = b->cap ? b->cap * 2 : 64;
+				b->m = mf_xrealloc(b->m, b->cap * sizeof(*b->m));
+			}
+			m = &b->m[b->n++];
+			memset(m, 0, sizeof(*m));
+			m->seq = d->seq;
+			m->uid = (uint32_t)d->uid;
+			m->size = UINT64_MAX;
+			m->date = MF_DATE_UNKNOWN;
+		}
+		m->damaged = d->why;
+	}
 	/* Decide what to download: not already copied per the cursor. */
 	struct mf_buf set = { 0 };
 	uint32_t lo = 0, hi = 0;
@@ -351,8 +428,18 @@ static int meta_done(struct imapc *c, const struct imapc_result *res, void *ctx,
 		char id[16];
 		snprintf(id, sizeof(id), "%u", m->uid);
 		m->want = !(run->incremental && m->uid <= run->since->last_uid) &&
+			  m->uid >= run->from_uid &&
+			  !(run->until_uid != 0 && m->uid > run->until_uid) &&
 			  !(run->since && run->since->have &&
 			    run->since->have(id, run->since->have_aux));
+		if (m->want && m->damaged != NULL) {
+			m->want = false;
+			int fst = report_failure(run, m, MF_RETRY_NEVER, m->damaged, err);
+			if (fst != MF_OK) {
+				mf_buf_free(&set);
+				return fst;
+			}
+		}
 		if (!m->want)
 			continue;
 		b->nwant++;
@@ -385,7 +472,7 @@ static int send_meta(struct fetch_run *run, struct mf_error *err)
 {
 	const struct imapc_mailbox *mb = imapc_selected(run->src->c);
 	uint32_t exists = mb ? mb->exists : 0;
-	if (run->next_seq == 0 || run->next_seq > exists)
+	if (run->next_seq == 0 || run->next_seq > exists || run->past_until)
 		return MF_OK;
 	uint32_t lo = run->next_seq;
 	uint32_t hi = exists - lo + 1 > run->src->batch ? lo + run->src->batch - 1 : exists;
@@ -504,18 +591,27 @@ static int fetch_folder(struct mf_source *src, const char *folder, const struct 
 	};
 	run.incremental =
 		since != NULL && since->uidvalidity != 0 && since->uidvalidity == mb.uidvalidity;
+	if (since != NULL) {
+		run.from_uid = since->from_uid;
+		run.until_uid = since->until_uid;
+	}
 	if (mb.exists == 0)
 		return MF_OK;
-	if (run.incremental && since->last_uid > 0) {
-		st = find_start(src, mb.exists, since->last_uid, &run.next_seq, err);
+	uint64_t skip = run.incremental ? since->last_uid : 0;
+	if (run.from_uid > skip + 1)
+		skip = run.from_uid - 1;
+	if (skip > 0) {
+		st = find_start(src, mb.exists, skip, &run.next_seq, err);
 		if (st != MF_OK)
 			return st;
 	}
 	imapc_set_stream(src->c, on_body_stream, &run);
+	imapc_set_resync(src->c, true); /* on_meta, on_body take damaged answers */
 	st = send_meta(&run, err);
 	while (st == MF_OK && run.live != NULL)
 		st = imapc_read_one(src->c, err);
 	imapc_set_stream(src->c, NULL, NULL);
+	imapc_set_resync(src->c, false);
 	while (run.live != NULL) {
 		struct batch *b = run.live;
 		run.live = b->next;
@@ -559,6 +655,85 @@ static int guarded_cb(const struct mf_message *msg, void *aux, struct mf_error *
 		g->err = *err;
 	}
 	return st;
+}
+
+/* ---- one folder over several streams ------------------------------ */
+
+struct split_probe {
+	const uint32_t *seq;
+	uint64_t *uid;
+	unsigned n;
+};
+
+static int on_split(struct imapc *c, const struct imapc_resp *r, void *ctx, struct mf_error *err)
+{
+	(void)c;
+	(void)err;
+	struct split_probe *p = ctx;
+	if (r->kind != IMAPC_UNTAGGED || strcmp(r->name, "FETCH") != 0 || !r->has_num ||
+	    r->args.n_items < 1)
+		return MF_OK;
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->seq[i] == r->num)
+			imapc_value_u64(imapc_fetch_item(&r->args.items[0], "UID"), &p->uid[i]);
+	return MF_OK;
+}
+
+/* The UIDs at evenly spaced sequence numbers after the cursor, in one
+ * command: cutting UID space (not sequence numbers) keeps each message
+ * in exactly one part whatever arrives or goes meanwhile. */
+int imap_split(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+	       unsigned parts, uint64_t *bounds, unsigned *n_r, struct mf_error *err)
+{
+	*n_r = 0;
+	int st = imap_load_folders(src, false, err);
+	if (st != MF_OK)
+		return st;
+	const struct imap_folder *f = imap_find_folder(src, folder);
+	if (f == NULL)
+		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
+				    "%s: folder %s not found on the server",
+				    imapc_account_label(src->acct), folder);
+	struct imapc_mailbox mb;
+	if ((st = imapc_select(src->c, f->name, true, &mb, err)) != MF_OK)
+		return st;
+	uint32_t first = 1;
+	if (since != NULL && since->uidvalidity != 0 && since->uidvalidity == mb.uidvalidity &&
+	    since->last_uid > 0 && mb.exists > 0) {
+		st = find_start(src, mb.exists, since->last_uid, &first, err);
+		if (st != MF_OK)
+			return st;
+	}
+	uint32_t left = first <= mb.exists ? mb.exists - first + 1 : 0;
+	if (parts > left / 2)
+		parts = left / 2; /* parts of at least two messages */
+	if (parts < 2)
+		return MF_OK;
+	uint32_t seq[64];
+	uint64_t uid[64] = { 0 };
+	unsigned n = parts - 1 < 64 ? parts - 1 : 64;
+	struct imapc_cmd *cmd = imapc_cmd_new("FETCH");
+	struct mf_buf set = { 0 };
+	for (unsigned i = 0; i < n; i++) {
+		/* The last message of part i. */
+		seq[i] = first - 1 + (uint32_t)((uint64_t)left * (i + 1) / (n + 1));
+		mf_buf_printf(&set, "%s%u", i ? "," : "", seq[i]);
+	}
+	imapc_cmd_raw(cmd, (char *)set.data);
+	imapc_cmd_raw(cmd, "(UID)");
+	mf_buf_free(&set);
+	struct split_probe p = { seq, uid, n };
+	struct imapc_result res;
+	st = imapc_run(src->c, cmd, on_split, &p, &res, err);
+	if (st != MF_OK || res.status != IMAPC_OK)
+		return st; /* a NO: not split, the folder is fetched whole */
+	/* Increasing and all known, or no split at all. */
+	for (unsigned i = 0; i < n; i++)
+		if (uid[i] == 0 || (i > 0 && uid[i] <= uid[i - 1]))
+			return MF_OK;
+	memcpy(bounds, uid, n * sizeof(*uid));
+	*n_r = n;
+	return MF_OK;
 }
 
 int imap_fetch(struct mf_source *src, const char *folder, const struct mf_cursor *since,

@@ -21,4 +21,5 @@ const struct mf_source_ops imap_source_ops = {
 	.io_stats = imap_io_stats,
 	.probe = imap_probe,
 	.probe_folder = imap_probe_folder,
+	.split = imap_split,
 };

@@ -54,6 +54,9 @@ int imap_fetch(struct mf_source *src, const char *folder, const struct mf_cursor
 
 /* imap_probe.c: preflight (ABI 1.5) */
 int imap_probe(struct mf_source *src, struct mf_probe *p, struct mf_error *err);
+/* mf_source_ops.split (ABI 1.7). */
+int imap_split(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+	       unsigned parts, uint64_t *bounds, unsigned *n_r, struct mf_error *err);
 int imap_probe_folder(struct mf_source *src, const char *folder, uint64_t larger_than,
 		      struct mf_folder_probe *p, struct mf_error *err);
 

@@ -566,19 +566,28 @@ static int find_start(struct mf_source *src, uint32_t exists, uint64_t last, uin
 	return MF_OK;
 }
 
-static int fetch_folder(struct mf_source *src, const char *folder, const struct mf_cursor *since,
-			mf_message_cb *cb, void *aux, struct mf_error *err)
+/* EXAMINE folder (read-only: nothing is marked \Seen) by its path. */
+static int examine_folder(struct mf_source *src, const char *folder, const struct imap_folder **f_r,
+			  struct imapc_mailbox *mb, struct mf_error *err)
 {
 	int st = imap_load_folders(src, false, err);
 	if (st != MF_OK)
 		return st;
-	const struct imap_folder *f = imap_find_folder(src, folder);
-	if (f == NULL)
+	*f_r = imap_find_folder(src, folder);
+	if (*f_r == NULL)
 		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
 				    "%s: folder %s not found on the server",
 				    imapc_account_label(src->acct), folder);
+	return imapc_select(src->c, (*f_r)->name, true, mb, err);
+}
+
+static int fetch_folder(struct mf_source *src, const char *folder, const struct mf_cursor *since,
+			mf_message_cb *cb, void *aux, struct mf_error *err)
+{
+	const struct imap_folder *f;
 	struct imapc_mailbox mb;
-	if ((st = imapc_select(src->c, f->name, true, &mb, err)) != MF_OK)
+	int st = examine_folder(src, folder, &f, &mb, err);
+	if (st != MF_OK)
 		return st;
 	struct fetch_run run = {
 		.src = src,
@@ -686,16 +695,10 @@ int imap_split(struct mf_source *src, const char *folder, const struct mf_cursor
 	       unsigned parts, uint64_t *bounds, unsigned *n_r, struct mf_error *err)
 {
 	*n_r = 0;
-	int st = imap_load_folders(src, false, err);
-	if (st != MF_OK)
-		return st;
-	const struct imap_folder *f = imap_find_folder(src, folder);
-	if (f == NULL)
-		return mf_error_set(err, MF_ERR_FOLDER, MF_RETRY_NEVER,
-				    "%s: folder %s not found on the server",
-				    imapc_account_label(src->acct), folder);
+	const struct imap_folder *f;
 	struct imapc_mailbox mb;
-	if ((st = imapc_select(src->c, f->name, true, &mb, err)) != MF_OK)
+	int st = examine_folder(src, folder, &f, &mb, err);
+	if (st != MF_OK)
 		return st;
 	uint32_t first = 1;
 	if (since != NULL && since->uidvalidity != 0 && since->uidvalidity == mb.uidvalidity &&

@@ -49,10 +49,14 @@ struct mf_conn_opts {
  * So an answer of n bytes may take timeout + n/1 KiB of waiting: 50 MB
  * at 1 Mbit/s needs 400 s and is allowed 13.5 h, a server that thinks
  * for most of the timeout and then sends is unaffected, while a trickle
- * well under 1 KiB/s fails after about the timeout.  Time the caller
+ * well under 1 KiB/s fails after 1 to 1.5 timeouts.  Time the caller
  * spends not reading (a slow sink) never counts.  The error is
  * MF_ERR_ACCOUNT + MF_RETRY_LATER, its text "server too slow, stalled:
- * ...". */
+ * ...".  A cut by that rule that would come less than half the timeout
+ * before the timeout's own is left to the timeout, so a server that
+ * simply goes quiet is named as such ("no answer from server within N
+ * s") however much the waits before it cost on a loaded machine; the
+ * rule is then exceeded by under half the timeout. */
 #define MF_CONN_FLOOR_BPS 1024u
 
 /* Resolve, connect (trying each address), and if opts->tls, handshake. */

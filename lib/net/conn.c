@@ -197,7 +197,9 @@ static int wait_until(struct mf_conn *conn, short want, int64_t deadline, struct
 	int64_t start = now_ms();
 	int64_t left = deadline - start;
 	int64_t slow = slow_left_ms(conn, m);
-	bool by_rate = slow < left;
+	/* A rate cut close to the timeout's would name a silent server
+	 * "too slow" by a hair: leave those to the timeout (net.h). */
+	bool by_rate = slow + (int64_t)conn->io_timeout_ms / 2 <= left;
 	if (by_rate)
 		left = slow;
 	int se = 0;

@@ -40,7 +40,7 @@ waitport() { # file: wait for a fake's port file, print the port
 	i=0
 	while [ ! -s "$1" ]; do
 		i=$((i + 1))
-		[ $i -lt 200 ] || fail "fake server did not start ($1)"
+		[ $i -lt 600 ] || fail "fake server did not start within 30 s ($1)"
 		sleep 0.05
 	done
 	cat "$1"

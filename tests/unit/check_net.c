@@ -56,7 +56,19 @@ static void teardown_certs(void)
 }
 
 /* Server behaviours. */
-enum script { S_LINES, S_SILENT, S_CLOSE, S_TLS_ECHO, S_STARTTLS, S_COUNT, S_DRIP, S_SLOW };
+enum script {
+	S_LINES,
+	S_SILENT,
+	S_CLOSE,
+	S_TLS_ECHO,
+	S_STARTTLS,
+	S_COUNT,
+	S_DRIP,
+	S_SLOW,
+	S_LATE_THEN_SILENT
+};
+static const char data100[101] =
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789";
 
 static uint16_t server_port;
 static pid_t server_pid;
@@ -119,6 +131,12 @@ static void serve(int lfd, enum script s, const char *cert, const char *key)
 				_exit(0);
 			usleep(200000);
 		}
+		break;
+	case S_LATE_THEN_SILENT: /* 100 bytes after 400 ms, then nothing */
+		usleep(400000);
+		if (write(fd, data100, 100) < 0)
+			_exit(0);
+		sleep(5);
 		break;
 	case S_SLOW: { /* 8 KiB at 4 KiB/s in pieces: slow, but working */
 		static char piece[512];
@@ -282,6 +300,26 @@ START_TEST(drip_feed_is_too_slow)
 	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
 	ck_assert_msg(strstr(err.text, "too slow") != NULL, "%s", err.text);
 	ck_assert_msg(took >= 0.4 && took < 1.5, "cut after %.2f s", took);
+	mf_conn_close(&c);
+	stop_server();
+}
+END_TEST
+
+/* A server that made us wait for its first bytes and then goes quiet is
+ * named silent, not too slow: the rate rule (0.4 s waited for 100 bytes)
+ * would cut 0.3 s before the timeout, which is left to the timeout. */
+START_TEST(silence_after_slow_bytes_is_no_answer)
+{
+	start_server(S_LATE_THEN_SILENT, NULL, NULL);
+	struct mf_conn_opts o = opts_for(false);
+	o.io_timeout_ms = 1000;
+	struct mf_conn *c;
+	struct mf_error err = { 0 };
+	ck_assert_int_eq(mf_conn_open(&o, &c, &err), MF_OK);
+	char b[200];
+	ck_assert_int_eq(mf_conn_read_exact(c, b, sizeof(b), &err), MF_ERR_ACCOUNT);
+	ck_assert_int_eq(err.retry, MF_RETRY_LATER);
+	ck_assert_msg(strstr(err.text, "no answer from server within 1 s") != NULL, "%s", err.text);
 	mf_conn_close(&c);
 	stop_server();
 }
@@ -469,6 +507,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, read_timeout_is_retry_later);
 	tcase_add_test(tc, eof_is_retry_now);
 	tcase_add_test(tc, drip_feed_is_too_slow);
+	tcase_add_test(tc, silence_after_slow_bytes_is_no_answer);
 	tcase_add_test(tc, slow_but_steady_completes);
 	tcase_add_test(tc, refused_connect_names_host_and_port);
 	tcase_add_test(tc, big_write_is_complete);

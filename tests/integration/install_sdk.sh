@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The plugin SDK as an integrator meets it: "make install" of this build
+# The plugin SDK as an integrator meets it: "make install" of this source
 # tree into a temporary DESTDIR, then the example plugin
 # (examples/plugin-skeleton) built ONLY from the installed headers and
 # mailferry-plugin.pc (pkg-config with PKG_CONFIG_SYSROOT_DIR, no -I into
@@ -13,9 +13,28 @@ SKEL_SRC="$top_srcdir/examples/plugin-skeleton"
 DEST="$T/dest"
 
 echo "== make install DESTDIR=\$T/dest"
+# From a build of its own, not from the tree "make check" runs in: libtool
+# relinks every plugin in place on install, and a test loading that
+# plugin at the same moment finds no loadable module (crash.sh failed in
+# CI with "no sink plugin handles 'maildir:'").  Only the maildir sink is
+# needed here.  An in-tree configured source (no VPATH build possible)
+# is installed as it is.
 # A nested make must not inherit the jobserver/flags of "make check".
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" install DESTDIR="$DEST" \
-	> "$T/install.log" 2>&1 || { tail -30 "$T/install.log"; fail "make install failed"; }
+nmake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
+if [ -f "$top_srcdir/config.status" ]; then
+	build=$top_builddir
+else
+	build=$T/build
+	mkdir "$build"
+	start=$(date +%s)
+	(cd "$build" && "$top_srcdir/configure" CC="${CC:-cc}" --disable-mbox --disable-imap \
+		--disable-pop3 --disable-ews --disable-graph --disable-alimail &&
+		nmake -s -j2) > "$T/build.log" 2>&1 ||
+		{ tail -30 "$T/build.log"; fail "the private build failed"; }
+	echo "   private build in $(( $(date +%s) - start )) s"
+fi
+nmake -s -C "$build" install DESTDIR="$DEST" > "$T/install.log" 2>&1 ||
+	{ tail -30 "$T/install.log"; fail "make install failed"; }
 pc=$(find "$DEST" -name mailferry-plugin.pc)
 [ -n "$pc" ] || fail "mailferry-plugin.pc was not installed"
 bin=$(find "$DEST" -path '*/bin/mailferry' -type f)

@@ -13,7 +13,13 @@
 #      header bytes on APPEND: mailferry verify must report that message
 #      as missing on the target (and the other one as fine);
 #   5. into a Cyrus with its 3.x default layout (altnamespace and
-#      unixhierarchysep: '/' separator, folders beside INBOX): identical.
+#      unixhierarchysep: '/' separator, folders beside INBOX): identical;
+#   6. a maildir holding a message with a NUL byte and one with a bare CR
+#      among good ones, into Cyrus: it refuses the NUL (RFC 3501 forbids
+#      NUL in a literal) and stores the bare CR as it is.  The refusal is
+#      recorded with Cyrus's words and the message named, the run goes on
+#      (exit 1), the others land once, the bare CR byte-identical; a
+#      re-run copies nothing again.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/imap_lib.sh"
@@ -27,6 +33,7 @@ dovecot_user src erin secret-e
 dovecot_start src
 cyrus_user dst bob secret-b
 cyrus_user dst carol secret-c
+cyrus_user dst henry secret-h
 cyrus_start dst
 cyrus_user munged frank secret-f
 CYRUS_MUNGE8BIT=1 cyrus_start munged
@@ -50,7 +57,7 @@ for root, dirs, files in os.walk(sys.argv[1], topdown=False):
 EOF
 chown -R nobody "$(dovecot_var src dir)/mail" 2>/dev/null || true
 cat "$(dovecot_var src cert)" "$(cyrus_var dst cert)" >"$T/ca.pem"
-for u in a b c d e f g; do echo "secret-$u" >"$T/pw-$u"; done
+for u in a b c d e f g h; do echo "secret-$u" >"$T/pw-$u"; done
 DOVE="imaps://%s@127.0.0.1:$(dovecot_var src imaps)"
 CYR="imap://%s@127.0.0.1:$(cyrus_var dst imap)/?tls=none"
 CYRS="imaps://%s@127.0.0.1:$(cyrus_var dst imaps)"
@@ -169,4 +176,40 @@ run s5 "$(printf "$DOVE" alice)" "imap://gina@127.0.0.1:$(cyrus_var alt imap)/?t
 assert_eq "$(copied "$T/run5.json")" "$N" "messages copied into the alt-namespace Cyrus"
 describe "$(cyrus_var alt imap)" gina secret-g 0 >"$T/gina.txt"
 diff "$T/alice.txt" "$T/gina.txt" >&2 || fail "alt-namespace copy differs"
+echo "== 6. Cyrus refuses a message with a NUL byte, stores one with a bare CR"
+md=$T/refuse
+mkdir -p "$md/cur" "$md/new" "$md/tmp"
+msg() { printf 'From: a@example.com\r\nSubject: %s\r\nMessage-ID: <%s@refuse>\r\n\r\n' "$2" "$2" >"$md/cur/$1"; }
+msg 1000000001.M1P1.h:2,S good-1 && printf 'fine\r\n' >>"$md/cur/1000000001.M1P1.h:2,S"
+msg 1000000002.M2P1.h:2,S nul && printf 'a\000b\r\n' >>"$md/cur/1000000002.M2P1.h:2,S"
+msg 1000000003.M3P1.h:2,S bare-cr && printf 'a\rb\r\n' >>"$md/cur/1000000003.M3P1.h:2,S"
+msg 1000000004.M4P1.h:2,S good-2 && printf 'fine\r\n' >>"$md/cur/1000000004.M4P1.h:2,S"
+rc=0
+run s6 "maildir:$md" "imap://henry@127.0.0.1:$(cyrus_var dst imap)/?tls=none" \
+	--sink-password-file "$T/pw-h" --name henry >"$T/run6.json" 2>"$T/run6.err" || rc=$?
+[ "$rc" = 1 ] || { cat "$T/run6.err"; fail "refusals: exit $rc, expected 1 (some messages failed)"; }
+line=$(grep '"outcome":"failed".*1000000002.M2P1.h' "$T/run6.json") ||
+	{ cat "$T/run6.json"; fail "the refusal of the NUL message is not recorded"; }
+echo "$line" | grep -q 'NO Message contains NUL' ||
+	fail "the refusal lacks Cyrus's words: $line"
+echo "   $(echo "$line" | sed 's/.*"error":"\([^"]*\)".*/\1/')"
+assert_eq "$(grep -c '"outcome":"failed"' "$T/run6.json")" 1 "messages refused"
+assert_eq "$(copied "$T/run6.json")" 3 "messages copied beside the refused one"
+mf status henry --state "$T/s6.db" >"$T/status6.txt" 2>&1 || true
+grep -q "1000000002.M2P1.h" "$T/status6.txt" || { cat "$T/status6.txt"; fail "status does not list the refused message"; }
+rc=0
+run s6 "maildir:$md" "imap://henry@127.0.0.1:$(cyrus_var dst imap)/?tls=none" \
+	--sink-password-file "$T/pw-h" --name henry >"$T/run6b.json" 2>"$T/run6b.err" || rc=$?
+assert_eq "$(copied "$T/run6b.json")" 0 "re-run after refusals copies"
+cyrus_py dst henry secret-h >"$T/henry.txt" <<'PY'
+import hashlib
+typ, d = M.select("INBOX", readonly=True)
+print(int(d[0]))
+typ, r = M.uid("SEARCH", None, "HEADER", "Message-ID", "<bare-cr@refuse>")
+typ, f = M.uid("FETCH", r[0].split()[0], "(BODY.PEEK[])")
+print(hashlib.sha256(f[0][1]).hexdigest())
+PY
+assert_eq "$(sed -n 1p "$T/henry.txt")" 3 "messages in the target after the re-run"
+assert_eq "$(sed -n 2p "$T/henry.txt")" "$(sha256sum <"$md/cur/1000000003.M3P1.h:2,S" | cut -d' ' -f1)" \
+	"the bare-CR message as stored"
 echo "cyrus_compress: OK ($N messages each way)"

@@ -43,12 +43,7 @@ proxy() { # name target-port seed
 		--cut-prob "$CUT_PROB" --cut-seed "$3" --cut-min 200 --cut-max 500000 \
 		--cut-log "$T/$1.cuts" --time-limit "$MF_TEST_TIMEOUT" &
 	mf_on_exit "kill $! 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/$1.port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "proxy $1 did not start"
-		sleep 0.1
-	done
+	wait_port_file "$T/$1.port" "proxy $1"
 }
 : >"$T/psrc.cuts"
 : >"$T/pdst.cuts"

@@ -34,12 +34,7 @@ start_fake() {
 		--user 'svc@example.com:S3cret!' --user 'alice@example.com:alice-pw' \
 		--impersonator svc@example.com --time-limit 120 "$@" 2>>"$T/fake.err" &
 	fake_pid=$!
-	i=0
-	while [ ! -s "$T/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "fake EWS server did not start: $(cat "$T/fake.err")"
-		sleep 0.1
-	done
+	wait_port_file "$T/port" "fake EWS server" "$T/fake.err"
 	URI="ews://svc%40example.com@127.0.0.1:$(cat "$T/port")/EWS/Exchange.asmx"
 }
 

@@ -46,10 +46,7 @@ start_stub() { # start_stub REFUSE
 	rm -f "$T/stub.port"
 	python3 "$T/stub.py" "$T/stub.port" "$T/cert.pem" "$T/key.pem" "$T/stub.log" "$1" &
 	mf_on_exit "kill $! 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/stub.port" ]; do
-		i=$((i + 1)); [ $i -lt 100 ] || fail "token stub did not start"; sleep 0.1
-	done
+	wait_port_file "$T/stub.port" "token stub"
 	TOKEN_URL="https://127.0.0.1:$(cat "$T/stub.port")/tenant1/oauth2/v2.0/token"
 }
 printf 'app1-secret\n' > "$T/app1.secret"

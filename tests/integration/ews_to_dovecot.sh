@@ -31,12 +31,7 @@ python3 "$FAKE" --fixture "$FIX/mailbox.json" --port-file "$T/port" \
 	--time-limit 120 2>"$T/fake.err" &
 fake_pid=$!
 mf_on_exit "kill $fake_pid 2>/dev/null || true"
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "fake EWS server did not start: $(cat "$T/fake.err")"
-	sleep 0.1
-done
+wait_port_file "$T/port" "fake EWS server" "$T/fake.err"
 SRC="ews://svc%40example.com@127.0.0.1:$(cat "$T/port")/EWS/Exchange.asmx"
 DST="imaps://alice%40example.com@127.0.0.1:$(dovecot_var dc imaps)/"
 

@@ -67,12 +67,7 @@ start_fake() {
 		--app "app1:$SECRET" --tenant tenant1 --log "$T/requests.jsonl" \
 		--time-limit "${MF_TEST_TIMEOUT:-300}" "$@" 2>>"$T/fake.err" &
 	fake_pid=$!
-	i=0
-	while [ ! -s "$T/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "fake Graph server did not start: $(cat "$T/fake.err")"
-		sleep 0.1
-	done
+	wait_port_file "$T/port" "fake Graph server" "$T/fake.err"
 	PORT=$(cat "$T/port")
 	BASE="https://127.0.0.1:$PORT"
 }

@@ -36,26 +36,10 @@ export FAKE_DRIP
 echo secret >"$T/pw"
 export MAILFERRY_SOURCE_PASSWORD=secret
 
-waitport() { # file: wait for a fake's port file, print the port
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -lt 600 ] || fail "fake server did not start within 30 s ($1)"
-		sleep 0.05
-	done
-	cat "$1"
-}
 fpid=""
 stopfake() { [ -z "$fpid" ] || { kill "$fpid" 2>/dev/null || true; wait "$fpid" 2>/dev/null || true; }; fpid=""; }
 mf_on_exit stopfake
-ifake() { # SCENARIO LOGNAME: an IMAP fake; sets PORT, LOG
-	stopfake
-	rm -f "$T/$2.port"
-	python3 "$IFAKE" "$1" "$T/$2.port" "$T/$2.log" "$LIFE" &
-	fpid=$!
-	PORT=$(waitport "$T/$2.port")
-	LOG="$T/$2.log"
-}
+ifake() { stopfake; imap_fake "$1" "$2" "$LIFE"; } # SCENARIO LOGNAME: sets PORT, LOG
 # The POP3 maildrop.
 mkdir -p "$T/drop"
 for n in 1 2 3; do
@@ -77,7 +61,8 @@ pfake() { # MODE LOGNAME DROP: a POP3 fake; sets PORT, LOG
 	python3 "$PFAKE" --dir "$3" --mode "$1" --port-file "$T/$2.port" \
 		--log "$T/$2.cmds" --lifetime "$LIFE" --drip "$FAKE_DRIP" &
 	fpid=$!
-	PORT=$(waitport "$T/$2.port")
+	wait_port_file "$T/$2.port" "fake POP3 server ($1)"
+	PORT=$WAITED_PORT
 	LOG="$T/$2.cmds"
 }
 
@@ -132,7 +117,8 @@ isrc() { # NAME MAXSECS EXPECT-RC [options]: fake source -> $T/md-NAME
 # good_again NAME [of]: the same mailbox from a well-behaved server, same
 # state: a re-run (then --only-failed when a message was recorded as
 # failed for good); the 3 messages once each.
-GPORT=$(waitport "$T/good.port")
+wait_port_file "$T/good.port" "good fake IMAP server"
+GPORT=$WAITED_PORT
 good_again() {
 	run "$1-re" "$RERUN" 0 "imap://alice@127.0.0.1:$GPORT/?tls=none" "maildir:$T/md-$1" \
 		--state "$T/$1.db" --source-password-file "$T/pw"
@@ -288,7 +274,8 @@ psrc() { # NAME MAXSECS EXPECT-RC [options]
 	run "$n" "$mx" "$rcw" "pop3://alice@127.0.0.1:$PORT/?tls=none" "maildir:$T/md-$n" \
 		--state "$T/$n.db" "$@"
 }
-PPORT=$(waitport "$T/pgood.port")
+wait_port_file "$T/pgood.port" "good fake POP3 server"
+PPORT=$WAITED_PORT
 pgood() { # NAME [of]: the same drop from a well-behaved server, same state
 	run "$1-re" "$RERUN" 0 "pop3://alice@127.0.0.1:$PPORT/?tls=none" "maildir:$T/md-$1" \
 		--state "$T/$1.db"

@@ -39,12 +39,7 @@ proxy() { # name target-port cuts seed
 		--cuts "$3" --cut-seed "$4" --cut-max 400000 \
 		--time-limit "$MF_TEST_TIMEOUT" &
 	mf_on_exit "kill $! 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/$1.port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "proxy $1 did not start"
-		sleep 0.1
-	done
+	wait_port_file "$T/$1.port" "proxy $1"
 }
 proxy psrc "$(dovecot_var src imaps)" 4 3
 proxy pdst "$(dovecot_var dst imaps)" 4 5

@@ -14,21 +14,7 @@
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/imap_lib.sh"
 
-FAKE="$top_srcdir/tests/fake/imap_server.py"
-fake() { # scenario name -> sets PORT, LOG
-	rm -f "$T/$2.port"
-	python3 "$FAKE" "$1" "$T/$2.port" "$T/$2.log" 60 &
-	fpid=$!
-	mf_on_exit "kill $fpid 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/$2.port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "fake server $1 did not start"
-		sleep 0.1
-	done
-	PORT=$(cat "$T/$2.port")
-	LOG="$T/$2.log"
-}
+fake() { imap_fake "$1" "$2" 60; } # scenario name -> sets PORT, LOG
 echo secret >"$T/pw"
 
 # 1. Hung greeting: bounded by --timeout.

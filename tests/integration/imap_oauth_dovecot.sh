@@ -125,10 +125,7 @@ rm -f "$T/proxy.port"
 python3 "$top_srcdir/tests/fake/imap_proxy.py" "$T/proxy.port" "$IMAPS" --cuts 3 --cut-seed 7 \
 	--cut-max 6000 --delay-ms 40 --time-limit "$MF_TEST_TIMEOUT" &
 mf_on_exit "kill $! 2>/dev/null || true"
-i=0
-while [ ! -s "$T/proxy.port" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "proxy did not start"; sleep 0.1
-done
+wait_port_file "$T/proxy.port" "proxy"
 g0=$(stat_of token refresh_token)
 oauth_run d alice xoauth2 "$(cat "$T/proxy.port")" "maildir:$T/alice-cut" --state "$T/st-cut.db" \
 	--retries 10

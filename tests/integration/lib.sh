@@ -37,3 +37,31 @@ maildir_count() { find "$1/cur" "$1/new" -type f 2>/dev/null | wc -l; }
 # SHA-256 of every message body in a maildir tree, sorted, one per line:
 # compares two trees by content regardless of file names.
 maildir_digests() { find "$1" \( -path '*/cur/*' -o -path '*/new/*' \) -type f -exec sha256sum {} + | cut -d' ' -f1 | sort; }
+
+# wait_port_file FILE WHAT [ERRFILE]: wait (30 s at most: loaded CI) for
+# a test server to write its port into FILE; sets WAITED_PORT.  On a
+# timeout the failure quotes ERRFILE (the server's stderr).  Not meant for
+# $(...): a fail there would end only the subshell.
+wait_port_file() {
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "$2 did not start within 30 s${3:+: $(cat "$3" 2>/dev/null)}"
+		sleep 0.1
+	done
+	WAITED_PORT=$(cat "$1")
+}
+
+# imap_fake SCENARIO NAME LIFETIME: the scripted IMAP server
+# (tests/fake/imap_server.py) playing SCENARIO for LIFETIME seconds at
+# most, every line it receives logged in $T/NAME.log; sets PORT, LOG and
+# fpid, and stops it when the test ends.
+imap_fake() {
+	rm -f "$T/$2.port"
+	python3 "$top_srcdir/tests/fake/imap_server.py" "$1" "$T/$2.port" "$T/$2.log" "$3" &
+	fpid=$!
+	mf_on_exit "kill $fpid 2>/dev/null || true"
+	wait_port_file "$T/$2.port" "fake IMAP server ($1)"
+	PORT=$WAITED_PORT
+	LOG="$T/$2.log"
+}

@@ -25,12 +25,7 @@ fake() { # fake MODE [DIR]: start a server, set PORT and LOG
 	python3 "$FAKE" --dir "${2:-$T/drop}" --mode "$1" --port-file "$T/$1.port" --log "$LOG" --lifetime 60 &
 	fpid=$!
 	mf_on_exit "kill $fpid 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/$1.port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "fake server did not start"
-		sleep 0.1
-	done
+	wait_port_file "$T/$1.port" "fake server"
 	PORT=$(cat "$T/$1.port")
 }
 export MAILFERRY_SOURCE_PASSWORD=secret

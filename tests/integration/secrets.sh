@@ -148,20 +148,10 @@ nfiles=$(find "$T/out" "$T/report" -type f | wc -l)
 echo "   $nfiles files (cmdline, logs, events, state + WAL copies, reports) hold no secret"
 
 echo "== STARTTLS refused or not offered: no password leaves"
-FAKE="$top_srcdir/tests/fake/imap_server.py"
 for scenario in starttls-refused no-starttls; do
-	rm -f "$T/$scenario.port"
-	python3 "$FAKE" "$scenario" "$T/$scenario.port" "$T/$scenario.log" 30 &
-	fpid=$!
-	mf_on_exit "kill $fpid 2>/dev/null || true"
-	i=0
-	while [ ! -s "$T/$scenario.port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "fake server $scenario did not start"
-		sleep 0.1
-	done
+	imap_fake "$scenario" "$scenario" 30
 	rc=0
-	mf migrate "imap://alice@127.0.0.1:$(cat "$T/$scenario.port")/" "maildir:$T/md-$scenario" \
+	mf migrate "imap://alice@127.0.0.1:$PORT/" "maildir:$T/md-$scenario" \
 		--state "$T/$scenario.db" --source-password-file "$T/src.pw" --retries 1 \
 		> "$T/$scenario.out" 2>&1 || rc=$?
 	[ "$rc" -ne 0 ] || fail "$scenario: the run went on without TLS"

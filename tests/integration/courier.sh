@@ -253,18 +253,9 @@ EOF
 	done
 }
 
-# Run python3 code from stdin with M logged in (password via the
-# environment, not argv).
-courier_py() {
-	MF_COURIER_PORT=$(courier_var "$1" imap) MF_COURIER_USER=$2 MF_COURIER_PASS=$3 \
-		python3 -c '
-import imaplib, os, sys
-M = imaplib.IMAP4("127.0.0.1", int(os.environ["MF_COURIER_PORT"]), timeout=30)
-M.login(os.environ["MF_COURIER_USER"], os.environ.pop("MF_COURIER_PASS"))
-exec(compile(sys.stdin.read(), "courier_py", "exec"))
-M.logout()
-'
-}
+# courier_py NAME USER PASS: python3 code from stdin with M logged in to
+# instance NAME (imap_login_py, lib.sh).
+courier_py() { imap_login_py "$(courier_var "$1" imap)" "$2" "$3"; }
 
 # The whole session setsid made: timeout, the namespace's shell,
 # authdaemond, and the couriertcpd (each in a process group of its own)

@@ -38,17 +38,7 @@ python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
 	--out "$(dovecot_var src dir)/mail/alice" --messages "$N" --seed 17 \
 	--big-fraction 0.02 --max-big 200000 \
 	--folders 'INBOX,Sent,Drafts,Trash,Junk,Projects,Projects/2024,Archiv/Übersicht,Archiv/Übersicht/Älter,日本語'
-# Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk.
-python3 - "$(dovecot_var src dir)/mail/alice" <<'EOF'
-import os, sys
-sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
-from mutf7 import encode as mutf7  # noqa: E402
-for root, dirs, files in os.walk(sys.argv[1], topdown=False):
-    for d in dirs:
-        if mutf7(d) != d:
-            os.rename(os.path.join(root, d), os.path.join(root, mutf7(d)))
-EOF
-chown -R nobody "$(dovecot_var src dir)/mail" 2>/dev/null || true
+dovecot_seeded src alice
 # Keywords, \Draft, odd names and a deeper non-ASCII level, over IMAP.
 imap_py src alice secret-a <<'EOF'
 for n in ("Kunden & Partner", "日本語/子供 (2024)", "Release v1.2"):

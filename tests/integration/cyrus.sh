@@ -192,18 +192,9 @@ EOF
 	done <"$d/users"
 }
 
-# Run python3 code from stdin with M logged in (password via the
-# environment, not argv).
-cyrus_py() {
-	MF_CYRUS_PORT=$(cyrus_var "$1" imap) MF_CYRUS_USER=$2 MF_CYRUS_PASS=$3 \
-		python3 -c '
-import imaplib, os, sys
-M = imaplib.IMAP4("127.0.0.1", int(os.environ["MF_CYRUS_PORT"]), timeout=30)
-M.login(os.environ["MF_CYRUS_USER"], os.environ.pop("MF_CYRUS_PASS"))
-exec(compile(sys.stdin.read(), "cyrus_py", "exec"))
-M.logout()
-'
-}
+# cyrus_py NAME USER PASS: python3 code from stdin with M logged in to
+# instance NAME (imap_login_py, lib.sh).
+cyrus_py() { imap_login_py "$(cyrus_var "$1" imap)" "$2" "$3"; }
 
 cyrus_stop_pid() {
 	kill "$1" 2>/dev/null || return 0

@@ -45,17 +45,7 @@ python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
 	--out "$(dovecot_var src dir)/mail/alice" --messages "$N" --seed 15 \
 	--big-fraction 0.03 --max-big 300000 \
 	--folders 'INBOX,Sent,Projects,Projects/2024,Archiv/Übersicht,Archiv/Übersicht/Älter,日本語'
-# Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk.
-python3 - "$(dovecot_var src dir)/mail/alice" <<'EOF'
-import base64, os, sys
-sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
-from mutf7 import encode as mutf7  # noqa: E402
-for root, dirs, files in os.walk(sys.argv[1], topdown=False):
-    for d in dirs:
-        if mutf7(d) != d:
-            os.rename(os.path.join(root, d), os.path.join(root, mutf7(d)))
-EOF
-chown -R nobody "$(dovecot_var src dir)/mail" 2>/dev/null || true
+dovecot_seeded src alice
 cat "$(dovecot_var src cert)" "$(cyrus_var dst cert)" >"$T/ca.pem"
 for u in a b c d e f g h; do echo "secret-$u" >"$T/pw-$u"; done
 DOVE="imaps://%s@127.0.0.1:$(dovecot_var src imaps)"

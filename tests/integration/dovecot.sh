@@ -14,6 +14,10 @@
 #                                    LOGIN "user*master"
 #   dovecot_adm NAME ARGS...         doveadm against the instance
 #   dovecot_var NAME imap|imaps|pop3|pop3s|cert|dir|log   print a value
+#   dovecot_seeded NAME USER         after USER's mail was written under
+#                                    $(dovecot_var NAME dir)/mail/USER (LAYOUT=fs,
+#                                    tests/tools/gen_mailbox.py): folder names
+#                                    to modified UTF-7, files to Dovecot's user
 #   DOVECOT_EXTRA_CONF               appended to the config by dovecot_start
 #   DOVECOT_AUTH_MECHS               auth_mechanisms (default "plain login")
 #
@@ -24,6 +28,21 @@
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVEADM_BIN=${DOVEADM_BIN:-$(command -v doveadm || echo /usr/bin/doveadm)}
 DOVECOT_TIME_LIMIT=${DOVECOT_TIME_LIMIT:-$(( ${MF_TEST_TIMEOUT:-300} + 10 ))}
+
+# Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk, and
+# its mail processes run as nobody.
+dovecot_seeded() {
+	python3 - "$(dovecot_var "$1" dir)/mail/$2" <<'EOF'
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests", "tools"))
+from mutf7 import encode as mutf7  # noqa: E402
+for root, dirs, files in os.walk(sys.argv[1], topdown=False):
+    for d in dirs:
+        if mutf7(d) != d:
+            os.rename(os.path.join(root, d), os.path.join(root, mutf7(d)))
+EOF
+	chown -R nobody "$(dovecot_var "$1" dir)/mail" 2>/dev/null || true
+}
 
 dovecot_available() {
 	[ -x "$DOVECOT_BIN" ] && [ -x "$DOVEADM_BIN" ] && command -v openssl >/dev/null

@@ -65,3 +65,16 @@ imap_fake() {
 	PORT=$WAITED_PORT
 	LOG="$T/$2.log"
 }
+
+# imap_login_py PORT USER PASS: run python3 code from stdin with M an
+# imaplib session logged in on 127.0.0.1:PORT (plain IMAP; the password
+# goes through the environment, not argv).
+imap_login_py() {
+	MF_PY_PORT=$1 MF_PY_USER=$2 MF_PY_PASS=$3 python3 -c '
+import imaplib, os, sys
+M = imaplib.IMAP4("127.0.0.1", int(os.environ["MF_PY_PORT"]), timeout=30)
+M.login(os.environ["MF_PY_USER"], os.environ.pop("MF_PY_PASS"))
+exec(compile(sys.stdin.read(), "imap_login_py", "exec"))
+M.logout()
+'
+}

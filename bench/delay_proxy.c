@@ -6,7 +6,12 @@
  * Used by the benchmarks to compare mail clients over "25 ms each way,
  * 100 Mbit/s".
  *
- *   delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS
+ *   delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS [TRACE]
+ *
+ * TRACE: a file that gets a line "SECONDS BYTES" for each upstream chunk,
+ * the moment it starts on the link (seconds since the proxy started) and
+ * its size, so a benchmark can say when the link stood idle and why the
+ * run took longer than the link floor (bench/link_idle.awk).
  *
  * Listens on 127.0.0.1:LISTEN_PORT, forwards to 127.0.0.1:TARGET_PORT, and
  * exits by itself after SECONDS.  Link model: a chunk read at time t
@@ -57,6 +62,8 @@ static uint64_t delay_ns;
 /* When each direction of the shared link is next free (0: upstream). */
 static uint64_t link_free_ns[2];
 static double bytes_per_ns;
+static FILE *trace;
+static uint64_t started_ns;
 
 static uint64_t now_ns(void)
 {
@@ -120,6 +127,8 @@ static void read_side(struct direction *d, int dir)
 	uint64_t start = t > link_free_ns[dir] ? t : link_free_ns[dir];
 	link_free_ns[dir] = start + (uint64_t)((double)n / bytes_per_ns);
 	c->due_ns = link_free_ns[dir] + delay_ns;
+	if (trace != NULL && dir == 0)
+		fprintf(trace, "%.6f %zd\n", (double)(start - started_ns) / 1e9, n);
 	if (d->tail)
 		d->tail->next = c;
 	else
@@ -154,10 +163,19 @@ static int write_side(struct direction *d, uint64_t t)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr,
-			"usage: delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S SECONDS\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: delay_proxy LISTEN_PORT TARGET_PORT DELAY_MS MBIT_PER_S "
+				"SECONDS [TRACE]\n");
 		return 2;
+	}
+	started_ns = now_ns();
+	if (argc == 7) {
+		trace = fopen(argv[6], "w");
+		if (trace == NULL) {
+			perror(argv[6]);
+			return 1;
+		}
+		setvbuf(trace, NULL, _IOLBF, 0); /* complete lines when killed */
 	}
 	int lport = (int)strtol(argv[1], NULL, 10), tport = (int)strtol(argv[2], NULL, 10);
 	delay_ns = (uint64_t)strtol(argv[3], NULL, 10) * 1000000ull;

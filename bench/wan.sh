@@ -10,13 +10,17 @@
 #   many   10 mailboxes x N/10 messages, --jobs 1 and --jobs 8
 #   nolit  "one" into a target that does not offer LITERAL+ (every APPEND
 #          waits for "+"), default streams
+#   loop   "one" straight into the target on loopback, no link between, for
+#          mailferry and mbsync: what the servers alone take (the target's
+#          fsync per message on this machine's disk), which no link use can
+#          beat, and the "never slower than mbsync on loopback" check
 # Prints a Markdown table and the idle round trips mailferry's sessions
 # counted (-v log); exits non-zero only if a copy was incomplete.
 #
 #   bench/wan.sh [MESSAGES]     (from a built tree, or top_builddir set)
 # Extra mailferry options for every run: MF_BENCH_OPTS (e.g. "--streams 1").
 # Only some runs: MF_BENCH_RUNS, labels out of "mbsync-one mf-one mf-many1
-# mf-many8 mf-nolit mf-nolit8" (default all).
+# mf-many8 mf-nolit mf-nolit8 mbsync-loop mf-loop" (default all).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/.." && pwd)}
@@ -31,9 +35,11 @@ MBIT=100
 FOLDERS=INBOX,Sent,Drafts,Trash,Archive,Projects,Projects/2025,Projects/2026,Clients
 
 cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
-proxy() { # proxy TARGET_PORT: sets PROXY_PORT (not in $(...): see run.sh)
-	PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	"$T/delay_proxy" "$PROXY_PORT" "$1" "$DELAY_MS" "$MBIT" "$MF_TEST_TIMEOUT" >/dev/null 2>&1 &
+link() { # link LABEL SERVER: a fresh link to SERVER's IMAP for run LABEL,
+	# traced into $T/link-LABEL; sets LINK_PORT (not in $(...): see run.sh)
+	LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	"$T/delay_proxy" "$LINK_PORT" "$(dovecot_var "$2" imap)" "$DELAY_MS" "$MBIT" \
+		"$MF_TEST_TIMEOUT" "$T/link-$1" >/dev/null 2>&1 &
 	mf_on_exit "kill $! 2>/dev/null || true"
 	sleep 0.2
 }
@@ -42,7 +48,7 @@ proxy() { # proxy TARGET_PORT: sets PROXY_PORT (not in $(...): see run.sh)
 dovecot_user src one one-pw
 i=0
 while [ $i -lt 10 ]; do dovecot_user src "m$i" "m$i-pw"; i=$((i + 1)); done
-for u in mbsync-one mf-one; do dovecot_user dst "$u" "$u-pw"; done
+for u in mbsync-one mf-one mbsync-loop mf-loop; do dovecot_user dst "$u" "$u-pw"; done
 i=0
 while [ $i -lt 10 ]; do
 	dovecot_user dst "mf-many1-m$i" pw
@@ -78,10 +84,6 @@ MANY_BYTES=$(bytes "$T/many.txt")
 SRC_PORT=$(dovecot_var src imap)
 # Warm Dovecot's indexes once so no run pays for it.
 for u in one m0 m1 m2 m3 m4 m5 m6 m7 m8 m9; do dovecot_adm src fetch -u "$u" guid all > /dev/null; done
-proxy "$(dovecot_var dst imap)"
-P_DST=$PROXY_PORT
-proxy "$(dovecot_var nolit imap)"
-P_NOLIT=$PROXY_PORT
 printf 'user,source_password\n' > "$T/accounts.csv"
 i=0
 while [ $i -lt 10 ]; do printf 'm%d,m%d-pw\n' $i $i >> "$T/accounts.csv"; i=$((i + 1)); done
@@ -110,7 +112,7 @@ run_mf_many() { # run_mf_many LABEL JOBS: mailbox mI into target LABEL-mI
 		--connections-per-host 64 \
 		--accounts "$T/accounts.csv" \
 		"imap://{user}@127.0.0.1:$SRC_PORT/?tls=none" \
-		"imap://$1-{user}@127.0.0.1:$P_DST/?tls=none" \
+		"imap://$1-{user}@127.0.0.1:$LINK_PORT/?tls=none" \
 		${MF_BENCH_OPTS:-}
 }
 run_mbsync() { # run_mbsync LABEL TARGET_PORT SOURCE_USER
@@ -153,14 +155,18 @@ RC
 	timed "$1" mbsync -q -c "$T/mbsync-$1/rc" -a
 }
 
-RUNS=${MF_BENCH_RUNS:-mbsync-one mf-one mf-many1 mf-many8 mf-nolit mf-nolit8}
+RUNS=${MF_BENCH_RUNS:-mbsync-one mf-one mf-many1 mf-many8 mf-nolit mf-nolit8 mbsync-loop mf-loop}
 wanted() { case " $RUNS " in *" $1 "*) echo "$1..." >&2 ;; *) return 1 ;; esac; }
-if wanted mbsync-one; then run_mbsync mbsync-one "$P_DST" one; fi
-if wanted mf-one; then run_mf mf-one "$P_DST" one; fi
-if wanted mf-many1; then run_mf_many mf-many1 1; fi
-if wanted mf-many8; then run_mf_many mf-many8 8; fi
-if wanted mf-nolit; then run_mf mf-nolit "$P_NOLIT" one; fi
-if wanted mf-nolit8; then run_mf mf-nolit8 "$P_NOLIT" one --streams 8; fi
+if wanted mbsync-one; then link mbsync-one dst && run_mbsync mbsync-one "$LINK_PORT" one; fi
+if wanted mf-one; then link mf-one dst && run_mf mf-one "$LINK_PORT" one; fi
+if wanted mf-many1; then link mf-many1 dst && run_mf_many mf-many1 1; fi
+if wanted mf-many8; then link mf-many8 dst && run_mf_many mf-many8 8; fi
+if wanted mf-nolit; then link mf-nolit nolit && run_mf mf-nolit "$LINK_PORT" one; fi
+if wanted mf-nolit8; then
+	link mf-nolit8 nolit && run_mf mf-nolit8 "$LINK_PORT" one --streams 8
+fi
+if wanted mbsync-loop; then run_mbsync mbsync-loop "$(dovecot_var dst imap)" one; fi
+if wanted mf-loop; then run_mf mf-loop "$(dovecot_var dst imap)" one; fi
 
 # --- checks and table ------------------------------------------------------
 status=0
@@ -171,6 +177,8 @@ check() { # check SERVER USER EXPECTED (of a wanted run)
 }
 check dst mbsync-one "$N"
 check dst mf-one "$N"
+check dst mbsync-loop "$N"
+check dst mf-loop "$N"
 i=0
 while [ $i -lt 10 ]; do
 	check dst "mf-many1-m$i" "$((N / 10))"
@@ -185,25 +193,36 @@ rss() { cut -d' ' -f2 "$T/time-$1"; }
 # Idle round trips the sink sessions counted (lib/imapc, -v log).
 rtts() { sed -n 's/.*imap-sink.* \([0-9][0-9]*\) idle round trips.*/\1/p' "$T/log-$1" 2>/dev/null |
 	awk '{s += $1} END {print s + 0}'; }
+# Start-up, link idle while mail moved, idle in the last 10% of the bytes
+# (seconds, bench/link_idle.awk); "- - -" without a link.
+idle() { if [ -f "$T/link-$1" ]; then awk -v mbit="$MBIT" -f "$here/link_idle.awk" "$T/link-$1"; else echo "- - -"; fi; }
 row() { # row CASE TOOL LABEL BYTES (of a wanted run)
 	[ -f "$T/time-$3" ] || return 0
 	awk -v c="$1" -v tool="$2" -v s="$(secs "$3")" -v r="$(rss "$3")" -v b="$4" \
-		-v mbit="$MBIT" -v rt="$5" 'BEGIN {
+		-v mbit="$MBIT" -v rt="$5" -v idle="$(idle "$3")" 'BEGIN {
 		floor = b * 8 / (mbit * 1e6)
-		printf "| %s | %s | %.2f | %.2f | %.0f%% | %s | %.1f MiB |\n", c, tool, s, floor,
-			floor / s * 100, rt, r / 1024 }'
+		split(idle, i, " ")
+		printf "| %s | %s | %.2f | %.2f | %.0f%% | %s | %s | %s | %s | %.1f MiB |\n", c,
+			tool, s, floor, floor / s * 100, i[1], i[2], i[3], rt, r / 1024 }'
 }
 printf 'Dovecot -> Dovecot, target behind %d ms each way + %d Mbit/s (shared), plain IMAP.\n\n' \
 	"$DELAY_MS" "$MBIT"
-printf '| case | tool | seconds | link floor | link use | idle round trips (sink) | max RSS |\n'
-printf '|---|---|---|---|---|---|---|\n'
+printf '| case | tool | seconds | link floor | link use | start-up | link idle | idle in last 10%% | idle round trips (sink) | max RSS |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 row "1 mailbox, $N messages, 9 folders" mbsync mbsync-one "$ONE_BYTES" -
 row "1 mailbox, $N messages, 9 folders" mailferry mf-one "$ONE_BYTES" "$(rtts mf-one)"
 row "10 mailboxes x $((N / 10)), --jobs 1" mailferry mf-many1 "$MANY_BYTES" "$(rtts mf-many1)"
 row "10 mailboxes x $((N / 10)), --jobs 8" mailferry mf-many8 "$MANY_BYTES" "$(rtts mf-many8)"
 row "1 mailbox, target without LITERAL+" mailferry mf-nolit "$ONE_BYTES" "$(rtts mf-nolit)"
 row "same, --streams 8" mailferry mf-nolit8 "$ONE_BYTES" "$(rtts mf-nolit8)"
+row "1 mailbox, no link (loopback)" mbsync mbsync-loop "$ONE_BYTES" -
+row "1 mailbox, no link (loopback)" mailferry mf-loop "$ONE_BYTES" "$(rtts mf-loop)"
 [ ! -f "$T/time-mbsync-one" ] || [ ! -f "$T/time-mf-one" ] ||
 	printf '\nLink floor: payload bits / link rate.  mailferry vs mbsync on case 1: %s\n' \
 	"$(awk -v m="$(secs mbsync-one)" -v f="$(secs mf-one)" 'BEGIN {printf "%.2fx", m / f}')"
+[ ! -f "$T/time-mbsync-loop" ] || [ ! -f "$T/time-mf-loop" ] ||
+	printf 'Loopback, no link: mailferry vs mbsync %s; mailferry alone takes %s of the link floor\n' \
+	"$(awk -v m="$(secs mbsync-loop)" -v f="$(secs mf-loop)" 'BEGIN {printf "%.2fx", m / f}')" \
+	"$(awk -v f="$(secs mf-loop)" -v b="$ONE_BYTES" -v mbit="$MBIT" \
+		'BEGIN {printf "%.0f%%", f / (b * 8 / (mbit * 1e6)) * 100}')"
 exit $status

@@ -27,7 +27,7 @@ DELAY_MS=25
 MBIT=100
 FOLDERS=INBOX,Sent,Drafts,Trash,Archive,Projects,Projects/2025,Projects/2026,Clients
 
-cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
+. "$here/proxy.sh"
 dovecot_user src one one-pw
 dovecot_start src
 cyrus_user dst mf-comp mf-comp-pw
@@ -42,11 +42,7 @@ python3 "$top_srcdir/tests/tools/gen_mailbox.py" --format maildir --layout fs \
 chown -R nobody "$SRC_DIR/mail" 2>/dev/null || true
 BYTES=$(awk -F'\t' '{s += $3} END {print s}' "$T/one.txt")
 dovecot_adm src fetch -u one guid all >/dev/null
-PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$T/delay_proxy" "$PROXY_PORT" "$(cyrus_var dst imap)" "$DELAY_MS" "$MBIT" "$MF_TEST_TIMEOUT" \
-	>/dev/null 2>&1 &
-mf_on_exit "kill $! 2>/dev/null || true"
-sleep 0.2
+proxy "$(cyrus_var dst imap)" "$DELAY_MS" "$MBIT"
 
 run() { # run LABEL URI-OPTIONS [PORT]
 	port=${3:-$PROXY_PORT}

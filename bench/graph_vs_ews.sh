@@ -19,13 +19,7 @@ MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-1800}
 N=${1:-1000}
 ONE_WAY_MS=10
 
-cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
-proxy() { # proxy TARGET_PORT: sets PROXY_PORT
-	PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	"$T/delay_proxy" "$PROXY_PORT" "$1" "$ONE_WAY_MS" 1000 "$MF_TEST_TIMEOUT" >/dev/null 2>&1 &
-	mf_on_exit "kill $! 2>/dev/null || true"
-	sleep 0.2
-}
+. "$here/proxy.sh"
 
 U=alice@example.com
 echo "generating $N messages..." >&2
@@ -61,7 +55,7 @@ EOF
 
 # Graph.
 start_fake --fixture "$T/fix"
-proxy "$PORT"
+proxy "$PORT" "$ONE_WAY_MS" 1000
 BASE_DIRECT=$BASE
 BASE="https://127.0.0.1:$PROXY_PORT"
 start=$(date +%s.%N)
@@ -82,7 +76,7 @@ i=0
 while [ ! -s "$T/ews-port" ]; do
 	i=$((i + 1)); [ $i -lt 200 ] || fail "fake EWS did not start"; sleep 0.1
 done
-proxy "$(cat "$T/ews-port")"
+proxy "$(cat "$T/ews-port")" "$ONE_WAY_MS" 1000
 start=$(date +%s.%N)
 rc=0
 MAILFERRY_SOURCE_PASSWORD='S3cret!' mf migrate \

@@ -25,7 +25,7 @@ N=${1:-3000}
 DELAY_MS=25
 MBIT=100
 
-cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
+. "$here/proxy.sh"
 dovecot_user src bench bench-pw
 for u in mbsync-direct mf-direct mbsync-wan mf-wan; do dovecot_user dst "$u" "$u-pw"; done
 dovecot_start src
@@ -41,14 +41,6 @@ SRC_PORT=$(dovecot_var src imap)
 DST_PORT=$(dovecot_var dst imap)
 # Warm Dovecot's indexes once so neither tool pays for it.
 dovecot_adm src fetch -u bench 'guid' all > /dev/null
-
-proxy() { # proxy TARGET_PORT: sets PROXY_PORT (not in $(...): the proxy
-	# would hold the substitution's pipe open, and its exit hook be lost)
-	PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	"$T/delay_proxy" "$PROXY_PORT" "$1" "$DELAY_MS" "$MBIT" "$MF_TEST_TIMEOUT" >/dev/null 2>&1 &
-	mf_on_exit "kill $! 2>/dev/null || true"
-	sleep 0.2
-}
 
 run_mbsync() { # run_mbsync LABEL SRC_PORT DST_PORT DST_USER
 	mkdir -p "$T/mbsync-$1"
@@ -105,9 +97,9 @@ echo "direct: mbsync..." >&2
 run_mbsync mbsync-direct "$SRC_PORT" "$DST_PORT" mbsync-direct
 echo "direct: mailferry..." >&2
 run_mailferry mf-direct "$SRC_PORT" "$DST_PORT" mf-direct
-proxy "$SRC_PORT"
+proxy "$SRC_PORT" "$DELAY_MS" "$MBIT"
 P_SRC=$PROXY_PORT
-proxy "$DST_PORT"
+proxy "$DST_PORT" "$DELAY_MS" "$MBIT"
 P_DST=$PROXY_PORT
 echo "wan: mbsync..." >&2
 run_mbsync mbsync-wan "$P_SRC" "$P_DST" mbsync-wan

@@ -34,15 +34,10 @@ DELAY_MS=25
 MBIT=100
 FOLDERS=INBOX,Sent,Drafts,Trash,Archive,Projects,Projects/2025,Projects/2026,Clients
 
-cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
-link() { # link LABEL SERVER: a fresh link to SERVER's IMAP for run LABEL,
-	# traced into $T/link-LABEL; sets LINK_PORT (not in $(...): see run.sh)
-	LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	"$T/delay_proxy" "$LINK_PORT" "$(dovecot_var "$2" imap)" "$DELAY_MS" "$MBIT" \
-		"$MF_TEST_TIMEOUT" "$T/link-$1" >/dev/null 2>&1 &
-	mf_on_exit "kill $! 2>/dev/null || true"
-	sleep 0.2
-}
+. "$here/proxy.sh"
+# A fresh link to SERVER's IMAP for run LABEL, traced into $T/link-LABEL
+# (bench/link_idle.awk reads it); sets PROXY_PORT.
+link() { proxy "$(dovecot_var "$2" imap)" "$DELAY_MS" "$MBIT" "$T/link-$1"; }
 
 # --- servers and mail ------------------------------------------------------
 dovecot_user src one one-pw
@@ -112,7 +107,7 @@ run_mf_many() { # run_mf_many LABEL JOBS: mailbox mI into target LABEL-mI
 		--connections-per-host 64 \
 		--accounts "$T/accounts.csv" \
 		"imap://{user}@127.0.0.1:$SRC_PORT/?tls=none" \
-		"imap://$1-{user}@127.0.0.1:$LINK_PORT/?tls=none" \
+		"imap://$1-{user}@127.0.0.1:$PROXY_PORT/?tls=none" \
 		${MF_BENCH_OPTS:-}
 }
 run_mbsync() { # run_mbsync LABEL TARGET_PORT SOURCE_USER
@@ -157,13 +152,13 @@ RC
 
 RUNS=${MF_BENCH_RUNS:-mbsync-one mf-one mf-many1 mf-many8 mf-nolit mf-nolit8 mbsync-loop mf-loop}
 wanted() { case " $RUNS " in *" $1 "*) echo "$1..." >&2 ;; *) return 1 ;; esac; }
-if wanted mbsync-one; then link mbsync-one dst && run_mbsync mbsync-one "$LINK_PORT" one; fi
-if wanted mf-one; then link mf-one dst && run_mf mf-one "$LINK_PORT" one; fi
+if wanted mbsync-one; then link mbsync-one dst && run_mbsync mbsync-one "$PROXY_PORT" one; fi
+if wanted mf-one; then link mf-one dst && run_mf mf-one "$PROXY_PORT" one; fi
 if wanted mf-many1; then link mf-many1 dst && run_mf_many mf-many1 1; fi
 if wanted mf-many8; then link mf-many8 dst && run_mf_many mf-many8 8; fi
-if wanted mf-nolit; then link mf-nolit nolit && run_mf mf-nolit "$LINK_PORT" one; fi
+if wanted mf-nolit; then link mf-nolit nolit && run_mf mf-nolit "$PROXY_PORT" one; fi
 if wanted mf-nolit8; then
-	link mf-nolit8 nolit && run_mf mf-nolit8 "$LINK_PORT" one --streams 8
+	link mf-nolit8 nolit && run_mf mf-nolit8 "$PROXY_PORT" one --streams 8
 fi
 if wanted mbsync-loop; then run_mbsync mbsync-loop "$(dovecot_var dst imap)" one; fi
 if wanted mf-loop; then run_mf mf-loop "$(dovecot_var dst imap)" one; fi
@@ -202,8 +197,11 @@ row() { # row CASE TOOL LABEL BYTES (of a wanted run)
 		-v mbit="$MBIT" -v rt="$5" -v idle="$(idle "$3")" 'BEGIN {
 		floor = b * 8 / (mbit * 1e6)
 		split(idle, i, " ")
-		printf "| %s | %s | %.2f | %.2f | %.0f%% | %s | %s | %s | %s | %.1f MiB |\n", c,
-			tool, s, floor, floor / s * 100, i[1], i[2], i[3], rt, r / 1024 }'
+		f = sprintf("%.2f", floor)
+		use = sprintf("%.0f%%", floor / s * 100)
+		if (i[1] == "-") f = use = "-" # no link: nothing to use
+		printf "| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %.1f MiB |\n", c,
+			tool, s, f, use, i[1], i[2], i[3], rt, r / 1024 }'
 }
 printf 'Dovecot -> Dovecot, target behind %d ms each way + %d Mbit/s (shared), plain IMAP.\n\n' \
 	"$DELAY_MS" "$MBIT"

@@ -54,14 +54,7 @@ jobs_of() { echo "${1#??j}"; }
 # state file): what the shared store costs.
 state_of() { case $1 in s*) echo SQLite ;; *) echo PostgreSQL ;; esac; }
 
-cc -O2 -o "$T/delay_proxy" "$here/delay_proxy.c"
-proxy() { # proxy TARGET_PORT: sets PROXY_PORT (not in $(...): see run.sh)
-	PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	"$T/delay_proxy" "$PROXY_PORT" "$1" "$DELAY_MS" "$MBIT" "$MF_TEST_TIMEOUT" >/dev/null 2>&1 &
-	PROXY_PID=$!
-	mf_on_exit "kill $! 2>/dev/null || true"
-	sleep 0.2
-}
+. "$here/proxy.sh"
 
 # --- servers, mail, database ------------------------------------------------
 for i in $(seq 1 $N); do
@@ -89,7 +82,7 @@ BYTES=$(awk -F'\t' '{s += $3} END {print s}' "$T/all.txt")
 SRC_PORT=$(dovecot_var src imap)
 # Warm Dovecot's indexes once so no run pays for it.
 for i in $(seq 1 $N); do dovecot_adm src fetch -u "m$i" guid all > /dev/null; done
-proxy "$(dovecot_var dst imap)"
+proxy "$(dovecot_var dst imap)" "$DELAY_MS" "$MBIT"
 P_DST=$PROXY_PORT
 printf 'user,source_password\n' > "$T/accounts.csv"
 for i in $(seq 1 $N); do printf 'm%d,m%d-pw\n' "$i" "$i" >> "$T/accounts.csv"; done

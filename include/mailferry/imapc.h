@@ -270,6 +270,10 @@ struct imapc_mailbox {
 /* SELECT or EXAMINE (read_only) mailbox_mutf7.  NO → MF_ERR_FOLDER. */
 int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 		 struct imapc_mailbox *mb_r, struct mf_error *err);
+/* SELECT without waiting: once its answer has been read (on the way to a
+ * later command's), imapc_selected() tells what it found; a NO leaves
+ * nothing selected. */
+int imapc_select_async(struct imapc *c, const char *mailbox_mutf7, struct mf_error *err);
 /* The mailbox currently selected, or NULL; live counters. */
 const struct imapc_mailbox *imapc_selected(const struct imapc *c);
 

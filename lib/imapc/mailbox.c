@@ -35,6 +35,28 @@ int imapc_select(struct imapc *c, const char *mailbox_mutf7, bool read_only,
 	return MF_OK;
 }
 
+static int on_selected(struct imapc *c, const struct imapc_result *res, void *ctx,
+		       struct mf_error *err)
+{
+	(void)ctx;
+	(void)err;
+	if (res->status == IMAPC_OK) {
+		if (strcmp(res->code, "READ-ONLY") == 0)
+			c->sel.read_only = true;
+		c->selected = true;
+	}
+	return MF_OK;
+}
+
+int imapc_select_async(struct imapc *c, const char *mailbox_mutf7, struct mf_error *err)
+{
+	memset(&c->sel, 0, sizeof(c->sel));
+	c->selected = false;
+	struct imapc_cmd *cmd = imapc_cmd_new("SELECT");
+	imapc_cmd_astring(cmd, mailbox_mutf7);
+	return imapc_send(c, cmd, NULL, on_selected, NULL, NULL, err);
+}
+
 const struct imapc_mailbox *imapc_selected(const struct imapc *c)
 {
 	return c->selected ? &c->sel : NULL;

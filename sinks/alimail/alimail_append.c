@@ -71,7 +71,9 @@ int alimail_append_send(struct mf_sink *snk, const char *folder, const struct mf
 {
 	*go_r = false;
 	int st = MF_OK;
-	if (!snk->flags_known && (st = alimail_select(snk, folder, err)) == MF_OK) {
+	if (!snk->flags_known && (snk->sel_path == NULL || imapc_selected(snk->c) == NULL))
+		st = alimail_select(snk, folder, err);
+	if (!snk->flags_known && st == MF_OK) {
 		snk->flags_known = true;
 		snk->have_perm = snk->sel.have_perm;
 		snk->perm_flags = snk->sel.perm_flags;

@@ -44,9 +44,10 @@ struct mf_sink {
 	size_t ncreating;
 	char *create_refused;
 	bool create_waits; /* retrying after TRYCREATE: CREATE waits */
-	/* PERMANENTFLAGS of the first folder appended to, used for every
-	 * folder: APPEND needs no SELECT, so the others are never selected
-	 * (a round trip and a pipeline drain per folder saved). */
+	/* PERMANENTFLAGS of INBOX (selected with the layout at connect), or
+	 * else of the first folder appended to, used for every folder:
+	 * APPEND needs no SELECT, so the others are never selected (a round
+	 * trip and a pipeline drain per folder saved). */
 	bool flags_known;
 	bool have_perm, perm_keywords;
 	uint32_t perm_flags;

@@ -145,11 +145,23 @@ int alimail_ensure_conn(struct mf_sink *snk, struct mf_error *err)
 		if ((st = imapc_send(snk->c, cmd, NULL, ignore_reply, NULL, NULL, err)) != MF_OK)
 			return st;
 	}
+	/* INBOX selected in the same round trip as the layout: its
+	 * PERMANENTFLAGS say which flags the APPENDs may carry
+	 * (flags_known), and the first APPEND need not wait for a SELECT.
+	 * A NO leaves nothing selected and the first APPEND selects its
+	 * own folder. */
+	if (!snk->flags_known && (st = imapc_select_async(snk->c, "INBOX", err)) != MF_OK)
+		return st;
 	/* Separator, namespace and the folder list in one round trip. */
 	free_folders(snk);
 	st = imapc_layout(snk->c, &snk->sep, &snk->ns_prefix, "*", collect, snk, err);
 	if (st == MF_OK)
 		snk->listed = true;
+	const struct imapc_mailbox *mb = imapc_selected(snk->c);
+	if (st == MF_OK && mb != NULL) {
+		snk->sel = *mb;
+		snk->sel_path = mf_xstrdup("INBOX");
+	}
 	return st;
 }
 

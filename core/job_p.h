@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "plugin_loader.h"
+#include "pool.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "state.h"
@@ -21,6 +22,15 @@ struct retry_folder {
 struct retry_folders {
 	struct retry_folder *v;
 	size_t n;
+};
+
+/* A mailbox's place among the --jobs copying at once (pool_gate),
+ * given back when its first stream runs out of folders: what is left is
+ * its tail (the other streams' last folders, the answers in flight,
+ * logouts), and the next mailbox's logins overlap it. */
+struct job_place {
+	struct pool_gate *gate; /* NULL: not gated */
+	bool held;              /* under the job's lock */
 };
 
 struct job_ctx {
@@ -48,6 +58,16 @@ struct job_ctx {
 	pthread_mutex_t *lock;
 	/* --only-failed: the folders to visit (NULL: every wanted folder). */
 	const struct retry_folders *retry;
+	struct job_place *place; /* shared by the job's streams */
+	/* The sink session opening on a thread of its own while this one
+	 * opens the source (job_open_sink_start): one login's round trips
+	 * hidden behind the other's. */
+	struct {
+		pthread_t thread;
+		bool running;
+		int st;
+		struct mf_error err;
+	} opener;
 };
 
 /* job_session.c.  The job's connection slots (both hosts), taken before
@@ -62,6 +82,11 @@ int job_open_source(struct job_ctx *j, struct mf_error *err);
 void job_close_source(struct job_ctx *j);
 int job_open_sink(struct job_ctx *j, struct mf_error *err);
 void job_close_sink(struct job_ctx *j);
+/* job_open_sink() on a thread of its own; _finish waits for it and
+ * returns what it returned.  Between the two the job's sink is the
+ * opener's: only the source may be used. */
+void job_open_sink_start(struct job_ctx *j);
+int job_open_sink_finish(struct job_ctx *j, struct mf_error *err);
 
 /* Sleep for a retry delay, waking early on cancel; false if canceled. */
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt);
@@ -105,7 +130,7 @@ void core_target_id(uint32_t uidvalidity, const char *source_id, char out[128]);
  * ABI 1.7) that the mailbox's streams copy at once.  parts, left and the
  * outcomes are read and written under the job's lock. */
 /* A part smaller than this is not worth a session's round trips. */
-#define SPLIT_MIN_PART 50
+#define SPLIT_MIN_PART 20
 struct folder_split {
 	const struct mf_folder *folder;
 	uint64_t since;    /* the folder's cursor when it was cut */

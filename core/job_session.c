@@ -126,7 +126,10 @@ void job_release_slots(struct job_ctx *j)
 
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt)
 {
+	/* The sink may be opening on a thread of its own meanwhile. */
+	pthread_mutex_lock(j->lock);
 	uint32_t ms = retry_delay(&j->cfg->retry, err, attempt, &j->rng);
+	pthread_mutex_unlock(j->lock);
 	log_msg(MF_LOG_WARN, "%s: %s; retrying in %u ms (attempt %u of %u)", j->job->name,
 		err->text, ms, attempt + 1, j->cfg->retry.max_attempts);
 	return host_sleep_ms(ms);
@@ -164,4 +167,35 @@ int job_open_sink(struct job_ctx *j, struct mf_error *err)
 	if (j->cfg->dry_run)
 		return MF_OK;
 	return open_with_retry(j, false, err);
+}
+
+static void *sink_opener_main(void *arg)
+{
+	struct job_ctx *j = arg;
+	j->opener.st = job_open_sink(j, &j->opener.err);
+	return NULL;
+}
+
+void job_open_sink_start(struct job_ctx *j)
+{
+	j->opener.running = false;
+	j->opener.st = MF_OK;
+	if (j->cfg->dry_run)
+		return;
+	if (pthread_create(&j->opener.thread, NULL, sink_opener_main, j) == 0) {
+		j->opener.running = true;
+		return;
+	}
+	/* No thread to be had: the same, one after the other. */
+	j->opener.st = job_open_sink(j, &j->opener.err);
+}
+
+int job_open_sink_finish(struct job_ctx *j, struct mf_error *err)
+{
+	if (j->opener.running)
+		pthread_join(j->opener.thread, NULL);
+	j->opener.running = false;
+	if (j->opener.st != MF_OK)
+		*err = j->opener.err;
+	return j->opener.st;
 }

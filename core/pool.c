@@ -31,6 +31,36 @@ size_t pool_counter_next(struct pool_counter *c)
 	return i;
 }
 
+void pool_gate_init(struct pool_gate *g, unsigned n)
+{
+	g->free = n;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+}
+
+void pool_gate_destroy(struct pool_gate *g)
+{
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+}
+
+void pool_gate_enter(struct pool_gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	while (g->free == 0)
+		pthread_cond_wait(&g->cv, &g->mu);
+	g->free--;
+	pthread_mutex_unlock(&g->mu);
+}
+
+void pool_gate_leave(struct pool_gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->free++;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
 void pool_run(unsigned nthreads, void *(*fn)(void *), void *arg, const char *what)
 {
 	if (nthreads <= 1) {

@@ -11,6 +11,7 @@
 
 #include <mailferry/util.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,21 @@ static struct folder_split *split_folder(struct job_ctx *j, struct folder_queue 
 	return s;
 }
 
+/* This stream found no more work (or failed): the mailbox is in its tail
+ * and its place goes to the next one. */
+static void give_place(struct job_ctx *j)
+{
+	struct job_place *p = j->place;
+	if (p == NULL || p->gate == NULL)
+		return;
+	pthread_mutex_lock(j->lock);
+	bool held = p->held;
+	p->held = false;
+	pthread_mutex_unlock(j->lock);
+	if (held)
+		pool_gate_leave(p->gate);
+}
+
 /* Copy folders from q until none is left: one stream's work. */
 static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_error *err)
 {
@@ -248,6 +264,7 @@ static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_err
 			pthread_mutex_unlock(j->lock);
 		}
 	}
+	give_place(j);
 	return st;
 }
 
@@ -266,11 +283,16 @@ static void *stream_main(void *arg)
 {
 	struct stream *s = arg;
 	struct job_ctx *j = &s->j;
+	job_open_sink_start(j);
 	int st = state_open(j->cfg->state_path, &j->db, &s->err);
 	if (st == MF_OK)
 		st = job_open_source(j, &s->err);
-	if (st == MF_OK)
-		st = job_open_sink(j, &s->err);
+	struct mf_error sink_err;
+	int sink_st = job_open_sink_finish(j, &sink_err);
+	if (st == MF_OK && sink_st != MF_OK) {
+		st = sink_st;
+		s->err = sink_err;
+	}
 	if (st == MF_OK) {
 		st = copy_folders(j, s->q, &s->err);
 	} else if (st != MF_ERR_CANCELED) {
@@ -353,13 +375,18 @@ static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct 
 static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 {
 	struct job *job = j->job;
+	/* The sink logs in while the source does and lists its folders. */
+	job_open_sink_start(j);
 	int st = job_open_source(j, err);
-	if (st == MF_OK)
-		st = job_open_sink(j, err);
-	if (st != MF_OK)
-		return st;
 	struct folder_queue q = { .next = 0 };
-	st = list_with_retry(j, &q.l, err);
+	if (st == MF_OK)
+		st = list_with_retry(j, &q.l, err);
+	struct mf_error sink_err;
+	int sink_st = job_open_sink_finish(j, &sink_err);
+	if (st == MF_OK && sink_st != MF_OK) {
+		st = sink_st;
+		*err = sink_err;
+	}
 	for (size_t i = 0; st == MF_OK && i < q.l.n; i++) {
 		const struct retry_folder *rf = retry_folder_of(j, q.l.v[i].path);
 		if (rf != NULL && !rf->failed && folder_selected(j, &q.l.v[i]))
@@ -405,14 +432,15 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 	return st;
 }
 
-static void run_job(const struct run_config *cfg, struct job *job)
+static void run_job(const struct run_config *cfg, struct job *job, struct job_place *place)
 {
 	pthread_mutex_t lock;
 	pthread_mutex_init(&lock, NULL);
 	struct job_ctx j = { .cfg = cfg,
 			     .job = job,
 			     .fmap = job->folders ? job->folders : cfg->folders,
-			     .lock = &lock };
+			     .lock = &lock,
+			     .place = place };
 	struct mf_error err = { 0 };
 	uint64_t t0 = throttle_now_ns();
 	j.rng = t0 ^ (uint64_t)(uintptr_t)job;
@@ -527,23 +555,25 @@ struct pool {
 	struct job *jobs;
 	struct pool_counter queue;
 	struct run_shared *shared; /* the run's queue is in the store, or NULL */
+	struct pool_gate gate;     /* --jobs mailboxes copying, tails aside */
 };
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	while (p->shared != NULL) {
-		size_t i = run_shared_next(p->shared);
-		if (i == SIZE_MAX)
-			return NULL;
-		run_job(p->cfg, &p->jobs[i]);
-		run_shared_finished(p->shared, i);
-	}
 	for (;;) {
-		size_t i = pool_counter_next(&p->queue);
+		pool_gate_enter(&p->gate);
+		size_t i = p->shared != NULL ? run_shared_next(p->shared)
+					     : pool_counter_next(&p->queue);
+		struct job_place place = { .gate = &p->gate, .held = true };
+		if (i != SIZE_MAX)
+			run_job(p->cfg, &p->jobs[i], &place);
+		if (place.held) /* its streams have ended: nothing else reads it */
+			pool_gate_leave(&p->gate);
 		if (i == SIZE_MAX)
 			return NULL;
-		run_job(p->cfg, &p->jobs[i]);
+		if (p->shared != NULL)
+			run_shared_finished(p->shared, i);
 	}
 }
 
@@ -584,10 +614,14 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	struct pool p = { .cfg = cfg, .jobs = jobs };
 	pool_counter_init(&p.queue, n);
 	p.shared = n > 0 ? run_shared_start(cfg, jobs, n) : NULL;
-	unsigned nthreads = cfg->jobs > 0 ? cfg->jobs : 1;
+	unsigned at_once = cfg->jobs > 0 ? cfg->jobs : 1;
+	pool_gate_init(&p.gate, at_once);
+	/* A thread per mailbox copying and one per mailbox in its tail. */
+	unsigned nthreads = at_once <= UINT_MAX / 2 ? 2 * at_once : at_once;
 	if (nthreads > n)
 		nthreads = (unsigned)n;
 	pool_run(nthreads, worker, &p, "job");
+	pool_gate_destroy(&p.gate);
 	if (p.shared != NULL) {
 		char why[600];
 		bool ended = run_shared_ended(p.shared, why, sizeof(why));

@@ -28,7 +28,7 @@ struct migrate_opts {
 	bool json, dry_run, allow_uri_password, quiet, verbose, only_failed;
 	unsigned long long max_bps;
 	double max_mps;
-	unsigned conn_per_host, jobs, streams, retries, lease_s;
+	unsigned conn_per_host, conn_per_account, jobs, streams, append_lanes, retries, lease_s;
 	const char *worker;
 	const char *source_pw_file, *sink_pw_file;
 	const char *name, *impersonate, *accounts_csv;
@@ -48,6 +48,8 @@ enum {
 	OPT_CONN,
 	OPT_JOBS,
 	OPT_STREAMS,
+	OPT_APPEND_LANES,
+	OPT_CONN_PER_ACCOUNT,
 	OPT_POLICY,
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
@@ -94,6 +96,8 @@ static const struct option long_opts[] = {
 	{ "connections-per-host", required_argument, NULL, OPT_CONN },
 	{ "jobs", required_argument, NULL, OPT_JOBS },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
+	{ "append-lanes", required_argument, NULL, OPT_APPEND_LANES },
+	{ "connections-per-account", required_argument, NULL, OPT_CONN_PER_ACCOUNT },
 	{ "folder-policy", required_argument, NULL, OPT_POLICY },
 	{ "include-folder", required_argument, NULL, OPT_INCLUDE },
 	{ "exclude-folder", required_argument, NULL, OPT_EXCLUDE },
@@ -176,6 +180,17 @@ static bool parse_opts(int argc, char **argv, struct migrate_opts *o)
 			break;
 		case OPT_STREAMS:
 			if (!parse_uint("--streams", optarg, 16, &o->streams) || o->streams == 0)
+				return false;
+			break;
+		case OPT_APPEND_LANES:
+			if (!parse_uint("--append-lanes", optarg, 16, &o->append_lanes) ||
+			    o->append_lanes == 0)
+				return false;
+			break;
+		case OPT_CONN_PER_ACCOUNT:
+			if (!parse_uint("--connections-per-account", optarg, 1000,
+					&o->conn_per_account) ||
+			    o->conn_per_account == 0)
 				return false;
 			break;
 		case OPT_RETRIES:
@@ -374,6 +389,8 @@ static int run(struct migrate_opts *o, struct plugin_registry *reg, struct job *
 		/* Alibaba Mail's connection limit per user is unconfirmed;
 		 * its docs suggest 2-4 per mailbox (alibaba-mail.md). */
 		.streams = o->streams ? o->streams : 4,
+		.append_lanes = o->append_lanes ? o->append_lanes : 4,
+		.conn_per_account = o->conn_per_account ? o->conn_per_account : 16,
 		.dry_run = o->dry_run,
 		.only_failed = o->only_failed,
 		.lease_s = o->lease_s,

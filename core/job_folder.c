@@ -66,6 +66,14 @@ struct folder_run {
 	 * NULL for the whole folder. */
 	struct folder_split *split;
 	unsigned part;
+	/* Sink lanes (job_lanes.c): during a fetch, a run per further sink
+	 * session, each a copy of this one with its own session, state
+	 * connection, target name, failures and writer; the uid cursor is
+	 * the first run's (cursor), which the copies point at. */
+	struct folder_run *lanes;
+	unsigned nlanes;
+	struct folder_run *cursor;
+	struct mf_error lane_fatal;
 };
 
 static bool have_cb(const char *source_id, void *aux)
@@ -164,12 +172,13 @@ static void advance_uid(struct folder_run *fr, const struct mf_message *msg, boo
 {
 	if (msg->uid == 0 || !fr->uid_cursor)
 		return;
+	struct folder_run *c = fr->cursor != NULL ? fr->cursor : fr;
 	pthread_mutex_lock(fr->lock);
 	if (!finished) {
-		if (fr->min_open_uid == 0 || msg->uid < fr->min_open_uid)
-			fr->min_open_uid = msg->uid;
-	} else if (msg->uid > fr->max_seen_uid) {
-		fr->max_seen_uid = msg->uid;
+		if (c->min_open_uid == 0 || msg->uid < c->min_open_uid)
+			c->min_open_uid = msg->uid;
+	} else if (msg->uid > c->max_seen_uid) {
+		c->max_seen_uid = msg->uid;
 	}
 	pthread_mutex_unlock(fr->lock);
 }
@@ -454,6 +463,7 @@ struct writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct writer_item items[WRITER_SLOTS];
+	size_t nslots; /* used of items: fewer per lane, memory stays flat */
 	size_t head, count;
 	bool eof;
 	int status; /* first failure of the storing side */
@@ -512,7 +522,7 @@ static void *writer_main(void *arg)
 		}
 		item_clear(it);
 		pthread_mutex_lock(&w->mu);
-		w->head = (w->head + 1) % WRITER_SLOTS;
+		w->head = (w->head + 1) % w->nslots;
 		w->count--;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
@@ -528,10 +538,11 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static struct writer *writer_start(struct folder_run *fr)
+static struct writer *writer_start(struct folder_run *fr, size_t nslots)
 {
 	struct writer *w = mf_xcalloc(1, sizeof(*w));
 	w->fr = fr;
+	w->nslots = nslots;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	for (size_t i = 0; i < WRITER_SLOTS; i++)
@@ -579,13 +590,13 @@ static int writer_finish(struct writer **wp, struct mf_error *err)
 static struct writer_item *writer_slot(struct writer *w, struct mf_error *err, int *st_r)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->count == WRITER_SLOTS && w->status == MF_OK)
+	while (w->count == w->nslots && w->status == MF_OK)
 		pthread_cond_wait(&w->cv, &w->mu);
 	*st_r = w->status;
 	if (*st_r != MF_OK)
 		*err = w->err;
 	struct writer_item *it =
-		*st_r == MF_OK ? &w->items[(w->head + w->count) % WRITER_SLOTS] : NULL;
+		*st_r == MF_OK ? &w->items[(w->head + w->count) % w->nslots] : NULL;
 	pthread_mutex_unlock(&w->mu);
 	return it;
 }
@@ -615,18 +626,32 @@ static void writer_push(struct writer *w, struct writer_item *it, const struct m
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* The spool the message goes into: the writer's next free slot, or the
- * job's own when this thread stores too. */
-static int take_spool(struct folder_run *fr, struct spool **sp_r, struct writer_item **slot_r,
-		      struct mf_error *cb_err)
+/* The run whose writer stores the message with this source id: with
+ * sink lanes one picked by the id, so a message delivered twice queues
+ * behind its first delivery (which its writer then finds recorded). */
+static struct folder_run *lane_of(struct folder_run *fr, const char *source_id)
+{
+	if (fr->nlanes == 0)
+		return fr;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)source_id; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	unsigned k = (unsigned)(h % (fr->nlanes + 1));
+	return k == 0 ? fr : &fr->lanes[k - 1];
+}
+
+/* The spool the message goes into: the next free slot of the writer of
+ * lane lf, or the job's own when this thread stores too. */
+static int take_spool(struct folder_run *fr, struct folder_run *lf, struct spool **sp_r,
+		      struct writer_item **slot_r, struct mf_error *cb_err)
 {
 	*sp_r = &fr->j->spool;
 	*slot_r = NULL;
-	if (fr->writer == NULL)
+	if (lf->writer == NULL)
 		return MF_OK;
 	int st;
 	struct mf_error err = { 0 };
-	*slot_r = writer_slot(fr->writer, &err, &st);
+	*slot_r = writer_slot(lf->writer, &err, &st);
 	if (*slot_r == NULL) {
 		fr->sink_failed = true;
 		*cb_err = err;
@@ -676,7 +701,7 @@ static int on_message(const struct mf_message *src_msg, void *aux, struct mf_err
 		 * pass for a content name. */
 		st = MF_OK;
 		if (em.failure == NULL) {
-			st = take_spool(fr, &sp, &slot, cb_err);
+			st = take_spool(fr, fr, &sp, &slot, cb_err);
 			if (st != MF_OK)
 				return st;
 			st = read_message(fr, sp, src_msg, &err);
@@ -715,8 +740,9 @@ static int on_message(const struct mf_message *src_msg, void *aux, struct mf_err
 	if (retry != NULL)
 		retry->taken = true;
 	throttle_message(j->cfg->throttle);
+	struct folder_run *lf = slot != NULL ? fr : lane_of(fr, msg->source_id);
 	if (sp == NULL) {
-		st = take_spool(fr, &sp, &slot, cb_err);
+		st = take_spool(fr, lf, &sp, &slot, cb_err);
 		if (st != MF_OK)
 			return st;
 		st = read_message(fr, sp, src_msg, &err);
@@ -752,7 +778,7 @@ static int on_message(const struct mf_message *src_msg, void *aux, struct mf_err
 	if (fr->drop_keywords && had_keywords)
 		fr->keywords_dropped++;
 	if (slot != NULL) {
-		writer_push(fr->writer, slot, msg, prior);
+		writer_push(lf->writer, slot, msg, prior);
 		return MF_OK;
 	}
 	return store_message(fr, &j->spool, msg, &m, prior, cb_err);
@@ -767,6 +793,81 @@ static int on_message_core(const struct mf_message *msg, void *aux, struct mf_er
 	int st = on_message(msg, aux, cb_err);
 	crash_leave();
 	return st;
+}
+
+/* A writer's queue with nlanes further lanes: the stream's slots shared
+ * out (two each at least, so a lane sends while the next one waits). */
+static size_t lane_slots(unsigned nlanes)
+{
+	size_t n = WRITER_SLOTS / (nlanes + 1);
+	return n < 2 ? 2 : n;
+}
+
+/* The fetch's further sink lanes: a copy of fr per open lane of the
+ * stream (job_lanes.c), each with the folder ensured on its session and
+ * a writer of its own.  A lane that cannot is left out of this fetch. */
+static void lanes_start(struct folder_run *fr)
+{
+	struct job_ctx *j = fr->j;
+	fr->nlanes = 0;
+	if (!fr->stable_ids || fr->filter)
+		return; /* routing by id needs ids; a retry pass is small */
+	job_lanes_open(j);
+	if (j->nlanes == 0)
+		return;
+	fr->lanes = mf_xcalloc(j->nlanes, sizeof(*fr->lanes));
+	for (unsigned k = 0; k < j->nlanes; k++) {
+		struct folder_run *lf = &fr->lanes[fr->nlanes];
+		*lf = *fr;
+		lf->j = j->lanes[k];
+		lf->wdb = lf->j->db;
+		lf->actual = NULL;
+		lf->lanes = NULL;
+		lf->nlanes = 0;
+		lf->cursor = fr;
+		lf->fatal = &lf->lane_fatal;
+		lf->async_status = MF_OK;
+		lf->sink_failed = false;
+		lf->keys = (struct content_keys){ 0 };
+		struct mf_error err;
+		if (ensure_target(lf, &err) != MF_OK) {
+			log_msg(MF_LOG_WARN, "%s: %s: sink lane %u left out (%s)", j->job->name,
+				fr->folder->path, k + 2, err.text);
+			free(lf->actual);
+			continue;
+		}
+		lf->writer = writer_start(lf, lane_slots(j->nlanes));
+		if (lf->writer == NULL) {
+			free(lf->actual);
+			continue;
+		}
+		fr->nlanes++;
+	}
+}
+
+/* Waits for the lanes' writers; the first failure among them into *err
+ * (NULL: an earlier failure is reported already).  A failed lane marks
+ * the run's sink failed, and the retry reopens every lane. */
+static int lanes_finish(struct folder_run *fr, struct mf_error *err)
+{
+	int first = MF_OK;
+	for (unsigned k = 0; k < fr->nlanes; k++) {
+		struct folder_run *lf = &fr->lanes[k];
+		struct mf_error e = { 0 };
+		int st = writer_finish(&lf->writer, &e);
+		if (st != MF_OK || lf->sink_failed)
+			fr->sink_failed = true;
+		if (st != MF_OK && first == MF_OK) {
+			first = st;
+			if (err != NULL)
+				*err = e;
+		}
+		free(lf->actual);
+	}
+	free(fr->lanes);
+	fr->lanes = NULL;
+	fr->nlanes = 0;
+	return first;
 }
 
 static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_error *err)
@@ -803,8 +904,12 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	fr->sink_failed = false;
 	/* A pipelined sink gets its own thread, so reading the source and
 	 * writing the target overlap instead of taking turns. */
-	if (fr->pipelined && fr->wdb != j->db)
-		fr->writer = writer_start(fr);
+	if (fr->pipelined && fr->wdb != j->db) {
+		lanes_start(fr);
+		fr->writer = writer_start(fr, lane_slots(fr->nlanes));
+		if (fr->writer == NULL)
+			lanes_finish(fr, NULL);
+	}
 	crash_enter(j->src_plugin->desc.name, "fetching", j->job->name, fr->folder->path);
 	int st = j->src_plugin->source.fetch(j->src, fr->folder->path, &since, on_message_core, fr,
 					     sync_state_r, err);
@@ -820,6 +925,9 @@ static int fetch_once(struct folder_run *fr, char **sync_state_r, struct mf_erro
 	int fst = fr->writer != NULL ? writer_finish(&fr->writer, &ferr) : flush_appends(fr, &ferr);
 	if (fst != MF_OK)
 		fr->sink_failed = true;
+	int lst = lanes_finish(fr, fst == MF_OK ? &ferr : NULL);
+	if (fst == MF_OK)
+		fst = lst;
 	if (st == MF_OK && fst != MF_OK) {
 		*err = ferr;
 		st = fst;
@@ -965,6 +1073,7 @@ static int copy_folder_pass(struct job_ctx *j, const struct mf_folder *folder, s
 		    !job_backoff(j, err, attempt))
 			break;
 		if (fr.sink_failed) {
+			job_lanes_close(j);
 			st = job_open_sink(j, err);
 			if (st == MF_OK)
 				st = ensure_target(&fr, err);

@@ -59,6 +59,15 @@ struct job_ctx {
 	/* --only-failed: the folders to visit (NULL: every wanted folder). */
 	const struct retry_folders *retry;
 	struct job_place *place; /* shared by the job's streams */
+	/* Further sink sessions of this stream, for a sink whose appends
+	 * each wait a round trip (appends_wait, ABI 1.8): lane k's context
+	 * holds its sink session, its state connection (db) and its slot
+	 * on the sink's host; the stream's writer sends each message
+	 * through one of them (job_lanes.c).  Opened at the first folder
+	 * that needs them, kept for the next, closed after a failure. */
+	struct job_ctx **lanes;
+	unsigned nlanes;
+	bool lanes_tried;
 	/* The sink session opening on a thread of its own while this one
 	 * opens the source (job_open_sink_start): one login's round trips
 	 * hidden behind the other's. */
@@ -87,6 +96,12 @@ void job_close_sink(struct job_ctx *j);
  * opener's: only the source may be used. */
 void job_open_sink_start(struct job_ctx *j);
 int job_open_sink_finish(struct job_ctx *j, struct mf_error *err);
+
+/* job_lanes.c.  Open the stream's further sink sessions if its sink's
+ * appends wait (once; fewer if the host or the account cap says so, or
+ * the server refuses some); close them (they reopen at the next call). */
+void job_lanes_open(struct job_ctx *j);
+void job_lanes_close(struct job_ctx *j);
 
 /* Sleep for a retry delay, waking early on cancel; false if canceled. */
 bool job_backoff(struct job_ctx *j, const struct mf_error *err, unsigned attempt);

@@ -304,6 +304,7 @@ static void *stream_main(void *arg)
 	}
 	s->st = st;
 	job_close_source(j);
+	job_lanes_close(j);
 	job_close_sink(j);
 	job_release_slots(j);
 	spool_free(&j->spool);
@@ -318,6 +319,8 @@ static void *stream_main(void *arg)
 static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *q)
 {
 	unsigned want = j->cfg->streams > 0 ? j->cfg->streams : 1;
+	if (j->cfg->conn_per_account > 0 && want > j->cfg->conn_per_account)
+		want = j->cfg->conn_per_account;
 	bool parallel = (j->src_plugin->desc.caps & MF_CAP_PARALLEL_SESSIONS) &&
 			(j->cfg->dry_run || (j->snk_plugin->desc.caps & MF_CAP_PARALLEL_SESSIONS));
 	if (!parallel)
@@ -506,6 +509,7 @@ static void run_job(const struct run_config *cfg, struct job *job, struct job_pl
 			st = copy_mailbox(&j, &err);
 	}
 	job_close_source(&j);
+	job_lanes_close(&j);
 	job_close_sink(&j);
 	job_release_slots(&j);
 	if (st == MF_OK) {

@@ -26,6 +26,12 @@ struct run_config {
 	unsigned jobs;    /* mailboxes at once */
 	unsigned streams; /* sessions per side per mailbox (0: 1); used only
 			    * when source and sink allow parallel sessions */
+	/* Sink sessions per stream when the sink's appends each wait a
+	 * round trip (ABI 1.8 appends_wait; 0: 1), and the cap on one
+	 * account's sessions per side, streams and lanes together (0:
+	 * none). */
+	unsigned append_lanes;
+	unsigned conn_per_account;
 	bool dry_run;
 	/* migrate --only-failed: visit only mailboxes with failed folders or
 	 * messages recorded, in them only those folders, and send only the

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define MF_ABI_MAJOR 1
-#define MF_ABI_MINOR 7
+#define MF_ABI_MINOR 8
 
 #if defined(__GNUC__)
 #define MF_VISIBLE __attribute__((visibility("default")))
@@ -497,7 +497,14 @@ struct mf_sink_ops {
 	 * that this plugin's stores cannot be read back. */
 	int (*reader_uri)(void *plugin_ctx, const struct mf_account *acct, char **uri_r,
 			  struct mf_error *err);
-	/* ABI 1.7 and later: new optional slots go here, may be NULL. */
+	/* ABI 1.8, optional: true if each append_start() on this open
+	 * session waits a round trip before its message goes out (IMAP
+	 * without LITERAL+: the server's "+" to every literal), so one
+	 * session moves one message per round trip whatever the bandwidth.
+	 * The core then stores each stream's messages through several
+	 * sessions (--append-lanes).  NULL: appends stream. */
+	bool (*appends_wait)(struct mf_sink *snk);
+	/* ABI 1.8 and later: new optional slots go here, may be NULL. */
 };
 
 enum mf_plugin_kind { MF_PLUGIN_SOURCE = 1, MF_PLUGIN_SINK = 2 };

@@ -41,6 +41,13 @@ static void alimail_io_stats(struct mf_sink *snk, struct mf_io_stats *st)
 	imapc_account_io_stats(snk->acct, snk->c, st);
 }
 
+/* Without LITERAL+ (RFC 7888) every APPEND waits for the server's "+"
+ * (ABI 1.8). */
+static bool alimail_appends_wait(struct mf_sink *snk)
+{
+	return snk->c != NULL && !imapc_has_cap(snk->c, "LITERAL+");
+}
+
 const struct mf_sink_ops alimail_sink_ops = {
 	.struct_size = sizeof(struct mf_sink_ops),
 	.open = alimail_session_open,
@@ -54,4 +61,5 @@ const struct mf_sink_ops alimail_sink_ops = {
 	.probe = alimail_probe,
 	.folder_refused = alimail_folder_refused,
 	.reader_uri = alimail_reader_uri,
+	.appends_wait = alimail_appends_wait,
 };

@@ -20,6 +20,9 @@
 #                                    to modified UTF-7, files to Dovecot's user
 #   DOVECOT_EXTRA_CONF               appended to the config by dovecot_start
 #   DOVECOT_AUTH_MECHS               auth_mechanisms (default "plain login")
+#   DOVECOT_NO_LITERAL_PLUS          Dovecot 2.3's capability list minus
+#                                    LITERAL+ / LITERAL-, for an imap_capability
+#                                    line (a target whose APPENDs wait for "+")
 #
 # Every instance stops with the test (EXIT hook) and, whatever happens,
 # after DOVECOT_TIME_LIMIT seconds (default: MF_TEST_TIMEOUT + 10).
@@ -27,6 +30,7 @@
 
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVEADM_BIN=${DOVEADM_BIN:-$(command -v doveadm || echo /usr/bin/doveadm)}
+DOVECOT_NO_LITERAL_PLUS="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE SPECIAL-USE"
 DOVECOT_TIME_LIMIT=${DOVECOT_TIME_LIMIT:-$(( ${MF_TEST_TIMEOUT:-300} + 10 ))}
 
 # Dovecot's LAYOUT=fs keeps folder names in modified UTF-7 on disk, and

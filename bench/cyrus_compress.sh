@@ -18,7 +18,7 @@ top_srcdir=${top_srcdir:-$(cd "$here/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-3000}
-. "$top_srcdir/tests/integration/lib.sh"
+. "$here/setup.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 . "$top_srcdir/tests/integration/cyrus.sh"
 cyrus_available || fail "Cyrus not unpacked: run tools/install-cyrus.sh"

@@ -9,11 +9,12 @@
 #   one    1 mailbox, N messages (default 1000), 9 folders
 #   many   10 mailboxes x N/10 messages, --jobs 1 and --jobs 8
 #   nolit  "one" into a target that does not offer LITERAL+ (every APPEND
-#          waits for "+"), default streams
+#          waits for "+"), default streams and append lanes
 #   loop   "one" straight into the target on loopback, no link between, for
-#          mailferry and mbsync: what the servers alone take (the target's
-#          fsync per message on this machine's disk), which no link use can
-#          beat, and the "never slower than mbsync on loopback" check
+#          mailferry and mbsync: what the servers alone take, which no
+#          link use can beat, and the "never slower than mbsync on
+#          loopback" check
+# The servers' mail is on tmpfs (bench/setup.sh; TMPDIR=/tmp for disk).
 # Prints a Markdown table and the idle round trips mailferry's sessions
 # counted (-v log); exits non-zero only if a copy was incomplete.
 #
@@ -27,22 +28,7 @@ top_srcdir=${top_srcdir:-$(cd "$here/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 MF_TEST_TIMEOUT=${MF_TEST_TIMEOUT:-3000}
-# The servers' mail, the state and the spools on tmpfs unless TMPDIR says
-# otherwise: the target stands for a datacenter server behind the link,
-# not this machine's disk, whose fsync stalls (1 ms typical, spikes of
-# 100s of ms) moved the same run's link use between 70% and 87%.
-if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
-	TMPDIR=/dev/shm
-	export TMPDIR
-fi
-. "$top_srcdir/tests/integration/lib.sh"
-# The real binary rather than libtool's wrapper script, whose ~60 ms of
-# shell before main() mbsync (an installed binary) does not pay either.
-if [ -x "$top_builddir/cli/.libs/mailferry" ]; then
-	MAILFERRY="$top_builddir/cli/.libs/mailferry"
-	LD_LIBRARY_PATH="$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-	export LD_LIBRARY_PATH
-fi
+. "$here/setup.sh"
 . "$top_srcdir/tests/integration/dovecot.sh"
 N=${1:-1000}
 DELAY_MS=25

@@ -531,7 +531,7 @@ static bool single_job(struct migrate_opts *o, const struct plugin_registry *reg
 
 static int migrate_or_verify(int cmd_argc, char **cmd_argv, bool verifying)
 {
-	struct migrate_opts o = { .state_path = NULL, .conn_per_host = 4 };
+	struct migrate_opts o = { .state_path = NULL, .conn_per_host = 16 };
 	int rc = EXIT_USAGE;
 	struct job *jobs = NULL;
 	size_t n_jobs = 0;

@@ -59,7 +59,7 @@ void cli_usage(FILE *out)
 	      "  --exclude-folder GLOB        not these folders (repeatable)\n"
 	      "  --max-bytes-per-second N     throttle (suffixes k, M, G)\n"
 	      "  --max-messages-per-second N  throttle\n"
-	      "  --connections-per-host N     cap per server (default 4)\n"
+	      "  --connections-per-host N     cap per server (default 16)\n"
 	      "  --jobs N                     mailboxes at once (default 1; 4 with --accounts)\n"
 	      "  --streams N                  connections per side per mailbox, folders spread\n"
 	      "                               over them (default 4; within --connections-per-host)\n"

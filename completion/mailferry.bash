@@ -15,7 +15,7 @@ _mailferry_current_word()
 _mailferry_schemes='mbox: maildir: eml: imap:// imaps:// pop3:// pop3s:// ews:// graph:// alimail://'
 
 _mailferry_migrate_opts='--state --json --dry-run --only-failed --max-bytes-per-second
---max-messages-per-second --connections-per-host --jobs --streams --worker --lease --folder-policy
+--max-messages-per-second --connections-per-host --jobs --streams --append-lanes --connections-per-account --worker --lease --folder-policy
 --include-folder --exclude-folder --plugin-dir --source-password-file
 --sink-password-file --allow-uri-password --name --impersonate --insecure
 --ca-file --timeout --set --retries --accounts --report --bundle --config
@@ -77,7 +77,7 @@ _mailferry_value()
 		[[ ${COMPREPLY[0]-} == *: ]] && compopt -o nospace 2>/dev/null
 		;;
 	--max-bytes-per-second | --max-messages-per-second | --connections-per-host | \
-	--jobs | --streams | --worker | --lease | --retries | --timeout | --rate | --name | --impersonate | --set | --oauth-* | \
+	--jobs | --streams | --append-lanes | --connections-per-account | --worker | --lease | --retries | --timeout | --rate | --name | --impersonate | --set | --oauth-* | \
 	--include-folder | --exclude-folder)
 		COMPREPLY=() ;;
 	*) return 1 ;;

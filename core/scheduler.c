@@ -143,6 +143,9 @@ struct folder_queue {
 	size_t splits_n;
 	unsigned streams;    /* streams running (under the job's lock) */
 	uint64_t fair_share; /* messages per stream in this mailbox */
+	/* Set once a stream found no more work: streams still waiting for
+	 * a connection slot (late) then give up. */
+	atomic_int drained;
 };
 
 static void folder_queue_free(struct folder_queue *q)
@@ -264,6 +267,7 @@ static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_err
 			pthread_mutex_unlock(j->lock);
 		}
 	}
+	atomic_store(&q->drained, 1);
 	give_place(j);
 	return st;
 }
@@ -274,15 +278,40 @@ struct stream {
 	struct job_ctx j;
 	struct folder_queue *q;
 	unsigned number;
+	bool late; /* no slot free at the start: waits for one */
 	pthread_t thread;
 	int st;
 	struct mf_error err;
 };
 
+/* A late stream's slots, once the mailbox's tail or another mailbox frees
+ * them; false if the mailbox's work was all taken first. */
+static bool late_slots(struct stream *s)
+{
+	struct job_ctx *j = &s->j;
+	const char *sink_host = j->cfg->dry_run ? NULL : j->job->sink.acct.host;
+	if (!throttle_conn_acquire_pair(j->cfg->throttle, j->job->source.acct.host, sink_host,
+					&s->q->drained))
+		return false;
+	j->slots_held = true;
+	if (atomic_load(&s->q->drained) || atomic_load(&mf_cancel_requested)) {
+		job_release_slots(j);
+		return false;
+	}
+	log_msg(MF_LOG_DEBUG, "%s: stream %u starts, a connection slot freed", j->job->name,
+		s->number);
+	return true;
+}
+
 static void *stream_main(void *arg)
 {
 	struct stream *s = arg;
 	struct job_ctx *j = &s->j;
+	if (s->late && !late_slots(s)) {
+		s->st = MF_OK;
+		spool_free(&j->spool);
+		return NULL;
+	}
 	job_open_sink_start(j);
 	int st = state_open(j->cfg->state_path, &j->db, &s->err);
 	if (st == MF_OK)
@@ -340,10 +369,12 @@ static unsigned streams_for(const struct job_ctx *j, const struct folder_queue *
 	return want < folders ? want : folders > 0 ? folders : 1;
 }
 
-/* Start up to n - 1 further streams; returns how many started. */
+/* Start up to n - 1 further streams; returns how many started, *late
+ * of them waiting for a connection slot. */
 static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct stream *s,
-			      unsigned n)
+			      unsigned n, unsigned *late)
 {
+	*late = 0;
 	unsigned started = 0;
 	for (unsigned i = 0; i + 1 < n; i++) {
 		struct stream *st = &s[started];
@@ -358,9 +389,10 @@ static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct 
 		st->q = q;
 		st->number = i + 2;
 		/* Within --connections-per-host: a stream that would pass it
-		 * does not start (the mailbox's first stream always runs). */
-		if (!job_try_acquire_slots(&st->j))
-			break;
+		 * waits for a slot (another mailbox's tail frees them) and
+		 * gives up once this one's work is all taken. */
+		st->late = !job_try_acquire_slots(&st->j);
+		*late += st->late;
 		spool_init(&st->j.spool, j->cfg->spool_mem_limit, j->cfg->tmpdir);
 		int e = pthread_create(&st->thread, NULL, stream_main, st);
 		if (e != 0) {
@@ -368,6 +400,7 @@ static unsigned start_streams(struct job_ctx *j, struct folder_queue *q, struct 
 				st->number, strerror(e));
 			spool_free(&st->j.spool);
 			job_release_slots(&st->j);
+			*late -= st->late;
 			break;
 		}
 		started++;
@@ -414,8 +447,13 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 		q.streams = n;
 		q.fair_share = job->counters.expected / n;
 		struct stream *extra = n > 1 ? mf_xcalloc(n - 1, sizeof(*extra)) : NULL;
-		unsigned started = n > 1 ? start_streams(j, &q, extra, n) : 0;
-		if (n > 1)
+		unsigned late = 0;
+		unsigned started = n > 1 ? start_streams(j, &q, extra, n, &late) : 0;
+		if (n > 1 && late > 0)
+			log_msg(MF_LOG_DEBUG,
+				"%s: %u streams (%u more when a connection slot frees)", job->name,
+				started + 1 - late, late);
+		else if (n > 1)
 			log_msg(MF_LOG_DEBUG, "%s: %u streams", job->name, started + 1);
 		pthread_mutex_lock(j->lock);
 		q.streams = started + 1;

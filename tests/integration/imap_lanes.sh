@@ -88,5 +88,6 @@ run "$T/plus.log" "imap://dave@127.0.0.1:$(dovecot_var plus imap)/?tls=none" "$T
 	fail "LITERAL+ run failed: $(tail -5 "$T/plus.log")"
 grep -q "sink sessions" "$T/plus.log" && fail "lanes opened on a target with LITERAL+"
 imap_describe plus dave secret-d > "$T/dave.txt"
-diff "$T/src.txt" "$T/dave.txt" >&2 || fail "LITERAL+ run: target differs"
+diff "$T/src.txt" "$T/dave.txt" >&2 ||
+	fail "LITERAL+ run: target differs; its log: $(grep -v 'CLEAR TEXT\|not a loadable' "$T/plus.log" | tail -40)"
 echo "ok: 200 messages exact through sink lanes after $kills kill -9 (seed $seed)"

@@ -44,7 +44,14 @@ link() { proxy "$(dovecot_var "$2" imap)" "$DELAY_MS" "$MBIT" "$T/link-$1"; }
 dovecot_user src one one-pw
 i=0
 while [ $i -lt 10 ]; do dovecot_user src "m$i" "m$i-pw"; i=$((i + 1)); done
-for u in mbsync-one mf-one mbsync-loop mf-loop; do dovecot_user dst "$u" "$u-pw"; done
+# The loopback runs are short (about a second) and the machine's noise as
+# large as their difference: each tool runs LOOPS times, alternating, and
+# the median counts.
+LOOPS=3
+loop_labels() { echo "$1"; k=2; while [ $k -le $LOOPS ]; do echo "$1-$k"; k=$((k + 1)); done; }
+for u in mbsync-one mf-one $(loop_labels mbsync-loop) $(loop_labels mf-loop); do
+	dovecot_user dst "$u" "$u-pw"
+done
 i=0
 while [ $i -lt 10 ]; do
 	dovecot_user dst "mf-many1-m$i" pw
@@ -164,20 +171,24 @@ if wanted mf-nolit; then link mf-nolit nolit && run_mf mf-nolit "$PROXY_PORT" on
 if wanted mf-nolit8; then
 	link mf-nolit8 nolit && run_mf mf-nolit8 "$PROXY_PORT" one --streams 8
 fi
-if wanted mbsync-loop; then run_mbsync mbsync-loop "$(dovecot_var dst imap)" one; fi
-if wanted mf-loop; then run_mf mf-loop "$(dovecot_var dst imap)" one; fi
+k=1
+while [ $k -le $LOOPS ]; do
+	sfx=$([ $k = 1 ] || echo "-$k")
+	if wanted mbsync-loop; then run_mbsync "mbsync-loop$sfx" "$(dovecot_var dst imap)" one; fi
+	if wanted mf-loop; then run_mf "mf-loop$sfx" "$(dovecot_var dst imap)" one; fi
+	k=$((k + 1))
+done
 
 # --- checks and table ------------------------------------------------------
 status=0
 check() { # check SERVER USER EXPECTED (of a wanted run)
-	case " $RUNS " in *" $(echo "$2" | sed 's/-m[0-9]*$//') "*) ;; *) return 0 ;; esac
+	case " $RUNS " in *" $(echo "$2" | sed 's/-m[0-9]*$//; s/-[0-9]$//') "*) ;; *) return 0 ;; esac
 	got=$(dovecot_adm "$1" search -u "$2" mailbox '*' all | wc -l)
 	[ "$got" = "$3" ] || { echo "INCOMPLETE: $2 has $got of $3 messages" >&2; status=1; }
 }
 check dst mbsync-one "$N"
 check dst mf-one "$N"
-check dst mbsync-loop "$N"
-check dst mf-loop "$N"
+for u in $(loop_labels mbsync-loop) $(loop_labels mf-loop); do check dst "$u" "$N"; done
 i=0
 while [ $i -lt 10 ]; do
 	check dst "mf-many1-m$i" "$((N / 10))"
@@ -195,7 +206,13 @@ rtts() { sed -n 's/.*imap-sink.* \([0-9][0-9]*\) idle round trips.*/\1/p' "$T/lo
 # Start-up, link idle while mail moved, idle in the last 10% of the bytes
 # (seconds, bench/link_idle.awk); "- - -" without a link.
 idle() { if [ -f "$T/link-$1" ]; then awk -v mbit="$MBIT" -f "$here/link_idle.awk" "$T/link-$1"; else echo "- - -"; fi; }
+# The label of LABEL's loopback runs that took the median time.
+median() { for l in $(loop_labels "$1"); do [ ! -f "$T/time-$l" ] || echo "$(secs "$l") $l"; done |
+	sort -n | awk '{a[NR] = $2} END {if (NR) print a[int((NR + 1) / 2)]}'; }
+MB_LOOP=$(median mbsync-loop)
+MF_LOOP=$(median mf-loop)
 row() { # row CASE TOOL LABEL BYTES (of a wanted run)
+	[ -n "$3" ] || return 0
 	[ -f "$T/time-$3" ] || return 0
 	awk -v c="$1" -v tool="$2" -v s="$(secs "$3")" -v r="$(rss "$3")" -v b="$4" \
 		-v mbit="$MBIT" -v rt="$5" -v idle="$(idle "$3")" 'BEGIN {
@@ -217,14 +234,15 @@ row "10 mailboxes x $((N / 10)), --jobs 1" mailferry mf-many1 "$MANY_BYTES" "$(r
 row "10 mailboxes x $((N / 10)), --jobs 8" mailferry mf-many8 "$MANY_BYTES" "$(rtts mf-many8)"
 row "1 mailbox, target without LITERAL+" mailferry mf-nolit "$ONE_BYTES" "$(rtts mf-nolit)"
 row "same, --streams 8" mailferry mf-nolit8 "$ONE_BYTES" "$(rtts mf-nolit8)"
-row "1 mailbox, no link (loopback)" mbsync mbsync-loop "$ONE_BYTES" -
-row "1 mailbox, no link (loopback)" mailferry mf-loop "$ONE_BYTES" "$(rtts mf-loop)"
+row "1 mailbox, no link (loopback, median of $LOOPS)" mbsync "$MB_LOOP" "$ONE_BYTES" -
+row "1 mailbox, no link (loopback, median of $LOOPS)" mailferry "$MF_LOOP" "$ONE_BYTES" \
+	"$(rtts "$MF_LOOP")"
 [ ! -f "$T/time-mbsync-one" ] || [ ! -f "$T/time-mf-one" ] ||
 	printf '\nLink floor: payload bits / link rate.  mailferry vs mbsync on case 1: %s\n' \
 	"$(awk -v m="$(secs mbsync-one)" -v f="$(secs mf-one)" 'BEGIN {printf "%.2fx", m / f}')"
-[ ! -f "$T/time-mbsync-loop" ] || [ ! -f "$T/time-mf-loop" ] ||
+[ -z "$MB_LOOP" ] || [ -z "$MF_LOOP" ] ||
 	printf 'Loopback, no link: mailferry vs mbsync %s; mailferry alone takes %s of the link floor\n' \
-	"$(awk -v m="$(secs mbsync-loop)" -v f="$(secs mf-loop)" 'BEGIN {printf "%.2fx", m / f}')" \
-	"$(awk -v f="$(secs mf-loop)" -v b="$ONE_BYTES" -v mbit="$MBIT" \
+	"$(awk -v m="$(secs "$MB_LOOP")" -v f="$(secs "$MF_LOOP")" 'BEGIN {printf "%.2fx", m / f}')" \
+	"$(awk -v f="$(secs "$MF_LOOP")" -v b="$ONE_BYTES" -v mbit="$MBIT" \
 		'BEGIN {printf "%.0f%%", f / (b * 8 / (mbit * 1e6)) * 100}')"
 exit $status

@@ -25,12 +25,16 @@ struct retry_folders {
 };
 
 /* A mailbox's place among the --jobs copying at once (pool_gate),
- * given back when its first stream runs out of folders: what is left is
- * its tail (the other streams' last folders, the answers in flight,
- * logouts), and the next mailbox's logins overlap it. */
+ * taken once its sessions are open and its folders listed, and given
+ * back when its first stream runs out of folders: what is left is its
+ * tail (the other streams' last folders, the answers in flight,
+ * logouts).  One mailbox at a time (opening) logs in and lists ahead,
+ * while the others copy. */
 struct job_place {
-	struct pool_gate *gate; /* NULL: not gated */
-	bool held;              /* under the job's lock */
+	struct pool_gate *gate;    /* NULL: not gated */
+	struct pool_gate *opening; /* held from the job's start until gate */
+	bool held;                 /* gate; under the job's lock */
+	bool opening_held;         /* opening; the job's first thread only */
 };
 
 struct job_ctx {

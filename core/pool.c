@@ -53,6 +53,15 @@ void pool_gate_enter(struct pool_gate *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
+bool pool_gate_try_enter(struct pool_gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	bool in = g->free > 0;
+	g->free -= in;
+	pthread_mutex_unlock(&g->mu);
+	return in;
+}
+
 void pool_gate_leave(struct pool_gate *g)
 {
 	pthread_mutex_lock(&g->mu);

@@ -5,6 +5,7 @@
 #define MF_CORE_POOL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Items 0..n-1, handed out once each, in order. */
@@ -29,6 +30,8 @@ struct pool_gate {
 void pool_gate_init(struct pool_gate *g, unsigned n);
 void pool_gate_destroy(struct pool_gate *g);
 void pool_gate_enter(struct pool_gate *g);
+/* Enter if a place is free now; false otherwise. */
+bool pool_gate_try_enter(struct pool_gate *g);
 void pool_gate_leave(struct pool_gate *g);
 
 /* Run fn(arg) on up to nthreads threads and wait for them all.  Fewer

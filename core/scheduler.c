@@ -229,6 +229,30 @@ static void give_place(struct job_ctx *j)
 		pool_gate_leave(p->gate);
 }
 
+/* Sessions open and folders listed: wait for a place among the mailboxes
+ * copying and let the next mailbox open.  Sessions that waited long (a
+ * big mailbox ahead) are opened afresh: servers log idle ones out. */
+#define PLACE_IDLE_NS (60ull * 1000000000ull)
+static int take_place(struct job_ctx *j, struct mf_error *err)
+{
+	struct job_place *p = j->place;
+	if (p == NULL || p->gate == NULL || p->held)
+		return MF_OK; /* placed from its start */
+	uint64_t t0 = throttle_now_ns();
+	pool_gate_enter(p->gate);
+	pthread_mutex_lock(j->lock);
+	p->held = true;
+	pthread_mutex_unlock(j->lock);
+	if (p->opening_held) {
+		p->opening_held = false;
+		pool_gate_leave(p->opening);
+	}
+	if (throttle_now_ns() - t0 < PLACE_IDLE_NS)
+		return MF_OK;
+	int st = job_open_source(j, err);
+	return st == MF_OK ? job_open_sink(j, err) : st;
+}
+
 /* Copy folders from q until none is left: one stream's work. */
 static int copy_folders(struct job_ctx *j, struct folder_queue *q, struct mf_error *err)
 {
@@ -442,6 +466,8 @@ static int copy_mailbox(struct job_ctx *j, struct mf_error *err)
 				"no longer lists it; not retried",
 				job->name, j->retry->v[i].path);
 	}
+	if (st == MF_OK)
+		st = take_place(j, err);
 	if (st == MF_OK) {
 		unsigned n = streams_for(j, &q);
 		q.streams = n;
@@ -598,19 +624,36 @@ struct pool {
 	struct pool_counter queue;
 	struct run_shared *shared; /* the run's queue is in the store, or NULL */
 	struct pool_gate gate;     /* --jobs mailboxes copying, tails aside */
+	struct pool_gate opening;  /* one mailbox logging in ahead */
 };
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
 	for (;;) {
-		pool_gate_enter(&p->gate);
+		/* A free place: straight in.  None: open ahead, one at a
+		 * time, and wait for one with the sessions ready.  Not with
+		 * a shared store: a mailbox claimed there while it waits
+		 * here would be one the other workers cannot take. */
+		bool placed = pool_gate_try_enter(&p->gate);
+		if (!placed && p->shared != NULL) {
+			pool_gate_enter(&p->gate);
+			placed = true;
+		} else if (!placed) {
+			pool_gate_enter(&p->opening);
+		}
 		size_t i = p->shared != NULL ? run_shared_next(p->shared)
 					     : pool_counter_next(&p->queue);
-		struct job_place place = { .gate = &p->gate, .held = true };
+		struct job_place place = { .gate = &p->gate,
+					   .opening = &p->opening,
+					   .held = placed,
+					   .opening_held = !placed };
 		if (i != SIZE_MAX)
 			run_job(p->cfg, &p->jobs[i], &place);
-		if (place.held) /* its streams have ended: nothing else reads it */
+		/* Its streams have ended: nothing else reads place. */
+		if (place.opening_held)
+			pool_gate_leave(&p->opening);
+		if (place.held)
 			pool_gate_leave(&p->gate);
 		if (i == SIZE_MAX)
 			return NULL;
@@ -658,12 +701,15 @@ void scheduler_run(const struct run_config *cfg, struct job *jobs, size_t n)
 	p.shared = n > 0 ? run_shared_start(cfg, jobs, n) : NULL;
 	unsigned at_once = cfg->jobs > 0 ? cfg->jobs : 1;
 	pool_gate_init(&p.gate, at_once);
-	/* A thread per mailbox copying and one per mailbox in its tail. */
-	unsigned nthreads = at_once <= UINT_MAX / 2 ? 2 * at_once : at_once;
+	pool_gate_init(&p.opening, 1);
+	/* A thread per mailbox copying, one per mailbox in its tail, and
+	 * one for the mailbox opening ahead. */
+	unsigned nthreads = at_once <= UINT_MAX / 2 - 1 ? 2 * at_once + 1 : at_once;
 	if (nthreads > n)
 		nthreads = (unsigned)n;
 	pool_run(nthreads, worker, &p, "job");
 	pool_gate_destroy(&p.gate);
+	pool_gate_destroy(&p.opening);
 	if (p.shared != NULL) {
 		char why[600];
 		bool ended = run_shared_ended(p.shared, why, sizeof(why));

@@ -44,24 +44,10 @@ run() { # run LOG TARGET PASSWORD-FILE EXTRA...: one migrate into TARGET
 }
 
 # --- kill -9 campaign --------------------------------------------------
-kills=0
-r=$seed
-for attempt in 1 2 3 4; do
+kill_campaign "$seed" count_dst \
 	"$MAILFERRY" migrate "$SRC" "$DST" --state "$T/state-pw-b.db" -v --connections-per-host 64 \
-		--source-password-file "$T/pw-a" --sink-password-file "$T/pw-b" \
-		--max-messages-per-second 60 > "$T/run.$attempt" 2>&1 &
-	pid=$!
-	before=$(count_dst)
-	waited=0
-	while kill -0 "$pid" 2>/dev/null && [ "$(count_dst)" -le "$before" ] && [ $waited -lt 300 ]; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
-	r=$(( (r * 1103515245 + 12345) % 2147483648 ))
-	sleep "0.$(( r % 9 + 1 ))"
-	if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-	wait "$pid" 2>/dev/null || true
-done
+	--source-password-file "$T/pw-a" --sink-password-file "$T/pw-b" \
+	--max-messages-per-second 60
 grep -q "wait a round trip each: 4 sink sessions" "$T"/run.* ||
 	fail "no stream stored through 4 sink sessions: $(grep -h 'sink sessions\|lane' "$T"/run.* | head -5)"
 [ "$kills" -gt 0 ] || fail "no run was killed mid-way"

@@ -75,3 +75,28 @@ for l in sorted(lines):
     print(l)
 EOF
 }
+
+# kill_campaign SEED COUNT CMD...: four runs of CMD (output in $T/run.N),
+# each killed with -9 a random 0.1-0.9 s after the target (COUNT prints
+# its message count) first grew; sets kills to how many were killed
+# mid-way.  SEED makes the moments replayable.
+kill_campaign() {
+	kc_r=$1 kc_count=$2
+	shift 2
+	kills=0
+	for attempt in 1 2 3 4; do
+		"$@" > "$T/run.$attempt" 2>&1 &
+		kc_pid=$!
+		kc_before=$($kc_count)
+		kc_waited=0
+		while kill -0 "$kc_pid" 2>/dev/null && [ "$($kc_count)" -le "$kc_before" ] &&
+			[ $kc_waited -lt 300 ]; do
+			sleep 0.1
+			kc_waited=$((kc_waited + 1))
+		done
+		kc_r=$(( (kc_r * 1103515245 + 12345) % 2147483648 ))
+		sleep "0.$(( kc_r % 9 + 1 ))"
+		if kill -9 "$kc_pid" 2>/dev/null; then kills=$((kills + 1)); fi
+		wait "$kc_pid" 2>/dev/null || true
+	done
+}

@@ -34,26 +34,12 @@ DST="imap://bob@127.0.0.1:$(dovecot_var dst imap)/?tls=none"
 count_dst() { dovecot_adm dst search -u bob mailbox '*' all 2>/dev/null | wc -l; }
 
 # --- kill -9 campaign --------------------------------------------------
-kills=0
-r=$seed
-for attempt in 1 2 3 4; do
-	# Both servers are 127.0.0.1: 4 streams take 8 slots of that host.
+# Both servers are 127.0.0.1: 4 streams take 8 slots of that host.
+kill_campaign "$seed" count_dst \
 	"$MAILFERRY" migrate "$SRC" "$DST" --state "$T/state.db" --streams 4 -v \
-		--connections-per-host 16 \
-		--source-password-file "$T/pw-a" --sink-password-file "$T/pw-b" \
-		--max-messages-per-second 60 > "$T/run.$attempt" 2>&1 &
-	pid=$!
-	before=$(count_dst)
-	waited=0
-	while kill -0 "$pid" 2>/dev/null && [ "$(count_dst)" -le "$before" ] && [ $waited -lt 300 ]; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
-	r=$(( (r * 1103515245 + 12345) % 2147483648 ))
-	sleep "0.$(( r % 9 + 1 ))"
-	if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-	wait "$pid" 2>/dev/null || true
-done
+	--connections-per-host 16 \
+	--source-password-file "$T/pw-a" --sink-password-file "$T/pw-b" \
+	--max-messages-per-second 60
 grep -q ": 4 streams" "$T"/run.* || fail "no run used 4 streams: $(cat "$T/run.1")"
 [ "$kills" -gt 0 ] || fail "no run was killed mid-way"
 mf migrate "$SRC" "$DST" --state "$T/state.db" --streams 4 --json --connections-per-host 16 \
